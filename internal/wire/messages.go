@@ -1,0 +1,209 @@
+package wire
+
+import (
+	"crypto/sha256"
+
+	"github.com/btcsuite/btcd/btcutil"
+)
+
+// Ping asks the peer to answer with a Pong carrying the same Nonce; the
+// round trip is the link's RTT sample.
+type Ping struct{ Nonce uint64 }
+
+// Pong answers a Ping.
+type Pong struct{ Nonce uint64 }
+
+func (*Ping) Type() Type                   { return TypePing }
+func (m *Ping) AppendBody(b []byte) []byte { return appendU64(b, m.Nonce) }
+func (m *Ping) decodeBody(d *decoder)      { m.Nonce = d.u64() }
+func (*Pong) Type() Type                   { return TypePong }
+func (m *Pong) AppendBody(b []byte) []byte { return appendU64(b, m.Nonce) }
+func (m *Pong) decodeBody(d *decoder)      { m.Nonce = d.u64() }
+
+// Target kinds of a ConnectRequest.
+const (
+	// TargetAddr: Target is HASH160 of the listener's public key.
+	TargetAddr uint8 = 0
+)
+
+// ConnectRequest asks the network for a path to Target. It names no
+// dialer: only an ephemeral key, which signs it. Relays decrement HopLimit
+// as they forward; everything else is fixed by the dialer, and the
+// connection ID commits to it.
+type ConnectRequest struct {
+	HopLimit  uint8
+	Kind      uint8    // TargetAddr
+	Target    [20]byte // HASH160 of the target public key
+	Ephemeral [33]byte // the dialer's ephemeral public key (compressed)
+	Nonce     [16]byte
+	Time      uint64   // Unix milliseconds when the dialer made it
+	MaxPrice  uint64   // most the dialer pays for the whole path, per MiB
+	Sig       [64]byte // BIP-340 signature by Ephemeral over SigHash()
+}
+
+// ConnectRequestSize is the encoded body size of a ConnectRequest.
+const ConnectRequestSize = 1 + 1 + 20 + 33 + 16 + 8 + 8 + 64
+
+func (*ConnectRequest) Type() Type { return TypeConnectRequest }
+
+func (m *ConnectRequest) AppendBody(b []byte) []byte {
+	b = append(b, m.HopLimit)
+	return m.appendFixed(b)
+}
+
+// appendFixed appends everything but the hop limit.
+func (m *ConnectRequest) appendFixed(b []byte) []byte {
+	b = m.appendSigned(b)
+	return append(b, m.Sig[:]...)
+}
+
+// appendSigned appends the fields the signature covers.
+func (m *ConnectRequest) appendSigned(b []byte) []byte {
+	b = append(b, m.Kind)
+	b = append(b, m.Target[:]...)
+	b = append(b, m.Ephemeral[:]...)
+	b = append(b, m.Nonce[:]...)
+	b = appendU64(b, m.Time)
+	return appendU64(b, m.MaxPrice)
+}
+
+func (m *ConnectRequest) decodeBody(d *decoder) {
+	m.HopLimit = d.u8()
+	m.Kind = d.u8()
+	d.copy(m.Target[:])
+	d.copy(m.Ephemeral[:])
+	d.copy(m.Nonce[:])
+	m.Time = d.u64()
+	m.MaxPrice = d.u64()
+	d.copy(m.Sig[:])
+	if d.err == nil && m.Kind != TargetAddr {
+		d.fail("unknown target kind %d", m.Kind)
+	}
+}
+
+// ID is the connection ID: HASH160 of the request without its hop limit.
+// Every relay computes the same ID however many hops the request made.
+func (m *ConnectRequest) ID() [20]byte {
+	var buf [ConnectRequestSize]byte
+	var id [20]byte
+	copy(id[:], btcutil.Hash160(m.appendFixed(buf[:0])))
+	return id
+}
+
+// SigHash is what the ephemeral key signs: a tagged SHA-256 of every field
+// but the hop limit and the signature.
+func (m *ConnectRequest) SigHash() [32]byte {
+	var buf [64 + ConnectRequestSize]byte
+	b := append(buf[:0], "foxtrot/connect-request"...)
+	return sha256.Sum256(m.appendSigned(b))
+}
+
+// Hop is what one relay adds to an ack on its way back: who it is and what
+// it charges per MiB.
+type Hop struct {
+	Node  [20]byte // HASH160 of the relay's identity key
+	Price uint64
+}
+
+// MaxHops bounds the hop list of an ack (and so any path).
+const MaxHops = 32
+
+// ConnectAck answers a ConnectRequest. The target signs the connection ID,
+// both ephemeral keys, its own key and the path number, so no relay can
+// swap the key material. Relays append themselves to Hops as it travels
+// back, target side first.
+type ConnectAck struct {
+	ID        [20]byte
+	Path      uint32 // chosen by the target, distinct per ack of one ID
+	TargetKey [33]byte
+	Ephemeral [33]byte
+	Sig       [64]byte // BIP-340 by TargetKey over AckSigHash
+	Hops      []Hop
+}
+
+func (*ConnectAck) Type() Type { return TypeConnectAck }
+
+func (m *ConnectAck) AppendBody(b []byte) []byte {
+	b = append(b, m.ID[:]...)
+	b = appendU32(b, m.Path)
+	b = append(b, m.TargetKey[:]...)
+	b = append(b, m.Ephemeral[:]...)
+	b = append(b, m.Sig[:]...)
+	b = append(b, byte(len(m.Hops)))
+	for _, h := range m.Hops {
+		b = append(b, h.Node[:]...)
+		b = appendU64(b, h.Price)
+	}
+	return b
+}
+
+func (m *ConnectAck) decodeBody(d *decoder) {
+	d.copy(m.ID[:])
+	m.Path = d.u32()
+	d.copy(m.TargetKey[:])
+	d.copy(m.Ephemeral[:])
+	d.copy(m.Sig[:])
+	n := d.count(MaxHops)
+	if n > 0 {
+		m.Hops = make([]Hop, n)
+	}
+	for i := 0; i < n && d.err == nil; i++ {
+		d.copy(m.Hops[i].Node[:])
+		m.Hops[i].Price = d.u64()
+	}
+}
+
+// AckSigHash is what a target signs in a ConnectAck: the connection ID,
+// the dialer's ephemeral key (from the request), its own key, its
+// ephemeral key and the path number.
+func AckSigHash(id [20]byte, dialerEphemeral, targetKey, targetEphemeral [33]byte, path uint32) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("foxtrot/connect-ack"))
+	h.Write(id[:])
+	h.Write(dialerEphemeral[:])
+	h.Write(targetKey[:])
+	h.Write(targetEphemeral[:])
+	h.Write(appendU32(nil, path))
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// Refusal reasons.
+const (
+	RefuseNoListener uint8 = 1 // the key is no longer listened on
+	RefuseBusy       uint8 = 2 // the listener's accept queue is full
+)
+
+// ConnectRefuse tells a dialer, along the reverse path, that the target was
+// reached but will not accept. It is signed by the target, so a relay
+// cannot forge one.
+type ConnectRefuse struct {
+	ID        [20]byte
+	TargetKey [33]byte
+	Reason    uint8
+	Sig       [64]byte // BIP-340 by TargetKey over RefuseSigHash
+}
+
+func (*ConnectRefuse) Type() Type { return TypeConnectRefuse }
+
+func (m *ConnectRefuse) AppendBody(b []byte) []byte {
+	b = append(b, m.ID[:]...)
+	b = append(b, m.TargetKey[:]...)
+	b = append(b, m.Reason)
+	return append(b, m.Sig[:]...)
+}
+
+func (m *ConnectRefuse) decodeBody(d *decoder) {
+	d.copy(m.ID[:])
+	d.copy(m.TargetKey[:])
+	m.Reason = d.u8()
+	d.copy(m.Sig[:])
+}
+
+// RefuseSigHash is what a target signs in a ConnectRefuse.
+func RefuseSigHash(id [20]byte, targetKey [33]byte, reason uint8) [32]byte {
+	b := append([]byte("foxtrot/connect-refuse"), id[:]...)
+	b = append(b, targetKey[:]...)
+	return sha256.Sum256(append(b, reason))
+}

@@ -1,0 +1,150 @@
+// Package wire is the one codec for foxtrot's control messages: the typed
+// messages peers exchange on a link's control stream (pings, connect
+// requests and acks, ...) and the header that opens a circuit stream.
+//
+// A control frame is
+//
+//	length (4 bytes, big-endian, counts type and body) | type (1 byte) | body
+//
+// and no frame is longer than MaxMessageSize. Bodies are fixed-layout
+// big-endian fields; variable-length lists carry a one-byte count. Decoding
+// is strict: a short body, trailing bytes or an out-of-range count are
+// errors wrapping ErrMalformed, so a peer sending garbage is detected at
+// once. Every valid message has exactly one encoding (Decode then Append
+// returns the input), which the fuzz target checks.
+//
+// Types with the high bit set are optional: a receiver that does not know
+// one may ignore it (ErrUnknownType, with Type.Optional() true); an unknown
+// type without it is a protocol error. SPEC.md at the repository root gives
+// every layout.
+package wire
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// MaxMessageSize bounds a control frame (type and body).
+const MaxMessageSize = 64 << 10
+
+// Type identifies a message.
+type Type uint8
+
+// Message types.
+const (
+	TypePing           Type = 0x01
+	TypePong           Type = 0x02
+	TypeConnectRequest Type = 0x10
+	TypeConnectAck     Type = 0x11
+	TypeConnectRefuse  Type = 0x12
+)
+
+// Optional reports whether a receiver that does not know t may ignore it.
+func (t Type) Optional() bool { return t&0x80 != 0 }
+
+func (t Type) String() string {
+	switch t {
+	case TypePing:
+		return "ping"
+	case TypePong:
+		return "pong"
+	case TypeConnectRequest:
+		return "connect-request"
+	case TypeConnectAck:
+		return "connect-ack"
+	case TypeConnectRefuse:
+		return "connect-refuse"
+	}
+	return fmt.Sprintf("type-%#02x", uint8(t))
+}
+
+// Message is one control message.
+type Message interface {
+	Type() Type
+	// AppendBody appends the message body (without the type) to b.
+	AppendBody(b []byte) []byte
+	// decodeBody parses a body; d's sticky error reports problems.
+	decodeBody(d *decoder)
+}
+
+func newMessage(t Type) Message {
+	switch t {
+	case TypePing:
+		return new(Ping)
+	case TypePong:
+		return new(Pong)
+	case TypeConnectRequest:
+		return new(ConnectRequest)
+	case TypeConnectAck:
+		return new(ConnectAck)
+	case TypeConnectRefuse:
+		return new(ConnectRefuse)
+	}
+	return nil
+}
+
+// Append appends m as one frame (length, type, body) to dst.
+func Append(dst []byte, m Message) ([]byte, error) {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0, byte(m.Type()))
+	dst = m.AppendBody(dst)
+	n := len(dst) - start - 4
+	if n > MaxMessageSize {
+		return dst[:start], fmt.Errorf("%w: %s is %d bytes", ErrTooLarge, m.Type(), n)
+	}
+	binary.BigEndian.PutUint32(dst[start:], uint32(n))
+	return dst, nil
+}
+
+// Decode parses a frame's payload (type and body, without the length).
+func Decode(payload []byte) (Message, error) {
+	if len(payload) == 0 {
+		return nil, fmt.Errorf("%w: empty frame", ErrMalformed)
+	}
+	t := Type(payload[0])
+	m := newMessage(t)
+	if m == nil {
+		return nil, &UnknownTypeError{Type: t}
+	}
+	d := decoder{b: payload[1:]}
+	m.decodeBody(&d)
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
+	}
+	if d.err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, t, d.err)
+	}
+	return m, nil
+}
+
+// Reader reads frames from a stream. It allocates a frame buffer only
+// while a frame is being read, so an idle Reader holds a few bytes.
+type Reader struct {
+	r   io.Reader
+	hdr [4]byte
+}
+
+// NewReader returns a Reader of r.
+func NewReader(r io.Reader) *Reader { return &Reader{r: r} }
+
+// Read reads and decodes the next message. An I/O error is returned as
+// is (io.EOF at a frame boundary); a bad frame wraps ErrMalformed,
+// ErrTooLarge or is an *UnknownTypeError.
+func (r *Reader) Read() (Message, error) {
+	if _, err := io.ReadFull(r.r, r.hdr[:]); err != nil {
+		return nil, err
+	}
+	n := binary.BigEndian.Uint32(r.hdr[:])
+	if n > MaxMessageSize {
+		return nil, fmt.Errorf("%w: frame of %d bytes", ErrTooLarge, n)
+	}
+	buf := make([]byte, n)
+	if _, err := io.ReadFull(r.r, buf); err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return Decode(buf)
+}

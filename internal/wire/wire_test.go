@@ -1,0 +1,194 @@
+package wire
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"io"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+func sampleMessages() []Message {
+	req := &ConnectRequest{HopLimit: 7, Time: 1_700_000_000_000, MaxPrice: 42}
+	for i := range req.Target {
+		req.Target[i] = byte(i)
+	}
+	req.Ephemeral[0] = 2
+	req.Nonce[3] = 9
+	req.Sig[63] = 1
+	ack := &ConnectAck{ID: req.ID(), Path: 3, Hops: []Hop{{Node: [20]byte{1}, Price: 5}, {Node: [20]byte{2}}}}
+	ack.TargetKey[0], ack.Ephemeral[0] = 3, 2
+	return []Message{
+		&Ping{Nonce: 1},
+		&Pong{Nonce: 1<<64 - 1},
+		req,
+		ack,
+		&ConnectAck{Path: 1}, // no hops
+		&ConnectRefuse{ID: req.ID(), Reason: RefuseBusy},
+	}
+}
+
+func TestEveryMessageRoundTrips(t *testing.T) {
+	for _, m := range sampleMessages() {
+		frame, err := Append(nil, m)
+		require.NoError(t, err)
+		require.Equal(t, uint32(len(frame)-4), binary.BigEndian.Uint32(frame))
+		got, err := Decode(frame[4:])
+		require.NoError(t, err, m.Type())
+		require.Equal(t, m, got)
+	}
+}
+
+func TestReaderReadsConsecutiveFrames(t *testing.T) {
+	var stream []byte
+	msgs := sampleMessages()
+	for _, m := range msgs {
+		var err error
+		stream, err = Append(stream, m)
+		require.NoError(t, err)
+	}
+	r := NewReader(bytes.NewReader(stream))
+	for _, want := range msgs {
+		got, err := r.Read()
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+	}
+	_, err := r.Read()
+	require.ErrorIs(t, err, io.EOF)
+}
+
+func TestTruncatedFrameIsUnexpectedEOF(t *testing.T) {
+	frame, _ := Append(nil, &Ping{Nonce: 5})
+	_, err := NewReader(bytes.NewReader(frame[:len(frame)-1])).Read()
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+}
+
+func TestOversizeFrameIsRefusedBeforeReading(t *testing.T) {
+	hdr := binary.BigEndian.AppendUint32(nil, MaxMessageSize+1)
+	_, err := NewReader(bytes.NewReader(hdr)).Read()
+	require.ErrorIs(t, err, ErrTooLarge)
+}
+
+func TestShortAndLongBodiesAreMalformed(t *testing.T) {
+	for _, m := range sampleMessages() {
+		frame, _ := Append(nil, m)
+		payload := frame[4:]
+		_, err := Decode(payload[:len(payload)-1])
+		require.ErrorIs(t, err, ErrMalformed, "short %s", m.Type())
+		_, err = Decode(append(append([]byte{}, payload...), 0))
+		require.ErrorIs(t, err, ErrMalformed, "long %s", m.Type())
+	}
+	_, err := Decode(nil)
+	require.ErrorIs(t, err, ErrMalformed)
+}
+
+func TestAckHopListIsBounded(t *testing.T) {
+	ack := &ConnectAck{Hops: make([]Hop, MaxHops+1)}
+	frame, err := Append(nil, ack)
+	require.NoError(t, err)
+	_, err = Decode(frame[4:])
+	require.ErrorIs(t, err, ErrMalformed)
+}
+
+func TestUnknownTypesSayWhetherOptional(t *testing.T) {
+	_, err := Decode([]byte{0x7f, 1, 2})
+	var ute *UnknownTypeError
+	require.True(t, errors.As(err, &ute))
+	require.False(t, ute.Type.Optional())
+	_, err = Decode([]byte{0xf1})
+	require.True(t, errors.As(err, &ute))
+	require.True(t, ute.Type.Optional())
+}
+
+func TestConnectionIDIgnoresHopLimitOnly(t *testing.T) {
+	req := sampleMessages()[2].(*ConnectRequest)
+	id := req.ID()
+	sh := req.SigHash()
+	req.HopLimit--
+	require.Equal(t, id, req.ID(), "relays decrementing the hop limit keep the ID")
+	require.Equal(t, sh, req.SigHash())
+	req.MaxPrice++
+	require.NotEqual(t, id, req.ID(), "the ID commits to every other field")
+	require.NotEqual(t, sh, req.SigHash())
+	req.MaxPrice--
+	req.Sig[0] ^= 1
+	require.NotEqual(t, id, req.ID(), "the ID commits to the signature too")
+	require.Equal(t, sh, req.SigHash(), "the signature does not sign itself")
+}
+
+func TestStreamHeaderRoundTripsAndRejectsGarbage(t *testing.T) {
+	h := StreamHeader{Kind: StreamCircuit, ID: [20]byte{9}, Path: 77}
+	b := h.Append(nil)
+	require.Len(t, b, StreamHeaderSize)
+	got, err := ParseStreamHeader(b)
+	require.NoError(t, err)
+	require.Equal(t, h, got)
+	bad := append([]byte{}, b...)
+	bad[0] = 9
+	_, err = ParseStreamHeader(bad)
+	require.ErrorIs(t, err, ErrMalformed)
+	bad = append([]byte{}, b...)
+	bad[1] = 0
+	_, err = ParseStreamHeader(bad)
+	require.ErrorIs(t, err, ErrMalformed)
+	_, err = ParseStreamHeader(b[:10])
+	require.ErrorIs(t, err, ErrMalformed)
+}
+
+// FuzzDecode checks that no input panics and that whatever decodes has
+// exactly one encoding: re-encoding gives back the input.
+func FuzzDecode(f *testing.F) {
+	for _, m := range sampleMessages() {
+		frame, _ := Append(nil, m)
+		f.Add(frame[4:])
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		m, err := Decode(payload)
+		if err != nil {
+			var ute *UnknownTypeError
+			if !errors.Is(err, ErrMalformed) && !errors.As(err, &ute) {
+				t.Fatalf("unexpected error class: %v", err)
+			}
+			return
+		}
+		frame, err := Append(nil, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(frame[4:], payload) {
+			t.Fatalf("%s: not canonical:\n in %x\nout %x", m.Type(), payload, frame[4:])
+		}
+	})
+}
+
+// FuzzReader feeds arbitrary streams to the frame reader.
+func FuzzReader(f *testing.F) {
+	var stream []byte
+	for _, m := range sampleMessages() {
+		stream, _ = Append(stream, m)
+	}
+	f.Add(stream)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := NewReader(bytes.NewReader(b))
+		for i := 0; i < 100; i++ {
+			if _, err := r.Read(); err != nil {
+				return
+			}
+		}
+	})
+}
+
+func FuzzParseStreamHeader(f *testing.F) {
+	f.Add(StreamHeader{Kind: StreamCircuit, Path: 1}.Append(nil))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		h, err := ParseStreamHeader(b)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(h.Append(nil), b) {
+			t.Fatalf("not canonical: %x", b)
+		}
+	})
+}
