@@ -134,7 +134,8 @@ const (
 //	responder: NewResponder → RecvActOne → GenActTwo → RecvActThree → Ciphers
 //
 // Any error is final: every later call fails with an error wrapping
-// [ErrHandshakeState] and the first error. A responder that gets an error
+// [ErrHandshakeState] and the first error. After Ciphers the handshake is
+// spent: every method but Pattern, ActTwoSize and RemoteStatic fails. A responder that gets an error
 // from RecvActOne should close the connection without writing anything.
 type Handshake struct {
 	initiator bool
@@ -327,8 +328,12 @@ func (h *Handshake) Ciphers() (send, recv *Cipher, err error) {
 
 // enter checks that the method name may run now, for the given role.
 func (h *Handshake) enter(initiator bool, step noiseStep, name string) error {
-	if h.step == stepFailed {
+	switch h.step {
+	case stepFailed:
 		return fmt.Errorf("%w: %s after failure: %w", ErrHandshakeState, name, h.err)
+	case stepSpent:
+		// Not a failure: the link built from the Ciphers stands.
+		return fmt.Errorf("%w: %s after Ciphers", ErrHandshakeState, name)
 	}
 	if h.initiator != initiator {
 		role := "responder"
