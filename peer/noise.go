@@ -239,9 +239,15 @@ func (h *Handshake) ActTwoSize() int {
 	return 0
 }
 
-// RemoteStatic returns the authenticated static key of the remote side, or
-// nil until the handshake has completed.
+// RemoteStatic returns the authenticated static key of the remote side,
+// or nil while it is not yet authenticated. An initiator has it once act
+// two is received (in XX that is when it learns it, so it can check the
+// responder's identity before revealing its own in act three); a responder
+// once act three is.
 func (h *Handshake) RemoteStatic() *btcec.PublicKey {
+	if h.initiator && h.step == stepActThree {
+		return h.rs
+	}
 	if h.step != stepDone && h.step != stepSpent {
 		return nil
 	}

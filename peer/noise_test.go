@@ -95,8 +95,11 @@ func TestXXHandshakeAuthenticatesBothSides(t *testing.T) {
 	a2, err := resp.GenActTwo()
 	require.NoError(t, err)
 	require.Len(t, a2, ActTwoSizeXX)
+	require.Nil(t, ini.RemoteStatic(), "not known before act two")
 	require.NoError(t, ini.RecvActTwo(a2))
-	require.Nil(t, ini.RemoteStatic(), "not reported until the handshake completes")
+	require.True(t, ini.RemoteStatic().IsEqual(rKey.PubKey()),
+		"authenticated by act two, so it can be checked before act three reveals the initiator")
+	require.Nil(t, resp.RemoteStatic(), "not known before act three")
 	a3, err := ini.GenActThree()
 	require.NoError(t, err)
 	require.Len(t, a3, ActThreeSize)

@@ -1,0 +1,28 @@
+package peer
+
+import (
+	"errors"
+	"fmt"
+	"net"
+)
+
+// Errors of the link layer (the handshake's own are in noise_errors.go).
+var (
+	// ErrHandshakeTimeout means a handshake did not finish in time (its
+	// context ended). It also wraps the context's error.
+	ErrHandshakeTimeout = errors.New("peer: handshake timed out")
+	// ErrWrongIdentity means the peer authenticated as someone other than
+	// the identity its address named.
+	ErrWrongIdentity = errors.New("peer: peer has the wrong identity")
+	// ErrLinkClosed means the link (or the whole Set) is closed. It wraps
+	// net.ErrClosed.
+	ErrLinkClosed = fmt.Errorf("peer: link closed: %w", net.ErrClosed)
+	// ErrSendQueueFull means a peer is not reading its control stream fast
+	// enough; the message was not queued.
+	ErrSendQueueFull = errors.New("peer: control send queue full")
+	// ErrSelfLink means an address led back to this node itself.
+	ErrSelfLink = errors.New("peer: dialled ourselves")
+	// ErrDuplicateLink means a link lost to another link with the same peer
+	// (both sides dialled at once); the winner is in use.
+	ErrDuplicateLink = errors.New("peer: duplicate link")
+)

@@ -1,0 +1,302 @@
+package peer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/stretchr/testify/require"
+	"golang.org/x/net/nettest"
+
+	"github.com/foxtrotnet/foxtrot/internal/pipe"
+)
+
+// rawCarriers give connected transport conn pairs: the in-memory pipe that
+// carries the mem transport, and loopback TCP.
+var rawCarriers = []struct {
+	name string
+	pair func(t testing.TB) (net.Conn, net.Conn)
+}{
+	{"mem", func(t testing.TB) (net.Conn, net.Conn) {
+		a, b := pipe.New(pipe.Options{})
+		return a, b
+	}},
+	{"tcp", tcpPair},
+}
+
+func tcpPair(t testing.TB) (net.Conn, net.Conn) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, _ := l.Accept()
+		accepted <- c
+	}()
+	a, err := net.Dial("tcp", l.Addr().String())
+	require.NoError(t, err)
+	b := <-accepted
+	require.NotNil(t, b)
+	return a, b
+}
+
+func newKey(t testing.TB) *btcec.PrivateKey {
+	k, err := btcec.NewPrivateKey()
+	require.NoError(t, err)
+	return k
+}
+
+type hsResult struct {
+	c   *SecureConn
+	err error
+}
+
+// securePair runs both handshake sides over a raw pair.
+func securePair(t testing.TB, a, b net.Conn, ccfg, scfg HandshakeConfig, verify func(*btcec.PublicKey) error) (*SecureConn, *SecureConn, error, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	srv := make(chan hsResult, 1)
+	go func() {
+		c, err := Server(ctx, b, scfg)
+		srv <- hsResult{c, err}
+	}()
+	c, cerr := Client(ctx, a, ccfg, verify)
+	s := <-srv
+	return c, s.c, cerr, s.err
+}
+
+func TestSecureConnPassesNettest(t *testing.T) {
+	for _, rc := range rawCarriers {
+		for _, xk := range []bool{true, false} {
+			name := rc.name + "/XX"
+			if xk {
+				name = rc.name + "/XK"
+			}
+			t.Run(name, func(t *testing.T) {
+				nettest.TestConn(t, func() (net.Conn, net.Conn, func(), error) {
+					ck, sk := newKey(t), newKey(t)
+					ccfg := HandshakeConfig{Static: ck}
+					if xk {
+						ccfg.RemoteStatic = sk.PubKey()
+					}
+					a, b := rc.pair(t)
+					c, s, cerr, serr := securePair(t, a, b, ccfg, HandshakeConfig{Static: sk}, nil)
+					if err := errors.Join(cerr, serr); err != nil {
+						return nil, nil, nil, err
+					}
+					return c, s, func() { c.Close(); s.Close() }, nil
+				})
+			})
+		}
+	}
+}
+
+func TestHandshakeAuthenticatesBothSides(t *testing.T) {
+	for _, rc := range rawCarriers {
+		t.Run(rc.name, func(t *testing.T) {
+			ck, sk := newKey(t), newKey(t)
+			a, b := rc.pair(t)
+			c, s, cerr, serr := securePair(t, a, b,
+				HandshakeConfig{Static: ck, RemoteStatic: sk.PubKey()}, HandshakeConfig{Static: sk}, nil)
+			require.NoError(t, cerr)
+			require.NoError(t, serr)
+			defer c.Close()
+			defer s.Close()
+			require.True(t, c.RemoteKey().IsEqual(sk.PubKey()))
+			require.True(t, s.RemoteKey().IsEqual(ck.PubKey()))
+			require.Equal(t, PatternXK, c.Pattern())
+			require.Equal(t, PatternXK, s.Pattern())
+		})
+	}
+}
+
+func TestXKWithWrongResponderKeyGetsNoReply(t *testing.T) {
+	for _, rc := range rawCarriers {
+		t.Run(rc.name, func(t *testing.T) {
+			ck, sk, other := newKey(t), newKey(t), newKey(t)
+			a, b := rc.pair(t)
+			_, _, cerr, serr := securePair(t, a, b,
+				HandshakeConfig{Static: ck, RemoteStatic: other.PubKey()}, HandshakeConfig{Static: sk}, nil)
+			require.ErrorIs(t, serr, ErrBadMAC)
+			require.Error(t, cerr)
+		})
+	}
+}
+
+func TestXXVerifyRejectsWrongIdentityBeforeRevealingOurs(t *testing.T) {
+	ck, sk, want := newKey(t), newKey(t), newKey(t)
+	a, b := pipe.New(pipe.Options{})
+	verify := func(got *btcec.PublicKey) error {
+		if !got.IsEqual(want.PubKey()) {
+			return ErrWrongIdentity
+		}
+		return nil
+	}
+	_, _, cerr, serr := securePair(t, a, b, HandshakeConfig{Static: ck}, HandshakeConfig{Static: sk}, verify)
+	require.ErrorIs(t, cerr, ErrWrongIdentity)
+	require.Error(t, serr, "the responder never got act three")
+}
+
+// A responder with a network key answers a handshake that does not prove
+// it with silence: not one byte, then a closed conn.
+func TestNetworkKeyMismatchGetsNoByteBack(t *testing.T) {
+	netKey := []byte("the right network key")
+	for _, rc := range rawCarriers {
+		for _, tc := range []struct {
+			name   string
+			client []byte
+		}{
+			{"no key", nil},
+			{"wrong key", []byte("a wrong network key")},
+		} {
+			for _, xk := range []bool{true, false} {
+				t.Run(rc.name+"/"+tc.name, func(t *testing.T) {
+					ck, sk := newKey(t), newKey(t)
+					a, b := rc.pair(t)
+					defer a.Close()
+					srv := make(chan error, 1)
+					go func() {
+						_, err := Server(context.Background(), b, HandshakeConfig{Static: sk, NetworkKey: netKey})
+						srv <- err
+					}()
+					cfg := HandshakeConfig{Static: ck, NetworkKey: tc.client}
+					if xk {
+						cfg.RemoteStatic = sk.PubKey()
+					}
+					hs, err := NewInitiator(cfg)
+					require.NoError(t, err)
+					act1, err := hs.GenActOne()
+					require.NoError(t, err)
+					_, err = a.Write(act1)
+					require.NoError(t, err)
+					require.ErrorIs(t, <-srv, ErrBadMAC)
+					a.SetReadDeadline(time.Now().Add(5 * time.Second))
+					n, err := a.Read(make([]byte, 1))
+					require.Equal(t, 0, n, "the responder sent a byte")
+					require.Error(t, err)
+					require.False(t, isTimeout(err), "the responder did not close")
+				})
+			}
+		}
+	}
+}
+
+func TestNetworkKeyMatchLinks(t *testing.T) {
+	key := []byte("shared")
+	ck, sk := newKey(t), newKey(t)
+	a, b := pipe.New(pipe.Options{})
+	c, s, cerr, serr := securePair(t, a, b, HandshakeConfig{Static: ck, NetworkKey: key}, HandshakeConfig{Static: sk, NetworkKey: key}, nil)
+	require.NoError(t, cerr)
+	require.NoError(t, serr)
+	c.Close()
+	s.Close()
+}
+
+func TestGarbageHandshakeIsDroppedSilently(t *testing.T) {
+	sk := newKey(t)
+	a, b := pipe.New(pipe.Options{})
+	defer a.Close()
+	srv := make(chan error, 1)
+	go func() {
+		_, err := Server(context.Background(), b, HandshakeConfig{Static: sk})
+		srv <- err
+	}()
+	garbage := make([]byte, ActOneSize)
+	rand.Read(garbage)
+	garbage[0] = 0
+	a.Write(garbage)
+	require.Error(t, <-srv)
+	n, err := a.Read(make([]byte, 1))
+	require.Zero(t, n)
+	require.ErrorIs(t, err, io.EOF)
+}
+
+func TestStalledHandshakeTimesOut(t *testing.T) {
+	for _, rc := range rawCarriers {
+		t.Run(rc.name, func(t *testing.T) {
+			sk := newKey(t)
+			a, b := rc.pair(t)
+			defer a.Close()
+			a.Write([]byte{0, 2, 3}) // a few bytes of act one, then nothing
+			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+			defer cancel()
+			start := time.Now()
+			_, err := Server(ctx, b, HandshakeConfig{Static: sk})
+			require.ErrorIs(t, err, ErrHandshakeTimeout)
+			require.ErrorIs(t, err, context.DeadlineExceeded)
+			require.Less(t, time.Since(start), 5*time.Second)
+		})
+	}
+}
+
+func TestCancelledHandshakeStops(t *testing.T) {
+	ck := newKey(t)
+	a, b := pipe.New(pipe.Options{})
+	defer b.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	_, err := Client(ctx, a, HandshakeConfig{Static: ck}, nil) // nobody answers
+	require.ErrorIs(t, err, ErrHandshakeTimeout)
+	require.ErrorIs(t, err, context.Canceled)
+}
+
+func TestTamperedFrameFailsAndClosesTheLink(t *testing.T) {
+	ck, sk := newKey(t), newKey(t)
+	a, b := pipe.New(pipe.Options{})
+	c, s, cerr, serr := securePair(t, a, b, HandshakeConfig{Static: ck, RemoteStatic: sk.PubKey()}, HandshakeConfig{Static: sk}, nil)
+	require.NoError(t, errors.Join(cerr, serr))
+	defer c.Close()
+	defer s.Close()
+	// Seal a frame with the client's cipher, flip a bit, and write it raw.
+	frame := c.send.SealFrame(nil, []byte("pay 1 BTC"))
+	frame[len(frame)-20] ^= 1
+	_, err := a.Write(frame)
+	require.NoError(t, err)
+	_, err = s.Read(make([]byte, 64))
+	require.ErrorIs(t, err, ErrFrameAuth)
+	_, err = s.Read(make([]byte, 64))
+	require.ErrorIs(t, err, ErrFrameAuth, "the error is sticky")
+}
+
+func TestLargeTransferBothWaysIntact(t *testing.T) {
+	for _, rc := range rawCarriers {
+		t.Run(rc.name, func(t *testing.T) {
+			ck, sk := newKey(t), newKey(t)
+			a, b := rc.pair(t)
+			c, s, cerr, serr := securePair(t, a, b, HandshakeConfig{Static: ck}, HandshakeConfig{Static: sk}, nil)
+			require.NoError(t, errors.Join(cerr, serr))
+			defer c.Close()
+			defer s.Close()
+			data := make([]byte, 3<<20+17)
+			rand.Read(data)
+			want := sha256.Sum256(data)
+			send := func(w *SecureConn) chan error {
+				e := make(chan error, 1)
+				go func() {
+					_, err := io.Copy(w, bytes.NewReader(data))
+					if err == nil {
+						err = w.CloseWrite()
+					}
+					e <- err
+				}()
+				return e
+			}
+			e1, e2 := send(c), send(s)
+			for _, r := range []*SecureConn{c, s} {
+				h := sha256.New()
+				_, err := io.Copy(h, r)
+				require.NoError(t, err)
+				require.Equal(t, want[:], h.Sum(nil))
+			}
+			require.NoError(t, <-e1)
+			require.NoError(t, <-e2)
+		})
+	}
+}
