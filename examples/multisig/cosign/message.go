@@ -377,8 +377,18 @@ func appendPacket(b []byte, pkt *psbt.Packet) ([]byte, error) {
 	return append(b, buf.Bytes()...), nil
 }
 
-func parsePacket(raw []byte) (*psbt.Packet, error) {
-	pkt, err := psbt.NewFromRawBytes(bytes.NewReader(raw), false)
+// parsePacket parses a binary PSBT. psbt v1.1.8's parser can panic on
+// malformed input: a BIP 32 derivation with an empty value indexes past its
+// end (btcd issue #2351, still open in v1.1.10). A peer's bytes must not
+// crash a co-signer, so a panic inside the parser is turned into
+// ErrMalformed; the recover covers that one call and nothing of ours.
+func parsePacket(raw []byte) (pkt *psbt.Packet, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			pkt, err = nil, fmt.Errorf("%w: PSBT parser panicked: %v", ErrMalformed, r)
+		}
+	}()
+	pkt, err = psbt.NewFromRawBytes(bytes.NewReader(raw), false)
 	if err != nil {
 		return nil, fmt.Errorf("%w: PSBT: %w", ErrMalformed, err)
 	}

@@ -384,19 +384,29 @@ func (s *Summary) String() string {
 	for _, u := range s.Inputs {
 		in += u.Amount
 	}
-	fmt.Fprintf(&b, "  spends   %d input(s), %s\n", len(s.Inputs), in)
+	fmt.Fprintf(&b, "  spends   %d input(s), %s\n", len(s.Inputs), btc(in))
 	for _, u := range s.Inputs {
-		fmt.Fprintf(&b, "           %s  %s\n", u.OutPoint, u.Amount)
+		fmt.Fprintf(&b, "           %s  %s\n", u.OutPoint, btc(u.Amount))
 	}
 	for _, p := range s.Payees {
-		fmt.Fprintf(&b, "  pays     %s  %s\n", p.Address, p.Amount)
+		fmt.Fprintf(&b, "  pays     %s  %s\n", p.Address, btc(p.Amount))
 	}
-	fmt.Fprintf(&b, "  change   %s back to the wallet\n", s.Change)
+	fmt.Fprintf(&b, "  change   %s back to the wallet\n", btc(s.Change))
 	rate := float64(s.Fee) / float64(max(s.VSize, 1))
-	fmt.Fprintf(&b, "  fee      %s (%d sat, about %.1f sat/vB at %d vB)\n", s.Fee, int64(s.Fee), rate, s.VSize)
+	fmt.Fprintf(&b, "  fee      %s (%d sat, about %.1f sat/vB at %d vB)\n", btc(s.Fee), int64(s.Fee), rate, s.VSize)
 	if s.LockTime != 0 {
 		fmt.Fprintf(&b, "  locktime %d\n", s.LockTime)
 	}
 	fmt.Fprintf(&b, "  memo     %q\n", s.Note)
 	return b.String()
+}
+
+// btc formats an amount with all eight decimals, so that columns line up
+// and no digit is rounded away: "0.40000000 BTC".
+func btc(a btcutil.Amount) string {
+	sign := ""
+	if a < 0 {
+		sign, a = "-", -a
+	}
+	return fmt.Sprintf("%s%d.%08d BTC", sign, a/btcutil.SatoshiPerBitcoin, a%btcutil.SatoshiPerBitcoin)
 }

@@ -48,12 +48,12 @@ func networkName(p *chaincfg.Params) string {
 // network) and the scripts derived from it. A Wallet is immutable and safe
 // for concurrent use; build one with NewWallet or ParseWallet.
 type Wallet struct {
-	m       int
-	keys    []*btcec.PublicKey // sorted by compressed encoding (BIP 67)
-	net     *chaincfg.Params
-	script  []byte // witness script: OP_M <keys> OP_N OP_CHECKMULTISIG
+	m        int
+	keys     []*btcec.PublicKey // sorted by compressed encoding (BIP 67)
+	net      *chaincfg.Params
+	script   []byte // witness script: OP_M <keys> OP_N OP_CHECKMULTISIG
 	pkScript []byte // OP_0 <sha256(script)>
-	addr    *btcutil.AddressWitnessScriptHash
+	addr     *btcutil.AddressWitnessScriptHash
 }
 
 // NewWallet returns the m-of-len(keys) wallet on net. Keys are sorted by
