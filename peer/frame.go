@@ -28,7 +28,8 @@ const frameRekeyInterval = 1000
 // A send Cipher uses [Cipher.SealFrame] and [Cipher.Seal]; a receive Cipher
 // uses [Cipher.OpenHeader] then [Cipher.OpenBody], once each per frame.
 // A Cipher is not safe for concurrent use; the send and receive Ciphers of a
-// link are independent and may each be owned by its own goroutine. None of
+// link are independent and may each be owned by its own goroutine. The zero
+// Cipher is unusable: get Ciphers from [Handshake.Ciphers]. None of
 // the methods allocates when dst has enough capacity, except on the rare
 // key rotation.
 type Cipher struct {
@@ -39,12 +40,13 @@ type Cipher struct {
 	nonce [chacha20poly1305.NonceSize]byte
 	hdr   [2]byte // OpenHeader's plaintext
 
-	bodyLen int   // body length announced by the last header; -1 if none
+	pending bool  // OpenHeader succeeded; OpenBody is due
+	bodyLen int   // body length announced by that header
 	err     error // first receive error; sticky
 }
 
 func newCipher(key, ck [32]byte) (*Cipher, error) {
-	c := &Cipher{key: key, ck: ck, bodyLen: -1}
+	c := &Cipher{key: key, ck: ck}
 	if err := c.setKey(); err != nil {
 		return nil, err
 	}
@@ -85,7 +87,8 @@ func (c *Cipher) advance() {
 // SealFrame appends one frame carrying body to dst and returns the extended
 // slice. len(body) must be at most MaxFrameBody; a longer body is a
 // programming error and SealFrame returns dst unchanged (use [Cipher.Seal]
-// to split). An empty body makes a valid empty frame.
+// to split), as it does on the zero Cipher. An empty body makes a valid
+// empty frame.
 //
 // For zero-copy sealing, body may alias the frame's body position in dst's
 // spare capacity, dst[len(dst)+FrameHeaderSize:][:len(body)], when
@@ -93,7 +96,7 @@ func (c *Cipher) advance() {
 // it is encrypted in place. Any other overlap of body with dst's spare
 // capacity is also handled, by moving body into place first.
 func (c *Cipher) SealFrame(dst, body []byte) []byte {
-	if len(body) > MaxFrameBody {
+	if len(body) > MaxFrameBody || c.aead == nil {
 		return dst
 	}
 	n := len(body)
@@ -147,7 +150,10 @@ func (c *Cipher) OpenHeader(hdr []byte) (int, error) {
 	if c.err != nil {
 		return 0, c.sticky()
 	}
-	if c.bodyLen >= 0 {
+	if c.aead == nil {
+		return 0, fmt.Errorf("%w: zero Cipher", ErrFrameState)
+	}
+	if c.pending {
 		return 0, c.fail(fmt.Errorf("%w: OpenHeader called before OpenBody", ErrFrameState))
 	}
 	if len(hdr) != FrameHeaderSize {
@@ -158,6 +164,7 @@ func (c *Cipher) OpenHeader(hdr []byte) (int, error) {
 	}
 	c.advance()
 	c.bodyLen = int(binary.BigEndian.Uint16(c.hdr[:]))
+	c.pending = true
 	return c.bodyLen, nil
 }
 
@@ -170,7 +177,7 @@ func (c *Cipher) OpenBody(dst, ct []byte) ([]byte, error) {
 	if c.err != nil {
 		return dst, c.sticky()
 	}
-	if c.bodyLen < 0 {
+	if !c.pending || c.aead == nil {
 		return dst, c.fail(fmt.Errorf("%w: OpenBody called before OpenHeader", ErrFrameState))
 	}
 	n := c.bodyLen
@@ -189,7 +196,7 @@ func (c *Cipher) OpenBody(dst, ct []byte) ([]byte, error) {
 		return dst[:start], c.fail(fmt.Errorf("%w: body", ErrFrameAuth))
 	}
 	c.advance()
-	c.bodyLen = -1
+	c.pending = false
 	return out, nil
 }
 

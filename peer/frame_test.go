@@ -390,3 +390,12 @@ func TestFrameOperationsDoNotAllocate(t *testing.T) {
 	})
 	require.Zero(t, inPlace)
 }
+
+func TestZeroCipherIsRefusedNotPanicking(t *testing.T) {
+	var c Cipher
+	require.Equal(t, []byte("x"), c.SealFrame([]byte("x"), []byte("body")))
+	_, err := c.OpenHeader(make([]byte, FrameHeaderSize))
+	require.ErrorIs(t, err, ErrFrameState)
+	_, err = c.OpenBody(nil, make([]byte, 16))
+	require.ErrorIs(t, err, ErrFrameState)
+}

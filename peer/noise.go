@@ -362,6 +362,7 @@ func (h *Handshake) leave(err error) error {
 	h.step++
 	if h.step == stepDone {
 		h.e.Zero()
+		h.s.Zero()
 	}
 	return nil
 }
@@ -371,6 +372,7 @@ func (h *Handshake) fail(err error) error {
 	h.err = err
 	h.sym.wipe()
 	h.e.Zero()
+	h.s.Zero()
 	clear(h.send[:])
 	clear(h.recv[:])
 	return err
