@@ -5,10 +5,9 @@ import (
 	"fmt"
 
 	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/btcutil/base58"
 
-	"github.com/foxtrotnet/foxtrot/transport"
+	"github.com/foxtrotnet/foxtrot/internal/ident"
 )
 
 // GenerateKey returns a new random secp256k1 key, usable as a node
@@ -26,11 +25,7 @@ type Addr struct {
 }
 
 // AddrFromPubKey returns the address of a public key.
-func AddrFromPubKey(pub *btcec.PublicKey) Addr {
-	var a Addr
-	copy(a.hash[:], btcutil.Hash160(pub.SerializeCompressed()))
-	return a
-}
+func AddrFromPubKey(pub *btcec.PublicKey) Addr { return Addr{hash: ident.Hash160(pub)} }
 
 // AddrFromHash160 returns the address whose HASH160 is h.
 func AddrFromHash160(h [20]byte) Addr { return Addr{hash: h} }
@@ -56,8 +51,8 @@ func ParseAddr(s string) (Addr, error) {
 		return Addr{}, fmt.Errorf("%w %q: %w", ErrBadAddr, s, ErrAddrChecksum)
 	case err != nil:
 		return Addr{}, fmt.Errorf("%w %q: %w: %v", ErrBadAddr, s, ErrAddrEncoding, err)
-	case version != transport.AddrVersion:
-		return Addr{}, fmt.Errorf("%w %q: %w: got %d, want %d", ErrBadAddr, s, ErrAddrVersion, version, transport.AddrVersion)
+	case version != ident.Version:
+		return Addr{}, fmt.Errorf("%w %q: %w: got %d, want %d", ErrBadAddr, s, ErrAddrVersion, version, ident.Version)
 	case len(payload) != 20:
 		return Addr{}, fmt.Errorf("%w %q: %w: %d-byte payload, want 20", ErrBadAddr, s, ErrAddrLength, len(payload))
 	}
@@ -71,7 +66,7 @@ func (a Addr) Network() string { return "foxtrot" }
 
 // String returns the Base58Check form.
 func (a Addr) String() string {
-	return base58.CheckEncode(a.hash[:], transport.AddrVersion)
+	return ident.String(a.hash)
 }
 
 // Hash160 returns the 20-byte hash the address encodes.

@@ -22,6 +22,12 @@ var (
 	ErrSendQueueFull = errors.New("peer: control send queue full")
 	// ErrSelfLink means an address led back to this node itself.
 	ErrSelfLink = errors.New("peer: dialled ourselves")
+	// ErrRefused means the peer closed the handshake without answering:
+	// it does not hold the key the address named, or this node lacks the
+	// peer's network key (a responder cannot tell which, and says nothing).
+	ErrRefused = errors.New("peer: handshake refused: the peer does not hold the expected key, or we lack its network key")
+	// ErrPeerDead means the peer answered nothing for Config.DeadAfter.
+	ErrPeerDead = errors.New("peer: peer stopped answering")
 	// ErrDuplicateLink means a link lost to another link with the same peer
 	// (both sides dialled at once); the winner is in use.
 	ErrDuplicateLink = errors.New("peer: duplicate link")

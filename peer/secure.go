@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -133,6 +134,10 @@ func runInitiator(conn net.Conn, hs *Handshake, verify func(*btcec.PublicKey) er
 	}
 	act2 := make([]byte, hs.ActTwoSize())
 	if _, err := io.ReadFull(conn, act2); err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
+			// A responder that cannot authenticate act one closes in silence.
+			return fmt.Errorf("%w: %w", ErrRefused, err)
+		}
 		return fmt.Errorf("peer: reading act two: %w", err)
 	}
 	if err := hs.RecvActTwo(act2); err != nil {

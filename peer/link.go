@@ -1,0 +1,470 @@
+package peer
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math/big"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/hashicorp/yamux"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/internal/wire"
+)
+
+// Link is an authenticated, encrypted connection to one peer: a SecureConn
+// carrying a yamux session. Stream 1, opened by the dialler, is the
+// control stream, on which typed wire messages travel in both directions;
+// every other stream is opened with a wire.StreamHeader and handed to the
+// Handler. Pings on the control stream measure the round-trip time and
+// detect a dead peer.
+//
+// A Link has four goroutines while it is up: yamux's receive and send
+// loops, the control-stream reader and the stream acceptor (plus one per
+// stream while its header is read and its handler runs, and a control
+// writer while messages are queued). Close stops them all.
+type Link struct {
+	set      *Set
+	sc       *SecureConn
+	sess     *yamux.Session
+	ctrl     *yamux.Stream
+	id       [20]byte
+	outbound bool
+	maddr    ma.Multiaddr // the transport address we dialled (nil if inbound)
+	since    time.Time
+	log      *slog.Logger
+
+	smu      sync.Mutex
+	sendq    []byte // framed control messages waiting for the writer
+	flushing bool
+	closing  bool
+
+	rtt      atomic.Int64 // EWMA of ping round trips, ns; 0 before the first
+	lastRecv atomic.Int64 // UnixNano of the last control message received
+
+	pmu       sync.Mutex
+	pings     map[uint64]pingWait
+	pingTimer *time.Timer
+
+	up       atomic.Bool // registered by the Set (LinkUp was called)
+	downOnce sync.Once
+	done     chan struct{}
+	err      error // why the link went down; set before done is closed
+	wg       sync.WaitGroup
+}
+
+type pingWait struct {
+	sent time.Time
+	ch   chan time.Duration // nil for the keepalive's own pings
+}
+
+// Bounds of the control plane.
+const (
+	maxSendQueue      = 1 << 20 // bytes of queued control frames before Send refuses
+	ctrlWriteTimeout  = 10 * time.Second
+	streamHdrTimeout  = 10 * time.Second
+	maxOutstandingPng = 64
+)
+
+// muxConn sits between yamux and a SecureConn. yamux's single send loop
+// writes each frame as a 12-byte header and then its body; a data header
+// that announces a body is held back and sealed together with the body, so
+// one yamux data frame costs one Noise frame run and one transport write.
+type muxConn struct {
+	*SecureConn
+	held    [12]byte
+	holding bool
+}
+
+func (m *muxConn) Write(p []byte) (int, error) {
+	if m.holding {
+		m.holding = false
+		n, err := m.SecureConn.writeVec(m.held[:], p)
+		return max(n-len(m.held), 0), err
+	}
+	// Header: version, type (0 = data), flags, stream ID, length.
+	if len(p) == 12 && p[1] == 0 && binary.BigEndian.Uint32(p[8:]) > 0 {
+		copy(m.held[:], p)
+		m.holding = true
+		return len(p), nil
+	}
+	return m.SecureConn.Write(p)
+}
+
+func yamuxConfig(window uint32, log *slog.Logger) *yamux.Config {
+	c := yamux.DefaultConfig()
+	c.AcceptBacklog = 128
+	c.EnableKeepAlive = false // our pings on the control stream do this
+	c.MaxStreamWindowSize = window
+	c.StreamOpenTimeout = 30 * time.Second
+	c.StreamCloseTimeout = time.Minute
+	c.LogOutput = nil
+	c.Logger = yamuxLogger{log}
+	return c
+}
+
+type yamuxLogger struct{ l *slog.Logger }
+
+func (y yamuxLogger) Print(v ...any) { y.l.Debug(fmt.Sprint(v...), "from", "yamux") }
+func (y yamuxLogger) Printf(format string, v ...any) {
+	y.l.Debug(fmt.Sprintf(format, v...), "from", "yamux")
+}
+func (y yamuxLogger) Println(v ...any) { y.l.Debug(fmt.Sprint(v...), "from", "yamux") }
+
+// newLink sets up the session and control stream on a handshaken conn.
+// The dialler opens stream 1 and sends a ping on it at once (which also
+// gives the first RTT sample); the listener accepts stream 1 within ctx.
+func newLink(ctx context.Context, s *Set, sc *SecureConn, outbound bool, maddr ma.Multiaddr) (*Link, error) {
+	l := &Link{
+		set: s, sc: sc, outbound: outbound, maddr: maddr, since: time.Now(),
+		id: ident.Hash160(sc.RemoteKey()), done: make(chan struct{}),
+		pings: make(map[uint64]pingWait),
+	}
+	l.log = s.log.With("peer", ident.String(l.id))
+	l.lastRecv.Store(time.Now().UnixNano())
+	mc := &muxConn{SecureConn: sc}
+	cfg := yamuxConfig(s.cfg.StreamWindow, s.log)
+	var err error
+	if outbound {
+		if l.sess, err = yamux.Client(mc, cfg); err == nil {
+			if l.ctrl, err = l.sess.OpenStream(); err == nil {
+				err = l.sendPing(nil)
+			}
+		}
+	} else {
+		if l.sess, err = yamux.Server(mc, cfg); err == nil {
+			l.ctrl, err = l.sess.AcceptStreamWithContext(ctx)
+			if err == nil && l.ctrl.StreamID() != 1 {
+				err = fmt.Errorf("peer: first stream is %d, not the control stream", l.ctrl.StreamID())
+			}
+		}
+	}
+	if err != nil {
+		if l.sess != nil {
+			l.sess.Close()
+		}
+		sc.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+// start runs the link's goroutines once the Set has registered it.
+func (l *Link) start() {
+	l.wg.Add(2)
+	go l.controlLoop()
+	go l.acceptLoop()
+	l.pmu.Lock()
+	l.pingTimer = time.AfterFunc(l.set.jitter(l.set.cfg.PingInterval), l.keepalive)
+	l.pmu.Unlock()
+}
+
+// ID returns HASH160 of the peer's identity key.
+func (l *Link) ID() [20]byte { return l.id }
+
+// RemoteKey returns the peer's authenticated identity key.
+func (l *Link) RemoteKey() *btcec.PublicKey { return l.sc.RemoteKey() }
+
+// Outbound reports whether this node dialled the link.
+func (l *Link) Outbound() bool { return l.outbound }
+
+// Multiaddr returns the transport address this node dialled, with the
+// peer's /foxtrot identity appended; nil for an inbound link.
+func (l *Link) Multiaddr() ma.Multiaddr { return l.maddr }
+
+// Since returns when the link came up.
+func (l *Link) Since() time.Time { return l.since }
+
+// Pattern returns the handshake pattern the link used.
+func (l *Link) Pattern() Pattern { return l.sc.Pattern() }
+
+// RTT returns the smoothed ping round-trip time (0 before the first pong).
+func (l *Link) RTT() time.Duration { return time.Duration(l.rtt.Load()) }
+
+// Done is closed when the link is down.
+func (l *Link) Done() <-chan struct{} { return l.done }
+
+// Err returns why the link went down, or nil while it is up.
+func (l *Link) Err() error {
+	select {
+	case <-l.done:
+		return l.err
+	default:
+		return nil
+	}
+}
+
+// Send queues a control message. It does not block on the network: a
+// writer goroutine drains the queue. It fails if the link is down
+// (ErrLinkClosed) or the peer is not reading (ErrSendQueueFull).
+func (l *Link) Send(m wire.Message) error {
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	if l.closing {
+		return ErrLinkClosed
+	}
+	if len(l.sendq) > maxSendQueue {
+		return ErrSendQueueFull
+	}
+	var err error
+	if l.sendq, err = wire.Append(l.sendq, m); err != nil {
+		return err
+	}
+	if !l.flushing {
+		l.flushing = true
+		l.wg.Add(1)
+		go l.flush()
+	}
+	return nil
+}
+
+// flush writes queued control frames until the queue is empty.
+func (l *Link) flush() {
+	defer l.wg.Done()
+	var spare []byte
+	for {
+		l.smu.Lock()
+		buf := l.sendq
+		l.sendq = spare[:0]
+		if len(buf) == 0 || l.closing {
+			l.flushing = false
+			l.smu.Unlock()
+			return
+		}
+		l.smu.Unlock()
+		l.ctrl.SetWriteDeadline(time.Now().Add(ctrlWriteTimeout))
+		if _, err := l.ctrl.Write(buf); err != nil {
+			l.shutdown(fmt.Errorf("peer: control stream write: %w", err))
+			return
+		}
+		if cap(buf) <= 64<<10 {
+			spare = buf // reuse a small buffer; let a big one go
+		} else {
+			spare = nil
+		}
+	}
+}
+
+// controlLoop reads control messages until the link goes down.
+func (l *Link) controlLoop() {
+	defer l.wg.Done()
+	r := wire.NewReader(l.ctrl)
+	h := l.set.cfg.Handler
+	for {
+		m, err := r.Read()
+		if err != nil {
+			var ute *wire.UnknownTypeError
+			if errors.As(err, &ute) && ute.Type.Optional() {
+				l.log.Debug("ignoring unknown optional message", "type", ute.Type)
+				continue
+			}
+			if errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrTooLarge) || errors.As(err, &ute) {
+				err = fmt.Errorf("peer: protocol violation: %w", err)
+			}
+			l.shutdown(err)
+			return
+		}
+		l.lastRecv.Store(time.Now().UnixNano())
+		switch m := m.(type) {
+		case *wire.Ping:
+			l.Send(&wire.Pong{Nonce: m.Nonce})
+		case *wire.Pong:
+			l.onPong(m.Nonce)
+		default:
+			if h != nil {
+				h.HandleMessage(l, m)
+			}
+		}
+	}
+}
+
+// acceptLoop accepts streams the peer opens and hands each to the handler
+// once its header is read.
+func (l *Link) acceptLoop() {
+	defer l.wg.Done()
+	for {
+		ys, err := l.sess.AcceptStream()
+		if err != nil {
+			l.shutdown(err)
+			return
+		}
+		l.wg.Add(1)
+		go l.serveStream(newStream(ys, l))
+	}
+}
+
+func (l *Link) serveStream(s *Stream) {
+	defer l.wg.Done()
+	s.SetReadDeadline(time.Now().Add(streamHdrTimeout))
+	var b [wire.StreamHeaderSize]byte
+	if _, err := io.ReadFull(s, b[:]); err != nil {
+		s.Close()
+		return
+	}
+	hdr, err := wire.ParseStreamHeader(b[:])
+	if err != nil {
+		s.Close()
+		l.shutdown(fmt.Errorf("peer: protocol violation: %w", err))
+		return
+	}
+	s.SetReadDeadline(time.Time{})
+	if h := l.set.cfg.Handler; h != nil {
+		h.HandleStream(l, s, hdr)
+		return
+	}
+	s.Close()
+}
+
+// OpenStream opens a stream to the peer and sends hdr on it. ctx bounds
+// the header write.
+func (l *Link) OpenStream(ctx context.Context, hdr wire.StreamHeader) (*Stream, error) {
+	ys, err := l.sess.OpenStream()
+	if err != nil {
+		if l.sess.IsClosed() {
+			return nil, ErrLinkClosed
+		}
+		return nil, err
+	}
+	s := newStream(ys, l)
+	if d, ok := ctx.Deadline(); ok {
+		s.SetWriteDeadline(d)
+	}
+	stop := context.AfterFunc(ctx, func() { s.Close() })
+	defer stop()
+	var b [wire.StreamHeaderSize]byte
+	if _, err := s.Write(hdr.Append(b[:0])); err != nil {
+		s.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, err
+	}
+	s.SetWriteDeadline(time.Time{})
+	return s, nil
+}
+
+// Ping measures one round trip on the control stream.
+func (l *Link) Ping(ctx context.Context) (time.Duration, error) {
+	ch := make(chan time.Duration, 1)
+	if err := l.sendPing(ch); err != nil {
+		return 0, err
+	}
+	select {
+	case d := <-ch:
+		return d, nil
+	case <-l.done:
+		return 0, ErrLinkClosed
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+func (l *Link) sendPing(ch chan time.Duration) error {
+	var b [8]byte
+	rand.Read(b[:])
+	nonce := binary.LittleEndian.Uint64(b[:])
+	l.pmu.Lock()
+	if len(l.pings) >= maxOutstandingPng {
+		// A peer that answers no pings does not make us remember them all.
+		for k := range l.pings {
+			delete(l.pings, k)
+			break
+		}
+	}
+	l.pings[nonce] = pingWait{sent: time.Now(), ch: ch}
+	l.pmu.Unlock()
+	if l.ctrl == nil {
+		return ErrLinkClosed
+	}
+	return l.Send(&wire.Ping{Nonce: nonce})
+}
+
+func (l *Link) onPong(nonce uint64) {
+	l.pmu.Lock()
+	w, ok := l.pings[nonce]
+	delete(l.pings, nonce)
+	l.pmu.Unlock()
+	if !ok {
+		return // not ours: a peer cannot make up RTT samples
+	}
+	d := time.Since(w.sent)
+	if old := l.rtt.Load(); old == 0 {
+		l.rtt.Store(int64(d))
+	} else {
+		l.rtt.Store(old - old/8 + int64(d)/8)
+	}
+	if w.ch != nil {
+		w.ch <- d
+	}
+}
+
+// keepalive runs on the ping timer: it declares the peer dead after
+// DeadAfter of silence, and otherwise pings it.
+func (l *Link) keepalive() {
+	select {
+	case <-l.done:
+		return
+	default:
+	}
+	if silent := time.Since(time.Unix(0, l.lastRecv.Load())); silent > l.set.cfg.DeadAfter {
+		l.shutdown(fmt.Errorf("%w: silent for %v", ErrPeerDead, silent.Round(time.Millisecond)))
+		return
+	}
+	l.sendPing(nil)
+	l.pmu.Lock()
+	if l.pingTimer != nil {
+		l.pingTimer.Reset(l.set.jitter(l.set.cfg.PingInterval))
+	}
+	l.pmu.Unlock()
+}
+
+// Close takes the link down and waits for its goroutines. Idempotent.
+func (l *Link) Close() error {
+	l.shutdown(ErrLinkClosed)
+	l.wg.Wait()
+	return nil
+}
+
+// shutdown takes the link down without waiting (it may run on one of the
+// link's own goroutines). The first reason sticks.
+func (l *Link) shutdown(err error) {
+	l.downOnce.Do(func() {
+		l.smu.Lock()
+		l.closing = true
+		l.sendq = nil
+		l.smu.Unlock()
+		l.pmu.Lock()
+		if l.pingTimer != nil {
+			l.pingTimer.Stop()
+		}
+		l.pmu.Unlock()
+		if err == io.EOF || errors.Is(err, yamux.ErrSessionShutdown) {
+			err = fmt.Errorf("%w: %w", ErrLinkClosed, err)
+		}
+		l.err = err
+		close(l.done)
+		l.sess.Close()
+		l.set.linkDown(l, err)
+	})
+}
+
+// jitter returns d ± 10%.
+func (s *Set) jitter(d time.Duration) time.Duration {
+	if d <= 0 {
+		return d
+	}
+	n, err := rand.Int(rand.Reader, big.NewInt(int64(d)/5+1))
+	if err != nil {
+		return d
+	}
+	return d - d/10 + time.Duration(n.Int64())
+}
