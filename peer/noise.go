@@ -102,25 +102,27 @@ const (
 //
 // Two patterns share the primitives (ECDH = SHA256(compressed(k*P)),
 // HKDF-SHA256 with salt ck, ChaCha20-Poly1305 with nonce 0^32 || LE64(n),
-// SHA-256) and the act sizes, except act two. Notation: e = ephemeral key,
-// s = static key, ENC(k, n, ad, p) = ChaCha20-Poly1305 with associated data
-// ad, "h ||" means the bytes are mixed into the handshake hash, "ck, k ="
-// means HKDF(ck, ECDH(..)).
+// SHA-256) and the act sizes, except act two. In the diagram e is an
+// ephemeral key, s a static key, ENC(k, n, ad, p) ChaCha20-Poly1305 with
+// associated data ad, "kN: es = ECDH(e_i, s_r)" means
+// ck, kN = HKDF(ck, ECDH(e_i, s_r)), and every public key and ciphertext
+// sent is mixed into h (h = SHA256(h || bytes)) right after it is made.
 //
-//	Noise_XK (BOLT 8, version byte 0): initiator knows s_r in advance
-//	  prologue; h ||= s_r
-//	  initiator                                      responder
-//	  GenActOne    0 || e_i || ENC(k,0,h,"")   ---->  RecvActOne   (es = ECDH(e_i, s_r))
-//	  RecvActTwo   <----  0 || e_r || ENC(k,0,h,"")   GenActTwo    (ee)
-//	  GenActThree  0 || ENC(k,1,h,s_i) || ENC(k',0,h,"")  ---->  RecvActThree  (se)
-//	  act sizes       50 / 50 / 66
+//	Noise_XK, version byte 0 (BOLT 8): the initiator knows s_r beforehand.
+//	  h mixes prologue, then s_r
+//	  initiator                                               responder
+//	  GenActOne   --- 0 | e_i | ENC(k1,0,h,"") ------------->  RecvActOne    k1: es = ECDH(e_i, s_r)
+//	  RecvActTwo  <-- 0 | e_r | ENC(k2,0,h,"") --------------  GenActTwo     k2: ee = ECDH(e_r, e_i)
+//	  GenActThree --- 0 | ENC(k2,1,h,s_i) | ENC(k3,0,h,"") -->  RecvActThree  k3: se = ECDH(s_i, e_r)
+//	                  50, 50 and 66 bytes
 //
-//	Noise_XX (version byte 1): initiator does not know s_r
-//	  prologue; ck, k = HKDF(ck, netTag or 32 zero bytes)
-//	  GenActOne    1 || e_i || ENC(k,0,h,"")   ---->  RecvActOne
-//	  RecvActTwo   <----  1 || e_r || ENC(k,0,h,s_r) || ENC(k',0,h,"")  GenActTwo  (ee, then es)
-//	  GenActThree  1 || ENC(k',1,h,s_i) || ENC(k'',0,h,"")  ---->  RecvActThree  (se)
-//	  act sizes       50 / 99 / 66
+//	Noise_XX, version byte 1: the initiator learns s_r from act two.
+//	  h mixes prologue; k0: ck, k0 = HKDF(ck, netTag, or 32 zero bytes)
+//	  GenActOne   --- 1 | e_i | ENC(k0,0,h,"") ------------->  RecvActOne
+//	  RecvActTwo  <-- 1 | e_r | ENC(k1,0,h,s_r) | ENC(k2,0,h,"")  GenActTwo  k1: ee = ECDH(e_r, e_i)
+//	                                                                         k2: es = ECDH(s_r, e_i)
+//	  GenActThree --- 1 | ENC(k2,1,h,s_i) | ENC(k3,0,h,"") -->  RecvActThree  k3: se = ECDH(s_i, e_r)
+//	                  50, 99 and 66 bytes
 //
 // Then both sides split: sk, rk = HKDF(ck, ""), the initiator sending with
 // sk and the responder with rk; see [Handshake.Ciphers]. The prologue is
