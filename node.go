@@ -1,0 +1,172 @@
+package foxtrot
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/foxtrotnet/foxtrot/peer"
+	"github.com/foxtrotnet/foxtrot/transport"
+	"github.com/foxtrotnet/foxtrot/transport/mem"
+	"github.com/foxtrotnet/foxtrot/transport/tcp"
+)
+
+// Config configures a Node. The zero value is a working node: a fresh
+// identity, no listeners, no peers, TCP and the process-wide mem
+// transport. Config is read once by NewNode; changing it afterwards has no
+// effect.
+type Config struct {
+	// Identity is the node's key for its peer links (not a key it listens
+	// on for connections). Default: a fresh random key.
+	Identity *btcec.PrivateKey
+	// ListenAddrs are multiaddrs to accept peer links on, such as
+	// /ip4/127.0.0.1/tcp/0 or /mem/0. Default: none.
+	ListenAddrs []string
+	// Peers are multiaddrs of peers to link to at start and keep linked,
+	// redialling with backoff. A /foxtrot/<address or 66-hex key> suffix
+	// pins the peer's identity. Default: none.
+	Peers []string
+	// NetworkKey, if set, is a pre-shared key: handshakes that do not prove
+	// it get no answer at all, so scanners cannot find the node.
+	NetworkKey []byte
+	// Logger receives the node's events. Default: discard.
+	Logger *slog.Logger
+	// Transports carry peer links. Default: TCP and the process-wide mem
+	// transport (mem.Default).
+	Transports []transport.Transport
+	// HandshakeTimeout bounds a peer handshake. Default 10s.
+	HandshakeTimeout time.Duration
+	// PingInterval is how often peers are pinged; a peer silent for three
+	// intervals is dropped. Default 15s.
+	PingInterval time.Duration
+}
+
+// Node is one participant of the network: it holds peer links, relays for
+// others, and listens and dials on keys. Its methods are safe for
+// concurrent use.
+type Node struct {
+	id    Addr
+	key   *btcec.PrivateKey
+	log   *slog.Logger
+	peers *peer.Set
+
+	closeOnce sync.Once
+}
+
+// NewNode starts a node: it listens on cfg.ListenAddrs and starts linking
+// to cfg.Peers. It fails if a listen address is unusable or any address is
+// malformed.
+func NewNode(cfg Config) (*Node, error) {
+	if cfg.Identity == nil {
+		k, err := GenerateKey()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Identity = k
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if len(cfg.Transports) == 0 {
+		cfg.Transports = []transport.Transport{tcp.New(), mem.New()}
+	}
+	listen, err := parseMultiaddrs(cfg.ListenAddrs)
+	if err != nil {
+		return nil, err
+	}
+	peers, err := parseMultiaddrs(cfg.Peers)
+	if err != nil {
+		return nil, err
+	}
+	n := &Node{
+		id:  AddrFromPubKey(cfg.Identity.PubKey()),
+		key: cfg.Identity,
+	}
+	n.log = cfg.Logger.With("node", n.id.String())
+	n.peers, err = peer.NewSet(peer.Config{
+		Identity:         cfg.Identity,
+		NetworkKey:       cfg.NetworkKey,
+		Transports:       cfg.Transports,
+		Logger:           n.log,
+		HandshakeTimeout: cfg.HandshakeTimeout,
+		PingInterval:     cfg.PingInterval,
+	})
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range listen {
+		if _, err := n.peers.Listen(a); err != nil {
+			n.Close()
+			return nil, fmt.Errorf("foxtrot: listen on %s: %w", a, err)
+		}
+	}
+	for _, p := range peers {
+		n.peers.Keep(p)
+	}
+	return n, nil
+}
+
+func parseMultiaddrs(ss []string) ([]ma.Multiaddr, error) {
+	out := make([]ma.Multiaddr, 0, len(ss))
+	for _, s := range ss {
+		a, err := ma.NewMultiaddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("foxtrot: bad multiaddr %q: %w", s, err)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// Identity returns the address of the node's identity key.
+func (n *Node) Identity() Addr { return n.id }
+
+// ListenAddrs returns the full multiaddrs peers can link to, ports
+// resolved, each ending in /foxtrot/<identity address>.
+func (n *Node) ListenAddrs() []string {
+	addrs := n.peers.ListenAddrs()
+	out := make([]string, len(addrs))
+	for i, a := range addrs {
+		out[i] = a.String()
+	}
+	return out
+}
+
+// Connect links to the peer at multiaddr now (Config.Peers are linked
+// automatically). With a /foxtrot/<address> suffix the peer must prove it
+// holds that identity (peer.ErrWrongIdentity otherwise); with a 66-hex
+// public key the handshake is Lightning's BOLT 8. Connecting to a peer
+// already linked returns at once.
+func (n *Node) Connect(ctx context.Context, multiaddr string) error {
+	a, err := ma.NewMultiaddr(multiaddr)
+	if err != nil {
+		return fmt.Errorf("foxtrot: bad multiaddr %q: %w", multiaddr, err)
+	}
+	_, err = n.peers.Connect(ctx, a)
+	return err
+}
+
+// Peers returns the identities of the peers linked now.
+func (n *Node) Peers() []Addr {
+	links := n.peers.Links()
+	out := make([]Addr, len(links))
+	for i, l := range links {
+		out[i] = AddrFromHash160(l.ID())
+	}
+	return out
+}
+
+// Close closes every link, listener and connection of the node and waits
+// for its goroutines. It is idempotent.
+func (n *Node) Close() error {
+	var err error
+	n.closeOnce.Do(func() {
+		err = n.peers.Close()
+	})
+	return err
+}

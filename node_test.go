@@ -1,0 +1,75 @@
+package foxtrot
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/foxtrotnet/foxtrot/peer"
+	"github.com/foxtrotnet/foxtrot/transport"
+	"github.com/foxtrotnet/foxtrot/transport/mem"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+func newTestNode(t testing.TB, cfg Config) *Node {
+	n, err := NewNode(cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { n.Close() })
+	return n
+}
+
+func TestNodesLinkOverTCPAndMem(t *testing.T) {
+	for _, listen := range []string{"/ip4/127.0.0.1/tcp/0", "/mem/0"} {
+		t.Run(strings.Split(listen, "/")[1], func(t *testing.T) {
+			a := newTestNode(t, Config{ListenAddrs: []string{listen}})
+			b := newTestNode(t, Config{})
+			require.Len(t, a.ListenAddrs(), 1)
+			full := a.ListenAddrs()[0]
+			require.True(t, strings.HasSuffix(full, "/foxtrot/"+a.Identity().String()), full)
+			require.NotContains(t, full, "/tcp/0/", "the port is resolved")
+
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			require.NoError(t, b.Connect(ctx, full))
+			require.Equal(t, []Addr{a.Identity()}, b.Peers())
+			require.Eventually(t, func() bool { return len(a.Peers()) == 1 && a.Peers()[0] == b.Identity() },
+				5*time.Second, time.Millisecond)
+			require.NoError(t, b.Close())
+			require.NoError(t, b.Close(), "Close is idempotent")
+			require.Eventually(t, func() bool { return len(a.Peers()) == 0 }, 5*time.Second, time.Millisecond)
+		})
+	}
+}
+
+func TestConfiguredPeersAreLinkedAtStart(t *testing.T) {
+	netw := mem.NewNetwork(mem.Options{})
+	tr := []transport.Transport{netw.Transport()}
+	a := newTestNode(t, Config{ListenAddrs: []string{"/mem/0"}, Transports: tr})
+	b := newTestNode(t, Config{Peers: a.ListenAddrs(), Transports: tr})
+	require.Eventually(t, func() bool { return len(b.Peers()) == 1 }, 5*time.Second, time.Millisecond)
+}
+
+func TestConnectToTheWrongIdentityFails(t *testing.T) {
+	a := newTestNode(t, Config{ListenAddrs: []string{"/mem/0"}})
+	b := newTestNode(t, Config{})
+	other, err := GenerateKey()
+	require.NoError(t, err)
+	full := a.ListenAddrs()[0]
+	wrong := full[:strings.LastIndex(full, "/")+1] + AddrFromPubKey(other.PubKey()).String()
+	err = b.Connect(context.Background(), wrong)
+	require.ErrorIs(t, err, peer.ErrWrongIdentity)
+}
+
+func TestNewNodeRejectsMalformedAddresses(t *testing.T) {
+	_, err := NewNode(Config{ListenAddrs: []string{"not a multiaddr"}})
+	require.Error(t, err)
+	_, err = NewNode(Config{Peers: []string{"/ip4/1.2.3.4/tcp/1/foxtrot/notanaddress"}})
+	require.Error(t, err)
+	_, err = NewNode(Config{ListenAddrs: []string{"/ip4/1.2.3.4/udp/9"}})
+	require.ErrorIs(t, err, transport.ErrNoTransport)
+}
