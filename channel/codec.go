@@ -32,7 +32,7 @@ func (w *writer) bytes(p []byte) {
 }
 
 func (w *writer) amount(a btcutil.Amount) { w.u64(uint64(a)) }
-func (w *writer) key(k *btcec.PublicKey) { w.raw(k.SerializeCompressed()) }
+func (w *writer) key(k *btcec.PublicKey)  { w.raw(k.SerializeCompressed()) }
 
 func (w *writer) outpoint(op wire.OutPoint) {
 	w.raw(op.Hash[:])

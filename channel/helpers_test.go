@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
 	"github.com/btcsuite/btcd/btcutil"
 	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
@@ -180,4 +181,17 @@ func payout(name string) []byte { return channel.P2WPKH(key("channel " + name).P
 func preimageOf(s string) ([32]byte, [32]byte) {
 	p := sha256.Sum256([]byte(s))
 	return p, sha256.Sum256(p[:])
+}
+
+func ecdsaSign(k *btcec.PrivateKey, hash []byte) []byte {
+	return ecdsa.Sign(k, hash).Serialize()
+}
+
+// spareScript is the pkScript of a spare output of the channel opened by
+// name: P2WSH(<opener key> OP_CHECKSIG).
+func spareScript(name string) []byte {
+	ws := append([]byte{33}, key("channel "+name).PubKey().SerializeCompressed()...)
+	ws = append(ws, txscript.OP_CHECKSIG)
+	h := sha256.Sum256(ws)
+	return append([]byte{txscript.OP_0, 32}, h[:]...)
 }

@@ -85,12 +85,11 @@ func (c *Channel) spendHTLC(tx *wire.MsgTx, o HTLCOutput, to []byte, r FeeRate, 
 	tx.TxOut[0].Value = int64(v)
 	pk := p2wsh(o.Script)
 	fetch := txscript.NewCannedPrevOutputFetcher(pk, int64(o.HTLC.Amount))
-	sig, err := txscript.RawTxInWitnessSignature(tx, txscript.NewTxSigHashes(tx, fetch), 0,
-		int64(o.HTLC.Amount), o.Script, txscript.SigHashAll, c.key)
+	sig, err := sign(c.key, tx, 0, o.Script, int64(o.HTLC.Amount), fetch)
 	if err != nil {
 		return nil, err
 	}
-	w := wire.TxWitness{sig}
+	w := wire.TxWitness{append(sig, byte(txscript.SigHashAll))}
 	w = append(w, branch...)
 	tx.TxIn[0].Witness = append(w, o.Script)
 	if err := checkScripts(tx, fetch); err != nil {

@@ -258,4 +258,4 @@ func PathExpiries(minExpiry []uint32, delta uint32) []uint32 {
 
 // minStateVSize is the nominal virtual size of the smallest state there
 // can be: one P2WPKH payout, no other output. A test checks it.
-const minStateVSize = 138
+const minStateVSize = 137

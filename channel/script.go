@@ -3,6 +3,7 @@ package channel
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -12,10 +13,17 @@ import (
 	"github.com/btcsuite/btcd/wire"
 )
 
-// maxSigLen is the longest low-S DER signature plus its sighash byte.
-// Nominal sizes (and so fees) are computed with it, so a real signature can
-// only make a transaction smaller, and its fee rate higher.
-const maxSigLen = 72
+// Every signature this package makes is ground (as Bitcoin Core does, with
+// RFC 6979 extra entropy) until both R and S encode in exactly 32 bytes:
+// a 70-byte DER signature, 71 bytes with its sighash byte. Signatures from
+// the peer must have that length too. A transaction's size is then known
+// exactly before it is signed, so the fee rate both sides compute is the
+// fee rate a node measures, and "each state pays a higher rate" holds on
+// chain, not only on paper.
+const (
+	derSigLen = 70
+	maxSigLen = derSigLen + 1
+)
 
 // fundingScript is the 2-of-2 witness script, keys sorted lexicographically
 // by their compressed encoding (BIP67 style), so both sides build the same.
@@ -127,7 +135,49 @@ func sign(key *btcec.PrivateKey, tx *wire.MsgTx, idx int, ws []byte, amt int64, 
 	if err != nil {
 		return nil, err
 	}
-	return ecdsa.Sign(key, h).Serialize(), nil
+	return signFixed(key, h), nil
+}
+
+// signFixed returns a low-S ECDSA signature of hash whose DER encoding is
+// exactly derSigLen bytes. The first attempt is plain RFC 6979 (identical to
+// ecdsa.Sign); later ones add a counter as RFC 6979 extra data, so every
+// nonce is still deterministic and distinct. About half the attempts
+// succeed.
+func signFixed(key *btcec.PrivateKey, hash []byte) []byte {
+	var d [32]byte
+	key.Key.PutBytes(&d)
+	defer clear(d[:])
+	var e btcec.ModNScalar
+	e.SetByteSlice(hash)
+	for counter := uint32(0); ; counter++ {
+		var extra []byte
+		if counter > 0 {
+			extra = make([]byte, 32)
+			binary.LittleEndian.PutUint32(extra, counter)
+		}
+		k := btcec.NonceRFC6979(d[:], hash, extra, nil, 0)
+		var kG btcec.JacobianPoint
+		btcec.ScalarBaseMultNonConst(k, &kG)
+		kG.ToAffine()
+		var r btcec.ModNScalar
+		r.SetBytes(kG.X.Bytes())
+		if r.IsZero() {
+			k.Zero()
+			continue
+		}
+		kInv := new(btcec.ModNScalar).InverseValNonConst(k)
+		k.Zero()
+		s := new(btcec.ModNScalar).Mul2(&key.Key, &r).Add(&e).Mul(kInv)
+		if s.IsZero() {
+			continue
+		}
+		if s.IsOverHalfOrder() {
+			s.Negate()
+		}
+		if sig := ecdsa.NewSignature(&r, s).Serialize(); len(sig) == derSigLen {
+			return sig
+		}
+	}
 }
 
 // verify checks a peer's DER signature (without sighash byte). It accepts
@@ -140,6 +190,9 @@ func verify(pub *btcec.PublicKey, sig []byte, tx *wire.MsgTx, idx int, ws []byte
 	}
 	if !bytes.Equal(s.Serialize(), sig) {
 		return fmt.Errorf("%w: not canonical low-S DER", ErrBadSignature)
+	}
+	if len(sig) != derSigLen {
+		return fmt.Errorf("%w: %d bytes, not a %d-byte ground signature", ErrBadSignature, len(sig), derSigLen)
 	}
 	hashes := txscript.NewTxSigHashes(tx, fetch)
 	h, err := txscript.CalcWitnessSigHash(ws, hashes, txscript.SigHashAll, tx, idx, amt)
@@ -192,8 +245,8 @@ func vsize(tx *wire.MsgTx) int64 {
 }
 
 // nominalVSize is the virtual size tx will have once its single input
-// spending a witness script ws is signed by both funding keys with
-// signatures of maximal length. The real size can only be smaller.
+// spending a witness script ws is signed by both funding keys (with ground
+// signatures: the size is exact).
 func nominalVSize(tx *wire.MsgTx, ws []byte) int64 {
 	sig := make([]byte, maxSigLen)
 	t := tx.Copy()
