@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/chaincfg/chainhash"
 )
 
 // DefaultIOTimeout is CosignerConfig.IOTimeout's default.
@@ -66,7 +68,14 @@ type Cosigner struct {
 	log     *slog.Logger
 	now     func() time.Time
 	dec     *Decoder
+
+	mu     sync.Mutex
+	signed map[chainhash.Hash][]int64 // guarded by mu: input amounts of each transaction signed
+	order  []chainhash.Hash           // guarded by mu: signed's keys, oldest first
 }
+
+// maxSigned bounds the transactions a Cosigner remembers having signed.
+const maxSigned = 4096
 
 // NewCosigner returns a Cosigner configured by cfg.
 func NewCosigner(cfg CosignerConfig) (*Cosigner, error) {
@@ -83,6 +92,7 @@ func NewCosigner(cfg CosignerConfig) (*Cosigner, error) {
 		timeout: cfg.IOTimeout,
 		log:     cfg.Logger,
 		now:     cfg.Now,
+		signed:  make(map[chainhash.Hash][]int64),
 	}
 	if c.policy == nil {
 		c.policy = Reject("no policy configured")
@@ -135,12 +145,19 @@ func (c *Cosigner) Answer(ctx context.Context, msg []byte) ([]byte, error) {
 	if err != nil {
 		return c.refuse(*h, err)
 	}
+	amounts := inputAmounts(p)
+	if err := c.checkAmounts(s.TxID, amounts, false); err != nil {
+		return c.refuse(*h, err)
+	}
 	approve, reason := c.policy(ctx, s)
 	if !approve {
 		if reason == "" {
 			reason = "declined"
 		}
 		return c.refuse(*h, fmt.Errorf("%w: %s", ErrDeclined, reason))
+	}
+	if err := c.checkAmounts(s.TxID, amounts, true); err != nil {
+		return c.refuse(*h, err)
 	}
 	pkt, err := copyPacket(p.Packet)
 	if err != nil {
@@ -152,6 +169,44 @@ func (c *Cosigner) Answer(ctx context.Context, msg []byte) ([]byte, error) {
 	a := &Approval{Header: c.header(h.ID), Packet: pkt}
 	c.log.Info("approved proposal", "id", h.ID, "proposer", shortKey(h.Sender), "txid", s.TxID)
 	return a.Encode(c.key)
+}
+
+// checkAmounts refuses to sign txid with input amounts other than those it
+// was signed with before, and with record, remembers these ones.
+//
+// A segwit v0 signature commits to its own input's amount only. A proposer
+// who got the same transaction signed twice, once with a low amount on
+// input 0 and the true one on input 1, once the other way round, could
+// combine the two valid signatures into a transaction whose true fee no
+// co-signer was shown. Remembering what was signed closes that, for as
+// long as the co-signer runs and for the last maxSigned transactions.
+func (c *Cosigner) checkAmounts(txid chainhash.Hash, amounts []int64, record bool) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if prev, ok := c.signed[txid]; ok {
+		if !slices.Equal(prev, amounts) {
+			return fmt.Errorf("%w: %s", ErrAmountConflict, txid)
+		}
+		return nil
+	}
+	if !record {
+		return nil
+	}
+	if len(c.order) == maxSigned {
+		delete(c.signed, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.signed[txid] = amounts
+	c.order = append(c.order, txid)
+	return nil
+}
+
+func inputAmounts(p *Proposal) []int64 {
+	amounts := make([]int64, len(p.Packet.Inputs))
+	for i, in := range p.Packet.Inputs {
+		amounts[i] = in.WitnessUtxo.Value
+	}
+	return amounts
 }
 
 // refuse returns a signed refusal of proposal h.ID because of err.

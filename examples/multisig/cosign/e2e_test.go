@@ -342,3 +342,33 @@ func TestServeSurvivesBrokenConnections(t *testing.T) {
 	_, ok := exchange(t, c, bob, msg).(*Approval)
 	require.True(t, ok)
 }
+
+// The BIP 143 amount trick: two proposals for one transaction, each lying
+// about a different input's amount, would each yield one valid signature.
+// The co-signer signs a transaction once per set of amounts.
+func TestSameTransactionWithOtherInputAmountsIsRefused(t *testing.T) {
+	checkLeaks(t)
+	c := tcpCarrier()
+	w := testWallet(t, 2, "alice", "bob", "carol")
+	bob := serve(t, c, w, "bob", Approve)
+	alice := testKey("alice")
+	lie := func(input int) []byte {
+		p := testProposal(t, w, "alice")
+		p.Packet.Inputs[input].WitnessUtxo.Value -= 1_000
+		p.Memo.Fee -= 1_000 // the memo matches the lie
+		for i := range p.Packet.Inputs {
+			p.Packet.Inputs[i].PartialSigs = nil
+		}
+		require.NoError(t, signInputs(p.Packet, w, alice))
+		msg, err := p.Encode(alice)
+		require.NoError(t, err)
+		return msg
+	}
+	_, ok := exchange(t, c, bob, lie(0)).(*Approval)
+	require.True(t, ok, "the first lie cannot be told from the truth")
+	requireRefusal(t, exchange(t, c, bob, lie(1)), CodeAmountConflict)
+
+	// The same transaction with the same amounts again is fine.
+	_, ok = exchange(t, c, bob, lie(0)).(*Approval)
+	require.True(t, ok)
+}

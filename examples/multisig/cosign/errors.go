@@ -48,6 +48,9 @@ var (
 	ErrForeignInput = errors.New("cosign: input does not belong to the wallet")
 	// ErrMemoMismatch reports outputs or a fee that differ from the memo.
 	ErrMemoMismatch = errors.New("cosign: transaction does not match the memo")
+	// ErrAmountConflict reports a proposal for a transaction this
+	// co-signer already signed with other input amounts.
+	ErrAmountConflict = errors.New("cosign: transaction already signed with other input amounts")
 	// ErrBadPartialSig reports a partial signature that is missing, not
 	// canonical, not SIGHASH_ALL or does not verify.
 	ErrBadPartialSig = errors.New("cosign: invalid partial signature")
@@ -91,7 +94,10 @@ const (
 	CodeForeignInput   Code = 12
 	CodeMemoMismatch   Code = 13
 	CodeBadPartialSig  Code = 14
+	CodeAmountConflict Code = 15
 )
+
+const lastCode = CodeAmountConflict
 
 var codeErrs = map[Code]error{
 	CodeDeclined:       ErrDeclined,
@@ -108,6 +114,7 @@ var codeErrs = map[Code]error{
 	CodeForeignInput:   ErrForeignInput,
 	CodeMemoMismatch:   ErrMemoMismatch,
 	CodeBadPartialSig:  ErrBadPartialSig,
+	CodeAmountConflict: ErrAmountConflict,
 }
 
 // Err returns the sentinel error the code stands for, or nil for CodeOther
@@ -125,7 +132,7 @@ func (c Code) String() string {
 // CodeOf returns the refusal code for err: the code of the first sentinel
 // err wraps, CodeOther if none.
 func CodeOf(err error) Code {
-	for c := CodeDeclined; c <= CodeBadPartialSig; c++ {
+	for c := CodeDeclined; c <= lastCode; c++ {
 		if errors.Is(err, codeErrs[c]) {
 			return c
 		}

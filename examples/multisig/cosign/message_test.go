@@ -304,7 +304,7 @@ func TestFramesRoundTripAndOversizeIsRefused(t *testing.T) {
 }
 
 func TestRefusalCodesMapToSentinels(t *testing.T) {
-	for c := CodeDeclined; c <= CodeBadPartialSig; c++ {
+	for c := CodeDeclined; c <= lastCode; c++ {
 		require.NotNil(t, c.Err(), "code %d", c)
 		require.Equal(t, c, CodeOf(c.Err()))
 		err := &RefusalError{Signer: testKey("bob").PubKey(), Code: c, Reason: "x"}

@@ -98,3 +98,31 @@ func TestPartialSignaturesMustBeLowS(t *testing.T) {
 	high := &psbt.PartialSig{PubKey: ps.PubKey, Signature: highS(t, ps.Signature)}
 	require.ErrorIs(t, verifyPartialSig(tx, hashes, 0, amount, w.script, high), ErrBadPartialSig)
 }
+
+// Why Cosigner remembers the amounts it signed: two signings of one
+// transaction, each with a different input's amount understated, give a
+// valid signature for every input, and so a valid transaction whose true
+// fee (here 1,000 sat more than either memo said) no co-signer saw.
+func TestTwoAmountLiesMakeOneValidTransaction(t *testing.T) {
+	w := testWallet(t, 2, "alice", "bob", "carol")
+	honest := testProposal(t, w, "alice").Packet
+	bobSigned := func(understated int) *psbt.Packet {
+		pkt := mustCopy(t, honest)
+		pkt.Inputs[understated].WitnessUtxo.Value -= 1_000
+		for i := range pkt.Inputs {
+			pkt.Inputs[i].PartialSigs = nil
+		}
+		require.NoError(t, signInputs(pkt, w, testKey("bob")))
+		return pkt
+	}
+	lie0, lie1 := bobSigned(0), bobSigned(1)
+
+	combined := mustCopy(t, honest) // alice's signatures, true amounts
+	sig1, _ := partialSigBy(&lie0.Inputs[1], testKey("bob").PubKey())
+	sig0, _ := partialSigBy(&lie1.Inputs[0], testKey("bob").PubKey())
+	combined.Inputs[0].PartialSigs = append(combined.Inputs[0].PartialSigs, sig0)
+	combined.Inputs[1].PartialSigs = append(combined.Inputs[1].PartialSigs, sig1)
+	tx, err := Finalize(w, combined)
+	require.NoError(t, err)
+	require.NoError(t, VerifyTx(tx, prevOuts(honest)))
+}

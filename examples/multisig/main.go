@@ -1,0 +1,474 @@
+// Command multisig lets the co-signers of an M-of-N P2WSH multisig wallet
+// agree on a spend without a shared server: one proposes a PSBT, the others
+// check it, answer with their partial signatures or a signed refusal, and
+// the proposer assembles the transaction. It is the example application of
+// foxtrot; the protocol is in README.md, the logic in package cosign, and
+// the network in one function, transport.
+//
+// Usage:
+//
+//	multisig keygen -out alice.key
+//	multisig pubkey -key alice.key
+//	multisig wallet create -m 2 [-network regtest] -out wallet.json PUBKEY...
+//	multisig wallet show -wallet wallet.json
+//	multisig serve -wallet wallet.json -key bob.key [-listen 127.0.0.1:0] [-approve | -reject [-reason TEXT]]
+//	multisig propose -wallet wallet.json -key alice.key -utxos utxos.json \
+//	        -pay ADDRESS=SATS [-pay ...] -fee SATS [-memo TEXT] \
+//	        -cosigner PUBKEY@ADDRESS [-cosigner ...] [-timeout 2m]
+//
+// serve without -approve or -reject asks on the terminal for each proposal.
+// propose prints the co-signers' answers on stderr and the signed
+// transaction, in hex, on stdout.
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcutil"
+
+	"github.com/foxtrotnet/foxtrot/examples/multisig/cosign"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdin, os.Stdout, os.Stderr)
+	stop()
+	switch {
+	case err == nil:
+	case errors.Is(err, flag.ErrHelp):
+		os.Exit(0)
+	case errors.Is(err, errUsage):
+		os.Exit(2)
+	default:
+		fmt.Fprintln(os.Stderr, "multisig:", err)
+		os.Exit(1)
+	}
+}
+
+var errUsage = errors.New("usage")
+
+const usage = `usage: multisig <command> [flags]
+
+commands:
+  keygen         make a co-signer key file
+  pubkey         print a key file's public key
+  wallet create  describe an M-of-N wallet from its co-signers' public keys
+  wallet show    print a wallet's address and script
+  serve          answer proposals as a co-signer
+  propose        propose a spend, collect signatures, print the transaction
+
+"multisig <command> -h" lists a command's flags.
+`
+
+// run runs one command; main's only job is to call it.
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errUsage
+	}
+	cmd, args := args[0], args[1:]
+	if cmd == "wallet" && len(args) > 0 {
+		cmd, args = "wallet "+args[0], args[1:]
+	}
+	switch cmd {
+	case "keygen":
+		return keygen(args, stdout, stderr)
+	case "pubkey":
+		return pubkey(args, stdout, stderr)
+	case "wallet create":
+		return walletCreate(args, stdout, stderr)
+	case "wallet show":
+		return walletShow(args, stdout, stderr)
+	case "serve":
+		return serve(ctx, args, stdin, stdout, stderr)
+	case "propose":
+		return propose(ctx, args, stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "multisig: unknown command %q\n\n%s", cmd, usage)
+	return errUsage
+}
+
+// parse parses a command's flags; bad flags are errUsage.
+func parse(fs *flag.FlagSet, args []string, stderr io.Writer) error {
+	fs.SetOutput(stderr)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return errUsage
+	}
+	return nil
+}
+
+func required(stderr io.Writer, fs *flag.FlagSet, names ...string) error {
+	for _, n := range names {
+		if fs.Lookup(n).Value.String() == "" {
+			fmt.Fprintf(stderr, "multisig %s: -%s is required\n", fs.Name(), n)
+			fs.Usage()
+			return errUsage
+		}
+	}
+	return nil
+}
+
+func keygen(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("keygen", flag.ContinueOnError)
+	out := fs.String("out", "", "key file to create (never overwritten)")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if err := required(stderr, fs, "out"); err != nil {
+		return err
+	}
+	key, err := cosign.GenerateKey()
+	if err != nil {
+		return err
+	}
+	if err := cosign.SaveKey(*out, key); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, hex.EncodeToString(key.PubKey().SerializeCompressed()))
+	return nil
+}
+
+func pubkey(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("pubkey", flag.ContinueOnError)
+	keyFile := fs.String("key", "", "key file")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if err := required(stderr, fs, "key"); err != nil {
+		return err
+	}
+	key, err := cosign.LoadKey(*keyFile)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, hex.EncodeToString(key.PubKey().SerializeCompressed()))
+	return nil
+}
+
+func walletCreate(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wallet create", flag.ContinueOnError)
+	m := fs.Int("m", 0, "signatures a spend needs")
+	network := fs.String("network", "regtest", "regtest, testnet or mainnet")
+	out := fs.String("out", "", "wallet file to write")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: multisig wallet create -m M [-network regtest] -out FILE PUBKEY...")
+		fs.PrintDefaults()
+	}
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if err := required(stderr, fs, "out"); err != nil {
+		return err
+	}
+	net, err := cosign.Network(*network)
+	if err != nil {
+		return err
+	}
+	var keys []*btcec.PublicKey
+	for _, s := range fs.Args() {
+		k, err := cosign.ParsePublicKey(s)
+		if err != nil {
+			return err
+		}
+		keys = append(keys, k)
+	}
+	w, err := cosign.NewWallet(*m, keys, net)
+	if err != nil {
+		return err
+	}
+	js, err := w.MarshalJSON()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, w.Address().EncodeAddress())
+	return nil
+}
+
+func walletShow(args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("wallet show", flag.ContinueOnError)
+	walletFile := fs.String("wallet", "", "wallet file")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if err := required(stderr, fs, "wallet"); err != nil {
+		return err
+	}
+	w, err := cosign.LoadWallet(*walletFile)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "address        %s\n", w.Address().EncodeAddress())
+	fmt.Fprintf(stdout, "policy         %d-of-%d P2WSH\n", w.M(), len(w.Keys()))
+	fmt.Fprintf(stdout, "witness script %x\n", w.WitnessScript())
+	for i, k := range w.Keys() {
+		fmt.Fprintf(stdout, "key %-2d         %x\n", i+1, k.SerializeCompressed())
+	}
+	return nil
+}
+
+// loadIdentity loads a wallet and a key file and checks the key belongs.
+func loadIdentity(walletFile, keyFile string) (*cosign.Wallet, *btcec.PrivateKey, error) {
+	w, err := cosign.LoadWallet(walletFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := cosign.LoadKey(keyFile)
+	if err != nil {
+		return nil, nil, err
+	}
+	if !w.IsMember(key.PubKey()) {
+		return nil, nil, fmt.Errorf("%w: the key in %s is not one of %s's keys", cosign.ErrNotMember, keyFile, walletFile)
+	}
+	return w, key, nil
+}
+
+func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	walletFile := fs.String("wallet", "", "wallet file")
+	keyFile := fs.String("key", "", "this co-signer's key file")
+	address := fs.String("listen", "127.0.0.1:0", "address to listen on")
+	approve := fs.Bool("approve", false, "approve every proposal that passes the checks")
+	reject := fs.Bool("reject", false, "refuse every proposal")
+	reason := fs.String("reason", "declined by operator", "the reason -reject gives")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if err := required(stderr, fs, "wallet", "key"); err != nil {
+		return err
+	}
+	if *approve && *reject {
+		fmt.Fprintln(stderr, "multisig serve: -approve and -reject exclude each other")
+		return errUsage
+	}
+	w, key, err := loadIdentity(*walletFile, *keyFile)
+	if err != nil {
+		return err
+	}
+
+	out := &lockedWriter{w: stdout}
+	var policy cosign.Policy
+	switch {
+	case *approve:
+		policy = announce(out, cosign.Approve)
+	case *reject:
+		policy = announce(out, cosign.Reject(*reason))
+	default:
+		policy = newPrompter(ctx, stdin, out).decide
+	}
+	c, err := cosign.NewCosigner(cosign.CosignerConfig{
+		Wallet: w,
+		Key:    key,
+		Policy: policy,
+		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
+	})
+	if err != nil {
+		return err
+	}
+	listen, _ := transport()
+	l, err := listen(ctx, key, *address)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "co-signer %x of %d-of-%d wallet %s\n",
+		key.PubKey().SerializeCompressed(), w.M(), len(w.Keys()), w.Address().EncodeAddress())
+	fmt.Fprintf(out, "listening on %s\n", l.Addr())
+	return c.Serve(ctx, l)
+}
+
+// lockedWriter serializes writes from concurrent connections.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (lw *lockedWriter) Write(b []byte) (int, error) {
+	lw.mu.Lock()
+	defer lw.mu.Unlock()
+	return lw.w.Write(b)
+}
+
+// announce prints each proposal and the decision of policy on it.
+func announce(out io.Writer, policy cosign.Policy) cosign.Policy {
+	return func(ctx context.Context, s *cosign.Summary) (bool, string) {
+		ok, reason := policy(ctx, s)
+		verdict := "approved"
+		if !ok {
+			verdict = "refused: " + reason
+		}
+		fmt.Fprintf(out, "%s=> %s\n\n", s, verdict)
+		return ok, reason
+	}
+}
+
+// prompter asks the operator about each proposal, one at a time.
+type prompter struct {
+	turn  chan struct{} // held while a proposal is on screen
+	lines <-chan string // the operator's answers; closed at end of input
+	out   io.Writer
+}
+
+func newPrompter(ctx context.Context, in io.Reader, out io.Writer) *prompter {
+	lines := make(chan string)
+	// The reader lives as long as the process: a read from a terminal
+	// cannot be interrupted. It stops at end of input.
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(in)
+		for sc.Scan() {
+			select {
+			case lines <- strings.TrimSpace(sc.Text()):
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return &prompter{turn: make(chan struct{}, 1), lines: lines, out: out}
+}
+
+func (p *prompter) decide(ctx context.Context, s *cosign.Summary) (bool, string) {
+	select {
+	case p.turn <- struct{}{}:
+		defer func() { <-p.turn }()
+	case <-ctx.Done():
+		return false, "co-signer shutting down"
+	}
+	fmt.Fprintf(p.out, "%sapprove? [y/N, or type a reason to refuse] ", s)
+	select {
+	case line, ok := <-p.lines:
+		switch {
+		case !ok:
+			fmt.Fprintln(p.out, "\n=> refused: no operator")
+			return false, "no operator at the co-signer"
+		case strings.EqualFold(line, "y") || strings.EqualFold(line, "yes"):
+			fmt.Fprintln(p.out, "=> approved")
+			return true, ""
+		case line == "" || strings.EqualFold(line, "n") || strings.EqualFold(line, "no"):
+			fmt.Fprintln(p.out, "=> refused")
+			return false, "declined by operator"
+		default:
+			fmt.Fprintln(p.out, "=> refused:", line)
+			return false, line
+		}
+	case <-ctx.Done():
+		return false, "co-signer shutting down"
+	}
+}
+
+// payees collects -pay ADDRESS=SATS flags.
+type payees []cosign.Payee
+
+func (p *payees) String() string { return "" }
+
+func (p *payees) Set(s string) error {
+	addr, sats, ok := strings.Cut(s, "=")
+	n, err := strconv.ParseInt(sats, 10, 64)
+	if !ok || addr == "" || err != nil || n <= 0 {
+		return fmt.Errorf("want ADDRESS=SATS, got %q", s)
+	}
+	*p = append(*p, cosign.Payee{Address: addr, Amount: btcutil.Amount(n)})
+	return nil
+}
+
+// peers collects -cosigner PUBKEY@ADDRESS flags.
+type peers []cosign.Peer
+
+func (p *peers) String() string { return "" }
+
+func (p *peers) Set(s string) error {
+	k, addr, ok := strings.Cut(s, "@")
+	if !ok || addr == "" {
+		return fmt.Errorf("want PUBKEY@ADDRESS, got %q", s)
+	}
+	key, err := cosign.ParsePublicKey(k)
+	if err != nil {
+		return err
+	}
+	*p = append(*p, cosign.Peer{Key: key, Address: addr})
+	return nil
+}
+
+func propose(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("propose", flag.ContinueOnError)
+	walletFile := fs.String("wallet", "", "wallet file")
+	keyFile := fs.String("key", "", "the proposer's key file")
+	utxoFile := fs.String("utxos", "", `wallet outputs to spend: [{"txid": "…", "vout": 0, "amount_sat": 100000}]`)
+	fee := fs.Int64("fee", -1, "fee in sat")
+	memo := fs.String("memo", "", "a note for the co-signers")
+	timeout := fs.Duration("timeout", cosign.DefaultTimeout, "how long to wait for each co-signer")
+	var pay payees
+	var cosigners peers
+	fs.Var(&pay, "pay", "ADDRESS=SATS, once per payee, in output order")
+	fs.Var(&cosigners, "cosigner", "PUBKEY@ADDRESS of a co-signer to ask, once per co-signer")
+	if err := parse(fs, args, stderr); err != nil {
+		return err
+	}
+	if err := required(stderr, fs, "wallet", "key", "utxos"); err != nil {
+		return err
+	}
+	if *fee < 0 {
+		fmt.Fprintln(stderr, "multisig propose: -fee is required")
+		return errUsage
+	}
+	w, key, err := loadIdentity(*walletFile, *keyFile)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(*utxoFile)
+	if err != nil {
+		return err
+	}
+	utxos, err := cosign.ParseUTXOs(data)
+	if err != nil {
+		return err
+	}
+	prop, err := cosign.NewProposal(w, key, utxos, cosign.Memo{Payees: pay, Fee: btcutil.Amount(*fee), Note: *memo})
+	if err != nil {
+		return err
+	}
+	s, err := w.CheckProposal(prop)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "%sasking %d co-signer(s)…\n", s, len(cosigners))
+
+	_, dial := transport()
+	p, err := cosign.NewProposer(cosign.ProposerConfig{Wallet: w, Key: key, Dial: dial, Timeout: *timeout})
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	res, err := p.Propose(ctx, prop, cosigners)
+	if res != nil {
+		for _, a := range res.Answers {
+			fmt.Fprintln(stderr, "  "+a.String())
+		}
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "signed by %d of %d after %s; transaction %s passes the script engine\n",
+		len(res.Signers), w.M(), time.Since(start).Round(time.Millisecond), res.Tx.TxHash())
+	fmt.Fprintln(stdout, res.TxHex())
+	return nil
+}
