@@ -2,7 +2,6 @@ package cosign
 
 import (
 	"bytes"
-	"context"
 	"net"
 	"sync"
 	"testing"
@@ -195,5 +194,3 @@ func withoutSignature(msg []byte) []byte {
 	}
 	return append(bytes.Clone(e.signed), 0)
 }
-
-var _ = context.Background

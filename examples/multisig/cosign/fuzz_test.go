@@ -105,6 +105,28 @@ func FuzzProposalBody(f *testing.F) {
 	})
 }
 
+// The co-signer's checks on any proposal body, as if it came signed by a
+// member: the signature gate keeps FuzzCosignerAnswer from getting here.
+func FuzzCheckProposal(f *testing.F) {
+	f.Add(seedBodies(f)[TypeProposal])
+	w := testWallet(f, 2, "alice", "bob", "carol")
+	f.Fuzz(func(t *testing.T, body []byte) {
+		p, err := parseProposalBody(Header{Time: epoch, Sender: testKey("alice").PubKey()}, body)
+		if err != nil {
+			return
+		}
+		s, err := w.CheckProposal(p)
+		if err != nil {
+			require.True(t, strings.HasPrefix(err.Error(), "cosign: "), err.Error())
+			require.NotEqual(t, CodeOther, CodeOf(err), "a check failure maps to a refusal code: %v", err)
+			return
+		}
+		require.NotEmpty(t, s.String())
+		pkt := mustCopy(t, p.Packet)
+		require.NoError(t, signInputs(pkt, w, testKey("bob")), "what passes the checks can be signed")
+	})
+}
+
 func FuzzApprovalBody(f *testing.F) {
 	f.Add(seedBodies(f)[TypeApproval])
 	raw := emptyBip32PSBT(f) // btcd#2351
