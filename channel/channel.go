@@ -570,9 +570,6 @@ func (c *Channel) onUpdate(m *MsgUpdate) (Result, error) {
 	if err != nil {
 		return Result{Reply: c.reject(m.Version, err)}, err
 	}
-	if err := verify(c.t.keys[remote], m.Sig, tx, 0, c.t.fundWS, int64(c.t.fundVal), fetch); err != nil {
-		return Result{Reply: c.reject(m.Version, err)}, err
-	}
 	sig, err := sign(c.key, tx, 0, c.t.fundWS, int64(c.t.fundVal), fetch)
 	if err != nil {
 		return Result{}, err
@@ -596,11 +593,22 @@ func (c *Channel) onUpdate(m *MsgUpdate) (Result, error) {
 	return Result{Reply: reply, Update: &Update{Version: next.Version, Ops: m.Ops, Remote: true}, Dropped: dropped}, nil
 }
 
-// checkState runs the script engine over tx signed with sigs.
+// checkState runs the script engine over tx (spending the funding output)
+// signed with sigs: both signatures are verified there. If it fails, the
+// peer's signature is checked on its own so that a bad one is reported as
+// ErrBadSignature.
 func (c *Channel) checkState(tx *wire.MsgTx, sigs [2][]byte) error {
 	t := tx.Copy()
 	t.TxIn[0].Witness = multisigWitness(c.t.fundWS, c.t.keys[0], sigs[0], c.t.keys[1], sigs[1])
-	return checkScripts(t, c.t.fetcher())
+	err := checkScripts(t, c.t.fetcher())
+	if err == nil {
+		return nil
+	}
+	remote := c.role.other()
+	if verr := verify(c.t.keys[remote], sigs[remote], tx, 0, c.t.fundWS, int64(c.t.fundVal), c.t.fetcher()); verr != nil {
+		return verr
+	}
+	return err
 }
 
 // commit makes st the newest state and records what its ops teach.
@@ -629,9 +637,6 @@ func (c *Channel) onAck(m *MsgAck) (Result, error) {
 		return Result{}, err
 	}
 	remote := c.role.other()
-	if err := verify(c.t.keys[remote], m.Sig, tx, 0, c.t.fundWS, int64(c.t.fundVal), c.t.fetcher()); err != nil {
-		return Result{}, err
-	}
 	var sigs [2][]byte
 	sigs[c.role], sigs[remote] = p.sig, m.Sig
 	if err := c.checkState(tx, sigs); err != nil {
@@ -731,9 +736,6 @@ func (c *Channel) onClose(m *MsgClose) (Result, error) {
 		return Result{Reply: c.reject(CloseVersion, err)}, err
 	}
 	fetch := c.t.fetcher()
-	if err := verify(c.t.keys[remote], m.Sig, tx, 0, c.t.fundWS, int64(c.t.fundVal), fetch); err != nil {
-		return Result{Reply: c.reject(CloseVersion, err)}, err
-	}
 	var sigs [2][]byte
 	sigs[remote] = m.Sig
 	answer := c.phase == PhaseOpen || c.cls.rate != m.FeeRate
