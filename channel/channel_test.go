@@ -198,8 +198,8 @@ func TestManyUpdatesBothWaysAreValidAndEachWinsOverOlderOnes(t *testing.T) {
 
 func TestHTLCSettlesByPreimageAcrossTwoHops(t *testing.T) {
 	w := newWorld(t)
-	ab, ba := w.pair("a", "b1")  // A opens to B
-	bc, cb := w.pair("b2", "c")  // B opens to C
+	ab, ba := w.pair("a", "b1") // A opens to B
+	bc, cb := w.pair("b2", "c") // B opens to C
 	pre, hash := preimageOf("payment for C")
 
 	// The payer chooses expiries: decreasing toward the payee by a margin,

@@ -126,15 +126,21 @@ func fuzzDecoder(f *testing.F, typ MsgType, newMsg func() Message) {
 	})
 }
 
-func FuzzMsgOpen(f *testing.F)   { fuzzDecoder(f, TypeOpen, func() Message { return new(MsgOpen) }) }
-func FuzzMsgAccept(f *testing.F) { fuzzDecoder(f, TypeAccept, func() Message { return new(MsgAccept) }) }
+func FuzzMsgOpen(f *testing.F) { fuzzDecoder(f, TypeOpen, func() Message { return new(MsgOpen) }) }
+func FuzzMsgAccept(f *testing.F) {
+	fuzzDecoder(f, TypeAccept, func() Message { return new(MsgAccept) })
+}
 func FuzzMsgFundingSigs(f *testing.F) {
 	fuzzDecoder(f, TypeFundingSigs, func() Message { return new(MsgFundingSigs) })
 }
-func FuzzMsgUpdate(f *testing.F) { fuzzDecoder(f, TypeUpdate, func() Message { return new(MsgUpdate) }) }
-func FuzzMsgAck(f *testing.F)    { fuzzDecoder(f, TypeAck, func() Message { return new(MsgAck) }) }
-func FuzzMsgClose(f *testing.F)  { fuzzDecoder(f, TypeClose, func() Message { return new(MsgClose) }) }
-func FuzzMsgReject(f *testing.F) { fuzzDecoder(f, TypeReject, func() Message { return new(MsgReject) }) }
+func FuzzMsgUpdate(f *testing.F) {
+	fuzzDecoder(f, TypeUpdate, func() Message { return new(MsgUpdate) })
+}
+func FuzzMsgAck(f *testing.F)   { fuzzDecoder(f, TypeAck, func() Message { return new(MsgAck) }) }
+func FuzzMsgClose(f *testing.F) { fuzzDecoder(f, TypeClose, func() Message { return new(MsgClose) }) }
+func FuzzMsgReject(f *testing.F) {
+	fuzzDecoder(f, TypeReject, func() Message { return new(MsgReject) })
+}
 
 // FuzzDecode feeds any bytes to the generic decoder.
 func FuzzDecode(f *testing.F) {
