@@ -9,6 +9,8 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"golang.org/x/crypto/chacha20poly1305"
 	"golang.org/x/crypto/hkdf"
+
+	"github.com/foxtrotnet/foxtrot/internal/ecdh"
 )
 
 // Primitives shared by the handshake and the frame cipher, named as in
@@ -45,15 +47,8 @@ func noiseNetTag(key []byte) (tag [32]byte, ok bool) {
 }
 
 // noiseECDH is BOLT 8's ECDH: SHA256 of the compressed point priv*pub.
-//
-// It uses btcec's variable-time scalar multiplication, as lnd does; btcec
-// offers no constant-time variable-base multiplication.
 func noiseECDH(priv *btcec.PrivateKey, pub *btcec.PublicKey) [32]byte {
-	var p, r btcec.JacobianPoint
-	pub.AsJacobian(&p)
-	btcec.ScalarMultNonConst(&priv.Key, &p, &r)
-	r.ToAffine()
-	return sha256.Sum256(btcec.NewPublicKey(&r.X, &r.Y).SerializeCompressed())
+	return ecdh.Shared(priv, pub)
 }
 
 // noiseHKDF is BOLT 8's HKDF: HKDF-SHA256 with salt ck, input key material
