@@ -13,9 +13,11 @@ import (
 
 // Run each for a while locally, e.g.
 //
-//	go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 20s ./examples/multisig/cosign
+//	go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 20s -fuzzminimizetime 1s ./examples/multisig/cosign
 //
-// CI runs only the seed corpus, as part of go test.
+// Without -fuzzminimizetime, the targets that verify signatures or parse
+// PSBTs spend most of their time minimizing new inputs. CI runs only the
+// seed corpus, as part of go test.
 
 // seedMessages returns a valid message of each type, signed and timed at
 // epoch, and some near misses.
