@@ -129,6 +129,13 @@ type Channel struct {
 	pend   *pending
 	cls    *closing
 
+	// signedMax is the highest version we ever signed a state at, and
+	// peerMax the highest the peer proposed. A new state always takes a
+	// version above both: we never sign two different states of the
+	// same version, so a proposal that was refused or lost a tie, whose
+	// signature the peer still holds, is outranked by the next state.
+	signedMax, peerMax uint32
+
 	// hist lists every HTLC the channel has carried, to recognise HTLC
 	// outputs of whatever state ends up on chain; preimages lists the
 	// preimages learned. Both only grow.
@@ -496,7 +503,7 @@ func (c *Channel) Propose(ops ...Op) (Update, []byte, error) {
 	if c.pend != nil {
 		return Update{}, nil, ErrPending
 	}
-	next, ops, err := c.t.apply(&c.cur, c.role, ops, c.cfg.Height(), true)
+	next, ops, err := c.t.apply(&c.cur, c.role, ops, c.nextVersion(), c.cfg.Height(), true)
 	if err != nil {
 		return Update{}, nil, err
 	}
@@ -516,11 +523,18 @@ func (c *Channel) Propose(ops ...Op) (Update, []byte, error) {
 	// state with the same version.
 	if err := c.transact(func() error {
 		c.pend = &pending{st: next, ops: ops, sig: sig}
+		c.signedMax = next.Version
 		return nil
 	}); err != nil {
 		return Update{}, nil, err
 	}
 	return Update{Version: next.Version, Ops: ops}, msg, nil
+}
+
+// nextVersion is the version of the next state: above the newest, and
+// above any version either side has signed a state at.
+func (c *Channel) nextVersion() uint32 {
+	return max(c.cur.Version, c.signedMax, c.peerMax) + 1
 }
 
 // Pay proposes a state paying amount to the peer: one metered chunk.
@@ -549,26 +563,30 @@ func (c *Channel) onUpdate(m *MsgUpdate) (Result, error) {
 			return Result{Reply: reply}, err
 		}
 	}
-	if m.Version != c.cur.Version+1 {
-		err := fmt.Errorf("%w: got %d, newest is %d", ErrVersion, m.Version, c.cur.Version)
+	if m.Version <= c.cur.Version || m.Version > c.nextVersion() {
+		err := fmt.Errorf("%w: got %d, newest is %d, next is %d", ErrVersion, m.Version, c.cur.Version, c.nextVersion())
 		return Result{Reply: c.reject(m.Version, err)}, err
+	}
+	if m.Version <= c.signedMax {
+		// We signed another state of this version: our own proposal,
+		// which crossed this one. Neither is countersigned; both sides
+		// drop theirs when the refusals arrive, and the next proposal
+		// takes a higher version.
+		return c.refuse(m.Version, fmt.Errorf("%w: we signed version %d too", ErrConflict, m.Version))
 	}
 	var dropped []Op
 	if c.pend != nil {
-		// Both proposed the same version. The opener's proposal wins.
-		if c.role == Opener {
-			err := fmt.Errorf("%w: ours was first by rule", ErrConflict)
-			return Result{Reply: c.reject(m.Version, err)}, err
-		}
+		// The peer proposes above our pending proposal: ours can no
+		// longer become the newest.
 		dropped = c.pend.ops
 	}
-	next, _, err := c.t.apply(&c.cur, remote, m.Ops, c.cfg.Height(), false)
+	next, _, err := c.t.apply(&c.cur, remote, m.Ops, m.Version, c.cfg.Height(), false)
 	if err != nil {
-		return Result{Reply: c.reject(m.Version, err)}, err
+		return c.refuse(m.Version, err)
 	}
 	tx, err := c.t.buildState(&next)
 	if err != nil {
-		return Result{Reply: c.reject(m.Version, err)}, err
+		return c.refuse(m.Version, err)
 	}
 	sig, err := sign(c.key, tx, 0, c.t.fundWS, int64(c.t.fundVal), fetch)
 	if err != nil {
@@ -577,7 +595,7 @@ func (c *Channel) onUpdate(m *MsgUpdate) (Result, error) {
 	var sigs [2][]byte
 	sigs[c.role], sigs[remote] = sig, m.Sig
 	if err := c.checkState(tx, sigs); err != nil {
-		return Result{Reply: c.reject(m.Version, err)}, err
+		return c.refuse(m.Version, err)
 	}
 	reply, err := marshal(&MsgAck{Channel: c.id, Version: next.Version, Sig: sig})
 	if err != nil {
@@ -586,11 +604,22 @@ func (c *Channel) onUpdate(m *MsgUpdate) (Result, error) {
 	if err := c.transact(func() error {
 		c.commit(next, sigs, m.Ops, remote)
 		c.pend = nil
+		c.signedMax, c.peerMax = next.Version, max(c.peerMax, next.Version)
 		return nil
 	}); err != nil {
 		return Result{}, err
 	}
 	return Result{Reply: reply, Update: &Update{Version: next.Version, Ops: m.Ops, Remote: true}, Dropped: dropped}, nil
+}
+
+// refuse answers a proposal of version v, within bounds, with a Reject,
+// and remembers that the peer signed a state of version v: our next
+// proposal goes above it.
+func (c *Channel) refuse(v uint32, why error) (Result, error) {
+	if err := c.transact(func() error { c.peerMax = max(c.peerMax, v); return nil }); err != nil {
+		return Result{}, err
+	}
+	return Result{Reply: c.reject(v, why)}, why
 }
 
 // checkState runs the script engine over tx (spending the funding output)
@@ -661,9 +690,8 @@ func (c *Channel) onReject(m *MsgReject) (Result, error) {
 		}
 		return Result{Dropped: dropped, Refused: m.Reason()}, nil
 	case c.phase == PhaseClosing && m.Version == CloseVersion:
-		if err := c.transact(func() error { c.phase, c.cls = PhaseOpen, nil; return nil }); err != nil {
-			return Result{}, err
-		}
+		// The peer holds our signature on a close of the newest state, so
+		// we make no further state: propose another close, or ForceClose.
 		return Result{Refused: m.Reason()}, nil
 	}
 	return Result{}, nil // stale: about something already settled
@@ -673,8 +701,12 @@ func (c *Channel) onReject(m *MsgReject) (Result, error) {
 // opener pays the fee). It needs an open channel with no HTLCs and no
 // proposal pending. The returned MsgClose carries our signature; the
 // channel is closed when the peer's MsgClose arrives (Result.Close).
+//
+// Once we have signed a close, the channel makes no further state (the
+// peer could complete that close at any time): if the peer refuses it,
+// propose a close at another rate or ForceClose.
 func (c *Channel) Close(r FeeRate) ([]byte, error) {
-	if c.phase != PhaseOpen {
+	if c.phase != PhaseOpen && c.phase != PhaseClosing {
 		return nil, fmt.Errorf("%w: close in phase %v", ErrPhase, c.phase)
 	}
 	if c.pend != nil {

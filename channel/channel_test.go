@@ -534,7 +534,7 @@ func TestRejectedProposalIsDroppedByProposer(t *testing.T) {
 	_, _, err = a.Propose(channel.Pay{Amount: 1})
 	require.ErrorIs(t, err, channel.ErrPending)
 
-	// B closes the channel meanwhile, so it refuses the update.
+	// B proposes a close meanwhile, so it refuses the update.
 	closeMsg, err := b.Close(2000)
 	require.NoError(t, err)
 	res, err := b.Receive(msg)
@@ -550,7 +550,7 @@ func TestRejectedProposalIsDroppedByProposer(t *testing.T) {
 	require.Equal(t, channel.PhaseClosed, b.Phase())
 }
 
-func TestSimultaneousProposalsResolveInFavourOfOpener(t *testing.T) {
+func TestCrossedProposalsAreBothDroppedAndNoVersionIsSignedTwice(t *testing.T) {
 	w := newWorld(t)
 	a, b := w.pair("a", "b")
 	_, fromA, err := a.Propose(channel.Pay{Amount: 1000})
@@ -558,24 +558,72 @@ func TestSimultaneousProposalsResolveInFavourOfOpener(t *testing.T) {
 	_, fromB, err := b.Propose(channel.Pay{Amount: 2000})
 	require.NoError(t, err)
 
-	// The messages cross. The opener refuses B's; B drops its own and
-	// countersigns A's.
+	// The messages cross. Each side has signed a state of version 1 and
+	// countersigns no other: both refuse.
 	resA, err := a.Receive(fromB)
 	require.ErrorIs(t, err, channel.ErrConflict)
 	resB, err := b.Receive(fromA)
+	require.ErrorIs(t, err, channel.ErrConflict)
+	dropA, err := a.Receive(resB.Reply)
 	require.NoError(t, err)
-	require.Equal(t, []channel.Op{channel.Pay{Amount: 2000}}, resB.Dropped)
-	_, err = a.Receive(resB.Reply)
+	require.Equal(t, []channel.Op{channel.Pay{Amount: 1000}}, dropA.Dropped)
+	require.ErrorIs(t, dropA.Refused, channel.ErrConflict)
+	dropB, err := b.Receive(resA.Reply)
 	require.NoError(t, err)
-	stale, err := b.Receive(resA.Reply)
-	require.NoError(t, err, "the refusal of a dropped proposal is stale")
-	require.Nil(t, stale.Update)
+	require.Equal(t, []channel.Op{channel.Pay{Amount: 2000}}, dropB.Dropped)
+	require.EqualValues(t, 0, a.Version())
 
-	require.EqualValues(t, 1, a.Version())
-	require.EqualValues(t, 1, b.Version())
-	update(t, b, a, resB.Dropped...)
+	// The next state takes version 2, so it outranks both half-signed
+	// version-1 states on chain, whoever completes one.
+	u := update(t, a, b, dropA.Dropped...)
+	require.EqualValues(t, 2, u.Version)
+	u = update(t, b, a, dropB.Dropped...)
+	require.EqualValues(t, 3, u.Version)
 	la, _ := a.Balance()
 	require.Equal(t, btcutil.Amount(1_000_000-1000+2000), la)
+	s, err := a.NewestState()
+	require.NoError(t, err)
+	require.Equal(t, a.Params().LockTime(3), s.LockTime)
+}
+
+func TestRefusedProposalIsOutrankedByTheNextState(t *testing.T) {
+	w := newWorld(t)
+	skew := uint32(0)
+	cfgB := w.cfg()
+	cfgB.Height = func() uint32 { return w.height() + skew }
+	a, b := w.open(w.cfg(), cfgB, w.contribution("a", 1_000_000), w.contribution("b", 500_000))
+
+	// B's node runs far ahead, so B refuses A's state as already final.
+	// B still holds A's signature on it.
+	_, msg, err := a.Propose(channel.Pay{Amount: 100_000})
+	require.NoError(t, err)
+	skew = 10_000
+	res, err := b.Receive(msg)
+	require.ErrorIs(t, err, channel.ErrExhausted)
+	skew = 0
+	got, err := a.Receive(res.Reply)
+	require.NoError(t, err)
+	require.Equal(t, []channel.Op{channel.Pay{Amount: 100_000}}, got.Dropped)
+	require.ErrorIs(t, got.Refused, channel.ErrExhausted)
+
+	// A's next state is version 2, not another version 1: the half-signed
+	// version 1 can never beat it on chain.
+	u := update(t, a, b, channel.Pay{Amount: 10})
+	require.EqualValues(t, 2, u.Version)
+	_, err = b.Receive(msg)
+	require.ErrorIs(t, err, channel.ErrVersion, "version 1 is stale now")
+}
+
+func TestVersionsCannotJumpAhead(t *testing.T) {
+	w := newWorld(t)
+	a, b := w.pair("a", "b")
+	_, msg, err := a.Propose(channel.Pay{Amount: 1000})
+	require.NoError(t, err)
+	var m channel.MsgUpdate
+	require.NoError(t, m.UnmarshalBinary(msg))
+	m.Version = 50 // would burn the state budget
+	_, err = b.Receive(marshalT(t, &m))
+	require.ErrorIs(t, err, channel.ErrVersion)
 }
 
 func TestRetransmittedUpdateIsAnsweredAgain(t *testing.T) {

@@ -123,7 +123,7 @@ func TestEveryStateOutbidsEveryOlderOne(t *testing.T) {
 				}
 			}
 		}
-		n, _, err := tm.apply(&s, r, []Op{op}, 100, true)
+		n, _, err := tm.apply(&s, r, []Op{op}, s.Version+1+uint32(rng.IntN(2)), 100, true)
 		if err != nil {
 			require.ErrorIs(t, err, ErrTooManyHTLCs)
 			continue

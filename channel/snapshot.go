@@ -48,6 +48,8 @@ func (c *Channel) MarshalBinary() ([]byte, error) {
 		w.raw(buf.Bytes())
 	}
 	writeState(w, &c.cur)
+	w.u32(c.signedMax)
+	w.u32(c.peerMax)
 	w.bytes(c.curSig[0])
 	w.bytes(c.curSig[1])
 	w.bool(c.pend != nil)
@@ -213,6 +215,8 @@ func decodeSnapshot(b []byte) (*Channel, error) {
 		}
 	}
 	c.cur = readState(r)
+	c.signedMax = r.u32()
+	c.peerMax = r.u32()
 	c.curSig[0] = nilIfEmpty(r.bytes(maxSigLenWire))
 	c.curSig[1] = nilIfEmpty(r.bytes(maxSigLenWire))
 	if r.bool() {
@@ -289,7 +293,7 @@ func (c *Channel) rebuild() error {
 		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if c.pend != nil {
-		if err := c.t.check(&c.pend.st); err != nil || c.pend.st.Version != c.cur.Version+1 {
+		if err := c.t.check(&c.pend.st); err != nil || c.pend.st.Version <= c.cur.Version || c.pend.st.Version != c.signedMax {
 			return fmt.Errorf("%w: pending state inconsistent", ErrMalformed)
 		}
 	}

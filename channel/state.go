@@ -236,15 +236,19 @@ func (t *terms) spendable(s *state, r Role) btcutil.Amount {
 	return s.Balance[Acceptor]
 }
 
-// apply returns the state that follows s when proposer applies ops at chain
-// height h. With assign set it numbers new HTLCs (the proposer's side) and
-// returns the ops as numbered; otherwise it requires the numbering to match.
-func (t *terms) apply(s *state, proposer Role, ops []Op, h uint32, assign bool) (state, []Op, error) {
+// apply returns the state of version v (above s.Version; versions may be
+// skipped) that follows s when proposer applies ops at chain height h. With
+// assign set it numbers new HTLCs (the proposer's side) and returns the ops
+// as numbered; otherwise it requires the numbering to match.
+func (t *terms) apply(s *state, proposer Role, ops []Op, v, h uint32, assign bool) (state, []Op, error) {
 	if len(ops) == 0 || len(ops) > maxOps {
 		return state{}, nil, fmt.Errorf("%w: %d ops in one update", ErrMalformed, len(ops))
 	}
+	if v <= s.Version {
+		return state{}, nil, fmt.Errorf("%w: version %d after %d", ErrVersion, v, s.Version)
+	}
 	n := s.clone()
-	n.Version = s.Version + 1
+	n.Version = v
 	if n.Version > t.p.MaxVersion() || t.p.LockTime(n.Version) <= h {
 		return state{}, nil, fmt.Errorf("%w: version %d would lock at %d, height is %d", ErrExhausted, n.Version, t.p.LockTime(n.Version), h)
 	}
