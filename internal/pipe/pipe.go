@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/foxtrotnet/foxtrot/internal/deadline"
+	"github.com/foxtrotnet/foxtrot/internal/signal"
 )
 
 // Options shape a pipe. The zero value is a 256 KiB buffer each way with
@@ -57,25 +58,9 @@ type buffer struct {
 	n       int // bytes queued
 	limit   int
 	latency time.Duration
-	eof     bool // writer closed: reads drain, then io.EOF
-	broken  bool // reader gone: writes fail
-	wake    chan struct{}
-}
-
-// waitLocked returns a channel closed at the next state change. Call with
-// b.mu held; wait on it after unlocking.
-func (b *buffer) waitLocked() <-chan struct{} {
-	if b.wake == nil {
-		b.wake = make(chan struct{})
-	}
-	return b.wake
-}
-
-func (b *buffer) signalLocked() {
-	if b.wake != nil {
-		close(b.wake)
-		b.wake = nil
-	}
+	eof     bool          // writer closed: reads drain, then io.EOF
+	broken  bool          // reader gone: writes fail
+	changed signal.Signal // any state change
 }
 
 var errStopped = errors.New("pipe: stopped")
@@ -116,7 +101,7 @@ func (b *buffer) read(p []byte, dl *deadline.Deadline, stop <-chan struct{}) (in
 			b.mu.Unlock()
 			return 0, nil
 		}
-		wake := b.waitLocked()
+		wake := b.changed.Wait()
 		b.mu.Unlock()
 
 		var ready <-chan time.Time
@@ -162,7 +147,7 @@ func (b *buffer) takeLocked(p []byte) int {
 	}
 	b.n -= n
 	if n > 0 {
-		b.signalLocked()
+		b.changed.Notify()
 	}
 	return n
 }
@@ -197,13 +182,13 @@ func (b *buffer) write(p []byte, dl *deadline.Deadline, stop <-chan struct{}) (i
 			b.q = append(b.q, c)
 			b.n += m
 			written += m
-			b.signalLocked()
+			b.changed.Notify()
 		}
 		if written == len(p) {
 			b.mu.Unlock()
 			return written, nil
 		}
-		wake := b.waitLocked()
+		wake := b.changed.Wait()
 		b.mu.Unlock()
 		select {
 		case <-wake:
@@ -216,7 +201,7 @@ func (b *buffer) write(p []byte, dl *deadline.Deadline, stop <-chan struct{}) (i
 func (b *buffer) closeWrite() {
 	b.mu.Lock()
 	b.eof = true
-	b.signalLocked()
+	b.changed.Notify()
 	b.mu.Unlock()
 }
 
@@ -224,7 +209,7 @@ func (b *buffer) closeRead() {
 	b.mu.Lock()
 	b.broken = true
 	b.q, b.n = nil, 0
-	b.signalLocked()
+	b.changed.Notify()
 	b.mu.Unlock()
 }
 
