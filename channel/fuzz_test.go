@@ -3,6 +3,10 @@ package channel
 import (
 	"bytes"
 	"crypto/sha256"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/btcsuite/btcd/wire"
@@ -14,9 +18,28 @@ import (
 // messages, keyed by type, and snapshots of both sides.
 func seedMessages(t testing.TB) (map[MsgType][][]byte, [][]byte) {
 	msgs := map[MsgType][][]byte{}
+	for _, v := range wireVectors(t) {
+		msgs[MsgType(v.msg[1])] = append(msgs[MsgType(v.msg[1])], v.msg)
+	}
+	return msgs, vectorSnapshots
+}
+
+type vector struct {
+	name string
+	msg  []byte
+}
+
+var vectorSnapshots [][]byte
+
+// wireVectors runs a channel, deterministically, through every message
+// type and returns the messages in the order they were sent.
+func wireVectors(t testing.TB) []vector {
+	var out []vector
+	step := 0
 	add := func(b []byte) {
 		if len(b) > 1 {
-			msgs[MsgType(b[1])] = append(msgs[MsgType(b[1])], b)
+			step++
+			out = append(out, vector{fmt.Sprintf("%02d-%s", step, typeName(MsgType(b[1]))), b})
 		}
 	}
 	height := func() uint32 { return 1000 }
@@ -31,7 +54,7 @@ func seedMessages(t testing.TB) (map[MsgType][][]byte, [][]byte) {
 	ca := Contribution{Key: testKey("a"), Amount: 1_000_000, Inputs: []FundingInput{coin("a", 2_000_000)},
 		Change: wire.NewTxOut(990_000, P2WPKH(testKey("ca").PubKey()))}
 	cb := Contribution{Key: testKey("b"), Amount: 300_000, Inputs: []FundingInput{coin("b", 400_000)}}
-	a, open, err := Open(Config{Height: height}, ca)
+	a, open, err := Open(Config{Height: height, Rand: bytes.NewReader(make([]byte, 32))}, ca)
 	require.NoError(t, err)
 	add(open)
 	b, accept, err := Accept(Config{Height: height}, open, cb)
@@ -67,13 +90,37 @@ func seedMessages(t testing.TB) (map[MsgType][][]byte, [][]byte) {
 	require.NoError(t, err)
 	add(cl)
 	send(a, send(b, cl))
-	var snaps [][]byte
+	vectorSnapshots = nil
 	for _, c := range []*Channel{a, b} {
 		s, err := c.MarshalBinary()
 		require.NoError(t, err)
-		snaps = append(snaps, s)
+		vectorSnapshots = append(vectorSnapshots, s)
 	}
-	return msgs, snaps
+	return out
+}
+
+func typeName(t MsgType) string {
+	return map[MsgType]string{TypeOpen: "open", TypeAccept: "accept", TypeFundingSigs: "funding-sigs",
+		TypeUpdate: "update", TypeAck: "ack", TypeClose: "close", TypeReject: "reject"}[t]
+}
+
+var update = flag.Bool("update", false, "rewrite testdata/vectors.txt")
+
+// TestWireVectorsMatchSpec pins the encoding of every message: the vectors
+// SPEC.md refers to. Regenerate with go test -run WireVectors -update.
+func TestWireVectorsMatchSpec(t *testing.T) {
+	var buf bytes.Buffer
+	buf.WriteString("# Messages of one channel's life, as sent (see SPEC.md). name hex\n")
+	for _, v := range wireVectors(t) {
+		fmt.Fprintf(&buf, "%s %x\n", v.name, v.msg)
+	}
+	path := filepath.Join("testdata", "vectors.txt")
+	if *update {
+		require.NoError(t, os.WriteFile(path, buf.Bytes(), 0o644))
+	}
+	want, err := os.ReadFile(path)
+	require.NoError(t, err)
+	require.Equal(t, string(want), buf.String())
 }
 
 func TestEveryMessageRoundTrips(t *testing.T) {
