@@ -161,9 +161,11 @@ func TestManyUpdatesBothWaysAreValidAndEachWinsOverOlderOnes(t *testing.T) {
 		}
 		sa, err := a.NewestState()
 		require.NoError(t, err)
-		sb, err := b.NewestState()
-		require.NoError(t, err)
-		require.Equal(t, sa.WitnessHash(), sb.WitnessHash(), "both sides hold the same signed state")
+		if i%10 == 0 {
+			sb, err := b.NewestState()
+			require.NoError(t, err)
+			require.Equal(t, sa.WitnessHash(), sb.WitnessHash(), "both sides hold the same signed state")
+		}
 		requireScriptValid(t, sa, fundingPrevOut(a))
 		states = append(states, sa)
 	}

@@ -268,14 +268,14 @@ func (c *Channel) rebuild() error {
 	if c.t.keys[c.role] == nil {
 		return fmt.Errorf("%w: snapshot without our key", ErrMalformed)
 	}
+	if err := c.t.p.validate(); err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
 	if c.phase == PhaseOpening {
 		return nil
 	}
 	if c.t.keys[c.role.other()] == nil || c.fundTx == nil {
 		return fmt.Errorf("%w: snapshot without funding", ErrMalformed)
-	}
-	if err := c.t.p.validate(); err != nil {
-		return fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	ws := fundingScript(c.t.keys[0], c.t.keys[1])
 	tx, idx, err := buildFunding(c.f, p2wsh(ws))
