@@ -627,6 +627,11 @@ func (c *Channel) refuse(v uint32, why error) (Result, error) {
 // peer's signature is checked on its own so that a bad one is reported as
 // ErrBadSignature.
 func (c *Channel) checkState(tx *wire.MsgTx, sigs [2][]byte) error {
+	if n := len(sigs[c.role.other()]); n != derSigLen {
+		// The engine would take any low-S DER signature; a longer one
+		// would make the state larger than both sides computed its fee on.
+		return fmt.Errorf("%w: %d bytes, not a %d-byte ground signature", ErrBadSignature, n, derSigLen)
+	}
 	t := tx.Copy()
 	t.TxIn[0].Witness = multisigWitness(c.t.fundWS, c.t.keys[0], sigs[0], c.t.keys[1], sigs[1])
 	err := checkScripts(t, c.t.fetcher())

@@ -8,6 +8,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/ecdsa"
 	"github.com/btcsuite/btcd/btcutil"
+	"github.com/btcsuite/btcd/txscript"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/stretchr/testify/require"
 )
@@ -167,4 +168,35 @@ func TestRejectCodesRoundTrip(t *testing.T) {
 		require.EqualValues(t, code, rejectCode(e))
 	}
 	require.ErrorIs(t, rejectReason(999), ErrRefused)
+}
+
+func TestPeerSignatureOfAnotherLengthIsRefused(t *testing.T) {
+	_, snaps := seedMessages(t)
+	c, err := Resume(Config{Height: func() uint32 { return 1000 }}, testKey("b"), snaps[1])
+	require.NoError(t, err)
+	tx, err := c.t.buildState(&c.cur)
+	require.NoError(t, err)
+	// A valid signature by the peer, but plain RFC 6979: find a state
+	// whose standard signature is not 70 bytes.
+	fetch := c.t.fetcher()
+	var h []byte
+	peer := testKey("a")
+	var sig []byte
+	for {
+		tx.TxOut[0].Value-- // vary the message until the plain signature is 71 bytes
+		hashes := txscript.NewTxSigHashes(tx, fetch)
+		h, err = txscript.CalcWitnessSigHash(c.t.fundWS, hashes, txscript.SigHashAll, tx, 0, int64(c.t.fundVal))
+		require.NoError(t, err)
+		if sig = ecdsa.Sign(peer, h).Serialize(); len(sig) != derSigLen {
+			break
+		}
+	}
+	var sigs [2][]byte
+	sigs[Opener], sigs[Acceptor] = sig, signFixed(testKey("b"), h)
+	err = c.checkState(tx, sigs)
+	require.ErrorIs(t, err, ErrBadSignature)
+	require.ErrorIs(t, verify(peer.PubKey(), sig, tx, 0, c.t.fundWS, int64(c.t.fundVal), fetch), ErrBadSignature)
+	// The same transaction with a ground signature passes.
+	sigs[Opener] = signFixed(peer, h)
+	require.NoError(t, c.checkState(tx, sigs))
 }
