@@ -149,7 +149,7 @@ func TestManyUpdatesBothWaysAreValidAndEachWinsOverOlderOnes(t *testing.T) {
 	require.NoError(t, err)
 	states := []*wire.MsgTx{refund}
 	wantA, wantB := btcutil.Amount(1_000_000), btcutil.Amount(500_000)
-	for i := range 300 {
+	for i := range 150 {
 		if i%3 == 2 {
 			amt := btcutil.Amount(700 + i)
 			update(t, b, a, channel.Pay{Amount: amt})
@@ -172,8 +172,8 @@ func TestManyUpdatesBothWaysAreValidAndEachWinsOverOlderOnes(t *testing.T) {
 	la, ra := a.Balance()
 	require.Equal(t, wantA, la)
 	require.Equal(t, wantB, ra)
-	require.EqualValues(t, 300, a.Version())
-	require.EqualValues(t, 300, b.Version())
+	require.EqualValues(t, 150, a.Version())
+	require.EqualValues(t, 150, b.Version())
 
 	newest := states[len(states)-1]
 	require.Equal(t, wantB, paidTo(newest, payout("b")))
