@@ -736,3 +736,26 @@ func TestResolvedHTLCLeavesASpareSoStatesNeverShrink(t *testing.T) {
 	require.Equal(t, btcutil.Amount(1_000_000-2000-4000), la, "paid 2000 by preimage, 4000 in flight")
 	require.Equal(t, btcutil.Amount(500_000+2000), lb, "its own 3000 came back")
 }
+
+func TestForgedCloseSignatureIsRefused(t *testing.T) {
+	w := newWorld(t)
+	a, b := w.pair("a", "b")
+	update(t, a, b, channel.Pay{Amount: 1000})
+	msg, err := b.Close(2000)
+	require.NoError(t, err)
+	var m channel.MsgClose
+	require.NoError(t, m.UnmarshalBinary(msg))
+	m.Sig = fakeSig(t)
+	res, err := a.Receive(marshalT(t, &m))
+	require.ErrorIs(t, err, channel.ErrBadSignature)
+	require.Nil(t, res.Close)
+	require.Equal(t, channel.PhaseOpen, a.Phase(), "A signed nothing")
+	// A rate A's policy does not allow is refused too.
+	m.FeeRate, m.Sig = 10_000_000, nil
+	_, err = a.Receive(marshalT(t, &m))
+	require.ErrorIs(t, err, channel.ErrFeeRate)
+	// The genuine one closes.
+	res, err = a.Receive(msg)
+	require.NoError(t, err)
+	require.NotNil(t, res.Close)
+}
