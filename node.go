@@ -2,6 +2,7 @@ package foxtrot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -11,6 +12,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/foxtrotnet/foxtrot/peer"
+	"github.com/foxtrotnet/foxtrot/route"
 	"github.com/foxtrotnet/foxtrot/transport"
 	"github.com/foxtrotnet/foxtrot/transport/mem"
 	"github.com/foxtrotnet/foxtrot/transport/tcp"
@@ -44,16 +46,22 @@ type Config struct {
 	// PingInterval is how often peers are pinged; a peer silent for three
 	// intervals is dropped. Default 15s.
 	PingInterval time.Duration
+	// DialTimeout bounds a Dial whose context has no deadline. Default 10s.
+	DialTimeout time.Duration
+	// HopLimit bounds how far this node's connect requests travel.
+	// Default 8.
+	HopLimit uint8
 }
 
 // Node is one participant of the network: it holds peer links, relays for
 // others, and listens and dials on keys. Its methods are safe for
 // concurrent use.
 type Node struct {
-	id    Addr
-	key   *btcec.PrivateKey
-	log   *slog.Logger
-	peers *peer.Set
+	id     Addr
+	key    *btcec.PrivateKey
+	log    *slog.Logger
+	peers  *peer.Set
+	router *route.Router
 
 	closeOnce sync.Once
 }
@@ -88,15 +96,26 @@ func NewNode(cfg Config) (*Node, error) {
 		key: cfg.Identity,
 	}
 	n.log = cfg.Logger.With("node", n.id.String())
+	n.router, err = route.New(route.Config{
+		Identity:    cfg.Identity,
+		Logger:      n.log,
+		HopLimit:    cfg.HopLimit,
+		DialTimeout: cfg.DialTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
 	n.peers, err = peer.NewSet(peer.Config{
 		Identity:         cfg.Identity,
 		NetworkKey:       cfg.NetworkKey,
 		Transports:       cfg.Transports,
+		Handler:          n.router,
 		Logger:           n.log,
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		PingInterval:     cfg.PingInterval,
 	})
 	if err != nil {
+		n.router.Close()
 		return nil, err
 	}
 	for _, a := range listen {
@@ -161,12 +180,13 @@ func (n *Node) Peers() []Addr {
 	return out
 }
 
-// Close closes every link, listener and connection of the node and waits
+// Close closes every connection, listener and link of the node and waits
 // for its goroutines. It is idempotent.
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
-		err = n.peers.Close()
+		// Connections first (they say goodbye over the links), then links.
+		err = errors.Join(n.router.Close(), n.peers.Close())
 	})
 	return err
 }

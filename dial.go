@@ -1,0 +1,79 @@
+package foxtrot
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"strings"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+)
+
+// Listen starts accepting connections to key's address. One node may
+// listen on many keys, each once. The key is separate from the node's
+// identity: a listener can move between nodes with its key.
+func (n *Node) Listen(key *btcec.PrivateKey) (net.Listener, error) {
+	a := AddrFromPubKey(key.PubKey())
+	l, err := n.router.Listen(key)
+	if err != nil {
+		return nil, &net.OpError{Op: "listen", Net: "foxtrot", Addr: a, Err: err}
+	}
+	return &Listener{l: l, addr: a}, nil
+}
+
+// Dial connects to a foxtrot address (see DialContext).
+func (n *Node) Dial(address string) (net.Conn, error) {
+	return n.DialContext(context.Background(), "foxtrot", address)
+}
+
+// DialContext connects to a foxtrot address. It has the signature of
+// net.Dialer.DialContext, so it plugs into http.Transport.DialContext and
+// anything else that dials through a function.
+//
+// network must be "foxtrot", or "tcp", "tcp4" or "tcp6" (what
+// http.Transport and many libraries ask for). address is a foxtrot
+// address ("1...", or 66 hex characters of a compressed public key),
+// optionally followed by ":port" as http.Transport appends one. The port is
+// accepted and ignored: a foxtrot listener is per key, so a key is a whole
+// host-and-port.
+//
+// The result is a *Conn. Failures are *net.OpError with Op "dial" and Net
+// "foxtrot", wrapping a cause errors.Is can test: ErrBadAddr (malformed
+// address), route.ErrNoRoute (no peer to ask), route.ErrRefused (the
+// target refused, or no longer listens), context.DeadlineExceeded (no
+// answer in time: also what an address nobody listens on gives) or
+// context.Canceled. A context without a deadline gets Config.DialTimeout.
+func (n *Node) DialContext(ctx context.Context, network, address string) (net.Conn, error) {
+	opErr := func(err error) error {
+		return &net.OpError{Op: "dial", Net: "foxtrot", Source: n.id, Err: err}
+	}
+	switch network {
+	case "foxtrot", "tcp", "tcp4", "tcp6":
+	default:
+		return nil, opErr(net.UnknownNetworkError(network))
+	}
+	a, err := parseDialAddr(address)
+	if err != nil {
+		return nil, opErr(err)
+	}
+	s, err := n.router.Dial(ctx, nil, a.Hash160())
+	if err != nil {
+		e := opErr(err).(*net.OpError)
+		e.Addr = a
+		return nil, e
+	}
+	return newConn(s), nil
+}
+
+// parseDialAddr parses "address" or "address:port".
+func parseDialAddr(address string) (Addr, error) {
+	host := address
+	if i := strings.LastIndexByte(address, ':'); i >= 0 {
+		host = address[:i]
+		if _, err := strconv.ParseUint(address[i+1:], 10, 16); err != nil {
+			return Addr{}, fmt.Errorf("%w %q: bad port", ErrBadAddr, address)
+		}
+	}
+	return ParseAddr(host)
+}

@@ -1,0 +1,219 @@
+package route
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcec/v2/schnorr"
+	"golang.org/x/crypto/hkdf"
+
+	"github.com/foxtrotnet/foxtrot/internal/ecdh"
+	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/internal/wire"
+)
+
+// This file is the pure cryptography of connection setup: making and
+// checking requests, acks, refusals and the dialler's hello, and deriving
+// the end-to-end session keys. It does no I/O.
+
+// newRequest makes a signed connect request for target with a fresh
+// ephemeral key, which it returns for the session key derivation.
+func newRequest(target [20]byte, hopLimit uint8, maxPrice uint64, now time.Time, rnd io.Reader) (*wire.ConnectRequest, *btcec.PrivateKey, error) {
+	eph, err := newKey(rnd)
+	if err != nil {
+		return nil, nil, err
+	}
+	req := &wire.ConnectRequest{
+		HopLimit: hopLimit,
+		Kind:     wire.TargetAddr,
+		Target:   target,
+		Time:     uint64(now.UnixMilli()),
+		MaxPrice: maxPrice,
+	}
+	copy(req.Ephemeral[:], eph.PubKey().SerializeCompressed())
+	if _, err := io.ReadFull(rnd, req.Nonce[:]); err != nil {
+		return nil, nil, err
+	}
+	h := req.SigHash()
+	sig, err := schnorr.Sign(eph, h[:])
+	if err != nil {
+		return nil, nil, err
+	}
+	copy(req.Sig[:], sig.Serialize())
+	return req, eph, nil
+}
+
+// newKey returns a private key drawn from rnd.
+func newKey(rnd io.Reader) (*btcec.PrivateKey, error) {
+	if rnd == nil || rnd == rand.Reader {
+		return btcec.NewPrivateKey()
+	}
+	var b [32]byte
+	for {
+		if _, err := io.ReadFull(rnd, b[:]); err != nil {
+			return nil, err
+		}
+		k, _ := btcec.PrivKeyFromBytes(b[:])
+		if k.Key.IsZero() {
+			continue
+		}
+		return k, nil
+	}
+}
+
+// checkRequest verifies a request's signature and its time against now;
+// it returns the dialler's ephemeral key.
+func checkRequest(req *wire.ConnectRequest, now time.Time, skew time.Duration) (*btcec.PublicKey, error) {
+	t := time.UnixMilli(int64(req.Time))
+	if d := now.Sub(t); d > skew || d < -skew {
+		return nil, fmt.Errorf("%w: request time %v is %v from ours", ErrBadRequest, t.UTC(), d.Round(time.Millisecond))
+	}
+	eph, err := btcec.ParsePubKey(req.Ephemeral[:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: ephemeral key: %v", ErrBadRequest, err)
+	}
+	if err := verify(eph, req.SigHash(), req.Sig); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadRequest, err)
+	}
+	return eph, nil
+}
+
+func verify(pub *btcec.PublicKey, hash [32]byte, sigBytes [64]byte) error {
+	sig, err := schnorr.ParseSignature(sigBytes[:])
+	if err != nil {
+		return err
+	}
+	if !sig.Verify(hash[:], pub) {
+		return fmt.Errorf("signature does not verify")
+	}
+	return nil
+}
+
+func sign(key *btcec.PrivateKey, hash [32]byte) [64]byte {
+	var out [64]byte
+	sig, err := schnorr.Sign(key, hash[:])
+	if err != nil {
+		// schnorr.Sign fails only for a zero key or a broken RNG.
+		panic("route: schnorr sign: " + err.Error())
+	}
+	copy(out[:], sig.Serialize())
+	return out
+}
+
+// newAck makes the target's signed answer on one path.
+func newAck(id [20]byte, dialerEph [33]byte, key, eph *btcec.PrivateKey, path uint32) *wire.ConnectAck {
+	ack := &wire.ConnectAck{ID: id, Path: path}
+	copy(ack.TargetKey[:], key.PubKey().SerializeCompressed())
+	copy(ack.Ephemeral[:], eph.PubKey().SerializeCompressed())
+	ack.Sig = sign(key, wire.AckSigHash(id, dialerEph, ack.TargetKey, ack.Ephemeral, path))
+	return ack
+}
+
+// checkAck verifies that an ack comes from the holder of the key whose
+// HASH160 is target, for the request with dialerEph. It returns the
+// target's static and ephemeral keys.
+func checkAck(ack *wire.ConnectAck, target [20]byte, dialerEph [33]byte) (tKey, tEph *btcec.PublicKey, err error) {
+	if tKey, err = btcec.ParsePubKey(ack.TargetKey[:]); err != nil {
+		return nil, nil, fmt.Errorf("%w: target key: %v", ErrBadAck, err)
+	}
+	if ident.Hash160(tKey) != target {
+		return nil, nil, fmt.Errorf("%w: key of %s, not of %s", ErrBadAck, ident.KeyString(tKey), ident.String(target))
+	}
+	if tEph, err = btcec.ParsePubKey(ack.Ephemeral[:]); err != nil {
+		return nil, nil, fmt.Errorf("%w: ephemeral key: %v", ErrBadAck, err)
+	}
+	if err := verify(tKey, wire.AckSigHash(ack.ID, dialerEph, ack.TargetKey, ack.Ephemeral, ack.Path), ack.Sig); err != nil {
+		return nil, nil, fmt.Errorf("%w: %v", ErrBadAck, err)
+	}
+	return tKey, tEph, nil
+}
+
+func newRefuse(id [20]byte, key *btcec.PrivateKey, reason uint8) *wire.ConnectRefuse {
+	m := &wire.ConnectRefuse{ID: id, Reason: reason}
+	copy(m.TargetKey[:], key.PubKey().SerializeCompressed())
+	m.Sig = sign(key, wire.RefuseSigHash(id, m.TargetKey, reason))
+	return m
+}
+
+func checkRefuse(m *wire.ConnectRefuse, target [20]byte) error {
+	tKey, err := btcec.ParsePubKey(m.TargetKey[:])
+	if err != nil || ident.Hash160(tKey) != target {
+		return fmt.Errorf("%w: refusal not from the target", ErrBadAck)
+	}
+	if err := verify(tKey, wire.RefuseSigHash(m.ID, m.TargetKey, m.Reason), m.Sig); err != nil {
+		return fmt.Errorf("%w: refusal: %v", ErrBadAck, err)
+	}
+	return nil
+}
+
+// sessionSecret derives the connection's master secret. Both ends compute
+// it: the dialler from its ephemeral key and the target's two keys, the
+// target from its two keys and the dialler's ephemeral key:
+//
+//	ee = ECDH(e_d, e_t)   forward secrecy
+//	es = ECDH(e_d, S_t)   only the holder of the target key can compute it
+//	master = HKDF-SHA256(salt = "foxtrot/e2e/v1" || ID, ikm = ee || es,
+//	                     info = E_d || S_t || E_t)
+func sessionSecret(id [20]byte, ee, es [32]byte, dEph, tKey, tEph [33]byte) [32]byte {
+	salt := append([]byte("foxtrot/e2e/v1"), id[:]...)
+	ikm := append(ee[:], es[:]...)
+	info := make([]byte, 0, 99)
+	info = append(append(append(info, dEph[:]...), tKey[:]...), tEph[:]...)
+	var out [32]byte
+	if _, err := io.ReadFull(hkdf.New(sha256.New, ikm, salt, info), out[:]); err != nil {
+		panic("route: unreachable: hkdf: " + err.Error())
+	}
+	return out
+}
+
+// dialerSecret is the dialler's side of sessionSecret.
+func dialerSecret(id [20]byte, eph *btcec.PrivateKey, tKey, tEph *btcec.PublicKey) [32]byte {
+	return sessionSecret(id, ecdh.Shared(eph, tEph), ecdh.Shared(eph, tKey),
+		ser(eph.PubKey()), ser(tKey), ser(tEph))
+}
+
+// targetSecret is the target's side of sessionSecret.
+func targetSecret(id [20]byte, key, eph *btcec.PrivateKey, dEph *btcec.PublicKey) [32]byte {
+	return sessionSecret(id, ecdh.Shared(eph, dEph), ecdh.Shared(key, dEph),
+		ser(dEph), ser(key.PubKey()), ser(eph.PubKey()))
+}
+
+func parseKey(b [33]byte) (*btcec.PublicKey, error) { return btcec.ParsePubKey(b[:]) }
+
+func ser(p *btcec.PublicKey) [33]byte {
+	var b [33]byte
+	copy(b[:], p.SerializeCompressed())
+	return b
+}
+
+// pathKeys derives the two directional record keys for one path epoch of
+// a session: each path a connection uses gets fresh keys, so record
+// nonces never repeat under one key even when data is resent.
+func pathKeys(master [32]byte, epoch uint32) (dialerToTarget, targetToDialer [32]byte) {
+	info := fmt.Appendf(nil, "foxtrot/e2e/path/%d", epoch)
+	var out [64]byte
+	if _, err := io.ReadFull(hkdf.New(sha256.New, master[:], nil, info), out[:]); err != nil {
+		panic("route: unreachable: hkdf: " + err.Error())
+	}
+	copy(dialerToTarget[:], out[:32])
+	copy(targetToDialer[:], out[32:])
+	return
+}
+
+// helloHash is what the dialler signs with its identity key to prove who
+// it is; it binds the connection ID and all the key material.
+func helloHash(id [20]byte, dEph, tKey, tEph [33]byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("foxtrot/e2e-hello"))
+	h.Write(id[:])
+	h.Write(dEph[:])
+	h.Write(tKey[:])
+	h.Write(tEph[:])
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}

@@ -1,0 +1,37 @@
+package route
+
+import (
+	"errors"
+	"fmt"
+	"net"
+)
+
+// Errors of the route package. Dial failures wrap one of ErrNoRoute,
+// ErrRefused, or the context's error (context.DeadlineExceeded when the
+// dial timed out, context.Canceled when it was cancelled).
+var (
+	// ErrNoRoute means there is no peer to send a connect request to.
+	ErrNoRoute = errors.New("route: no route")
+	// ErrRefused means the target was reached and refused (no listener on
+	// the key any more, or its accept queue is full).
+	ErrRefused = errors.New("route: connection refused")
+	// ErrAddrInUse means a key is already listened on.
+	ErrAddrInUse = errors.New("route: key already listened on")
+	// ErrBadRequest means a connect request failed its checks.
+	ErrBadRequest = errors.New("route: bad connect request")
+	// ErrBadAck means an ack or refusal failed its checks.
+	ErrBadAck = errors.New("route: bad connect ack")
+	// ErrTampered means a record failed authentication: something on the
+	// path altered, dropped or reordered data. The connection is over.
+	ErrTampered = errors.New("route: record authentication failed: data was altered on the path")
+	// ErrProtocol means the other end broke the end-to-end protocol.
+	ErrProtocol = errors.New("route: protocol violation")
+	// ErrPathBroken means the path under a connection failed.
+	ErrPathBroken = errors.New("route: path broken")
+	// ErrReset means the other end closed the connection, so a write (or a
+	// read that expected more) cannot succeed.
+	ErrReset = errors.New("route: connection reset by peer")
+	// ErrClosed wraps net.ErrClosed: the router, listener or connection is
+	// closed.
+	ErrClosed = fmt.Errorf("route: closed: %w", net.ErrClosed)
+)

@@ -1,0 +1,216 @@
+package route
+
+import (
+	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/internal/wire"
+	"github.com/foxtrotnet/foxtrot/peer"
+)
+
+// handleRequest: throttle, deduplicate, check, record, then answer (we
+// hold the key), refuse (we held it until recently) or forward.
+func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
+	r.mu.Lock()
+	n := r.nbrs[l]
+	r.mu.Unlock()
+	if n == nil {
+		return // the link is going down
+	}
+	if !n.limiter.Allow() {
+		r.stats.requestsThrottled.Add(1)
+		return
+	}
+	id := req.ID()
+	if r.handleDuplicate(l, req, id) {
+		return
+	}
+	now := r.now()
+	if _, err := checkRequest(req, now, r.cfg.MaxClockSkew); err != nil {
+		r.stats.requestsInvalid.Add(1)
+		r.log.Debug("dropping request", "from", ident.String(l.ID()), "err", err)
+		return
+	}
+
+	r.mu.Lock()
+	if _, dup := r.seen[id]; dup || len(r.seen) >= r.cfg.MaxSeen {
+		r.mu.Unlock()
+		r.stats.requestsDuplicate.Add(1)
+		return
+	}
+	e := &seenEntry{from: l, target: req.Target, dEph: req.Ephemeral, expires: now.Add(2 * r.cfg.MaxClockSkew)}
+	r.seen[id] = e
+	r.stats.requestsSeen.Add(1)
+	lst := r.listeners[req.Target]
+	gone, wasGone := r.gone[req.Target]
+	var fwd []*peer.Link
+	if lst == nil && !wasGone && req.HopLimit > 0 {
+		fwd = r.neighbourLinksLocked(l)
+	}
+	if lst != nil {
+		e.inbound = true
+		e.ackedVia = map[*peer.Link]bool{l: true}
+	}
+	r.mu.Unlock()
+
+	switch {
+	case lst != nil:
+		r.answer(l, req, id, lst)
+	case wasGone:
+		l.Send(newRefuse(id, gone.key, wire.RefuseNoListener))
+	case len(fwd) == 0:
+		r.stats.requestsDeadEnd.Add(1)
+	default:
+		f := *req
+		f.HopLimit--
+		for _, to := range fwd {
+			if to.Send(&f) == nil {
+				r.stats.requestsForwarded.Add(1)
+			}
+		}
+	}
+}
+
+// handleDuplicate drops a request already seen. At the target a copy that
+// arrived over another peer is answered too, up to Config.MaxAcks paths:
+// those are the dialler's backup paths.
+func (r *Router) handleDuplicate(l *peer.Link, req *wire.ConnectRequest, id [20]byte) bool {
+	r.mu.Lock()
+	e := r.seen[id]
+	if e == nil {
+		r.mu.Unlock()
+		return false
+	}
+	r.stats.requestsDuplicate.Add(1)
+	if !e.inbound || e.ackedVia[l] || len(e.ackedVia) >= r.cfg.MaxAcks {
+		r.mu.Unlock()
+		return true
+	}
+	lst := r.listeners[req.Target]
+	if lst == nil {
+		r.mu.Unlock()
+		return true
+	}
+	e.ackedVia[l] = true
+	r.mu.Unlock()
+	// A copy matches the ID, so it is the same signed request: no recheck.
+	r.answer(l, req, id, lst)
+	return true
+}
+
+// answer acks a request for a key this node listens on, over link l, or
+// refuses it when the listener's queue is full.
+func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id [20]byte, lst *Listener) {
+	r.mu.Lock()
+	in := r.inbound[id]
+	if in == nil {
+		if lst.full() {
+			r.mu.Unlock()
+			l.Send(newRefuse(id, lst.key, wire.RefuseBusy))
+			return
+		}
+		eph, err := newKey(r.cfg.Rand)
+		if err != nil {
+			r.mu.Unlock()
+			return
+		}
+		dEph, err := parseKey(req.Ephemeral)
+		if err != nil {
+			r.mu.Unlock()
+			return
+		}
+		in = &inboundState{
+			lst: lst, eph: eph, dEph: req.Ephemeral,
+			master:  targetSecret(id, lst.key, eph, dEph),
+			helloH:  helloHash(id, req.Ephemeral, ser(lst.key.PubKey()), ser(eph.PubKey())),
+			paths:   make(map[uint32]*peer.Link),
+			expires: r.now().Add(r.cfg.CircuitSetupTimeout),
+		}
+		r.inbound[id] = in
+	}
+	if len(in.paths) >= r.cfg.MaxAcks {
+		r.mu.Unlock()
+		return
+	}
+	in.nextPath++
+	path := in.nextPath
+	in.paths[path] = l
+	eph := in.eph
+	r.mu.Unlock()
+	l.Send(newAck(id, req.Ephemeral, lst.key, eph, path))
+}
+
+// handleAck checks an ack, records the circuit and passes it upstream, or
+// hands it to the local dial waiting for it.
+func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
+	r.mu.Lock()
+	e := r.seen[ack.ID]
+	var target [20]byte
+	var dEph [33]byte
+	if e != nil {
+		target, dEph = e.target, e.dEph
+	}
+	r.mu.Unlock()
+	if e == nil {
+		r.stats.acksUnknown.Add(1)
+		return
+	}
+	if len(ack.Hops) >= wire.MaxHops-1 {
+		r.stats.acksInvalid.Add(1) // no room left to append ourselves
+		return
+	}
+	tKey, tEph, err := checkAck(ack, target, dEph)
+	if err != nil {
+		r.stats.acksInvalid.Add(1)
+		r.log.Debug("dropping ack", "from", ident.String(l.ID()), "err", err)
+		return
+	}
+
+	r.mu.Lock()
+	if e.from == nil {
+		d := r.dials[ack.ID]
+		r.mu.Unlock()
+		if d != nil {
+			d.deliver(dialEvent{link: l, ack: ack, tKey: tKey, tEph: tEph})
+		}
+		return
+	}
+	key := circuitKey{ack.ID, ack.Path}
+	if _, dup := r.circuits[key]; dup || e.relayed >= r.cfg.MaxAcks {
+		r.mu.Unlock()
+		return
+	}
+	e.relayed++
+	r.circuits[key] = &circuit{up: e.from, down: l, expires: r.now().Add(r.cfg.CircuitSetupTimeout)}
+	up := e.from
+	r.mu.Unlock()
+
+	fwd := *ack
+	fwd.Hops = append(append(make([]wire.Hop, 0, len(ack.Hops)+1), ack.Hops...), wire.Hop{Node: r.self})
+	if up.Send(&fwd) == nil {
+		r.stats.acksRelayed.Add(1)
+	}
+}
+
+// handleRefuse passes a checked refusal toward the dialler.
+func (r *Router) handleRefuse(l *peer.Link, m *wire.ConnectRefuse) {
+	r.mu.Lock()
+	e := r.seen[m.ID]
+	r.mu.Unlock()
+	if e == nil {
+		r.stats.acksUnknown.Add(1)
+		return
+	}
+	if err := checkRefuse(m, e.target); err != nil {
+		r.stats.acksInvalid.Add(1)
+		return
+	}
+	if e.from == nil {
+		r.mu.Lock()
+		d := r.dials[m.ID]
+		r.mu.Unlock()
+		if d != nil {
+			d.deliver(dialEvent{link: l, refuse: m})
+		}
+		return
+	}
+	e.from.Send(m)
+}

@@ -1,0 +1,108 @@
+package route
+
+import (
+	"sync"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+
+	"github.com/foxtrotnet/foxtrot/internal/ident"
+)
+
+// Listener accepts connections to one key.
+type Listener struct {
+	r     *Router
+	key   *btcec.PrivateKey
+	addr  [20]byte
+	queue chan *Session
+	done  chan struct{}
+
+	mu     sync.Mutex
+	closed bool
+}
+
+// Listen starts accepting connections to key. One node may listen on many
+// keys; each key once (ErrAddrInUse).
+func (r *Router) Listen(key *btcec.PrivateKey) (*Listener, error) {
+	h := ident.Hash160(key.PubKey())
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return nil, ErrClosed
+	}
+	if r.listeners[h] != nil {
+		return nil, ErrAddrInUse
+	}
+	delete(r.gone, h)
+	l := &Listener{r: r, key: key, addr: h, queue: make(chan *Session, r.cfg.AcceptBacklog), done: make(chan struct{})}
+	r.listeners[h] = l
+	return l, nil
+}
+
+// Addr returns HASH160 of the listened key.
+func (l *Listener) Addr() [20]byte { return l.addr }
+
+// Key returns the listened key.
+func (l *Listener) Key() *btcec.PrivateKey { return l.key }
+
+// Accept waits for the next connection whose dialler proved its identity.
+// After Close it returns ErrClosed (which wraps net.ErrClosed).
+func (l *Listener) Accept() (*Session, error) {
+	select {
+	case s := <-l.queue:
+		return s, nil
+	case <-l.done:
+		return nil, ErrClosed
+	}
+}
+
+// Done is closed when the listener is closed.
+func (l *Listener) Done() <-chan struct{} { return l.done }
+
+func (l *Listener) full() bool { return len(l.queue) >= cap(l.queue) }
+
+func (l *Listener) enqueue(s *Session) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return false
+	}
+	select {
+	case l.queue <- s:
+		return true
+	default:
+		return false
+	}
+}
+
+// Close stops listening: Accept returns ErrClosed, connections not yet
+// accepted are closed, and for a minute the node refuses requests for
+// the key with a signed refusal (so diallers fail fast). Idempotent.
+func (l *Listener) Close() error {
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return nil
+	}
+	l.closed = true
+	close(l.done)
+	l.mu.Unlock()
+	for {
+		select {
+		case s := <-l.queue:
+			s.Close()
+			continue
+		default:
+		}
+		break
+	}
+	r := l.r
+	r.mu.Lock()
+	if r.listeners[l.addr] == l {
+		delete(r.listeners, l.addr)
+		if !r.closed {
+			r.gone[l.addr] = goneKey{key: l.key, expires: r.now().Add(goneKeyTTL)}
+		}
+	}
+	r.mu.Unlock()
+	return nil
+}

@@ -1,0 +1,154 @@
+package route
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"encoding/binary"
+	"fmt"
+	"slices"
+
+	"github.com/foxtrotnet/foxtrot/internal/wire"
+)
+
+// The end-to-end record layer. A record on a path stream is
+//
+//	type (1) | length (3, big-endian) | AES-256-GCM(key, nonce, ad=type|length, body)
+//
+// where length counts the sealed body and its 16-byte tag, and the nonce
+// is 4 zero bytes then a 64-bit big-endian record counter per direction
+// and path (each path has its own keys, see pathKeys). Bodies:
+//
+//	hello  dialler identity key (33) | BIP-340 signature over helloHash (64) |
+//	       relay count (1) | relay HASH160s, dialler side first (20 each)
+//	data   offset (8) | bytes (at most maxRecordData)
+//	ack    offset (8): every byte before it has arrived
+//	fin    offset (8): the sender's stream ends here
+//	reset  code (1): the sender is gone (resetClosed) or gave up (resetAbort)
+//
+// Offsets count application bytes from 0 in each direction. A relay sees
+// record types and sizes, never contents, and cannot alter, drop, reorder
+// or replay a record without the receiver noticing: the tag fails or the
+// counter no longer matches.
+
+// Record types.
+const (
+	recHello byte = 1
+	recData  byte = 2
+	recAck   byte = 3
+	recFin   byte = 4
+	recReset byte = 5
+)
+
+// Reset codes.
+const (
+	resetClosed byte = 1 // orderly close: no more reading or writing
+	resetAbort  byte = 2 // the session failed
+)
+
+const (
+	recordHeaderSize = 4
+	recordTagSize    = 16
+	maxRecordData    = 64 << 10
+	// maxSealed is the largest sealed body: offset, data and tag.
+	maxSealed = 8 + maxRecordData + recordTagSize
+	helloMin  = 33 + 64 + 1
+)
+
+func newAEAD(key [32]byte) cipher.AEAD {
+	block, err := aes.NewCipher(key[:])
+	if err != nil {
+		panic("route: aes: " + err.Error()) // a 32-byte key never fails
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		panic("route: gcm: " + err.Error())
+	}
+	return aead
+}
+
+// sealer seals one direction's records.
+type sealer struct {
+	aead  cipher.AEAD
+	seq   uint64
+	nonce [12]byte
+}
+
+func newSealer(key [32]byte) *sealer { return &sealer{aead: newAEAD(key)} }
+
+// seal appends one record of type typ whose body is prefix||payload.
+func (s *sealer) seal(dst []byte, typ byte, prefix, payload []byte) []byte {
+	n := len(prefix) + len(payload) + recordTagSize
+	hdr := [recordHeaderSize]byte{typ, byte(n >> 16), byte(n >> 8), byte(n)}
+	dst = slices.Grow(dst, recordHeaderSize+n) // so the sealed body stays in dst
+	dst = append(dst, hdr[:]...)
+	start := len(dst)
+	dst = append(dst, prefix...)
+	dst = append(dst, payload...)
+	binary.BigEndian.PutUint64(s.nonce[4:], s.seq)
+	s.seq++
+	out := s.aead.Seal(dst[start:start], s.nonce[:], dst[start:], hdr[:])
+	return dst[:start+len(out)]
+}
+
+// sealU64 appends a record whose body is one 64-bit number.
+func (s *sealer) sealU64(dst []byte, typ byte, v uint64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], v)
+	return s.seal(dst, typ, b[:], nil)
+}
+
+// opener opens one direction's records, in order.
+type opener struct {
+	aead  cipher.AEAD
+	seq   uint64
+	nonce [12]byte
+}
+
+func newOpener(key [32]byte) *opener { return &opener{aead: newAEAD(key)} }
+
+// parseRecordHeader checks a record header and returns its type and the
+// sealed body length.
+func parseRecordHeader(hdr [recordHeaderSize]byte) (byte, int, error) {
+	typ := hdr[0]
+	n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
+	if typ < recHello || typ > recReset {
+		return 0, 0, fmt.Errorf("%w: record type %d", ErrProtocol, typ)
+	}
+	if n < recordTagSize || n > maxSealed {
+		return 0, 0, fmt.Errorf("%w: record of %d bytes", ErrProtocol, n)
+	}
+	return typ, n, nil
+}
+
+// open authenticates and decrypts body in place; hdr is its header.
+func (o *opener) open(hdr [recordHeaderSize]byte, body []byte) ([]byte, error) {
+	binary.BigEndian.PutUint64(o.nonce[4:], o.seq)
+	plain, err := o.aead.Open(body[:0], o.nonce[:], body, hdr[:])
+	if err != nil {
+		return nil, ErrTampered
+	}
+	o.seq++
+	if err := checkBody(hdr[0], plain); err != nil {
+		return nil, err
+	}
+	return plain, nil
+}
+
+// checkBody checks the size of an opened body against its type.
+func checkBody(typ byte, b []byte) error {
+	ok := true
+	switch typ {
+	case recHello:
+		ok = len(b) >= helloMin && len(b) == helloMin+20*int(b[helloMin-1]) && int(b[helloMin-1]) < wire.MaxHops
+	case recData:
+		ok = len(b) > 8
+	case recAck, recFin:
+		ok = len(b) == 8
+	case recReset:
+		ok = len(b) == 1
+	}
+	if !ok {
+		return fmt.Errorf("%w: record type %d with a %d-byte body", ErrProtocol, typ, len(b))
+	}
+	return nil
+}

@@ -1,0 +1,429 @@
+// Package route finds paths through relays and carries end-to-end
+// connections over them.
+//
+// # Connection setup
+//
+//	dialler            relay R1             relay R2             target
+//	   │  request(ID)     │                    │                    │
+//	   ├─────────────────►│  request (hop-1)   │                    │
+//	   │                  ├───────────────────►│  request (hop-2)   │
+//	   │                  │                    ├───────────────────►│
+//	   │                  │                    │  ack(ID, path)     │
+//	   │                  │  ack + [R2]        │◄───────────────────┤
+//	   │  ack + [R2, R1]  │◄───────────────────┤ circuit ID/path:   │
+//	   │◄─────────────────┤ circuit ID/path:   │ R1 ◄─► target      │
+//	   │                  │ dialler ◄─► R2     │                    │
+//	   │  stream(ID,path) │  stream(ID,path)   │  stream(ID,path)   │
+//	   ├═════════════════►├═══════════════════►├═══════════════════►│
+//	   │     hello, data records (end-to-end encrypted, spliced)    │
+//
+// A connect request names the target (HASH160 of its key), an ephemeral
+// key that signs it, a nonce, a time, a hop limit and a price limit; its
+// ID is HASH160 of all of it but the hop limit. It names no dialler. A
+// node that sees a request for the first time records the peer it came
+// from and forwards it to its other peers while the hop limit lasts;
+// requests are deduplicated by ID, refused outside a clock-skew window
+// (so a replay is either a duplicate or too old), checked for their
+// signature, and rate limited per peer.
+//
+// The node listening on the target key answers each of the first few
+// arrivals (Config.MaxAcks) with an ack carrying its key, an ephemeral key,
+// a path number and a signature over the ID, both ephemeral keys and the
+// path. The ack travels back along the reverse path; every relay checks
+// the signature and that the key hashes to the target, records the
+// circuit (ID, path) -> (upstream, downstream), and appends itself to the
+// ack's hop list.
+//
+// The dialler takes an ack, opens a stream to the peer the ack came from
+// naming (ID, path); each relay opens a stream to its downstream and
+// splices the two. Both ends derive the session keys from ECDH of the two
+// ephemeral keys and of the dialler's ephemeral with the target's static
+// key; the dialler's first record is a hello with its identity key and a
+// signature binding it to the exchange. See Session for the record layer.
+//
+// Tables are bounded and expire: seen requests after twice the skew
+// window, circuits that never got a stream after Config.CircuitSetupTimeout,
+// active circuits when their streams end.
+package route
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/internal/wire"
+	"github.com/foxtrotnet/foxtrot/peer"
+)
+
+// Config configures a Router. Identity is required; every other field has
+// the default its comment gives.
+type Config struct {
+	// Identity is the node's key: relays add its HASH160 to acks, and
+	// dials prove it unless told otherwise.
+	Identity *btcec.PrivateKey
+	// Logger receives events; nil discards them.
+	Logger *slog.Logger
+	// HopLimit is the hop limit of requests this node makes. Default 8.
+	HopLimit uint8
+	// MaxClockSkew is how far a request's time may be from ours. Default 60s.
+	MaxClockSkew time.Duration
+	// RequestRate and RequestBurst limit the requests accepted from one
+	// peer (per second, token bucket). Defaults 100 and 200.
+	RequestRate  float64
+	RequestBurst int
+	// MaxAcks is how many arrivals of one request a target answers, each
+	// a separate path. Default 3.
+	MaxAcks int
+	// CircuitSetupTimeout is how long a circuit waits for its stream after
+	// the ack passed. Default 30s.
+	CircuitSetupTimeout time.Duration
+	// DialTimeout bounds a dial whose context has no deadline. Default 10s.
+	DialTimeout time.Duration
+	// SendBuffer is how many written bytes a connection holds until the
+	// other end acknowledges them. Default 2 MiB.
+	SendBuffer int
+	// RecvBuffer is how many received bytes wait for Read before the
+	// connection stops reading from its path. Default 1 MiB.
+	RecvBuffer int
+	// Linger bounds how long Close keeps sending what was written.
+	// Default 10s.
+	Linger time.Duration
+	// AcceptBacklog is how many connections wait for Accept per listener;
+	// more are refused. Default 128.
+	AcceptBacklog int
+	// MaxSeen bounds the table of recent requests. Default 65536.
+	MaxSeen int
+	// Rand is the randomness for keys and nonces. Default crypto/rand.
+	Rand io.Reader
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+func (c *Config) setDefaults() error {
+	if c.Identity == nil {
+		return fmt.Errorf("route: Config.Identity is required")
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.HopLimit == 0 {
+		c.HopLimit = 8
+	}
+	if int(c.HopLimit) >= wire.MaxHops {
+		return fmt.Errorf("route: HopLimit %d must be below %d", c.HopLimit, wire.MaxHops)
+	}
+	dur := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	dur(&c.MaxClockSkew, time.Minute)
+	dur(&c.CircuitSetupTimeout, 30*time.Second)
+	dur(&c.DialTimeout, 10*time.Second)
+	dur(&c.Linger, 10*time.Second)
+	num := func(n *int, v int) {
+		if *n <= 0 {
+			*n = v
+		}
+	}
+	if c.RequestRate <= 0 {
+		c.RequestRate = 100
+	}
+	num(&c.RequestBurst, 200)
+	num(&c.MaxAcks, 3)
+	num(&c.SendBuffer, 2<<20)
+	num(&c.RecvBuffer, 1<<20)
+	num(&c.AcceptBacklog, 128)
+	num(&c.MaxSeen, 1<<16)
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	return nil
+}
+
+// Router is a node's routing engine. It is the peer.Handler of the node's
+// peer set: it learns its neighbours from LinkUp and LinkDown, handles
+// connect requests, acks and refusals from the control streams, relays
+// circuit streams, and dials and listens for the node.
+type Router struct {
+	cfg  Config
+	self [20]byte
+	log  *slog.Logger
+
+	mu        sync.Mutex
+	nbrs      map[*peer.Link]*neighbour
+	seen      map[[20]byte]*seenEntry
+	circuits  map[circuitKey]*circuit
+	dials     map[[20]byte]*dialState
+	inbound   map[[20]byte]*inboundState
+	listeners map[[20]byte]*Listener
+	gone      map[[20]byte]goneKey // recently closed listeners, to refuse for
+	sessions  map[*Session]struct{}
+	closed    bool
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	stats counters
+}
+
+type neighbour struct {
+	link    *peer.Link
+	limiter *rate.Limiter
+}
+
+type seenEntry struct {
+	from     *peer.Link // nil: this node made the request
+	target   [20]byte
+	dEph     [33]byte
+	expires  time.Time
+	relayed  int // acks relayed back for this request
+	inbound  bool
+	ackedVia map[*peer.Link]bool // target: arrivals answered
+}
+
+type circuitKey struct {
+	id   [20]byte
+	path uint32
+}
+
+type circuit struct {
+	up, down *peer.Link
+	expires  time.Time
+	active   bool
+}
+
+// inboundState is the target's side of a connection being set up.
+type inboundState struct {
+	lst      *Listener
+	eph      *btcec.PrivateKey
+	dEph     [33]byte
+	master   [32]byte
+	helloH   [32]byte
+	paths    map[uint32]*peer.Link // path number -> the peer it was acked to
+	nextPath uint32
+	session  *Session
+	expires  time.Time
+}
+
+type goneKey struct {
+	key     *btcec.PrivateKey
+	expires time.Time
+}
+
+// goneKeyTTL is how long a closed listener's key still signs refusals.
+const goneKeyTTL = time.Minute
+
+// New returns a Router. Attach it to a peer.Set as its Handler.
+func New(cfg Config) (*Router, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	r := &Router{
+		cfg:       cfg,
+		self:      ident.Hash160(cfg.Identity.PubKey()),
+		log:       cfg.Logger,
+		nbrs:      make(map[*peer.Link]*neighbour),
+		seen:      make(map[[20]byte]*seenEntry),
+		circuits:  make(map[circuitKey]*circuit),
+		dials:     make(map[[20]byte]*dialState),
+		inbound:   make(map[[20]byte]*inboundState),
+		listeners: make(map[[20]byte]*Listener),
+		gone:      make(map[[20]byte]goneKey),
+		sessions:  make(map[*Session]struct{}),
+	}
+	r.ctx, r.cancel = context.WithCancel(context.Background())
+	r.wg.Add(1)
+	go r.janitor()
+	return r, nil
+}
+
+// Close ends every connection and listener and waits for the router's
+// goroutines. The peer set is the caller's to close (after the router).
+// Idempotent.
+func (r *Router) Close() error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		r.wg.Wait()
+		return nil
+	}
+	r.closed = true
+	r.cancel()
+	sessions := make([]*Session, 0, len(r.sessions))
+	for s := range r.sessions {
+		sessions = append(sessions, s)
+	}
+	listeners := make([]*Listener, 0, len(r.listeners))
+	for _, l := range r.listeners {
+		listeners = append(listeners, l)
+	}
+	r.mu.Unlock()
+	for _, l := range listeners {
+		l.Close()
+	}
+	for _, s := range sessions {
+		s.end(ErrClosed)
+	}
+	r.wg.Wait()
+	return nil
+}
+
+func (r *Router) now() time.Time { return r.cfg.Now() }
+
+// janitor expires table entries once a second.
+func (r *Router) janitor() {
+	defer r.wg.Done()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+			r.expire(r.now())
+		}
+	}
+}
+
+func (r *Router) expire(now time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for id, e := range r.seen {
+		if now.After(e.expires) {
+			delete(r.seen, id)
+		}
+	}
+	for k, c := range r.circuits {
+		if !c.active && now.After(c.expires) {
+			delete(r.circuits, k)
+		}
+	}
+	for id, in := range r.inbound {
+		if in.session == nil && now.After(in.expires) {
+			delete(r.inbound, id)
+		}
+	}
+	for h, g := range r.gone {
+		if now.After(g.expires) {
+			delete(r.gone, h)
+		}
+	}
+}
+
+// LinkUp implements peer.Handler.
+func (r *Router) LinkUp(l *peer.Link) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.nbrs[l] = &neighbour{link: l, limiter: rate.NewLimiter(rate.Limit(r.cfg.RequestRate), r.cfg.RequestBurst)}
+}
+
+// LinkDown implements peer.Handler. Circuits through the link end as
+// their streams fail; circuits still waiting for a stream are dropped.
+func (r *Router) LinkDown(l *peer.Link, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.nbrs, l)
+	for k, c := range r.circuits {
+		if !c.active && (c.up == l || c.down == l) {
+			delete(r.circuits, k)
+		}
+	}
+}
+
+// HandleMessage implements peer.Handler.
+func (r *Router) HandleMessage(l *peer.Link, m wire.Message) {
+	switch m := m.(type) {
+	case *wire.ConnectRequest:
+		r.handleRequest(l, m)
+	case *wire.ConnectAck:
+		r.handleAck(l, m)
+	case *wire.ConnectRefuse:
+		r.handleRefuse(l, m)
+	default:
+		r.log.Debug("unhandled message", "type", m.Type())
+	}
+}
+
+// neighbourLinks returns the links of all neighbours but except.
+func (r *Router) neighbourLinksLocked(except *peer.Link) []*peer.Link {
+	out := make([]*peer.Link, 0, len(r.nbrs))
+	for l := range r.nbrs {
+		if l != except {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+func (r *Router) addSession(s *Session) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return ErrClosed
+	}
+	r.sessions[s] = struct{}{}
+	return nil
+}
+
+func (r *Router) removeSession(s *Session) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.sessions, s)
+	if in := r.inbound[s.id]; in != nil && in.session == s {
+		delete(r.inbound, s.id)
+	}
+}
+
+// counters are the router's statistics.
+type counters struct {
+	requestsSeen, requestsForwarded, requestsDuplicate, requestsInvalid,
+	requestsThrottled, requestsDeadEnd, acksRelayed, acksInvalid, acksUnknown,
+	circuitsRelayed, circuitsActive, bytesRelayed, streamsRejected,
+	acceptsFailed atomic.Int64
+}
+
+// Stats is a snapshot of the router's counters.
+type Stats struct {
+	RequestsSeen      int64 // new, valid requests handled
+	RequestsForwarded int64 // copies of requests sent on
+	RequestsDuplicate int64 // requests dropped as already seen
+	RequestsInvalid   int64 // requests dropped for a bad signature, time or shape
+	RequestsThrottled int64 // requests dropped by a peer's rate limit
+	RequestsDeadEnd   int64 // requests with nowhere to go (hop limit or no peers)
+	AcksRelayed       int64
+	AcksInvalid       int64 // acks and refusals that failed their checks
+	AcksUnknown       int64 // acks for requests this node never saw (or forgot)
+	CircuitsRelayed   int64 // circuits that carried a stream
+	CircuitsActive    int64 // circuits carrying a stream now
+	BytesRelayed      int64 // bytes spliced, both directions
+	StreamsRejected   int64 // streams naming no circuit of ours
+	AcceptsFailed     int64 // inbound connections dropped before Accept
+}
+
+// Stats returns the router's counters.
+func (r *Router) Stats() Stats {
+	c := &r.stats
+	return Stats{
+		RequestsSeen: c.requestsSeen.Load(), RequestsForwarded: c.requestsForwarded.Load(),
+		RequestsDuplicate: c.requestsDuplicate.Load(), RequestsInvalid: c.requestsInvalid.Load(),
+		RequestsThrottled: c.requestsThrottled.Load(), RequestsDeadEnd: c.requestsDeadEnd.Load(),
+		AcksRelayed: c.acksRelayed.Load(), AcksInvalid: c.acksInvalid.Load(), AcksUnknown: c.acksUnknown.Load(),
+		CircuitsRelayed: c.circuitsRelayed.Load(), CircuitsActive: c.circuitsActive.Load(),
+		BytesRelayed: c.bytesRelayed.Load(), StreamsRejected: c.streamsRejected.Load(),
+		AcceptsFailed: c.acceptsFailed.Load(),
+	}
+}
