@@ -2,6 +2,7 @@ package foxtrot
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -59,12 +60,24 @@ func (n *Node) DialContext(ctx context.Context, network, address string) (net.Co
 	}
 	s, err := n.router.Dial(ctx, nil, a.Hash160())
 	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) {
+			err = timeoutError{err}
+		}
 		e := opErr(err).(*net.OpError)
 		e.Addr = a
 		return nil, e
 	}
 	return newConn(s), nil
 }
+
+// timeoutError marks a dial that ran out of time, so net.OpError's
+// Timeout (which looks at its Err directly, not through wrapping) says so.
+type timeoutError struct{ err error }
+
+func (e timeoutError) Error() string   { return e.err.Error() }
+func (e timeoutError) Unwrap() error   { return e.err }
+func (e timeoutError) Timeout() bool   { return true }
+func (e timeoutError) Temporary() bool { return true }
 
 // parseDialAddr parses "address" or "address:port".
 func parseDialAddr(address string) (Addr, error) {

@@ -25,6 +25,16 @@ const (
 // HandleStream implements peer.Handler: a stream names a circuit this node
 // relays, or a connection to one of its listeners.
 func (r *Router) HandleStream(l *peer.Link, s *peer.Stream, h wire.StreamHeader) {
+	r.handleStream(l, s, h)
+}
+
+// stream is what a circuit or session needs of a link stream.
+type stream interface {
+	io.ReadWriteCloser
+	CloseWrite() error
+}
+
+func (r *Router) handleStream(l *peer.Link, s stream, h wire.StreamHeader) {
 	key := circuitKey{h.ID, h.Path}
 	r.mu.Lock()
 	if c := r.circuits[key]; c != nil && c.up == l && !c.active {
@@ -47,7 +57,7 @@ func (r *Router) HandleStream(l *peer.Link, s *peer.Stream, h wire.StreamHeader)
 }
 
 // relay opens the downstream half of a circuit and splices it to up.
-func (r *Router) relay(key circuitKey, c *circuit, up *peer.Stream, h wire.StreamHeader) {
+func (r *Router) relay(key circuitKey, c *circuit, up stream, h wire.StreamHeader) {
 	defer func() {
 		r.mu.Lock()
 		delete(r.circuits, key)
@@ -66,16 +76,10 @@ func (r *Router) relay(key circuitKey, c *circuit, up *peer.Stream, h wire.Strea
 	splice(up, down, &r.stats.bytesRelayed)
 }
 
-// halfCloser is a stream that can end one direction.
-type halfCloser interface {
-	io.ReadWriteCloser
-	CloseWrite() error
-}
-
 // splice copies a<->b until both directions end: an EOF on one side
 // half-closes the other, an error closes both. It returns when both
 // copies are done, with both streams closed.
-func splice(a, b halfCloser, counter *atomic.Int64) {
+func splice(a, b stream, counter *atomic.Int64) {
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
@@ -89,7 +93,7 @@ func splice(a, b halfCloser, counter *atomic.Int64) {
 }
 
 // pump copies src to dst with a pooled buffer.
-func pump(dst, src halfCloser, counter *atomic.Int64) {
+func pump(dst, src stream, counter *atomic.Int64) {
 	buf := bufpool.Get(spliceBuffer)
 	defer bufpool.Put(buf)
 	for {

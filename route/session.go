@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"sync"
 	"time"
 
@@ -67,7 +66,7 @@ type Session struct {
 
 // pathConn is one path a session runs over: its stream and record keys.
 type pathConn struct {
-	stream net.Conn
+	stream io.ReadWriteCloser
 	first  *peer.Link // first hop (nil for a same-node connection)
 	hops   []wire.Hop // relays, dialler side first
 	epoch  uint32
@@ -136,7 +135,7 @@ func newSession(r *Router, id [20]byte, dialer bool, local, remote *btcec.Public
 }
 
 // newPath makes the record keys of a path and wraps its stream.
-func (s *Session) newPath(stream net.Conn, first *peer.Link, hops []wire.Hop, epoch uint32) *pathConn {
+func (s *Session) newPath(stream io.ReadWriteCloser, first *peer.Link, hops []wire.Hop, epoch uint32) *pathConn {
 	d2t, t2d := pathKeys(s.master, epoch)
 	p := &pathConn{stream: stream, first: first, hops: hops, epoch: epoch, failed: make(chan struct{})}
 	if s.dialer {
@@ -289,13 +288,13 @@ func (s *Session) Write(p []byte) (int, error) {
 		}
 		tx.mu.Lock()
 		switch {
+		case tx.finQueued:
+			tx.mu.Unlock()
+			return n, fmt.Errorf("%w: write after CloseWrite", ErrClosed)
 		case tx.err != nil:
 			err := tx.err
 			tx.mu.Unlock()
 			return n, err
-		case tx.finQueued:
-			tx.mu.Unlock()
-			return n, fmt.Errorf("%w: write after CloseWrite", ErrClosed)
 		case n == len(p):
 			tx.mu.Unlock()
 			return n, nil
