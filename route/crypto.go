@@ -23,6 +23,9 @@ import (
 // newRequest makes a signed connect request for target with a fresh
 // ephemeral key, which it returns for the session key derivation.
 func newRequest(target [20]byte, hopLimit uint8, maxPrice uint64, now time.Time, rnd io.Reader) (*wire.ConnectRequest, *btcec.PrivateKey, error) {
+	if rnd == nil {
+		rnd = rand.Reader
+	}
 	eph, err := newKey(rnd)
 	if err != nil {
 		return nil, nil, err

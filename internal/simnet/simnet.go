@@ -128,6 +128,11 @@ func ScaleFree(m int) Topology {
 	}}
 }
 
+// Custom links exactly the given pairs.
+func Custom(edges [][2]int) Topology {
+	return Topology{"custom", func(int, *rand.Rand) [][2]int { return edges }}
+}
+
 // Options shape a simulated network. The zero value has no latency and a
 // seed of 0.
 type Options struct {
