@@ -1,0 +1,66 @@
+package foxtrot
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+const module = "github.com/foxtrotnet/foxtrot"
+
+// layers is DESIGN.md's picture, bottom up: a package may import only
+// packages of a lower layer, or its own parent (channel/simchain imports
+// channel); an example may import its own subpackages. Utility packages under internal/ are the floor; simnet, which
+// lays out networks over the mem transport for tests, sits just above the
+// transports.
+var layers = []struct {
+	rank     int
+	prefixes []string
+}{
+	{0, []string{"internal/deadline", "internal/pipe", "internal/signal", "internal/bufpool", "internal/ident", "internal/ecdh", "internal/wire"}},
+	{1, []string{"transport"}},
+	{2, []string{"internal/simnet"}},
+	{3, []string{"peer"}},
+	{4, []string{"channel"}},
+	{5, []string{"dht", "stealth"}},
+	{6, []string{"route"}},
+	{7, []string{""}}, // the root package
+	{8, []string{"examples"}},
+}
+
+func rankOf(t *testing.T, pkg string) int {
+	rel := strings.TrimPrefix(strings.TrimPrefix(pkg, module), "/")
+	best, bestLen := -1, -1
+	for _, l := range layers {
+		for _, p := range l.prefixes {
+			if (rel == p || strings.HasPrefix(rel, p+"/") || p == "") && len(p) > bestLen {
+				best, bestLen = l.rank, len(p)
+			}
+		}
+	}
+	require.GreaterOrEqual(t, best, 0, "package %s has no layer: add it to deps_test.go", pkg)
+	return best
+}
+
+// TestArrowsPointDown checks every package's imports (not test imports)
+// against the layers, and that transport imports nothing above utilities.
+func TestArrowsPointDown(t *testing.T) {
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, module+"/...").Output()
+	require.NoError(t, err)
+	for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.Fields(line)
+		pkg, imports := f[0], f[1:]
+		r := rankOf(t, pkg)
+		for _, imp := range imports {
+			if !strings.HasPrefix(imp, module) {
+				continue
+			}
+			if strings.HasPrefix(pkg, imp+"/") || strings.HasPrefix(imp, pkg+"/") && strings.Contains(pkg, "/examples/") {
+				continue // a subpackage may use its parent; an example its own parts
+			}
+			require.Less(t, rankOf(t, imp), r, "%s imports %s, which is not below it", pkg, imp)
+		}
+	}
+}
