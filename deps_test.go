@@ -12,22 +12,24 @@ const module = "github.com/foxtrotnet/foxtrot"
 
 // layers is DESIGN.md's picture, bottom up: a package may import only
 // packages of a lower layer, or its own parent (channel/simchain imports
-// channel); an example may import its own subpackages. Utility packages under internal/ are the floor; simnet, which
-// lays out networks over the mem transport for tests, sits just above the
-// transports.
+// channel); an example may import its own subpackages. The utilities under
+// internal/ are the floor (pipe builds on deadline and signal); simnet,
+// which lays out networks over the mem transport for tests, sits just above
+// the transports.
 var layers = []struct {
 	rank     int
 	prefixes []string
 }{
-	{0, []string{"internal/deadline", "internal/pipe", "internal/signal", "internal/bufpool", "internal/ident", "internal/ecdh", "internal/wire"}},
-	{1, []string{"transport"}},
-	{2, []string{"internal/simnet"}},
-	{3, []string{"peer"}},
-	{4, []string{"channel"}},
-	{5, []string{"dht", "stealth"}},
-	{6, []string{"route"}},
-	{7, []string{""}}, // the root package
-	{8, []string{"examples"}},
+	{0, []string{"internal/deadline", "internal/signal", "internal/bufpool", "internal/ident", "internal/ecdh", "internal/wire"}},
+	{1, []string{"internal/pipe"}},
+	{2, []string{"transport"}},
+	{3, []string{"internal/simnet"}},
+	{4, []string{"peer"}},
+	{5, []string{"channel"}},
+	{6, []string{"dht", "stealth"}},
+	{7, []string{"route"}},
+	{8, []string{""}}, // the root package
+	{9, []string{"examples"}},
 }
 
 func rankOf(t *testing.T, pkg string) int {
