@@ -79,7 +79,7 @@ type pathConn struct {
 
 type txState struct {
 	mu           sync.Mutex
-	buf          []byte // bytes [acked, written): unacknowledged, some not sent yet
+	q            chunkQueue // bytes [acked, written): unacknowledged, some not sent yet
 	acked        uint64
 	sent         uint64 // sealed onto the current path
 	written      uint64
@@ -211,6 +211,15 @@ func (s *Session) Err() error {
 	return s.err
 }
 
+func (s *Session) isEnded() bool {
+	select {
+	case <-s.ended:
+		return true
+	default:
+		return false
+	}
+}
+
 func (s *Session) isClosed() bool {
 	select {
 	case <-s.closed:
@@ -302,9 +311,7 @@ func (s *Session) Write(p []byte) (int, error) {
 			tx.mu.Unlock()
 			return n, deadline.ErrExceeded
 		}
-		if room := s.r.cfg.SendBuffer - len(tx.buf); room > 0 {
-			m := min(room, len(p)-n)
-			tx.buf = append(tx.buf, p[n:n+m]...)
+		if m := tx.q.append(p[n:], s.r.cfg.SendBuffer); m > 0 {
 			tx.written += uint64(m)
 			n += m
 			tx.work.Notify()
@@ -397,7 +404,6 @@ func (s *Session) end(err error) {
 		if s.tx.err == nil {
 			s.tx.err = err
 		}
-		s.tx.buf = nil
 		s.tx.work.Notify()
 		s.tx.space.Notify()
 		s.tx.mu.Unlock()
@@ -466,6 +472,15 @@ func (tx *txState) hasWorkLocked() bool {
 func (s *Session) sendLoop(p *pathConn) {
 	defer s.r.wg.Done()
 	tx := &s.tx
+	defer func() {
+		// The sender reads the queue outside the lock, so it is the one to
+		// release it, once the session is over.
+		tx.mu.Lock()
+		if s.isEnded() {
+			tx.q.reset()
+		}
+		tx.mu.Unlock()
+	}()
 	var chunks [][]byte
 	for {
 		tx.mu.Lock()
@@ -493,18 +508,16 @@ func (s *Session) sendLoop(p *pathConn) {
 			ack = tx.ackDue
 			tx.ackSent = tx.ackDue
 		}
-		// Data: slices of tx.buf, sealed outside the lock. Writers only
-		// append to tx.buf and acks only reslice it, so these bytes stay
-		// valid and unchanged.
+		// Data: slices of the send queue, sealed outside the lock (see
+		// chunkQueue for why that is safe).
 		chunks = chunks[:0]
 		dataOff := tx.sent
 		total := 0
 		for tx.sent < tx.written && total < sendBatch {
-			from := int(tx.sent - tx.acked)
-			m := min(int(tx.written-tx.sent), maxRecordData)
-			chunks = append(chunks, tx.buf[from:from+m])
-			tx.sent += uint64(m)
-			total += m
+			c := tx.q.slice(int(tx.sent-tx.acked), int(tx.written-tx.sent))
+			chunks = append(chunks, c)
+			tx.sent += uint64(len(c))
+			total += len(c)
 		}
 		var fin bool
 		var finOff uint64
@@ -725,11 +738,8 @@ func (s *Session) onAck(off uint64) error {
 		return fmt.Errorf("%w: ack of %d, only %d sent", ErrProtocol, off, tx.sent)
 	}
 	if off > tx.acked {
-		tx.buf = tx.buf[off-tx.acked:]
+		tx.q.drop(int(off - tx.acked))
 		tx.acked = off
-		if len(tx.buf) == 0 {
-			tx.buf = nil // an idle connection holds no buffer
-		}
 		tx.space.Notify()
 	}
 	return nil

@@ -1,0 +1,197 @@
+package foxtrot
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/hashicorp/yamux"
+	"github.com/stretchr/testify/require"
+)
+
+// Benchmarks run on demand, not in CI:
+//
+//	go test -run XXX -bench . -benchtime 2s -count 5 . | tee new.txt
+//	benchstat new.txt
+//
+// Every network here is loopback TCP in one process, so the figures are
+// comparable with the baselines measured in the same run.
+
+// tcpLine starts n nodes on loopback TCP linked in a line.
+func tcpLine(b testing.TB, n int) []*Node {
+	b.Helper()
+	nodes := make([]*Node, n)
+	for i := range nodes {
+		cfg := Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}
+		if i > 0 {
+			cfg.Peers = nodes[i-1].ListenAddrs()
+		}
+		nodes[i] = newTestNode(b, cfg)
+	}
+	require.Eventually(b, func() bool {
+		for i, nd := range nodes {
+			want := 2
+			if i == 0 || i == n-1 {
+				want = 1
+			}
+			if n == 1 {
+				want = 0
+			}
+			if len(nd.Peers()) != want {
+				return false
+			}
+		}
+		return true
+	}, 20*time.Second, time.Millisecond)
+	return nodes
+}
+
+// discardListener accepts connections on a fresh key at n and reads them
+// to the end.
+func discardListener(b testing.TB, n *Node) net.Listener {
+	key, _ := GenerateKey()
+	l, err := n.Listen(key)
+	require.NoError(b, err)
+	b.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				io.Copy(io.Discard, c)
+				c.Write([]byte{1}) // tell the writer everything arrived
+				c.Close()
+			}()
+		}
+	}()
+	return l
+}
+
+const benchChunk = 64 << 10
+
+// writeAll writes b.N chunks, half-closes with closeWrite, and waits for
+// the reader to confirm it has everything.
+func writeAll(b *testing.B, c io.ReadWriter, closeWrite func() error) {
+	buf := make([]byte, benchChunk)
+	b.SetBytes(benchChunk)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := c.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if err := closeWrite(); err != nil {
+		b.Fatal(err)
+	}
+	if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+}
+
+// BenchmarkThroughput: one connection, 64 KiB writes, until the reader
+// has everything. Baselines: raw loopback TCP, and one yamux stream over
+// it (what a peer link is, minus encryption).
+func BenchmarkThroughput(b *testing.B) {
+	b.Run("tcp", func(b *testing.B) {
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		defer l.Close()
+		go func() {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, c)
+			c.Write([]byte{1})
+			c.Close()
+		}()
+		c, err := net.Dial("tcp", l.Addr().String())
+		require.NoError(b, err)
+		defer c.Close()
+		writeAll(b, c, c.(*net.TCPConn).CloseWrite)
+	})
+	b.Run("tcp+yamux", func(b *testing.B) {
+		l, _ := net.Listen("tcp", "127.0.0.1:0")
+		defer l.Close()
+		cfg := yamux.DefaultConfig()
+		cfg.LogOutput = io.Discard
+		cfg.MaxStreamWindowSize = 1 << 20
+		go func() {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			s, _ := yamux.Server(c, cfg)
+			st, err := s.AcceptStream()
+			if err != nil {
+				return
+			}
+			io.Copy(io.Discard, st)
+			st.Write([]byte{1})
+			st.Close()
+			s.Close()
+		}()
+		c, err := net.Dial("tcp", l.Addr().String())
+		require.NoError(b, err)
+		s, _ := yamux.Client(c, cfg)
+		defer s.Close()
+		st, err := s.OpenStream()
+		require.NoError(b, err)
+		writeAll(b, st, st.Close) // a yamux stream's Close is a half-close
+	})
+	for _, relays := range []int{0, 1, 3} {
+		b.Run(fmt.Sprintf("foxtrot-%d-relays", relays), func(b *testing.B) {
+			nodes := tcpLine(b, relays+2)
+			l := discardListener(b, nodes[len(nodes)-1])
+			c, err := nodes[0].Dial(l.Addr().String())
+			require.NoError(b, err)
+			defer c.Close()
+			require.Len(b, c.(*Conn).Path(), relays)
+			writeAll(b, c, c.(*Conn).CloseWrite)
+		})
+	}
+}
+
+// BenchmarkDial: connection setup over existing peer links (request, ack,
+// stream open; the first byte can follow at once), reported with p50 and
+// p99 beside the mean.
+func BenchmarkDial(b *testing.B) {
+	for _, relays := range []int{0, 2} {
+		b.Run(fmt.Sprintf("%d-relays", relays), func(b *testing.B) {
+			nodes := tcpLine(b, relays+2)
+			l := discardListener(b, nodes[len(nodes)-1])
+			addr := l.Addr().String()
+			ctx := context.Background()
+			lat := make([]time.Duration, 0, b.N)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				start := time.Now()
+				c, err := nodes[0].DialContext(ctx, "foxtrot", addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(start))
+				c.Close()
+			}
+			b.StopTimer()
+			reportPercentiles(b, lat)
+		})
+	}
+}
+
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
