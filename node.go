@@ -51,6 +51,11 @@ type Config struct {
 	// HopLimit bounds how far this node's connect requests travel.
 	// Default 8.
 	HopLimit uint8
+	// RequestRate and RequestBurst limit the connect requests this node
+	// accepts from each peer (a token bucket: per second, and at once).
+	// Defaults 1000 and 1000.
+	RequestRate  float64
+	RequestBurst int
 }
 
 // Node is one participant of the network: it holds peer links, relays for
@@ -97,10 +102,12 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n.log = cfg.Logger.With("node", n.id.String())
 	n.router, err = route.New(route.Config{
-		Identity:    cfg.Identity,
-		Logger:      n.log,
-		HopLimit:    cfg.HopLimit,
-		DialTimeout: cfg.DialTimeout,
+		Identity:     cfg.Identity,
+		Logger:       n.log,
+		HopLimit:     cfg.HopLimit,
+		DialTimeout:  cfg.DialTimeout,
+		RequestRate:  cfg.RequestRate,
+		RequestBurst: cfg.RequestBurst,
 	})
 	if err != nil {
 		return nil, err

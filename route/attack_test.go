@@ -168,6 +168,7 @@ func TestARequestStormIsThrottledWithoutDisturbingOthers(t *testing.T) {
 	t.Logf("storm: %d requests sent, %d throttled, %d checked and dropped", sent, st.RequestsThrottled, st.RequestsInvalid)
 	require.Greater(t, sent, 1000)
 	require.Greater(t, st.RequestsThrottled, int64(sent/2), "most of the storm is dropped unexamined")
+	require.Positive(t, st.RequestsNotForwarded, "what was let in is not all passed on: the storm gets one peer's share")
 }
 
 // flipper wraps a relay's upstream stream and flips one bit of the data
@@ -230,4 +231,24 @@ func TestARelayThatFlipsAByteBreaksTheConnectionNeverTheData(t *testing.T) {
 	require.ErrorIs(t, err, ErrTampered)
 	require.Equal(t, data[:len(got)], got, "every byte delivered is the byte sent")
 	require.Less(t, len(got), len(data))
+}
+
+func TestCopiesOfAForgedRequestAreNotAnsweredEither(t *testing.T) {
+	// 0 and 1 both link to the target 2; a forged request reaches 2 over
+	// both links. Neither copy may be answered.
+	sn := simnet.New(3, simnet.Custom([][2]int{{0, 2}, {1, 2}}), simnet.Options{})
+	nodes := startNodes(t, sn, nil, nil)
+	l := echo(t, nodes[2])
+	forged, _, err := newRequest(l.Addr(), 5, 0, time.Now(), nil)
+	require.NoError(t, err)
+	forged.Sig[5] ^= 1
+	require.NoError(t, linkTo(t, nodes[0], nodes[2]).Send(forged))
+	require.NoError(t, linkTo(t, nodes[1], nodes[2]).Send(forged))
+	require.Eventually(t, func() bool {
+		st := nodes[2].r.Stats()
+		return st.RequestsInvalid == 1 && st.RequestsDuplicate == 1
+	}, 5*time.Second, time.Millisecond)
+	nodes[2].r.mu.Lock()
+	require.Empty(t, nodes[2].r.inbound, "nothing was answered")
+	nodes[2].r.mu.Unlock()
 }

@@ -68,12 +68,21 @@ func newKey(rnd io.Reader) (*btcec.PrivateKey, error) {
 	}
 }
 
-// checkRequest verifies a request's signature and its time against now;
-// it returns the dialler's ephemeral key.
-func checkRequest(req *wire.ConnectRequest, now time.Time, skew time.Duration) (*btcec.PublicKey, error) {
+// checkRequestTime refuses a request made more than skew from now: with
+// deduplication inside that window, a replay is always caught.
+func checkRequestTime(req *wire.ConnectRequest, now time.Time, skew time.Duration) error {
 	t := time.UnixMilli(int64(req.Time))
 	if d := now.Sub(t); d > skew || d < -skew {
-		return nil, fmt.Errorf("%w: request time %v is %v from ours", ErrBadRequest, t.UTC(), d.Round(time.Millisecond))
+		return fmt.Errorf("%w: request time %v is %v from ours", ErrBadRequest, t.UTC(), d.Round(time.Millisecond))
+	}
+	return nil
+}
+
+// checkRequest checks a request's time and signature; it returns the
+// dialler's ephemeral key.
+func checkRequest(req *wire.ConnectRequest, now time.Time, skew time.Duration) (*btcec.PublicKey, error) {
+	if err := checkRequestTime(req, now, skew); err != nil {
+		return nil, err
 	}
 	eph, err := btcec.ParsePubKey(req.Ephemeral[:])
 	if err != nil {

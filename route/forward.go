@@ -15,7 +15,7 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 	if n == nil {
 		return // the link is going down
 	}
-	if !n.limiter.Allow() {
+	if !n.in.Allow() {
 		r.stats.requestsThrottled.Add(1)
 		return
 	}
@@ -23,13 +23,16 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 	if r.handleDuplicate(l, req, id) {
 		return
 	}
+	// Relays check the time window (replay protection); only the target,
+	// which creates state for a request, verifies its signature. A relay's
+	// check would not stop a flood (signing is cheaper than verifying) and
+	// would add a verification per hop to every connection's setup.
 	now := r.now()
-	if _, err := checkRequest(req, now, r.cfg.MaxClockSkew); err != nil {
+	if err := checkRequestTime(req, now, r.cfg.MaxClockSkew); err != nil {
 		r.stats.requestsInvalid.Add(1)
 		r.log.Debug("dropping request", "from", ident.String(l.ID()), "err", err)
 		return
 	}
-
 	r.mu.Lock()
 	if _, dup := r.seen[id]; dup || len(r.seen) >= r.cfg.MaxSeen {
 		r.mu.Unlock()
@@ -45,19 +48,27 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 	if lst == nil && !wasGone && req.HopLimit > 0 {
 		fwd = r.neighbourLinksLocked(l)
 	}
-	if lst != nil {
-		e.inbound = true
-		e.ackedVia = map[*peer.Link]bool{l: true}
-	}
 	r.mu.Unlock()
 
 	switch {
 	case lst != nil:
+		if _, err := checkRequest(req, now, r.cfg.MaxClockSkew); err != nil {
+			r.stats.requestsInvalid.Add(1)
+			r.log.Debug("dropping request", "from", ident.String(l.ID()), "err", err)
+			return
+		}
+		// Only a verified request makes copies of it worth answering.
+		r.mu.Lock()
+		e.inbound = true
+		e.ackedVia = map[*peer.Link]bool{l: true}
+		r.mu.Unlock()
 		r.answer(l, req, id, lst)
 	case wasGone:
 		l.Send(newRefuse(id, gone.key, wire.RefuseNoListener))
 	case len(fwd) == 0:
 		r.stats.requestsDeadEnd.Add(1)
+	case !n.fwd.Allow():
+		r.stats.requestsNotForwarded.Add(1)
 	default:
 		f := *req
 		f.HopLimit--
@@ -91,7 +102,7 @@ func (r *Router) handleDuplicate(l *peer.Link, req *wire.ConnectRequest, id [20]
 	}
 	e.ackedVia[l] = true
 	r.mu.Unlock()
-	// A copy matches the ID, so it is the same signed request: no recheck.
+	// A copy matches the ID, so it is the request already verified.
 	r.answer(l, req, id, lst)
 	return true
 }
@@ -157,15 +168,15 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		r.stats.acksInvalid.Add(1) // no room left to append ourselves
 		return
 	}
-	tKey, tEph, err := checkAck(ack, target, dEph)
-	if err != nil {
-		r.stats.acksInvalid.Add(1)
-		r.log.Debug("dropping ack", "from", ident.String(l.ID()), "err", err)
-		return
-	}
-
-	r.mu.Lock()
 	if e.from == nil {
+		// Our own dial: check before anything depends on it.
+		tKey, tEph, err := checkAck(ack, target, dEph)
+		if err != nil {
+			r.stats.acksInvalid.Add(1)
+			r.log.Debug("dropping ack", "from", ident.String(l.ID()), "err", err)
+			return
+		}
+		r.mu.Lock()
 		d := r.dials[ack.ID]
 		r.mu.Unlock()
 		if d != nil {
@@ -173,13 +184,20 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		}
 		return
 	}
+
+	// A relay passes the ack on first and checks it after, off the
+	// connection's critical path: the dialler checks it too, so a forged
+	// ack cannot connect anyone, and a relay acts on an ack only once it
+	// has verified it (below, dropping the circuit of a forged one).
 	key := circuitKey{ack.ID, ack.Path}
+	r.mu.Lock()
 	if _, dup := r.circuits[key]; dup || e.relayed >= r.cfg.MaxAcks {
 		r.mu.Unlock()
 		return
 	}
 	e.relayed++
-	r.circuits[key] = &circuit{up: e.from, down: l, expires: r.now().Add(r.cfg.CircuitSetupTimeout)}
+	c := &circuit{up: e.from, down: l, expires: r.now().Add(r.cfg.CircuitSetupTimeout)}
+	r.circuits[key] = c
 	up := e.from
 	r.mu.Unlock()
 
@@ -187,6 +205,15 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 	fwd.Hops = append(append(make([]wire.Hop, 0, len(ack.Hops)+1), ack.Hops...), wire.Hop{Node: r.self})
 	if up.Send(&fwd) == nil {
 		r.stats.acksRelayed.Add(1)
+	}
+	if _, _, err := checkAck(ack, target, dEph); err != nil {
+		r.stats.acksInvalid.Add(1)
+		r.log.Debug("forged ack relayed before it was checked; circuit dropped", "from", ident.String(l.ID()), "err", err)
+		r.mu.Lock()
+		if r.circuits[key] == c && !c.active {
+			delete(r.circuits, key)
+		}
+		r.mu.Unlock()
 	}
 }
 

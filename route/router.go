@@ -77,7 +77,9 @@ type Config struct {
 	// MaxClockSkew is how far a request's time may be from ours. Default 60s.
 	MaxClockSkew time.Duration
 	// RequestRate and RequestBurst limit the requests accepted from one
-	// peer (per second, token bucket). Defaults 100 and 200.
+	// peer (per second, token bucket). Checking a request costs one
+	// signature verification (~0.1 ms), so the defaults, 1000 and 1000,
+	// cap that at about a tenth of a core per peer.
 	RequestRate  float64
 	RequestBurst int
 	// MaxAcks is how many arrivals of one request a target answers, each
@@ -136,9 +138,9 @@ func (c *Config) setDefaults() error {
 		}
 	}
 	if c.RequestRate <= 0 {
-		c.RequestRate = 100
+		c.RequestRate = 1000
 	}
-	num(&c.RequestBurst, 200)
+	num(&c.RequestBurst, 1000)
 	num(&c.MaxAcks, 3)
 	num(&c.SendBuffer, 2<<20)
 	num(&c.RecvBuffer, 1<<20)
@@ -180,9 +182,16 @@ type Router struct {
 	stats counters
 }
 
+// neighbour is a peer as the router sees it. Two token buckets guard the
+// request flood: in limits what we accept from the peer at all (our CPU);
+// fwd limits what of that we pass on to others, to a 1/k share of
+// RequestRate for k peers, so everything we forward to any one neighbour
+// stays within what it accepts from us, and one peer's storm cannot use up
+// the others' share.
 type neighbour struct {
-	link    *peer.Link
-	limiter *rate.Limiter
+	link *peer.Link
+	in   *rate.Limiter
+	fwd  *rate.Limiter
 }
 
 type seenEntry struct {
@@ -328,7 +337,24 @@ func (r *Router) expire(now time.Time) {
 func (r *Router) LinkUp(l *peer.Link) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.nbrs[l] = &neighbour{link: l, limiter: rate.NewLimiter(rate.Limit(r.cfg.RequestRate), r.cfg.RequestBurst)}
+	r.nbrs[l] = &neighbour{
+		link: l,
+		in:   rate.NewLimiter(rate.Limit(r.cfg.RequestRate), r.cfg.RequestBurst),
+		fwd:  rate.NewLimiter(0, 0),
+	}
+	r.shareForwardingLocked()
+}
+
+// shareForwardingLocked gives each peer an equal share of the forwarding
+// budget (see neighbour).
+func (r *Router) shareForwardingLocked() {
+	k := max(len(r.nbrs), 1)
+	lim := rate.Limit(r.cfg.RequestRate / float64(k))
+	burst := max(r.cfg.RequestBurst/k, 1)
+	for _, n := range r.nbrs {
+		n.fwd.SetLimit(lim)
+		n.fwd.SetBurst(burst)
+	}
 }
 
 // LinkDown implements peer.Handler. Circuits through the link end as
@@ -337,6 +363,7 @@ func (r *Router) LinkDown(l *peer.Link, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.nbrs, l)
+	r.shareForwardingLocked()
 	for k, c := range r.circuits {
 		if !c.active && (c.up == l || c.down == l) {
 			delete(r.circuits, k)
@@ -391,7 +418,7 @@ func (r *Router) removeSession(s *Session) {
 // counters are the router's statistics.
 type counters struct {
 	requestsSeen, requestsForwarded, requestsDuplicate, requestsInvalid,
-	requestsThrottled, requestsDeadEnd, acksRelayed, acksInvalid, acksUnknown,
+	requestsThrottled, requestsNotForwarded, requestsDeadEnd, acksRelayed, acksInvalid, acksUnknown,
 	circuitsRelayed, circuitsActive, bytesRelayed, streamsRejected,
 	acceptsFailed atomic.Int64
 }
@@ -403,15 +430,18 @@ type Stats struct {
 	RequestsDuplicate int64 // requests dropped as already seen
 	RequestsInvalid   int64 // requests dropped for a bad signature, time or shape
 	RequestsThrottled int64 // requests dropped by a peer's rate limit
-	RequestsDeadEnd   int64 // requests with nowhere to go (hop limit or no peers)
-	AcksRelayed       int64
-	AcksInvalid       int64 // acks and refusals that failed their checks
-	AcksUnknown       int64 // acks for requests this node never saw (or forgot)
-	CircuitsRelayed   int64 // circuits that carried a stream
-	CircuitsActive    int64 // circuits carrying a stream now
-	BytesRelayed      int64 // bytes spliced, both directions
-	StreamsRejected   int64 // streams naming no circuit of ours
-	AcceptsFailed     int64 // inbound connections dropped before Accept
+	// RequestsNotForwarded counts requests accepted but not passed on
+	// because their peer had used its share of the forwarding budget.
+	RequestsNotForwarded int64
+	RequestsDeadEnd      int64 // requests with nowhere to go (hop limit or no peers)
+	AcksRelayed          int64
+	AcksInvalid          int64 // acks and refusals that failed their checks
+	AcksUnknown          int64 // acks for requests this node never saw (or forgot)
+	CircuitsRelayed      int64 // circuits that carried a stream
+	CircuitsActive       int64 // circuits carrying a stream now
+	BytesRelayed         int64 // bytes spliced, both directions
+	StreamsRejected      int64 // streams naming no circuit of ours
+	AcceptsFailed        int64 // inbound connections dropped before Accept
 }
 
 // Stats returns the router's counters.
@@ -420,8 +450,9 @@ func (r *Router) Stats() Stats {
 	return Stats{
 		RequestsSeen: c.requestsSeen.Load(), RequestsForwarded: c.requestsForwarded.Load(),
 		RequestsDuplicate: c.requestsDuplicate.Load(), RequestsInvalid: c.requestsInvalid.Load(),
-		RequestsThrottled: c.requestsThrottled.Load(), RequestsDeadEnd: c.requestsDeadEnd.Load(),
-		AcksRelayed: c.acksRelayed.Load(), AcksInvalid: c.acksInvalid.Load(), AcksUnknown: c.acksUnknown.Load(),
+		RequestsThrottled: c.requestsThrottled.Load(), RequestsNotForwarded: c.requestsNotForwarded.Load(),
+		RequestsDeadEnd: c.requestsDeadEnd.Load(),
+		AcksRelayed:     c.acksRelayed.Load(), AcksInvalid: c.acksInvalid.Load(), AcksUnknown: c.acksUnknown.Load(),
 		CircuitsRelayed: c.circuitsRelayed.Load(), CircuitsActive: c.circuitsActive.Load(),
 		BytesRelayed: c.bytesRelayed.Load(), StreamsRejected: c.streamsRejected.Load(),
 		AcceptsFailed: c.acceptsFailed.Load(),
