@@ -153,6 +153,11 @@ func TestARequestStormIsThrottledWithoutDisturbingOthers(t *testing.T) {
 	time.Sleep(200 * time.Millisecond)
 	for i := 0; i < 5; i++ {
 		s, err := dial(t, nodes[2], l.Addr(), 5*time.Second)
+		if err != nil {
+			for i, n := range nodes {
+				t.Logf("node %d: %+v", i, n.r.Stats())
+			}
+		}
 		require.NoError(t, err, "a connection during the storm")
 		roundTrip(t, s, "calm")
 		s.Close()

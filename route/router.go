@@ -337,20 +337,25 @@ func (r *Router) expire(now time.Time) {
 func (r *Router) LinkUp(l *peer.Link) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	lim, burst := r.forwardShareLocked(len(r.nbrs) + 1)
 	r.nbrs[l] = &neighbour{
 		link: l,
 		in:   rate.NewLimiter(rate.Limit(r.cfg.RequestRate), r.cfg.RequestBurst),
-		fwd:  rate.NewLimiter(0, 0),
+		fwd:  rate.NewLimiter(lim, burst), // a new peer starts with a full share
 	}
 	r.shareForwardingLocked()
+}
+
+// forwardShareLocked is one peer's share of the forwarding budget among k.
+func (r *Router) forwardShareLocked(k int) (rate.Limit, int) {
+	k = max(k, 1)
+	return rate.Limit(r.cfg.RequestRate / float64(k)), max(r.cfg.RequestBurst/k, 1)
 }
 
 // shareForwardingLocked gives each peer an equal share of the forwarding
 // budget (see neighbour).
 func (r *Router) shareForwardingLocked() {
-	k := max(len(r.nbrs), 1)
-	lim := rate.Limit(r.cfg.RequestRate / float64(k))
-	burst := max(r.cfg.RequestBurst/k, 1)
+	lim, burst := r.forwardShareLocked(len(r.nbrs))
 	for _, n := range r.nbrs {
 		n.fwd.SetLimit(lim)
 		n.fwd.SetBurst(burst)
