@@ -1,0 +1,61 @@
+package foxtrot
+
+import (
+	"sort"
+	"time"
+)
+
+// Stats is a snapshot of a node's activity, for monitoring and debugging.
+type Stats struct {
+	// Peers are the node's live links, sorted by address.
+	Peers []PeerStats
+
+	// Connect requests this node handled: new and valid ones (Seen),
+	// copies it sent on (Forwarded, one per neighbour), and the ones it
+	// dropped: already seen, failing a check, over a peer's rate limit,
+	// over a peer's share of forwarding, or with nowhere to go.
+	RequestsSeen, RequestsForwarded                       int64
+	RequestsDuplicate, RequestsInvalid, RequestsThrottled int64
+	RequestsNotForwarded, RequestsDeadEnd                 int64
+	// Acks relayed back toward diallers, and acks or refusals dropped
+	// because they failed their checks or answered nothing we saw.
+	AcksRelayed, AcksInvalid, AcksUnknown int64
+	// Circuits this node relayed (ever, and now) and the bytes it spliced
+	// for them, both directions.
+	CircuitsRelayed, CircuitsActive, BytesRelayed int64
+	// Inbound links whose handshake failed, and inbound connections
+	// dropped before Accept (a dialler that never completed its hello).
+	HandshakesFailed, AcceptsFailed int64
+}
+
+// PeerStats describes one link.
+type PeerStats struct {
+	Addr      Addr          // the peer's identity
+	Multiaddr string        // the address dialled ("" for an inbound link)
+	Outbound  bool          // this node dialled it
+	Since     time.Time     // when the link came up
+	RTT       time.Duration // smoothed ping round-trip time (0 before the first)
+}
+
+// Stats returns a snapshot of the node's counters and links.
+func (n *Node) Stats() Stats {
+	r := n.router.Stats()
+	s := Stats{
+		RequestsSeen: r.RequestsSeen, RequestsForwarded: r.RequestsForwarded,
+		RequestsDuplicate: r.RequestsDuplicate, RequestsInvalid: r.RequestsInvalid,
+		RequestsThrottled: r.RequestsThrottled, RequestsNotForwarded: r.RequestsNotForwarded,
+		RequestsDeadEnd: r.RequestsDeadEnd,
+		AcksRelayed:     r.AcksRelayed, AcksInvalid: r.AcksInvalid, AcksUnknown: r.AcksUnknown,
+		CircuitsRelayed: r.CircuitsRelayed, CircuitsActive: r.CircuitsActive, BytesRelayed: r.BytesRelayed,
+		HandshakesFailed: int64(n.peers.FailedHandshakes()), AcceptsFailed: r.AcceptsFailed,
+	}
+	for _, l := range n.peers.Links() {
+		p := PeerStats{Addr: AddrFromHash160(l.ID()), Outbound: l.Outbound(), Since: l.Since(), RTT: l.RTT()}
+		if m := l.Multiaddr(); m != nil {
+			p.Multiaddr = m.String()
+		}
+		s.Peers = append(s.Peers, p)
+	}
+	sort.Slice(s.Peers, func(i, j int) bool { return s.Peers[i].Addr.String() < s.Peers[j].Addr.String() })
+	return s
+}
