@@ -29,7 +29,7 @@ var idleHeapProfile = flag.String("idleheapprofile", "",
 // with modest headroom, so that a new per-link buffer or goroutine fails
 // here rather than in production.
 const (
-	idleEndMaxHeap       = 18 << 10 // measured 14.5 KiB (go1.26, yamux v0.1.2)
+	idleEndMaxHeap       = 16 << 10 // measured 12.8 KiB (go1.26, yamux v0.1.2, AcceptBacklog 64)
 	idleEndMaxStack      = 16 << 10 // measured 12.1 KiB: yamux's loops 4 KiB each, ours 2 KiB each
 	idleEndMaxGoroutines = 4        // yamux recv and send, control reader, stream acceptor
 )

@@ -102,7 +102,9 @@ func (m *muxConn) Write(p []byte) (int, error) {
 
 func yamuxConfig(window uint32, log *slog.Logger) *yamux.Config {
 	c := yamux.DefaultConfig()
-	c.AcceptBacklog = 128
+	// Streams are accepted as soon as they arrive, so a short backlog is
+	// enough; the channel it sizes is the largest part of an idle session.
+	c.AcceptBacklog = 64
 	c.EnableKeepAlive = false // our pings on the control stream do this
 	c.MaxStreamWindowSize = window
 	c.StreamOpenTimeout = 30 * time.Second
@@ -274,6 +276,9 @@ func (l *Link) controlLoop() {
 			return
 		}
 		l.lastRecv.Store(time.Now().UnixNano())
+		// Control traffic comes in bursts: between them an idle link holds
+		// no receive buffer.
+		l.ctrl.Shrink()
 		switch m := m.(type) {
 		case *wire.Ping:
 			l.Send(&wire.Pong{Nonce: m.Nonce})
