@@ -12,49 +12,49 @@ import (
 // The story of the issue: a 2-of-3 wallet of alice, bob and carol, each
 // running a co-signer. Alice proposes; bob approves, carol refuses; alice's
 // signature and bob's make a transaction that passes the script engine.
+// Over foxtrot the three co-signers listen on three different nodes, and
+// every connection from the proposer's node runs through relays.
 func TestTwoOfThreeSpendApprovedByOneRefusedByAnother(t *testing.T) {
-	for _, c := range carriers() {
-		t.Run(c.name, func(t *testing.T) {
-			checkLeaks(t)
-			w := testWallet(t, 2, "alice", "bob", "carol")
-			peers := []Peer{
-				serve(t, c, w, "alice", Approve), // skipped: the proposer's own
-				serve(t, c, w, "bob", Approve),
-				serve(t, c, w, "carol", Reject("not this month")),
-			}
-			prop := testProposal(t, w, "alice")
+	overEveryCarrier(t, func(t *testing.T, c carrier) {
+		w := testWallet(t, 2, "alice", "bob", "carol")
+		peers := []Peer{
+			serve(t, c, w, "alice", Approve), // skipped: the proposer's own
+			serve(t, c, w, "bob", Approve),
+			serve(t, c, w, "carol", Reject("not this month")),
+		}
+		prop := testProposal(t, w, "alice")
 
-			res, err := newProposer(t, c, w, "alice", 10*time.Second).Propose(context.Background(), prop, peers)
-			require.NoError(t, err)
+		res, err := newProposer(t, c, w, "alice", 10*time.Second).Propose(context.Background(), prop, peers)
+		require.NoError(t, err)
 
-			require.Len(t, res.Answers, 2, "alice does not ask herself")
-			require.True(t, res.Answers[0].Approved, "bob: %v", res.Answers[0].Err)
-			require.False(t, res.Answers[1].Approved)
-			var refusal *RefusalError
-			require.ErrorAs(t, res.Answers[1].Err, &refusal)
-			require.ErrorIs(t, res.Answers[1].Err, ErrDeclined)
-			require.Equal(t, "not this month", refusal.Reason)
-			require.True(t, refusal.Signer.IsEqual(testKey("carol").PubKey()))
+		require.Len(t, res.Answers, 2, "alice does not ask herself")
+		require.True(t, res.Answers[0].Approved, "bob: %v", res.Answers[0].Err)
+		require.False(t, res.Answers[1].Approved)
+		var refusal *RefusalError
+		require.ErrorAs(t, res.Answers[1].Err, &refusal)
+		require.ErrorIs(t, res.Answers[1].Err, ErrDeclined)
+		require.Equal(t, "not this month", refusal.Reason)
+		require.True(t, refusal.Signer.IsEqual(testKey("carol").PubKey()))
+		requireRelayed(t, c, peers[1], peers[2])
 
-			require.Len(t, res.Signers, 2)
-			require.True(t, res.Signers[0].IsEqual(testKey("alice").PubKey()))
-			require.True(t, res.Signers[1].IsEqual(testKey("bob").PubKey()))
-			require.NotNil(t, res.Tx)
-			require.Equal(t, prop.Packet.UnsignedTx.TxHash(), res.Tx.TxHash(), "segwit: the txid does not change with signing")
-			require.NoError(t, VerifyTx(res.Tx, prevOuts(prop.Packet)), "the script engine accepts the transaction")
-			for _, in := range res.Tx.TxIn {
-				require.Len(t, in.Witness, 4, "empty, two signatures, witness script")
-			}
-			require.NotEmpty(t, res.TxHex())
-		})
-	}
+		require.Len(t, res.Signers, 2)
+		require.True(t, res.Signers[0].IsEqual(testKey("alice").PubKey()))
+		require.True(t, res.Signers[1].IsEqual(testKey("bob").PubKey()))
+		require.NotNil(t, res.Tx)
+		require.Equal(t, prop.Packet.UnsignedTx.TxHash(), res.Tx.TxHash(), "segwit: the txid does not change with signing")
+		require.NoError(t, VerifyTx(res.Tx, prevOuts(prop.Packet)), "the script engine accepts the transaction")
+		for _, in := range res.Tx.TxIn {
+			require.Len(t, in.Witness, 4, "empty, two signatures, witness script")
+		}
+		require.NotEmpty(t, res.TxHex())
+	})
 }
 
 // With three approvals available, the transaction still carries exactly M
 // signatures: the extra one is dropped before finalizing.
 func TestApprovalsBeyondMAreNotUsed(t *testing.T) {
 	checkLeaks(t)
-	c := tcpCarrier()
+	c := foxtrotCarrier(t)
 	w := testWallet(t, 2, "alice", "bob", "carol")
 	peers := []Peer{serve(t, c, w, "bob", Approve), serve(t, c, w, "carol", Approve)}
 
@@ -67,23 +67,23 @@ func TestApprovalsBeyondMAreNotUsed(t *testing.T) {
 }
 
 func TestOfflineCosignerIsReportedAndTheOthersSuffice(t *testing.T) {
-	checkLeaks(t)
-	c := tcpCarrier()
-	w := testWallet(t, 2, "alice", "bob", "carol")
-	peers := []Peer{offline(t, c, "bob"), serve(t, c, w, "carol", Approve)}
+	overEveryCarrier(t, func(t *testing.T, c carrier) {
+		w := testWallet(t, 2, "alice", "bob", "carol")
+		peers := []Peer{offline(t, c, "bob"), serve(t, c, w, "carol", Approve)}
 
-	res, err := newProposer(t, c, w, "alice", 10*time.Second).Propose(context.Background(), testProposal(t, w, "alice"), peers)
-	require.NoError(t, err)
-	require.False(t, res.Answers[0].Approved)
-	require.ErrorContains(t, res.Answers[0].Err, "offline")
-	require.Contains(t, res.Answers[0].String(), peers[0].Address, "the report names the co-signer")
-	require.True(t, res.Answers[1].Approved)
-	require.NoError(t, VerifyTx(res.Tx, prevOuts(res.Proposal.Packet)))
+		res, err := newProposer(t, c, w, "alice", 10*time.Second).Propose(context.Background(), testProposal(t, w, "alice"), peers)
+		require.NoError(t, err)
+		require.False(t, res.Answers[0].Approved)
+		require.ErrorContains(t, res.Answers[0].Err, "offline")
+		require.Contains(t, res.Answers[0].String(), peers[0].Address, "the report names the co-signer")
+		require.True(t, res.Answers[1].Approved)
+		require.NoError(t, VerifyTx(res.Tx, prevOuts(res.Proposal.Packet)))
+	})
 }
 
 func TestOfflineAndRefusingCosignersLeaveTheProposalShort(t *testing.T) {
 	checkLeaks(t)
-	c := tcpCarrier()
+	c := foxtrotCarrier(t)
 	w := testWallet(t, 2, "alice", "bob", "carol")
 	peers := []Peer{offline(t, c, "bob"), serve(t, c, w, "carol", Reject("no"))}
 
@@ -99,9 +99,9 @@ func TestOfflineAndRefusingCosignersLeaveTheProposalShort(t *testing.T) {
 // timed out; the proposer does not wait longer than its timeout.
 func TestSilentCosignerTimesOut(t *testing.T) {
 	checkLeaks(t)
-	c := tcpCarrier()
+	c := foxtrotCarrier(t)
 	w := testWallet(t, 2, "alice", "bob", "carol")
-	silent := c.listen(t)
+	silent := c.listen(t, testKey("bob"))
 	accepted := make(chan struct{})
 	go func() {
 		defer close(accepted)
@@ -133,7 +133,7 @@ func TestSilentCosignerTimesOut(t *testing.T) {
 
 func TestCancellingProposeStopsWaiting(t *testing.T) {
 	checkLeaks(t)
-	c := tcpCarrier()
+	c := foxtrotCarrier(t)
 	w := testWallet(t, 2, "alice", "bob", "carol")
 	block := make(chan struct{})
 	t.Cleanup(func() { close(block) })
@@ -156,90 +156,90 @@ func TestCancellingProposeStopsWaiting(t *testing.T) {
 }
 
 func TestTamperedProposalIsRefused(t *testing.T) {
-	checkLeaks(t)
-	c := tcpCarrier()
-	w := testWallet(t, 2, "alice", "bob", "carol")
-	bob := serve(t, c, w, "bob", Approve)
-	alice := testKey("alice")
+	overEveryCarrier(t, func(t *testing.T, c carrier) {
+		w := testWallet(t, 2, "alice", "bob", "carol")
+		bob := serve(t, c, w, "bob", Approve)
+		alice := testKey("alice")
 
-	t.Run("bytes changed in transit", func(t *testing.T) {
-		msg, err := testProposal(t, w, "alice").Encode(alice)
-		require.NoError(t, err)
-		msg[len(msg)-200] ^= 1 // inside the PSBT
-		requireRefusal(t, exchange(t, c, bob, msg), CodeBadSignature)
-	})
-	t.Run("payee amount raised after signing, memo left alone", func(t *testing.T) {
-		p := testProposal(t, w, "alice")
-		p.Packet.UnsignedTx.TxOut[0].Value += 1_000
-		p.Packet.UnsignedTx.TxOut[2].Value -= 1_000 // change: the fee is unchanged
-		msg, err := p.Encode(alice)
-		require.NoError(t, err)
-		requireRefusal(t, exchange(t, c, bob, msg), CodeMemoMismatch)
-	})
-	t.Run("payee amount raised after signing, memo rewritten to match", func(t *testing.T) {
-		p := testProposal(t, w, "alice")
-		p.Packet.UnsignedTx.TxOut[0].Value += 1_000
-		p.Packet.UnsignedTx.TxOut[2].Value -= 1_000
-		p.Memo.Payees[0].Amount += 1_000
-		msg, err := p.Encode(alice)
-		require.NoError(t, err)
-		requireRefusal(t, exchange(t, c, bob, msg), CodeBadPartialSig)
-	})
-	t.Run("input amount lowered after signing", func(t *testing.T) {
-		p := testProposal(t, w, "alice")
-		p.Packet.Inputs[0].WitnessUtxo.Value -= 1_000
-		p.Packet.UnsignedTx.TxOut[2].Value -= 1_000
-		msg, err := p.Encode(alice)
-		require.NoError(t, err)
-		requireRefusal(t, exchange(t, c, bob, msg), CodeBadPartialSig)
+		t.Run("bytes changed in transit", func(t *testing.T) {
+			msg, err := testProposal(t, w, "alice").Encode(alice)
+			require.NoError(t, err)
+			msg[len(msg)-200] ^= 1 // inside the PSBT
+			requireRefusal(t, exchange(t, c, bob, msg), CodeBadSignature)
+		})
+		t.Run("payee amount raised after signing, memo left alone", func(t *testing.T) {
+			p := testProposal(t, w, "alice")
+			p.Packet.UnsignedTx.TxOut[0].Value += 1_000
+			p.Packet.UnsignedTx.TxOut[2].Value -= 1_000 // change: the fee is unchanged
+			msg, err := p.Encode(alice)
+			require.NoError(t, err)
+			requireRefusal(t, exchange(t, c, bob, msg), CodeMemoMismatch)
+		})
+		t.Run("payee amount raised after signing, memo rewritten to match", func(t *testing.T) {
+			p := testProposal(t, w, "alice")
+			p.Packet.UnsignedTx.TxOut[0].Value += 1_000
+			p.Packet.UnsignedTx.TxOut[2].Value -= 1_000
+			p.Memo.Payees[0].Amount += 1_000
+			msg, err := p.Encode(alice)
+			require.NoError(t, err)
+			requireRefusal(t, exchange(t, c, bob, msg), CodeBadPartialSig)
+		})
+		t.Run("input amount lowered after signing", func(t *testing.T) {
+			p := testProposal(t, w, "alice")
+			p.Packet.Inputs[0].WitnessUtxo.Value -= 1_000
+			p.Packet.UnsignedTx.TxOut[2].Value -= 1_000
+			msg, err := p.Encode(alice)
+			require.NoError(t, err)
+			requireRefusal(t, exchange(t, c, bob, msg), CodeBadPartialSig)
+		})
 	})
 }
 
 func TestProposalFromNonMemberIsRefused(t *testing.T) {
-	checkLeaks(t)
-	c := tcpCarrier()
-	w := testWallet(t, 2, "alice", "bob", "carol")
-	bob := serve(t, c, w, "bob", Approve)
+	overEveryCarrier(t, func(t *testing.T, c carrier) {
+		w := testWallet(t, 2, "alice", "bob", "carol")
+		bob := serve(t, c, w, "bob", Approve)
 
-	// mallory copies a real proposal and signs it as her own.
-	p := testProposal(t, w, "alice")
-	mallory := testKey("mallory")
-	p.Sender = mallory.PubKey()
-	msg, err := p.Encode(mallory)
-	require.NoError(t, err)
-	r := requireRefusal(t, exchange(t, c, bob, msg), CodeNotMember)
-	require.Equal(t, p.ID, r.ID, "the refusal names the proposal")
+		// mallory copies a real proposal and signs it as her own.
+		p := testProposal(t, w, "alice")
+		mallory := testKey("mallory")
+		p.Sender = mallory.PubKey()
+		msg, err := p.Encode(mallory)
+		require.NoError(t, err)
+		r := requireRefusal(t, exchange(t, c, bob, msg), CodeNotMember)
+		require.Equal(t, p.ID, r.ID, "the refusal names the proposal")
 
-	_, err = NewProposer(ProposerConfig{Wallet: w, Key: mallory, Dial: c.dial})
-	require.ErrorIs(t, err, ErrNotMember)
+		_, err = NewProposer(ProposerConfig{Wallet: w, Key: mallory, Dial: c.dial})
+		require.ErrorIs(t, err, ErrNotMember)
+	})
 }
 
 func TestInputNotTheWalletsIsRefused(t *testing.T) {
-	checkLeaks(t)
-	c := tcpCarrier()
-	w := testWallet(t, 2, "alice", "bob", "carol")
-	bob := serve(t, c, w, "bob", Approve)
+	overEveryCarrier(t, func(t *testing.T, c carrier) {
+		w := testWallet(t, 2, "alice", "bob", "carol")
+		bob := serve(t, c, w, "bob", Approve)
 
-	// alice is also in another wallet, with dave and erin, and proposes
-	// one of its outputs to bob, correctly signed by her.
-	other := testWallet(t, 2, "alice", "dave", "erin")
-	msg, err := testProposal(t, other, "alice").Encode(testKey("alice"))
-	require.NoError(t, err)
-	requireRefusal(t, exchange(t, c, bob, msg), CodeForeignInput)
+		// alice is also in another wallet, with dave and erin, and proposes
+		// one of its outputs to bob, correctly signed by her.
+		other := testWallet(t, 2, "alice", "dave", "erin")
+		msg, err := testProposal(t, other, "alice").Encode(testKey("alice"))
+		require.NoError(t, err)
+		requireRefusal(t, exchange(t, c, bob, msg), CodeForeignInput)
 
-	// And the proposer's side of it: the refusal arrives as an error that
-	// names the check.
-	carol := serve(t, c, w, "carol", Approve)
-	p := newProposer(t, c, w, "alice", 10*time.Second)
-	prop := testProposal(t, w, "alice")
-	prop.Packet.Inputs[1].WitnessUtxo.PkScript = other.PkScript()
-	_, err = p.Propose(context.Background(), prop, []Peer{bob, carol})
-	require.ErrorIs(t, err, ErrForeignInput, "the proposer checks its own proposal first")
+		// And the proposer's side of it: the refusal arrives as an error that
+		// names the check.
+		carol := serve(t, c, w, "carol", Approve)
+		p := newProposer(t, c, w, "alice", 10*time.Second)
+		prop := testProposal(t, w, "alice")
+		prop.Packet.Inputs[1].WitnessUtxo.PkScript = other.PkScript()
+		_, err = p.Propose(context.Background(), prop, []Peer{bob, carol})
+		require.ErrorIs(t, err, ErrForeignInput, "the proposer checks its own proposal first")
+	})
 }
 
 func TestReplayedProposalIsRefused(t *testing.T) {
 	checkLeaks(t)
-	c := tcpCarrier()
+	c := foxtrotCarrier(t)
 	w := testWallet(t, 2, "alice", "bob", "carol")
 	bob := serve(t, c, w, "bob", Approve)
 	msg, err := testProposal(t, w, "alice").Encode(testKey("alice"))
@@ -261,7 +261,7 @@ func TestReplayedProposalIsRefused(t *testing.T) {
 
 func TestStaleProposalIsRefused(t *testing.T) {
 	checkLeaks(t)
-	c := tcpCarrier()
+	c := foxtrotCarrier(t)
 	w := testWallet(t, 2, "alice", "bob", "carol")
 	bob := serve(t, c, w, "bob", Approve)
 	p := testProposal(t, w, "alice")
@@ -273,7 +273,7 @@ func TestStaleProposalIsRefused(t *testing.T) {
 
 func TestUnsignedAndWrongVersionMessagesAreRefused(t *testing.T) {
 	checkLeaks(t)
-	c := tcpCarrier()
+	c := foxtrotCarrier(t)
 	w := testWallet(t, 2, "alice", "bob", "carol")
 	bob := serve(t, c, w, "bob", Approve)
 	msg, err := testProposal(t, w, "alice").Encode(testKey("alice"))
@@ -301,7 +301,7 @@ func TestForgedPartialSignatureIsRejectedByProposer(t *testing.T) {
 	for _, f := range forgeries() {
 		t.Run(f.name, func(t *testing.T) {
 			checkLeaks(t)
-			c := tcpCarrier()
+			c := foxtrotCarrier(t)
 			w := testWallet(t, 2, "alice", "bob", "carol")
 			peers := []Peer{serveForger(t, c, w, "bob", f.forge), serve(t, c, w, "carol", Approve)}
 
@@ -320,7 +320,7 @@ func TestForgedPartialSignatureIsRejectedByProposer(t *testing.T) {
 // keeps answering.
 func TestServeSurvivesBrokenConnections(t *testing.T) {
 	checkLeaks(t)
-	c := tcpCarrier()
+	c := foxtrotCarrier(t)
 	w := testWallet(t, 2, "alice", "bob", "carol")
 	bob := serve(t, c, w, "bob", Approve)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -348,7 +348,7 @@ func TestServeSurvivesBrokenConnections(t *testing.T) {
 // The co-signer signs a transaction once per set of amounts.
 func TestSameTransactionWithOtherInputAmountsIsRefused(t *testing.T) {
 	checkLeaks(t)
-	c := tcpCarrier()
+	c := foxtrotCarrier(t)
 	w := testWallet(t, 2, "alice", "bob", "carol")
 	bob := serve(t, c, w, "bob", Approve)
 	alice := testKey("alice")

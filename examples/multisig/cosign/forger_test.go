@@ -143,7 +143,7 @@ func serveForger(t *testing.T, c carrier, w *Wallet, name string,
 
 	t.Helper()
 	self := testKey(name)
-	l := c.listen(t)
+	l := c.listen(t, self)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {

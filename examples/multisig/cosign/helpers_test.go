@@ -70,33 +70,66 @@ func testProposal(t testing.TB, w *Wallet, proposer string) *Proposal {
 	return p
 }
 
-// A carrier is a way to connect a proposer and co-signers: a listener
-// factory and the matching dial function. The cosign package sees only
-// net.Listener, net.Conn and DialFunc, which is all foxtrot will change.
+// A carrier is a way to connect a proposer and co-signers: listeners for
+// co-signers' keys and the matching dial function. The cosign package sees
+// only net.Listener, net.Conn and DialFunc; the program runs it over
+// foxtrot (see foxtrot_test.go), and the same scenarios run over loopback
+// TCP and in-memory pipes to show that the logic does not care.
 type carrier struct {
-	name   string
-	listen func(t testing.TB) net.Listener
+	// listen returns a listener for the co-signer holding key; the
+	// string of its Addr is what dial takes. TCP and pipes ignore the key;
+	// foxtrot listens on it.
+	listen func(t testing.TB, key *btcec.PrivateKey) net.Listener
 	dial   DialFunc
+	// relays, if not nil, returns the number of relays of each connection
+	// dialled to address so far (foxtrot's Conn.Path).
+	relays func(address string) []int
 }
 
-func carriers() []carrier {
-	pipes := newPipeNet()
-	var d net.Dialer
-	return []carrier{
-		{
-			name: "loopback TCP",
-			listen: func(t testing.TB) net.Listener {
-				l, err := net.Listen("tcp", "127.0.0.1:0")
-				require.NoError(t, err)
-				return l
-			},
-			dial: func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) },
-		},
-		{name: "in-memory pipes", listen: pipes.listen, dial: pipes.dial},
+// carriers is the table of carrier constructors. A carrier is made inside
+// the (sub)test that uses it, after checkLeaks, so that the leak check
+// runs after its network is gone.
+func carriers() []struct {
+	name string
+	new  func(t *testing.T) carrier
+} {
+	return []struct {
+		name string
+		new  func(t *testing.T) carrier
+	}{
+		{"foxtrot", foxtrotCarrier},
+		{"loopback TCP", tcpCarrier},
+		{"in-memory pipes", pipeCarrier},
 	}
 }
 
-func tcpCarrier() carrier { return carriers()[0] }
+// overEveryCarrier runs test once over each carrier, each in a subtest
+// with its own leak check.
+func overEveryCarrier(t *testing.T, test func(t *testing.T, c carrier)) {
+	for _, cc := range carriers() {
+		t.Run(cc.name, func(t *testing.T) {
+			checkLeaks(t)
+			test(t, cc.new(t))
+		})
+	}
+}
+
+func tcpCarrier(*testing.T) carrier {
+	var d net.Dialer
+	return carrier{
+		listen: func(t testing.TB, _ *btcec.PrivateKey) net.Listener {
+			l, err := net.Listen("tcp", "127.0.0.1:0")
+			require.NoError(t, err)
+			return l
+		},
+		dial: func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) },
+	}
+}
+
+func pipeCarrier(*testing.T) carrier {
+	pipes := newPipeNet()
+	return carrier{listen: pipes.listen, dial: pipes.dial}
+}
 
 // pipeNet is an in-process network of net.Pipe connections.
 type pipeNet struct {
@@ -107,7 +140,7 @@ type pipeNet struct {
 
 func newPipeNet() *pipeNet { return &pipeNet{listeners: make(map[string]*pipeListener)} }
 
-func (n *pipeNet) listen(t testing.TB) net.Listener {
+func (n *pipeNet) listen(t testing.TB, _ *btcec.PrivateKey) net.Listener {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.next++
@@ -180,7 +213,7 @@ func serve(t *testing.T, c carrier, w *Wallet, name string, policy Policy) Peer 
 	t.Helper()
 	cs, err := NewCosigner(CosignerConfig{Wallet: w, Key: testKey(name), Policy: policy, Logger: testLogger(t)})
 	require.NoError(t, err)
-	l := c.listen(t)
+	l := c.listen(t, testKey(name))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- cs.Serve(ctx, l) }()
@@ -191,9 +224,10 @@ func serve(t *testing.T, c carrier, w *Wallet, name string, policy Policy) Peer 
 	return Peer{Key: testKey(name).PubKey(), Address: l.Addr().String()}
 }
 
-// offline returns an address where nothing listens any more.
+// offline returns name's address after its listener closed: nothing
+// listens there any more.
 func offline(t *testing.T, c carrier, name string) Peer {
-	l := c.listen(t)
+	l := c.listen(t, testKey(name))
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	return Peer{Key: testKey(name).PubKey(), Address: addr}
@@ -226,9 +260,15 @@ func requireRefusal(t *testing.T, m Message, code Code) *Refusal {
 	return r
 }
 
+// testDialTimeout is the proposers' dial timeout in tests: a dial through
+// a few relays of an in-process network takes milliseconds even under
+// -race, and a co-signer nobody can reach costs a test this long.
+const testDialTimeout = 3 * time.Second
+
 func newProposer(t *testing.T, c carrier, w *Wallet, name string, timeout time.Duration) *Proposer {
 	t.Helper()
-	p, err := NewProposer(ProposerConfig{Wallet: w, Key: testKey(name), Dial: c.dial, Timeout: timeout, Logger: testLogger(t)})
+	p, err := NewProposer(ProposerConfig{Wallet: w, Key: testKey(name), Dial: c.dial, Timeout: timeout,
+		DialTimeout: testDialTimeout, Logger: testLogger(t)})
 	require.NoError(t, err)
 	return p
 }

@@ -20,8 +20,13 @@ import (
 // person to read a proposal at a prompt.
 const DefaultTimeout = 2 * time.Minute
 
-// DialFunc opens a connection to a co-signer's address. foxtrot's
-// DialContext fits it, as does a net.Dialer's for TCP.
+// DefaultDialTimeout is ProposerConfig.DialTimeout's default.
+const DefaultDialTimeout = 15 * time.Second
+
+// DialFunc opens a connection to a co-signer's address: over foxtrot, a
+// closure over Node.DialContext with network "foxtrot" (the address is the
+// foxtrot address of the co-signer's key); over TCP, one over a
+// net.Dialer's.
 type DialFunc func(ctx context.Context, address string) (net.Conn, error)
 
 // Peer is a co-signer to ask.
@@ -43,6 +48,11 @@ type ProposerConfig struct {
 	// Timeout bounds each co-signer's part: dial, send, and wait for the
 	// answer. Default DefaultTimeout.
 	Timeout time.Duration
+	// DialTimeout bounds the dial alone, within Timeout. Over foxtrot an
+	// address that nobody listens on gives no answer at all, so this is
+	// how long an offline co-signer holds the proposal up, while Timeout
+	// leaves a person time to decide. Default DefaultDialTimeout.
+	DialTimeout time.Duration
 	// Window and CacheSize configure the replay protection for answers;
 	// see DecoderConfig. Defaults DefaultWindow and DefaultCacheSize.
 	Window    time.Duration
@@ -56,12 +66,13 @@ type ProposerConfig struct {
 // Proposer sends proposals to co-signers and turns their approvals into a
 // signed transaction. It is safe for concurrent use.
 type Proposer struct {
-	wallet  *Wallet
-	key     *btcec.PrivateKey
-	dial    DialFunc
-	timeout time.Duration
-	log     *slog.Logger
-	dec     *Decoder
+	wallet      *Wallet
+	key         *btcec.PrivateKey
+	dial        DialFunc
+	timeout     time.Duration
+	dialTimeout time.Duration
+	log         *slog.Logger
+	dec         *Decoder
 }
 
 // NewProposer returns a Proposer configured by cfg.
@@ -72,9 +83,13 @@ func NewProposer(cfg ProposerConfig) (*Proposer, error) {
 	if !cfg.Wallet.IsMember(cfg.Key.PubKey()) {
 		return nil, fmt.Errorf("%w: proposer key %s", ErrNotMember, shortKey(cfg.Key.PubKey()))
 	}
-	p := &Proposer{wallet: cfg.Wallet, key: cfg.Key, dial: cfg.Dial, timeout: cfg.Timeout, log: cfg.Logger}
+	p := &Proposer{wallet: cfg.Wallet, key: cfg.Key, dial: cfg.Dial, timeout: cfg.Timeout,
+		dialTimeout: cfg.DialTimeout, log: cfg.Logger}
 	if p.timeout <= 0 {
 		p.timeout = DefaultTimeout
+	}
+	if p.dialTimeout <= 0 {
+		p.dialTimeout = DefaultDialTimeout
 	}
 	if p.log == nil {
 		p.log = slog.New(slog.DiscardHandler)
@@ -230,7 +245,9 @@ func (p *Proposer) ask(ctx context.Context, peer Peer, prop *Proposal, msg []byt
 
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	conn, err := p.dial(ctx, peer.Address)
+	dialCtx, dialCancel := context.WithTimeout(ctx, p.dialTimeout)
+	conn, err := p.dial(dialCtx, peer.Address)
+	dialCancel()
 	if err != nil {
 		return nil, fmt.Errorf("cosign: co-signer offline: %w", err)
 	}
