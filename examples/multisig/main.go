@@ -1,9 +1,15 @@
 // Command multisig lets the co-signers of an M-of-N P2WSH multisig wallet
-// agree on a spend without a shared server: one proposes a PSBT, the others
-// check it, answer with their partial signatures or a signed refusal, and
-// the proposer assembles the transaction. It is the example application of
-// foxtrot; the protocol is in README.md, the logic in package cosign, and
-// the network in one function, transport.
+// agree on a spend over foxtrot, without a shared server: one proposes a
+// PSBT, the others check it, answer with their partial signatures or a
+// signed refusal, and the proposer assembles the transaction. The protocol
+// is in README.md, the logic in package cosign, and the network in node.go.
+//
+// Each co-signer's serve runs a foxtrot node and listens on its wallet key,
+// so a co-signer's address is the foxtrot address of its key: whoever has
+// the wallet file knows every member's address, and propose dials them
+// all. -listen and -peer configure the node's peer links (multiaddrs such
+// as /ip4/127.0.0.1/tcp/9000); serve prints the full multiaddrs other nodes
+// pass as -peer.
 //
 // Usage:
 //
@@ -11,10 +17,11 @@
 //	multisig pubkey -key alice.key
 //	multisig wallet create -m 2 [-network regtest] -out wallet.json PUBKEY...
 //	multisig wallet show -wallet wallet.json
-//	multisig serve -wallet wallet.json -key bob.key [-listen 127.0.0.1:0] [-approve | -reject [-reason TEXT]]
+//	multisig serve -wallet wallet.json -key bob.key [-listen MULTIADDR]... [-peer MULTIADDR]...
+//	        [-approve | -reject [-reason TEXT]]
 //	multisig propose -wallet wallet.json -key alice.key -utxos utxos.json \
 //	        -pay ADDRESS=SATS [-pay ...] -fee SATS [-memo TEXT] \
-//	        -cosigner PUBKEY@ADDRESS [-cosigner ...] [-timeout 2m]
+//	        -peer MULTIADDR [-peer ...] [-timeout 2m] [-dial-timeout 15s]
 //
 // serve without -approve or -reject asks on the terminal for each proposal.
 // propose prints the co-signers' answers on stderr and the signed
@@ -41,6 +48,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcutil"
 
+	"github.com/foxtrotnet/foxtrot"
 	"github.com/foxtrotnet/foxtrot/examples/multisig/cosign"
 )
 
@@ -247,10 +255,25 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	walletFile := fs.String("wallet", "", "wallet file")
 	keyFile := fs.String("key", "", "this co-signer's key file")
-	address := fs.String("listen", "127.0.0.1:0", "address to listen on")
+	var listen, peers multiaddrs
+	fs.Var(&listen, "listen", "`multiaddr` to take peer links on, such as /ip4/127.0.0.1/tcp/9000 (repeatable)")
+	fs.Var(&peers, "peer", "`multiaddr` of a node to link to and keep linked, as another serve printed it (repeatable)")
 	approve := fs.Bool("approve", false, "approve every proposal that passes the checks")
 	reject := fs.Bool("reject", false, "refuse every proposal")
 	reason := fs.String("reason", "declined by operator", "the reason -reject gives")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: multisig serve -wallet FILE -key FILE [-listen MULTIADDR]... [-peer MULTIADDR]...
+        [-approve | -reject [-reason TEXT]]
+
+Runs a foxtrot node, listens on the co-signer's wallet key and answers the
+proposals sent to that key's foxtrot address. The node needs at least one
+peer link: -listen to take links from other nodes (it prints the full
+multiaddrs to give them as -peer), -peer to make links, or both. Without
+-approve or -reject it asks on the terminal for each proposal.
+
+`)
+		fs.PrintDefaults()
+	}
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
@@ -259,6 +282,11 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	}
 	if *approve && *reject {
 		fmt.Fprintln(stderr, "multisig serve: -approve and -reject exclude each other")
+		return errUsage
+	}
+	if len(listen) == 0 && len(peers) == 0 {
+		fmt.Fprintln(stderr, "multisig serve: give -listen, -peer or both, or no proposal can reach this co-signer")
+		fs.Usage()
 		return errUsage
 	}
 	w, key, err := loadIdentity(*walletFile, *keyFile)
@@ -285,13 +313,25 @@ func serve(ctx context.Context, args []string, stdin io.Reader, stdout, stderr i
 	if err != nil {
 		return err
 	}
-	listen, _ := transport()
-	l, err := listen(ctx, key, *address)
+	node, err := foxtrot.NewNode(foxtrot.Config{ListenAddrs: listen, Peers: peers, Logger: nodeLogger(stderr)})
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	l, err := node.Listen(key)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "co-signer %x of %d-of-%d wallet %s\n",
 		key.PubKey().SerializeCompressed(), w.M(), len(w.Keys()), w.Address().EncodeAddress())
+	fmt.Fprintf(out, "node %s\n", node.Identity())
+	for _, a := range node.ListenAddrs() {
+		fmt.Fprintf(out, "peer links on %s\n", a)
+	}
+	if err := waitForLinks(ctx, node, len(peers), out); err != nil {
+		l.Close()
+		return nil // interrupted while linking
+	}
 	fmt.Fprintf(out, "listening on %s\n", l.Addr())
 	return c.Serve(ctx, l)
 }
@@ -390,24 +430,6 @@ func (p *payees) Set(s string) error {
 	return nil
 }
 
-// peers collects -cosigner PUBKEY@ADDRESS flags.
-type peers []cosign.Peer
-
-func (p *peers) String() string { return "" }
-
-func (p *peers) Set(s string) error {
-	k, addr, ok := strings.Cut(s, "@")
-	if !ok || addr == "" {
-		return fmt.Errorf("want PUBKEY@ADDRESS, got %q", s)
-	}
-	key, err := cosign.ParsePublicKey(k)
-	if err != nil {
-		return err
-	}
-	*p = append(*p, cosign.Peer{Key: key, Address: addr})
-	return nil
-}
-
 func propose(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("propose", flag.ContinueOnError)
 	walletFile := fs.String("wallet", "", "wallet file")
@@ -415,15 +437,30 @@ func propose(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	utxoFile := fs.String("utxos", "", `wallet outputs to spend: [{"txid": "…", "vout": 0, "amount_sat": 100000}]`)
 	fee := fs.Int64("fee", -1, "fee in sat")
 	memo := fs.String("memo", "", "a note for the co-signers")
-	timeout := fs.Duration("timeout", cosign.DefaultTimeout, "how long to wait for each co-signer")
+	timeout := fs.Duration("timeout", cosign.DefaultTimeout, "how long each co-signer has to answer (a person may be deciding)")
+	dialTimeout := fs.Duration("dial-timeout", cosign.DefaultDialTimeout,
+		"how long to look for each co-signer on the network, and to link to each -peer")
 	var pay payees
-	var cosigners peers
-	fs.Var(&pay, "pay", "ADDRESS=SATS, once per payee, in output order")
-	fs.Var(&cosigners, "cosigner", "PUBKEY@ADDRESS of a co-signer to ask, once per co-signer")
+	var peers multiaddrs
+	fs.Var(&pay, "pay", "`ADDRESS=SATS`, once per payee, in output order")
+	fs.Var(&peers, "peer", "`multiaddr` of a foxtrot node to link to, as serve printed it (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `usage: multisig propose -wallet FILE -key FILE -utxos FILE
+        -pay ADDRESS=SATS [-pay ...] -fee SATS [-memo TEXT]
+        -peer MULTIADDR [-peer ...] [-timeout 2m] [-dial-timeout 15s]
+
+Builds a PSBT spending all the UTXOs in -utxos, signs it, and sends it with
+its memo to every other member of the wallet, at the foxtrot address of its
+key, through a foxtrot node linked to the -peer nodes. With M signatures
+it prints the transaction, in hex, on stdout; the answers go to stderr.
+
+`)
+		fs.PrintDefaults()
+	}
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
-	if err := required(stderr, fs, "wallet", "key", "utxos"); err != nil {
+	if err := required(stderr, fs, "wallet", "key", "utxos", "peer"); err != nil {
 		return err
 	}
 	if *fee < 0 {
@@ -450,24 +487,40 @@ func propose(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "%sasking %d co-signer(s)…\n", s, len(cosigners))
+	fmt.Fprint(stderr, s)
 
-	_, dial := transport()
-	p, err := cosign.NewProposer(cosign.ProposerConfig{Wallet: w, Key: key, Dial: dial, Timeout: *timeout})
+	report := &lockedWriter{w: stderr}
+	node, err := foxtrot.NewNode(foxtrot.Config{Logger: nodeLogger(stderr)})
+	if err != nil {
+		return err
+	}
+	defer node.Close()
+	if err := linkPeers(ctx, node, peers, *dialTimeout, report); err != nil {
+		return err
+	}
+	asked := cosigners(w, key.PubKey())
+	fmt.Fprintf(report, "asking %d co-signer(s)…\n", len(asked))
+	p, err := cosign.NewProposer(cosign.ProposerConfig{
+		Wallet:      w,
+		Key:         key,
+		Dial:        dialer(node, report),
+		Timeout:     *timeout,
+		DialTimeout: *dialTimeout,
+	})
 	if err != nil {
 		return err
 	}
 	start := time.Now()
-	res, err := p.Propose(ctx, prop, cosigners)
+	res, err := p.Propose(ctx, prop, asked)
 	if res != nil {
 		for _, a := range res.Answers {
-			fmt.Fprintln(stderr, "  "+a.String())
+			fmt.Fprintln(report, "  "+a.String())
 		}
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "signed by %d of %d after %s; transaction %s passes the script engine\n",
+	fmt.Fprintf(report, "signed by %d of %d after %s; transaction %s passes the script engine\n",
 		len(res.Signers), w.M(), time.Since(start).Round(time.Millisecond), res.Tx.TxHash())
 	fmt.Fprintln(stdout, res.TxHex())
 	return nil

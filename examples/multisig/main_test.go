@@ -16,6 +16,8 @@ import (
 	"github.com/btcsuite/btcd/wire"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
+
+	"github.com/foxtrotnet/foxtrot"
 )
 
 // cli runs one command to completion and returns its stdout.
@@ -27,29 +29,31 @@ func cli(t *testing.T, args ...string) string {
 	return stdout.String()
 }
 
-// daemon runs "multisig serve" until the test ends and returns the address
-// it listens on, and its output so far.
-func daemon(t *testing.T, stdin io.Reader, args ...string) (addr string, output func() string) {
+// daemon runs "multisig serve" until the test ends. It returns the
+// multiaddrs its node takes peer links on and a function that returns its
+// output so far, once the co-signer listens.
+func daemon(t *testing.T, stdin io.Reader, args ...string) (links []string, output func() string) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {
 		err := run(ctx, append([]string{"serve"}, args...), stdin, pw, io.Discard)
-		pw.Close()
+		pw.CloseWithError(err)
 		done <- err
 	}()
 	var mu sync.Mutex
 	var out strings.Builder
 	lines := bufio.NewScanner(pr)
-	for lines.Scan() {
+	listening := false
+	for !listening && lines.Scan() {
 		out.WriteString(lines.Text() + "\n")
-		if a, ok := strings.CutPrefix(lines.Text(), "listening on "); ok {
-			addr = a
-			break
+		if a, ok := strings.CutPrefix(lines.Text(), "peer links on "); ok {
+			links = append(links, a)
 		}
+		listening = strings.HasPrefix(lines.Text(), "listening on ")
 	}
-	require.NotEmpty(t, addr, "serve printed: %s", out.String())
+	require.True(t, listening, "serve printed: %s", out.String())
 	drained := make(chan struct{})
 	go func() {
 		defer close(drained)
@@ -64,12 +68,21 @@ func daemon(t *testing.T, stdin io.Reader, args ...string) (addr string, output 
 		require.NoError(t, <-done)
 		<-drained
 	})
-	return addr, func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
+	return links, func() string { mu.Lock(); defer mu.Unlock(); return out.String() }
 }
 
-// The session the README describes, run in one process: three co-signers
-// make a 2-of-3 wallet; bob approves, carol refuses, alice proposes and
-// gets a transaction.
+// foxtrotAddr returns the foxtrot address of a public key in hex.
+func foxtrotAddr(t *testing.T, pubHex string) string {
+	t.Helper()
+	a, err := foxtrot.ParseAddr(pubHex)
+	require.NoError(t, err)
+	return a.String()
+}
+
+// The session the README describes, run in one process over loopback TCP:
+// three co-signers make a 2-of-3 wallet; bob approves, carol refuses,
+// alice proposes and gets a transaction. carol's node links to bob's and
+// alice's to carol's only, so alice reaches bob through carol's node.
 func TestCommandLineSession(t *testing.T) {
 	t.Cleanup(func() { goleak.VerifyNone(t) })
 	dir := t.TempDir()
@@ -85,9 +98,13 @@ func TestCommandLineSession(t *testing.T) {
 	require.True(t, strings.HasPrefix(addr, "bcrt1q"), addr)
 	require.Contains(t, cli(t, "wallet", "show", "-wallet", path("wallet.json")), "2-of-3 P2WSH")
 
-	bobAddr, bobOut := daemon(t, nil, "-wallet", path("wallet.json"), "-key", path("bob.key"), "-approve")
-	carolAddr, carolOut := daemon(t, nil, "-wallet", path("wallet.json"), "-key", path("carol.key"),
-		"-reject", "-reason", "not before the audit")
+	bobLinks, bobOut := daemon(t, nil, "-wallet", path("wallet.json"), "-key", path("bob.key"),
+		"-listen", "/ip4/127.0.0.1/tcp/0", "-approve")
+	require.Len(t, bobLinks, 1)
+	require.Contains(t, bobOut(), "listening on "+foxtrotAddr(t, pub["bob"]), "a co-signer listens on its wallet key")
+	carolLinks, carolOut := daemon(t, nil, "-wallet", path("wallet.json"), "-key", path("carol.key"),
+		"-listen", "/ip4/127.0.0.1/tcp/0", "-peer", bobLinks[0], "-reject", "-reason", "not before the audit")
+	require.Contains(t, carolOut(), "linked to node ")
 
 	require.NoError(t, os.WriteFile(path("utxos.json"), []byte(`[
 		{"txid": "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b", "vout": 0, "amount_sat": 100000000}
@@ -97,8 +114,7 @@ func TestCommandLineSession(t *testing.T) {
 		"-wallet", path("wallet.json"), "-key", path("alice.key"), "-utxos", path("utxos.json"),
 		"-pay", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080=25000000",
 		"-fee", "1500", "-memo", "invoice 7",
-		"-cosigner", pub["bob"] + "@" + bobAddr,
-		"-cosigner", pub["carol"] + "@" + carolAddr,
+		"-peer", carolLinks[0],
 		"-timeout", "30s",
 	}, nil, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
@@ -111,6 +127,9 @@ func TestCommandLineSession(t *testing.T) {
 	require.Len(t, tx.TxOut, 2, "payee and change")
 
 	report := stderr.String()
+	carolNode := strings.TrimPrefix(carolLinks[0][strings.LastIndex(carolLinks[0], "/"):], "/")
+	require.Contains(t, report, foxtrotAddr(t, pub["bob"])+" reached through 1 relay(s): node "+carolNode)
+	require.Contains(t, report, foxtrotAddr(t, pub["carol"])+" reached directly")
 	require.Contains(t, report, "approved")
 	require.Contains(t, report, "not before the audit")
 	require.Contains(t, report, "passes the script engine")
@@ -130,7 +149,8 @@ func TestServePromptsTheOperator(t *testing.T) {
 		pub[n] = strings.TrimSpace(cli(t, "keygen", "-out", path(n+".key")))
 	}
 	cli(t, "wallet", "create", "-m", "2", "-out", path("wallet.json"), pub["alice"], pub["bob"])
-	bobAddr, bobOut := daemon(t, strings.NewReader("y\n"), "-wallet", path("wallet.json"), "-key", path("bob.key"))
+	bobLinks, bobOut := daemon(t, strings.NewReader("y\n"), "-wallet", path("wallet.json"), "-key", path("bob.key"),
+		"-listen", "/ip4/127.0.0.1/tcp/0")
 	require.NoError(t, os.WriteFile(path("utxos.json"), []byte(
 		`[{"txid": "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b", "vout": 1, "amount_sat": 50000}]`), 0o644))
 
@@ -138,7 +158,7 @@ func TestServePromptsTheOperator(t *testing.T) {
 	err := run(context.Background(), []string{"propose",
 		"-wallet", path("wallet.json"), "-key", path("alice.key"), "-utxos", path("utxos.json"),
 		"-pay", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080=40000", "-fee", "10000",
-		"-cosigner", pub["bob"] + "@" + bobAddr,
+		"-peer", bobLinks[0],
 	}, nil, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	require.Contains(t, bobOut(), "approve? [y/N")
@@ -150,8 +170,10 @@ func TestUsageErrors(t *testing.T) {
 		nil,
 		{"frobnicate"},
 		{"keygen"},
-		{"serve", "-wallet", "w.json", "-key", "k.key", "-approve", "-reject"},
+		{"serve", "-wallet", "w.json", "-key", "k.key", "-listen", "/ip4/127.0.0.1/tcp/0", "-approve", "-reject"},
+		{"serve", "-wallet", "w.json", "-key", "k.key"}, // no way to reach it
 		{"propose", "-wallet", "w.json"},
+		{"propose", "-wallet", "w.json", "-key", "k.key", "-utxos", "u.json", "-fee", "0"}, // no -peer
 		{"wallet", "create", "-m", "2"},
 	} {
 		err := run(context.Background(), args, nil, io.Discard, io.Discard)
