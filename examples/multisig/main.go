@@ -77,9 +77,11 @@ commands:
   pubkey         print a key file's public key
   wallet create  describe an M-of-N wallet from its co-signers' public keys
   wallet show    print a wallet's address and script
-  serve          answer proposals as a co-signer
+  serve          answer proposals as a co-signer, on a foxtrot node
   propose        propose a spend, collect signatures, print the transaction
 
+Co-signers find each other over foxtrot: each listens on its wallet key, at
+that key's foxtrot address, so the wallet file is the address book.
 "multisig <command> -h" lists a command's flags.
 `
 
@@ -230,7 +232,7 @@ func walletShow(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "policy         %d-of-%d P2WSH\n", w.M(), len(w.Keys()))
 	fmt.Fprintf(stdout, "witness script %x\n", w.WitnessScript())
 	for i, k := range w.Keys() {
-		fmt.Fprintf(stdout, "key %-2d         %x\n", i+1, k.SerializeCompressed())
+		fmt.Fprintf(stdout, "key %-2d         %x  foxtrot %s\n", i+1, k.SerializeCompressed(), foxtrot.AddrFromPubKey(k))
 	}
 	return nil
 }
@@ -435,14 +437,14 @@ func propose(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	walletFile := fs.String("wallet", "", "wallet file")
 	keyFile := fs.String("key", "", "the proposer's key file")
 	utxoFile := fs.String("utxos", "", `wallet outputs to spend: [{"txid": "…", "vout": 0, "amount_sat": 100000}]`)
-	fee := fs.Int64("fee", -1, "fee in sat")
+	fee := fs.String("fee", "", "the transaction's fee in `SATS`")
 	memo := fs.String("memo", "", "a note for the co-signers")
 	timeout := fs.Duration("timeout", cosign.DefaultTimeout, "how long each co-signer has to answer (a person may be deciding)")
 	dialTimeout := fs.Duration("dial-timeout", cosign.DefaultDialTimeout,
 		"how long to look for each co-signer on the network, and to link to each -peer")
 	var pay payees
 	var peers multiaddrs
-	fs.Var(&pay, "pay", "`ADDRESS=SATS`, once per payee, in output order")
+	fs.Var(&pay, "pay", "`ADDRESS=SATS`: pay SATS to ADDRESS; once per payee, in output order")
 	fs.Var(&peers, "peer", "`multiaddr` of a foxtrot node to link to, as serve printed it (repeatable)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, `usage: multisig propose -wallet FILE -key FILE -utxos FILE
@@ -460,11 +462,12 @@ it prints the transaction, in hex, on stdout; the answers go to stderr.
 	if err := parse(fs, args, stderr); err != nil {
 		return err
 	}
-	if err := required(stderr, fs, "wallet", "key", "utxos", "peer"); err != nil {
+	if err := required(stderr, fs, "wallet", "key", "utxos", "fee", "peer"); err != nil {
 		return err
 	}
-	if *fee < 0 {
-		fmt.Fprintln(stderr, "multisig propose: -fee is required")
+	feeSats, err := strconv.ParseInt(*fee, 10, 64)
+	if err != nil || feeSats < 0 {
+		fmt.Fprintf(stderr, "multisig propose: -fee wants a number of sat, got %q\n", *fee)
 		return errUsage
 	}
 	w, key, err := loadIdentity(*walletFile, *keyFile)
@@ -479,7 +482,7 @@ it prints the transaction, in hex, on stdout; the answers go to stderr.
 	if err != nil {
 		return err
 	}
-	prop, err := cosign.NewProposal(w, key, utxos, cosign.Memo{Payees: pay, Fee: btcutil.Amount(*fee), Note: *memo})
+	prop, err := cosign.NewProposal(w, key, utxos, cosign.Memo{Payees: pay, Fee: btcutil.Amount(feeSats), Note: *memo})
 	if err != nil {
 		return err
 	}

@@ -96,7 +96,9 @@ func TestCommandLineSession(t *testing.T) {
 	addr := strings.TrimSpace(cli(t, "wallet", "create", "-m", "2", "-out", path("wallet.json"),
 		pub["alice"], pub["bob"], pub["carol"]))
 	require.True(t, strings.HasPrefix(addr, "bcrt1q"), addr)
-	require.Contains(t, cli(t, "wallet", "show", "-wallet", path("wallet.json")), "2-of-3 P2WSH")
+	show := cli(t, "wallet", "show", "-wallet", path("wallet.json"))
+	require.Contains(t, show, "2-of-3 P2WSH")
+	require.Contains(t, show, pub["bob"]+"  foxtrot "+foxtrotAddr(t, pub["bob"]), "the wallet is the address book")
 
 	bobLinks, bobOut := daemon(t, nil, "-wallet", path("wallet.json"), "-key", path("bob.key"),
 		"-listen", "/ip4/127.0.0.1/tcp/0", "-approve")
@@ -162,6 +164,39 @@ func TestServePromptsTheOperator(t *testing.T) {
 	}, nil, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	require.Contains(t, bobOut(), "approve? [y/N")
+	require.NotEmpty(t, strings.TrimSpace(stdout.String()))
+}
+
+// bob's co-signer is not running: nobody answers for his key, so propose
+// gives up on him after -dial-timeout, says so, and finishes with carol.
+// A -peer that cannot be linked is reported too, as long as one can.
+func TestProposeReportsAnOfflineCosignerAndFinishes(t *testing.T) {
+	t.Cleanup(func() { goleak.VerifyNone(t) })
+	dir := t.TempDir()
+	path := func(name string) string { return filepath.Join(dir, name) }
+	pub := map[string]string{}
+	for _, n := range []string{"alice", "bob", "carol"} {
+		pub[n] = strings.TrimSpace(cli(t, "keygen", "-out", path(n+".key")))
+	}
+	cli(t, "wallet", "create", "-m", "2", "-out", path("wallet.json"), pub["alice"], pub["bob"], pub["carol"])
+	carolLinks, _ := daemon(t, nil, "-wallet", path("wallet.json"), "-key", path("carol.key"),
+		"-listen", "/ip4/127.0.0.1/tcp/0", "-approve")
+	require.NoError(t, os.WriteFile(path("utxos.json"), []byte(
+		`[{"txid": "4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b", "vout": 1, "amount_sat": 50000}]`), 0o644))
+
+	var stdout, stderr bytes.Buffer
+	start := time.Now()
+	err := run(context.Background(), []string{"propose",
+		"-wallet", path("wallet.json"), "-key", path("alice.key"), "-utxos", path("utxos.json"),
+		"-pay", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080=40000", "-fee", "10000",
+		"-peer", carolLinks[0], "-peer", "/ip4/127.0.0.1/tcp/1", "-dial-timeout", "2s",
+	}, nil, &stdout, &stderr)
+	require.NoError(t, err, stderr.String())
+	require.Less(t, time.Since(start), 20*time.Second)
+	report := stderr.String()
+	require.Contains(t, report, "cannot link to /ip4/127.0.0.1/tcp/1")
+	require.Contains(t, report, "@"+foxtrotAddr(t, pub["bob"])+": cosign: co-signer offline")
+	require.Contains(t, report, "@"+foxtrotAddr(t, pub["carol"])+": approved")
 	require.NotEmpty(t, strings.TrimSpace(stdout.String()))
 }
 
