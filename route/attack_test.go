@@ -92,7 +92,7 @@ func TestReplayedAndStaleRequestsAreDropped(t *testing.T) {
 	// A relay (1) replays a request to the target: the first copy is new,
 	// the second a duplicate that nobody answers or forwards again.
 	seenBefore := nodes[2].r.Stats()
-	replay, _, err := newRequest(l.Addr(), 5, 0, time.Now(), nil)
+	replay, _, err := newRequest(l.Addr(), 5, 0, 0, time.Now(), nil)
 	require.NoError(t, err)
 	link := linkTo(t, nodes[1], nodes[2])
 	require.NoError(t, link.Send(replay))
@@ -104,14 +104,14 @@ func TestReplayedAndStaleRequestsAreDropped(t *testing.T) {
 
 	// A request signed two minutes ago is outside the skew window: a
 	// replay after the seen table forgot it is still refused.
-	stale, _, err := newRequest(l.Addr(), 5, 0, time.Now().Add(-2*time.Minute), nil)
+	stale, _, err := newRequest(l.Addr(), 5, 0, 0, time.Now().Add(-2*time.Minute), nil)
 	require.NoError(t, err)
 	before := nodes[2].r.Stats().RequestsInvalid
 	require.NoError(t, link.Send(stale))
 	require.Eventually(t, func() bool { return nodes[2].r.Stats().RequestsInvalid == before+1 }, 5*time.Second, time.Millisecond)
 
 	// A tampered request (hop limit aside, every field is signed).
-	bad, _, err := newRequest(l.Addr(), 5, 0, time.Now(), nil)
+	bad, _, err := newRequest(l.Addr(), 5, 0, 0, time.Now(), nil)
 	require.NoError(t, err)
 	bad.MaxPrice = 1_000_000
 	require.NoError(t, link.Send(bad))
@@ -130,7 +130,7 @@ func TestARequestStormIsThrottledWithoutDisturbingOthers(t *testing.T) {
 	stormDone := make(chan int)
 	// An attacker need not sign: the limiter runs before any check. Each
 	// copy varies the nonce, so none is a duplicate.
-	proto, _, err := newRequest([20]byte{9}, 8, 0, time.Now(), nil)
+	proto, _, err := newRequest([20]byte{9}, 8, 0, 0, time.Now(), nil)
 	require.NoError(t, err)
 	go func() {
 		n := 0
@@ -244,7 +244,7 @@ func TestCopiesOfAForgedRequestAreNotAnsweredEither(t *testing.T) {
 	sn := simnet.New(3, simnet.Custom([][2]int{{0, 2}, {1, 2}}), simnet.Options{})
 	nodes := startNodes(t, sn, nil, nil)
 	l := echo(t, nodes[2])
-	forged, _, err := newRequest(l.Addr(), 5, 0, time.Now(), nil)
+	forged, _, err := newRequest(l.Addr(), 5, 0, 0, time.Now(), nil)
 	require.NoError(t, err)
 	forged.Sig[5] ^= 1
 	require.NoError(t, linkTo(t, nodes[0], nodes[2]).Send(forged))

@@ -2,13 +2,16 @@ package route
 
 import (
 	"context"
+
 	"fmt"
+	"github.com/btcsuite/btcd/btcec/v2"
 	"io"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/foxtrotnet/foxtrot/internal/bufpool"
+	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
 )
@@ -16,7 +19,8 @@ import (
 const (
 	// relayOpenTimeout bounds opening the downstream stream of a circuit.
 	relayOpenTimeout = 10 * time.Second
-	// helloTimeout bounds the wait for a dialler's hello at the target.
+	// helloTimeout bounds the wait for a new stream's first record (a
+	// hello or a resume) at the target.
 	helloTimeout = 10 * time.Second
 	// spliceBuffer is the copy buffer of each direction of a splice.
 	spliceBuffer = 64 << 10
@@ -43,12 +47,11 @@ func (r *Router) handleStream(l *peer.Link, s stream, h wire.StreamHeader) {
 		r.relay(key, c, s, h)
 		return
 	}
-	if in := r.inbound[h.ID]; in != nil && in.paths[h.Path] == l && in.session == nil {
-		sess := newSession(r, h.ID, false, in.lst.key.PubKey(), nil, in.master, in.helloH)
-		in.session = sess
-		lst := in.lst
+	if in := r.inbound[h.ID]; in != nil && in.paths[h.Path] == l && !in.streamed[h.Path] {
+		in.streamed[h.Path] = true
+		lst, master, helloH := in.lst, in.master, in.helloH
 		r.mu.Unlock()
-		r.accept(lst, sess, sess.newPath(s, l, nil, h.Path))
+		r.acceptPath(lst, l, s, h, master, helloH)
 		return
 	}
 	r.mu.Unlock()
@@ -73,27 +76,34 @@ func (r *Router) relay(key circuitKey, c *circuit, up stream, h wire.StreamHeade
 	r.stats.circuitsRelayed.Add(1)
 	r.stats.circuitsActive.Add(1)
 	defer r.stats.circuitsActive.Add(-1)
-	splice(up, down, &r.stats.bytesRelayed)
+	ok := splice(up, down, &r.stats.bytesRelayed)
+	r.mu.Lock()
+	r.routes.outcome(c.target, c.down, ok)
+	r.mu.Unlock()
 }
 
 // splice copies a<->b until both directions end: an EOF on one side
 // half-closes the other, an error closes both. It returns when both
-// copies are done, with both streams closed.
-func splice(a, b stream, counter *atomic.Int64) {
+// copies are done, with both streams closed, and reports whether both
+// ended with an orderly EOF.
+func splice(a, b stream, counter *atomic.Int64) bool {
 	var wg sync.WaitGroup
+	var okBA bool
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		pump(b, a, counter)
+		okBA = pump(b, a, counter)
 	}()
-	pump(a, b, counter)
+	okAB := pump(a, b, counter)
 	wg.Wait()
 	a.Close()
 	b.Close()
+	return okAB && okBA
 }
 
-// pump copies src to dst with a pooled buffer.
-func pump(dst, src stream, counter *atomic.Int64) {
+// pump copies src to dst with a pooled buffer; it reports whether src
+// ended with EOF (rather than an error).
+func pump(dst, src stream, counter *atomic.Int64) bool {
 	buf := bufpool.Get(spliceBuffer)
 	defer bufpool.Put(buf)
 	for {
@@ -102,45 +112,110 @@ func pump(dst, src stream, counter *atomic.Int64) {
 			if _, werr := dst.Write((*buf)[:n]); werr != nil {
 				src.Close()
 				dst.Close()
-				return
+				return false
 			}
 			counter.Add(int64(n))
 		}
 		if err != nil {
 			if err == io.EOF {
 				dst.CloseWrite()
-			} else {
-				src.Close()
-				dst.Close()
+				return true
 			}
-			return
+			src.Close()
+			dst.Close()
+			return false
 		}
 	}
 }
 
-// accept runs a new inbound session until the dialler's hello is checked,
-// then queues it for the listener. Failures are counted, never returned
-// by Accept.
-func (r *Router) accept(lst *Listener, sess *Session, p *pathConn) {
-	if err := r.addSession(sess); err != nil {
-		p.stream.Close()
+// acceptPath reads the first record of a new stream at the target. A
+// hello opens a session for the listener (queued for Accept once the
+// dialler's identity is checked); a resume moves an existing session onto
+// the stream. Anything else is dropped and counted: Accept never sees a
+// failure.
+func (r *Router) acceptPath(lst *Listener, l *peer.Link, st io.ReadWriteCloser, h wire.StreamHeader, master, helloH [32]byte) {
+	p := newPathConn(st, l, nil, h.ID, h.Path, master, false)
+	fail := func(err error) {
+		p.fail()
+		r.stats.acceptsFailed.Add(1)
+		r.log.Debug("inbound stream dropped", "conn", ident.String(h.ID), "err", err)
+	}
+	typ, body, err := p.readFirst(helloTimeout)
+	if err != nil {
+		fail(err)
 		return
 	}
-	sess.start(p)
-	t := time.NewTimer(helloTimeout)
-	defer t.Stop()
-	select {
-	case <-sess.helloed:
-		if lst.enqueue(sess) {
+	switch typ {
+	case recHello:
+		pub, hops, err := checkHello(body, helloH)
+		if err != nil {
+			fail(err)
 			return
 		}
-		sess.end(fmt.Errorf("%w: listener closed or busy", ErrRefused))
-	case <-sess.ended:
-	case <-t.C:
-		sess.end(fmt.Errorf("%w: no hello within %v", ErrProtocol, helloTimeout))
-	case <-r.ctx.Done():
-		sess.end(ErrClosed)
+		s := newSession(r, h.ID, false, lst.key.PubKey(), pub, master)
+		p.hops = hops
+		r.mu.Lock()
+		in := r.inbound[h.ID]
+		if in != nil {
+			if in.session != nil {
+				r.mu.Unlock()
+				fail(fmt.Errorf("%w: a second hello", ErrProtocol))
+				return
+			}
+			in.session = s
+		}
+		r.mu.Unlock()
+		if err := r.addSession(s); err != nil {
+			fail(err)
+			return
+		}
+		s.start(p)
+		if !lst.enqueue(s) {
+			s.end(fmt.Errorf("%w: listener closed or busy", ErrRefused))
+			r.stats.acceptsFailed.Add(1)
+		}
+	case recResume:
+		var oldID [20]byte
+		copy(oldID[:], body)
+		r.mu.Lock()
+		var s *Session
+		if in := r.inbound[oldID]; in != nil {
+			s = in.session
+		}
+		r.mu.Unlock()
+		if s == nil {
+			fail(fmt.Errorf("%w: resume of an unknown connection", ErrProtocol))
+			return
+		}
+		off, hops, err := s.parseResume(body, h.ID, h.Path)
+		if err == nil {
+			err = s.adopt(p, off, hops)
+		}
+		if err != nil {
+			fail(err)
+		}
+	default:
+		fail(fmt.Errorf("%w: record type %d first", ErrProtocol, typ))
 	}
-	r.stats.acceptsFailed.Add(1)
-	r.log.Debug("inbound connection dropped", "err", sess.Err())
+}
+
+// checkHello checks the dialler's proof of identity.
+func checkHello(b []byte, helloH [32]byte) (*btcec.PublicKey, []wire.Hop, error) {
+	if len(b) < helloMin {
+		return nil, nil, fmt.Errorf("%w: short hello", ErrProtocol)
+	}
+	pub, err := btcec.ParsePubKey(b[:33])
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: hello key: %v", ErrProtocol, err)
+	}
+	var sig [64]byte
+	copy(sig[:], b[33:97])
+	if err := verify(pub, helloH, sig); err != nil {
+		return nil, nil, fmt.Errorf("%w: hello: %v", ErrProtocol, err)
+	}
+	hops := make([]wire.Hop, b[helloMin-1])
+	for i := range hops {
+		copy(hops[i].Node[:], b[helloMin+20*i:])
+	}
+	return pub, hops, nil
 }

@@ -22,7 +22,7 @@ import (
 
 // newRequest makes a signed connect request for target with a fresh
 // ephemeral key, which it returns for the session key derivation.
-func newRequest(target [20]byte, hopLimit uint8, maxPrice uint64, now time.Time, rnd io.Reader) (*wire.ConnectRequest, *btcec.PrivateKey, error) {
+func newRequest(target [20]byte, hopLimit, flags uint8, maxPrice uint64, now time.Time, rnd io.Reader) (*wire.ConnectRequest, *btcec.PrivateKey, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
@@ -33,6 +33,7 @@ func newRequest(target [20]byte, hopLimit uint8, maxPrice uint64, now time.Time,
 	req := &wire.ConnectRequest{
 		HopLimit: hopLimit,
 		Kind:     wire.TargetAddr,
+		Flags:    flags,
 		Target:   target,
 		Time:     uint64(now.UnixMilli()),
 		MaxPrice: maxPrice,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
@@ -13,30 +15,158 @@ import (
 	"github.com/foxtrotnet/foxtrot/peer"
 )
 
+// dialEvent is an answer to one of a dial's requests.
 type dialEvent struct {
-	link       *peer.Link
+	id         [20]byte          // the request's connection ID
+	eph        *btcec.PrivateKey // the request's ephemeral key
+	link       *peer.Link        // where the answer came from
 	ack        *wire.ConnectAck
 	tKey, tEph *btcec.PublicKey
 	refuse     *wire.ConnectRefuse
 }
 
-// dialState is a dial waiting for answers.
-type dialState struct{ events chan dialEvent }
+// dialState collects the answers to the requests made for one target.
+// Once a session exists, further acks become its backup paths.
+type dialState struct {
+	target [20]byte
+	events chan dialEvent
+
+	mu      sync.Mutex
+	reqs    map[[20]byte]*btcec.PrivateKey // request ID -> its ephemeral key
+	session *Session
+}
+
+func (d *dialState) eph(id [20]byte) *btcec.PrivateKey {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.reqs[id]
+}
 
 func (d *dialState) deliver(ev dialEvent) {
+	d.mu.Lock()
+	s := d.session
+	d.mu.Unlock()
+	if s != nil {
+		s.addBackup(ev)
+		return
+	}
 	select {
 	case d.events <- ev:
 	default: // more answers than we will ever use
 	}
 }
 
+// forgetDial unregisters a dial's requests: later answers are dropped.
+func (r *Router) forgetDial(d *dialState) {
+	d.mu.Lock()
+	ids := make([][20]byte, 0, len(d.reqs))
+	for id := range d.reqs {
+		ids = append(ids, id)
+	}
+	d.mu.Unlock()
+	r.mu.Lock()
+	for _, id := range ids {
+		if r.dials[id] == d {
+			delete(r.dials, id)
+		}
+	}
+	r.mu.Unlock()
+}
+
+// sendRequest makes a request for d's target and sends it: to the best
+// next hops the route table knows, or, if it knows none or flags asks for
+// it, to every peer. It returns how long a directed request deserves
+// before the dial floods (0 if this one flooded).
+func (r *Router) sendRequest(d *dialState, flags uint8) (time.Duration, error) {
+	req, eph, err := newRequest(d.target, r.cfg.HopLimit, flags, 0, r.now(), r.cfg.Rand)
+	if err != nil {
+		return 0, err
+	}
+	id := req.ID()
+	now := r.now()
+	d.mu.Lock()
+	d.reqs[id] = eph
+	d.mu.Unlock()
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return 0, ErrClosed
+	}
+	r.seen[id] = &seenEntry{target: d.target, dEph: req.Ephemeral, sentAt: now, expires: now.Add(2 * r.cfg.MaxClockSkew)}
+	r.dials[id] = d
+	var wait time.Duration
+	links := r.neighbourLinksLocked(nil)
+	if flags&wire.FlagFlood == 0 {
+		if cands := r.routes.best(d.target, r.cfg.Fanout, nil, now); len(cands) > 0 {
+			links = links[:0]
+			for _, c := range cands {
+				links = append(links, c.link)
+			}
+			wait = max(time.Duration(r.cfg.DirectedWait*float64(cands[0].latency)), r.cfg.MinDirectedWait)
+		}
+	}
+	r.mu.Unlock()
+	sent := 0
+	for _, l := range links {
+		if l.Send(req) == nil {
+			sent++
+		}
+	}
+	r.stats.requestsSent.Add(int64(sent))
+	if sent == 0 {
+		return 0, fmt.Errorf("%w to %s: no peers", ErrNoRoute, ident.String(d.target))
+	}
+	return wait, nil
+}
+
+// awaitAck sends d's first request and returns the first usable answer. A
+// request that went to known next hops is followed by a flood if nothing
+// came back within its wait.
+func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) {
+	wait, err := r.sendRequest(d, 0)
+	if err != nil {
+		return dialEvent{}, err
+	}
+	var flood <-chan time.Time
+	if wait > 0 {
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		flood = t.C
+	}
+	for {
+		select {
+		case ev := <-d.events:
+			if ev.refuse != nil {
+				return ev, fmt.Errorf("%w by %s: %s", ErrRefused, ident.String(d.target), refuseReason(ev.refuse.Reason))
+			}
+			return ev, nil
+		case <-flood:
+			flood = nil
+			r.stats.directedTimeouts.Add(1)
+			if _, err := r.sendRequest(d, wire.FlagFlood); err != nil {
+				return dialEvent{}, err
+			}
+		case <-ctx.Done():
+			if r.ctx.Err() != nil {
+				return dialEvent{}, ErrClosed
+			}
+			return dialEvent{}, fmt.Errorf("no answer from %s: %w", ident.String(d.target), ctx.Err())
+		}
+	}
+}
+
+func (r *Router) newDial(target [20]byte) *dialState {
+	return &dialState{target: target, events: make(chan dialEvent, 16), reqs: make(map[[20]byte]*btcec.PrivateKey)}
+}
+
 // Dial connects to the key whose HASH160 is target, proving identity
 // (the node's identity when nil) to the listener. It returns when the
 // first ack has come back and the data stream is open: the caller can
-// write at once. Errors wrap ErrNoRoute (no peer to ask), ErrRefused (the
-// target refused), ErrClosed, or the context's error (DeadlineExceeded when
-// no answer came in time, which is what an address nobody listens on
-// gives). A dial whose context has no deadline gets Config.DialTimeout.
+// write at once. The other acks that arrive become backup paths. Errors
+// wrap ErrNoRoute (no peer to ask), ErrRefused (the target refused),
+// ErrClosed, or the context's error (DeadlineExceeded when no answer came
+// in time, which is what an address nobody listens on gives). A dial whose
+// context has no deadline gets Config.DialTimeout.
 func (r *Router) Dial(ctx context.Context, identity *btcec.PrivateKey, target [20]byte) (*Session, error) {
 	if identity == nil {
 		identity = r.cfg.Identity
@@ -62,55 +192,24 @@ func (r *Router) Dial(ctx context.Context, identity *btcec.PrivateKey, target [2
 		return r.dialLocal(identity, lst)
 	}
 
-	req, eph, err := newRequest(target, r.cfg.HopLimit, 0, r.now(), r.cfg.Rand)
-	if err != nil {
-		return nil, err
-	}
-	id := req.ID()
-	d := &dialState{events: make(chan dialEvent, 4*r.cfg.MaxAcks)}
-	r.mu.Lock()
-	r.seen[id] = &seenEntry{target: target, dEph: req.Ephemeral, expires: r.now().Add(2 * r.cfg.MaxClockSkew)}
-	r.dials[id] = d
-	links := r.neighbourLinksLocked(nil)
-	r.mu.Unlock()
-	defer func() {
-		// A late ack finds no dial and is dropped: a dial that gave up
-		// never connects afterwards.
-		r.mu.Lock()
-		delete(r.dials, id)
-		r.mu.Unlock()
-	}()
-
-	sent := 0
-	for _, l := range links {
-		if l.Send(req) == nil {
-			sent++
-		}
-	}
-	if sent == 0 {
-		return nil, fmt.Errorf("%w to %s: no peers", ErrNoRoute, ident.String(target))
-	}
+	d := r.newDial(target)
 	var lastErr error
 	for {
-		select {
-		case ev := <-d.events:
-			if ev.refuse != nil {
-				return nil, fmt.Errorf("%w by %s: %s", ErrRefused, ident.String(target), refuseReason(ev.refuse.Reason))
+		ev, err := r.awaitAck(ctx, d)
+		if err != nil {
+			// A late ack finds no dial and is dropped: a dial that gave up
+			// never connects afterwards.
+			r.forgetDial(d)
+			if lastErr != nil && ctx.Err() != nil {
+				err = fmt.Errorf("%w (after %w)", err, lastErr)
 			}
-			s, err := r.connect(ctx, identity, id, eph, ev)
-			if err == nil {
-				return s, nil
-			}
-			lastErr = err // try the next ack, if one comes
-		case <-ctx.Done():
-			if r.ctx.Err() != nil {
-				return nil, ErrClosed
-			}
-			if lastErr != nil {
-				return nil, fmt.Errorf("%w (after %w)", ctx.Err(), lastErr)
-			}
-			return nil, fmt.Errorf("no answer from %s: %w", ident.String(target), ctx.Err())
+			return nil, err
 		}
+		s, err := r.connect(ctx, identity, d, ev)
+		if err == nil {
+			return s, nil
+		}
+		lastErr = err // try the next ack, if one comes
 	}
 }
 
@@ -126,16 +225,14 @@ func refuseReason(code uint8) string {
 
 // connect opens the data stream along the path an ack took and starts the
 // dialler's session on it.
-func (r *Router) connect(ctx context.Context, identity *btcec.PrivateKey, id [20]byte, eph *btcec.PrivateKey, ev dialEvent) (*Session, error) {
-	master := dialerSecret(id, eph, ev.tKey, ev.tEph)
-	helloH := helloHash(id, ser(eph.PubKey()), ser(ev.tKey), ser(ev.tEph))
-	hops := make([]wire.Hop, len(ev.ack.Hops))
-	for i, h := range ev.ack.Hops {
-		hops[len(hops)-1-i] = h // acks list the target side first
-	}
-	s := newSession(r, id, true, identity.PubKey(), ev.tKey, master, helloH)
+func (r *Router) connect(ctx context.Context, identity *btcec.PrivateKey, d *dialState, ev dialEvent) (*Session, error) {
+	master := dialerSecret(ev.id, ev.eph, ev.tKey, ev.tEph)
+	helloH := helloHash(ev.id, ser(ev.eph.PubKey()), ser(ev.tKey), ser(ev.tEph))
+	hops := reverseHops(ev.ack.Hops)
+	s := newSession(r, ev.id, true, identity.PubKey(), ev.tKey, master)
+	s.target, s.tKey = d.target, ev.tKey
 	s.hello = buildHello(identity, helloH, hops)
-	stream, err := ev.link.OpenStream(ctx, wire.StreamHeader{Kind: wire.StreamCircuit, ID: id, Path: ev.ack.Path})
+	stream, err := ev.link.OpenStream(ctx, wire.StreamHeader{Kind: wire.StreamCircuit, ID: ev.id, Path: ev.ack.Path})
 	if err != nil {
 		return nil, fmt.Errorf("%w: opening the data stream: %w", ErrPathBroken, err)
 	}
@@ -143,8 +240,49 @@ func (r *Router) connect(ctx context.Context, identity *btcec.PrivateKey, id [20
 		stream.Close()
 		return nil, err
 	}
-	s.start(s.newPath(stream, ev.link, hops, ev.ack.Path))
+	// From now on the dial's other acks are this session's backups.
+	s.dial = d
+	d.mu.Lock()
+	d.session = s
+	d.mu.Unlock()
+	for {
+		select {
+		case b := <-d.events:
+			s.addBackup(b)
+			continue
+		default:
+		}
+		break
+	}
+	s.start(newPathConn(stream, ev.link, hops, ev.id, ev.ack.Path, master, true))
 	return s, nil
+}
+
+// requestPath asks the network again for s's target (a failover's fresh
+// path): the answers become s's backups after the first.
+func (r *Router) requestPath(ctx context.Context, s *Session) (dialEvent, error) {
+	d := r.newDial(s.target)
+	ev, err := r.awaitAck(ctx, d)
+	if err != nil {
+		r.forgetDial(d)
+		return ev, err
+	}
+	d.mu.Lock()
+	d.session = s
+	d.mu.Unlock()
+	go func() {
+		// The rest of this request's answers arrive as backups until the
+		// seen entries expire; then the dial is forgotten.
+		t := time.NewTimer(2 * r.cfg.MaxClockSkew)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-s.ended:
+		case <-r.ctx.Done():
+		}
+		r.forgetDial(d)
+	}()
+	return ev, nil
 }
 
 // buildHello makes the dialler's hello body: its identity key, a
@@ -182,18 +320,18 @@ func (r *Router) dialLocal(identity *btcec.PrivateKey, lst *Listener) (*Session,
 	tKey := lst.key.PubKey()
 	master := dialerSecret(id, dEph, tKey, tEph.PubKey())
 	helloH := helloHash(id, ser(dEph.PubKey()), ser(tKey), ser(tEph.PubKey()))
-	ds := newSession(r, id, true, identity.PubKey(), tKey, master, helloH)
+	ds := newSession(r, id, true, identity.PubKey(), tKey, master)
+	ds.target, ds.tKey = lst.addr, tKey
 	ds.hello = buildHello(identity, helloH, nil)
-	ts := newSession(r, id, false, tKey, nil, master, helloH)
 	a, b := pipe.New(pipe.Options{})
 	if err := r.addSession(ds); err != nil {
 		return nil, err
 	}
-	ds.start(ds.newPath(a, nil, nil, 1))
+	ds.start(newPathConn(a, nil, nil, id, 1, master, true))
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.accept(lst, ts, ts.newPath(b, nil, nil, 1))
+		r.acceptPath(lst, nil, b, wire.StreamHeader{ID: id, Path: 1}, master, helloH)
 	}()
 	return ds, nil
 }

@@ -1,6 +1,8 @@
 package route
 
 import (
+	"time"
+
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
@@ -46,7 +48,8 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 	gone, wasGone := r.gone[req.Target]
 	var fwd []*peer.Link
 	if lst == nil && !wasGone && req.HopLimit > 0 {
-		fwd = r.neighbourLinksLocked(l)
+		fwd = r.nextHopsLocked(req, l, now)
+		e.sentAt = now
 	}
 	r.mu.Unlock()
 
@@ -64,7 +67,9 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 		r.mu.Unlock()
 		r.answer(l, req, id, lst)
 	case wasGone:
-		l.Send(newRefuse(id, gone.key, wire.RefuseNoListener))
+		if l.Send(newRefuse(id, gone.key, wire.RefuseNoListener)) == nil {
+			r.stats.acksSent.Add(1)
+		}
 	case len(fwd) == 0:
 		r.stats.requestsDeadEnd.Add(1)
 	case !n.fwd.Allow():
@@ -78,6 +83,22 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 			}
 		}
 	}
+}
+
+// nextHopsLocked picks where a request goes: the best Fanout next hops the
+// route table knows for its target, unless it asks to be flooded or the
+// table knows nothing, in which case every peer but the one it came from.
+func (r *Router) nextHopsLocked(req *wire.ConnectRequest, from *peer.Link, now time.Time) []*peer.Link {
+	if req.Flags&wire.FlagFlood == 0 {
+		if cands := r.routes.best(req.Target, r.cfg.Fanout, from, now); len(cands) > 0 {
+			out := make([]*peer.Link, len(cands))
+			for i, c := range cands {
+				out[i] = c.link
+			}
+			return out
+		}
+	}
+	return r.neighbourLinksLocked(from)
 }
 
 // handleDuplicate drops a request already seen. At the target a copy that
@@ -115,7 +136,9 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id [20]byte, lst
 	if in == nil {
 		if lst.full() {
 			r.mu.Unlock()
-			l.Send(newRefuse(id, lst.key, wire.RefuseBusy))
+			if l.Send(newRefuse(id, lst.key, wire.RefuseBusy)) == nil {
+				r.stats.acksSent.Add(1)
+			}
 			return
 		}
 		eph, err := newKey(r.cfg.Rand)
@@ -130,10 +153,11 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id [20]byte, lst
 		}
 		in = &inboundState{
 			lst: lst, eph: eph, dEph: req.Ephemeral,
-			master:  targetSecret(id, lst.key, eph, dEph),
-			helloH:  helloHash(id, req.Ephemeral, ser(lst.key.PubKey()), ser(eph.PubKey())),
-			paths:   make(map[uint32]*peer.Link),
-			expires: r.now().Add(r.cfg.CircuitSetupTimeout),
+			master:   targetSecret(id, lst.key, eph, dEph),
+			helloH:   helloHash(id, req.Ephemeral, ser(lst.key.PubKey()), ser(eph.PubKey())),
+			paths:    make(map[uint32]*peer.Link),
+			streamed: make(map[uint32]bool),
+			expires:  r.now().Add(r.cfg.CircuitSetupTimeout),
 		}
 		r.inbound[id] = in
 	}
@@ -146,7 +170,9 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id [20]byte, lst
 	in.paths[path] = l
 	eph := in.eph
 	r.mu.Unlock()
-	l.Send(newAck(id, req.Ephemeral, lst.key, eph, path))
+	if l.Send(newAck(id, req.Ephemeral, lst.key, eph, path)) == nil {
+		r.stats.acksSent.Add(1)
+	}
 }
 
 // handleAck checks an ack, records the circuit and passes it upstream, or
@@ -177,10 +203,11 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 			return
 		}
 		r.mu.Lock()
+		r.routes.learn(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), pathPrice(ack.Hops), r.now())
 		d := r.dials[ack.ID]
 		r.mu.Unlock()
 		if d != nil {
-			d.deliver(dialEvent{link: l, ack: ack, tKey: tKey, tEph: tEph})
+			d.deliver(dialEvent{id: ack.ID, eph: d.eph(ack.ID), link: l, ack: ack, tKey: tKey, tEph: tEph})
 		}
 		return
 	}
@@ -196,7 +223,7 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		return
 	}
 	e.relayed++
-	c := &circuit{up: e.from, down: l, expires: r.now().Add(r.cfg.CircuitSetupTimeout)}
+	c := &circuit{up: e.from, down: l, target: target, expires: r.now().Add(r.cfg.CircuitSetupTimeout)}
 	r.circuits[key] = c
 	up := e.from
 	r.mu.Unlock()
@@ -214,7 +241,21 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 			delete(r.circuits, key)
 		}
 		r.mu.Unlock()
+		return
 	}
+	// Verified: the target is len(hops)+1 links away through l.
+	r.mu.Lock()
+	r.routes.learn(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), pathPrice(ack.Hops), r.now())
+	r.mu.Unlock()
+}
+
+// pathPrice is what the relays of an ack's hop list charge together.
+func pathPrice(hops []wire.Hop) uint64 {
+	var p uint64
+	for _, h := range hops {
+		p += h.Price
+	}
+	return p
 }
 
 // handleRefuse passes a checked refusal toward the dialler.
@@ -235,9 +276,11 @@ func (r *Router) handleRefuse(l *peer.Link, m *wire.ConnectRefuse) {
 		d := r.dials[m.ID]
 		r.mu.Unlock()
 		if d != nil {
-			d.deliver(dialEvent{link: l, refuse: m})
+			d.deliver(dialEvent{id: m.ID, link: l, refuse: m})
 		}
 		return
 	}
-	e.from.Send(m)
+	if e.from.Send(m) == nil {
+		r.stats.acksRelayed.Add(1)
+	}
 }

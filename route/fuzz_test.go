@@ -25,7 +25,7 @@ var fuzzNow = time.UnixMilli(1_800_000_000_000)
 // really verifies may pass: the one genuine seed (or its hop-limit
 // variants, which the signature does not cover).
 func FuzzConnectRequest(f *testing.F) {
-	genuine, _, err := newRequest([20]byte{1}, 8, 0, fuzzNow, bytes.NewReader(bytes.Repeat([]byte{7}, 64)))
+	genuine, _, err := newRequest([20]byte{1}, 8, 0, 0, fuzzNow, bytes.NewReader(bytes.Repeat([]byte{7}, 64)))
 	if err != nil {
 		f.Fatal(err)
 	}

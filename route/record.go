@@ -24,6 +24,12 @@ import (
 //	ack    offset (8): every byte before it has arrived
 //	fin    offset (8): the sender's stream ends here
 //	reset  code (1): the sender is gone (resetClosed) or gave up (resetAbort)
+//	resume connection ID (20) | proof (32) | offset (8) | relay count (1) |
+//	       relay HASH160s (20 each): the dialler moves the connection onto
+//	       this path; proof is HMAC-SHA256(master, "foxtrot/resume" || ID ||
+//	       this path's ID || path number), offset what it has received
+//	resumed offset (8): the target's answer, what it has received
+//	ping   (empty): a heartbeat when nothing else was sent for a while
 //
 // Offsets count application bytes from 0 in each direction. A relay sees
 // record types and sizes, never contents, and cannot alter, drop, reorder
@@ -32,11 +38,14 @@ import (
 
 // Record types.
 const (
-	recHello byte = 1
-	recData  byte = 2
-	recAck   byte = 3
-	recFin   byte = 4
-	recReset byte = 5
+	recHello   byte = 1
+	recData    byte = 2
+	recAck     byte = 3
+	recFin     byte = 4
+	recReset   byte = 5
+	recResume  byte = 6
+	recResumed byte = 7
+	recPing    byte = 8
 )
 
 // Reset codes.
@@ -52,6 +61,7 @@ const (
 	// maxSealed is the largest sealed body: offset, data and tag.
 	maxSealed = 8 + maxRecordData + recordTagSize
 	helloMin  = 33 + 64 + 1
+	resumeMin = 20 + 32 + 8 + 1
 )
 
 func newAEAD(key [32]byte) cipher.AEAD {
@@ -111,7 +121,7 @@ func newOpener(key [32]byte) *opener { return &opener{aead: newAEAD(key)} }
 func parseRecordHeader(hdr [recordHeaderSize]byte) (byte, int, error) {
 	typ := hdr[0]
 	n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
-	if typ < recHello || typ > recReset {
+	if typ < recHello || typ > recPing {
 		return 0, 0, fmt.Errorf("%w: record type %d", ErrProtocol, typ)
 	}
 	if n < recordTagSize || n > maxSealed {
@@ -142,10 +152,14 @@ func checkBody(typ byte, b []byte) error {
 		ok = len(b) >= helloMin && len(b) == helloMin+20*int(b[helloMin-1]) && int(b[helloMin-1]) < wire.MaxHops
 	case recData:
 		ok = len(b) > 8
-	case recAck, recFin:
+	case recAck, recFin, recResumed:
 		ok = len(b) == 8
 	case recReset:
 		ok = len(b) == 1
+	case recResume:
+		ok = len(b) >= resumeMin && len(b) == resumeMin+20*int(b[resumeMin-1]) && int(b[resumeMin-1]) < wire.MaxHops
+	case recPing:
+		ok = len(b) == 0
 	}
 	if !ok {
 		return fmt.Errorf("%w: record type %d with a %d-byte body", ErrProtocol, typ, len(b))

@@ -104,6 +104,29 @@ type Config struct {
 	AcceptBacklog int
 	// MaxSeen bounds the table of recent requests. Default 65536.
 	MaxSeen int
+	// Fanout is how many known next hops a request goes to when the
+	// route table knows the target (otherwise it is flooded). Default 2.
+	Fanout int
+	// RouteTTL is how long a learned route lives unless confirmed again.
+	// Default 10m.
+	RouteTTL time.Duration
+	// MaxRoutes bounds the route table (targets). Default 16384.
+	MaxRoutes int
+	// DirectedWait is how long a dial sent to known next hops waits for an
+	// ack before it floods a fresh request: this multiple of the best
+	// known setup latency, but at least MinDirectedWait. Defaults 4 and
+	// 150ms.
+	DirectedWait    float64
+	MinDirectedWait time.Duration
+	// Heartbeat is how often a connection's path is checked: a path that
+	// carried nothing for this long gets a ping record. Default 1s.
+	Heartbeat time.Duration
+	// StallTimeout is how long a path may be silent (no record at all,
+	// heartbeats included) before it counts as broken. Default 4s.
+	StallTimeout time.Duration
+	// FailoverTimeout bounds the search for a new path after one broke;
+	// then the connection fails with ErrPathBroken. Default 20s.
+	FailoverTimeout time.Duration
 	// Rand is the randomness for keys and nonces. Default crypto/rand.
 	Rand io.Reader
 	// Now is the clock. Default time.Now.
@@ -146,6 +169,16 @@ func (c *Config) setDefaults() error {
 	num(&c.RecvBuffer, 1<<20)
 	num(&c.AcceptBacklog, 128)
 	num(&c.MaxSeen, 1<<16)
+	num(&c.Fanout, 2)
+	num(&c.MaxRoutes, 1<<14)
+	dur(&c.RouteTTL, 10*time.Minute)
+	dur(&c.MinDirectedWait, 150*time.Millisecond)
+	dur(&c.Heartbeat, time.Second)
+	dur(&c.StallTimeout, 4*time.Second)
+	dur(&c.FailoverTimeout, 20*time.Second)
+	if c.DirectedWait <= 0 {
+		c.DirectedWait = 4
+	}
 	if c.Rand == nil {
 		c.Rand = rand.Reader
 	}
@@ -173,6 +206,7 @@ type Router struct {
 	listeners map[[20]byte]*Listener
 	gone      map[[20]byte]goneKey // recently closed listeners, to refuse for
 	sessions  map[*Session]struct{}
+	routes    *table
 	closed    bool
 
 	ctx    context.Context // cancelled by Close
@@ -198,6 +232,7 @@ type seenEntry struct {
 	from     *peer.Link // nil: this node made the request
 	target   [20]byte
 	dEph     [33]byte
+	sentAt   time.Time // when we passed it on (latency samples start here)
 	expires  time.Time
 	relayed  int // acks relayed back for this request
 	inbound  bool
@@ -211,6 +246,7 @@ type circuitKey struct {
 
 type circuit struct {
 	up, down *peer.Link
+	target   [20]byte
 	expires  time.Time
 	active   bool
 }
@@ -223,6 +259,7 @@ type inboundState struct {
 	master   [32]byte
 	helloH   [32]byte
 	paths    map[uint32]*peer.Link // path number -> the peer it was acked to
+	streamed map[uint32]bool       // path numbers whose stream has arrived
 	nextPath uint32
 	session  *Session
 	expires  time.Time
@@ -254,6 +291,7 @@ func New(cfg Config) (*Router, error) {
 		gone:      make(map[[20]byte]goneKey),
 		sessions:  make(map[*Session]struct{}),
 	}
+	r.routes = newTable(cfg.RouteTTL, cfg.MaxRoutes)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.wg.Add(1)
 	go r.janitor()
@@ -331,6 +369,7 @@ func (r *Router) expire(now time.Time) {
 			delete(r.gone, h)
 		}
 	}
+	r.routes.expire(now)
 }
 
 // LinkUp implements peer.Handler.
@@ -369,6 +408,7 @@ func (r *Router) LinkDown(l *peer.Link, err error) {
 	defer r.mu.Unlock()
 	delete(r.nbrs, l)
 	r.shareForwardingLocked()
+	r.routes.dropLink(l)
 	for k, c := range r.circuits {
 		if !c.active && (c.up == l || c.down == l) {
 			delete(r.circuits, k)
@@ -422,14 +462,17 @@ func (r *Router) removeSession(s *Session) {
 
 // counters are the router's statistics.
 type counters struct {
+	requestsSent, acksSent,
 	requestsSeen, requestsForwarded, requestsDuplicate, requestsInvalid,
 	requestsThrottled, requestsNotForwarded, requestsDeadEnd, acksRelayed, acksInvalid, acksUnknown,
 	circuitsRelayed, circuitsActive, bytesRelayed, streamsRejected,
-	acceptsFailed atomic.Int64
+	acceptsFailed, failovers, failoverNanos, directedTimeouts atomic.Int64
 }
 
 // Stats is a snapshot of the router's counters.
 type Stats struct {
+	RequestsSent      int64 // copies of this node's own requests sent to peers
+	AcksSent          int64 // acks and refusals this node sent as a target
 	RequestsSeen      int64 // new, valid requests handled
 	RequestsForwarded int64 // copies of requests sent on
 	RequestsDuplicate int64 // requests dropped as already seen
@@ -447,12 +490,26 @@ type Stats struct {
 	BytesRelayed         int64 // bytes spliced, both directions
 	StreamsRejected      int64 // streams naming no circuit of ours
 	AcceptsFailed        int64 // inbound connections dropped before Accept
+	// Failovers counts connections moved to a new path; FailoverTime is
+	// the total time those moves took.
+	Failovers    int64
+	FailoverTime time.Duration
+	// DirectedTimeouts counts dials whose directed request got no answer
+	// in time and were flooded.
+	DirectedTimeouts int64
+}
+
+// ControlMessages is the number of connect requests, acks and refusals
+// this node sent: its share of what connection setup costs the network.
+func (s Stats) ControlMessages() int64 {
+	return s.RequestsSent + s.RequestsForwarded + s.AcksSent + s.AcksRelayed
 }
 
 // Stats returns the router's counters.
 func (r *Router) Stats() Stats {
 	c := &r.stats
 	return Stats{
+		RequestsSent: c.requestsSent.Load(), AcksSent: c.acksSent.Load(),
 		RequestsSeen: c.requestsSeen.Load(), RequestsForwarded: c.requestsForwarded.Load(),
 		RequestsDuplicate: c.requestsDuplicate.Load(), RequestsInvalid: c.requestsInvalid.Load(),
 		RequestsThrottled: c.requestsThrottled.Load(), RequestsNotForwarded: c.requestsNotForwarded.Load(),
@@ -461,5 +518,7 @@ func (r *Router) Stats() Stats {
 		CircuitsRelayed: c.circuitsRelayed.Load(), CircuitsActive: c.circuitsActive.Load(),
 		BytesRelayed: c.bytesRelayed.Load(), StreamsRejected: c.streamsRejected.Load(),
 		AcceptsFailed: c.acceptsFailed.Load(),
+		Failovers:     c.failovers.Load(), FailoverTime: time.Duration(c.failoverNanos.Load()),
+		DirectedTimeouts: c.directedTimeouts.Load(),
 	}
 }

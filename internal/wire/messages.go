@@ -26,6 +26,15 @@ const (
 	TargetAddr uint8 = 0
 )
 
+// Request flags.
+const (
+	// FlagFlood asks every node to flood the request to all its peers
+	// instead of the best next hops its route table knows: the dialler's
+	// fallback when a directed request got no answer in time.
+	FlagFlood uint8 = 1 << 0
+	knownFlags      = FlagFlood
+)
+
 // ConnectRequest asks the network for a path to Target. It names no
 // dialer: only an ephemeral key, which signs it. Relays decrement HopLimit
 // as they forward; everything else is fixed by the dialer, and the
@@ -33,6 +42,7 @@ const (
 type ConnectRequest struct {
 	HopLimit  uint8
 	Kind      uint8    // TargetAddr
+	Flags     uint8    // FlagFlood
 	Target    [20]byte // HASH160 of the target public key
 	Ephemeral [33]byte // the dialer's ephemeral public key (compressed)
 	Nonce     [16]byte
@@ -42,7 +52,7 @@ type ConnectRequest struct {
 }
 
 // ConnectRequestSize is the encoded body size of a ConnectRequest.
-const ConnectRequestSize = 1 + 1 + 20 + 33 + 16 + 8 + 8 + 64
+const ConnectRequestSize = 1 + 1 + 1 + 20 + 33 + 16 + 8 + 8 + 64
 
 func (*ConnectRequest) Type() Type { return TypeConnectRequest }
 
@@ -59,7 +69,7 @@ func (m *ConnectRequest) appendFixed(b []byte) []byte {
 
 // appendSigned appends the fields the signature covers.
 func (m *ConnectRequest) appendSigned(b []byte) []byte {
-	b = append(b, m.Kind)
+	b = append(b, m.Kind, m.Flags)
 	b = append(b, m.Target[:]...)
 	b = append(b, m.Ephemeral[:]...)
 	b = append(b, m.Nonce[:]...)
@@ -70,6 +80,7 @@ func (m *ConnectRequest) appendSigned(b []byte) []byte {
 func (m *ConnectRequest) decodeBody(d *decoder) {
 	m.HopLimit = d.u8()
 	m.Kind = d.u8()
+	m.Flags = d.u8()
 	d.copy(m.Target[:])
 	d.copy(m.Ephemeral[:])
 	d.copy(m.Nonce[:])
@@ -78,6 +89,9 @@ func (m *ConnectRequest) decodeBody(d *decoder) {
 	d.copy(m.Sig[:])
 	if d.err == nil && m.Kind != TargetAddr {
 		d.fail("unknown target kind %d", m.Kind)
+	}
+	if d.err == nil && m.Flags&^knownFlags != 0 {
+		d.fail("unknown flags %#x", m.Flags)
 	}
 }
 

@@ -1,0 +1,174 @@
+package route
+
+import (
+	"sort"
+	"time"
+
+	"github.com/foxtrotnet/foxtrot/peer"
+)
+
+// table is a node's route table: for each target it has seen answer,
+// the neighbours that led to it, with what was observed of each. It is
+// learned, never configured:
+//
+//   - a verified ack coming back from neighbour D for target T says "T is
+//     len(hops)+1 hops away through D", and the time since the request went
+//     to D is a latency sample;
+//   - a circuit or connection through D that carried data and ended well
+//     is a success; one that broke is a failure.
+//
+// Candidates expire (Config.RouteTTL after they were last confirmed) and
+// vanish with their link. The table holds at most Config.MaxRoutes
+// targets; the least recently confirmed go first. It is guarded by the
+// router's mutex.
+type table struct {
+	ttl     time.Duration
+	max     int
+	targets map[[20]byte]*routeEntry
+}
+
+type routeEntry struct {
+	target  [20]byte
+	updated time.Time
+	cands   []*candidate
+}
+
+// candidate is one next hop toward a target.
+type candidate struct {
+	link      *peer.Link
+	hops      int           // links from us to the target through link
+	latency   time.Duration // EWMA of request-to-ack time through link
+	successes int
+	failures  int
+	price     uint64 // the path's price per MiB, as acks quoted it
+	updated   time.Time
+}
+
+func newTable(ttl time.Duration, max int) *table {
+	return &table{ttl: ttl, max: max, targets: make(map[[20]byte]*routeEntry)}
+}
+
+// learn records that target answered through link, hops away, latency
+// after the request went out, at price.
+func (t *table) learn(target [20]byte, link *peer.Link, hops int, latency time.Duration, price uint64, now time.Time) {
+	e := t.targets[target]
+	if e == nil {
+		if len(t.targets) >= t.max {
+			t.evictOldest()
+		}
+		e = &routeEntry{target: target}
+		t.targets[target] = e
+	}
+	e.updated = now
+	for _, c := range e.cands {
+		if c.link == link {
+			c.hops = hops
+			c.latency = ewma(c.latency, latency)
+			c.price = price
+			c.updated = now
+			return
+		}
+	}
+	e.cands = append(e.cands, &candidate{link: link, hops: hops, latency: latency, price: price, updated: now})
+}
+
+// outcome records how a circuit or connection toward target through link
+// went.
+func (t *table) outcome(target [20]byte, link *peer.Link, ok bool) {
+	e := t.targets[target]
+	if e == nil {
+		return
+	}
+	for _, c := range e.cands {
+		if c.link == link {
+			if ok {
+				c.successes++
+			} else {
+				c.failures++
+			}
+			return
+		}
+	}
+}
+
+func ewma(old, sample time.Duration) time.Duration {
+	if old == 0 {
+		return sample
+	}
+	return old - old/4 + sample/4
+}
+
+// score orders candidates, lower is better: latency, inflated by the
+// share of failures, plus a little per hop to break ties toward short
+// paths. A candidate that failed more than it worked counts double.
+func (c *candidate) score() float64 {
+	s := float64(c.latency) * (1 + float64(c.failures)/float64(c.successes+1))
+	return s + float64(c.hops)*float64(100*time.Microsecond)
+}
+
+// best returns up to n live candidates for target, best first, leaving
+// out except (the link a request came from).
+func (t *table) best(target [20]byte, n int, except *peer.Link, now time.Time) []*candidate {
+	e := t.targets[target]
+	if e == nil {
+		return nil
+	}
+	var out []*candidate
+	for _, c := range e.cands {
+		if c.link != except && c.link.Err() == nil && now.Sub(c.updated) <= t.ttl {
+			out = append(out, c)
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].score() < out[j].score() })
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out
+}
+
+// dropLink forgets every candidate through link.
+func (t *table) dropLink(link *peer.Link) {
+	for id, e := range t.targets {
+		kept := e.cands[:0]
+		for _, c := range e.cands {
+			if c.link != link {
+				kept = append(kept, c)
+			}
+		}
+		for i := len(kept); i < len(e.cands); i++ {
+			e.cands[i] = nil
+		}
+		e.cands = kept
+		if len(e.cands) == 0 {
+			delete(t.targets, id)
+		}
+	}
+}
+
+// expire drops candidates not confirmed within the TTL.
+func (t *table) expire(now time.Time) {
+	for id, e := range t.targets {
+		kept := e.cands[:0]
+		for _, c := range e.cands {
+			if now.Sub(c.updated) <= t.ttl {
+				kept = append(kept, c)
+			}
+		}
+		e.cands = kept
+		if len(e.cands) == 0 {
+			delete(t.targets, id)
+		}
+	}
+}
+
+func (t *table) evictOldest() {
+	var oldest *routeEntry
+	for _, e := range t.targets {
+		if oldest == nil || e.updated.Before(oldest.updated) {
+			oldest = e
+		}
+	}
+	if oldest != nil {
+		delete(t.targets, oldest.target)
+	}
+}
