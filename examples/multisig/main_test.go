@@ -189,7 +189,7 @@ func TestProposeReportsAnOfflineCosignerAndFinishes(t *testing.T) {
 	err := run(context.Background(), []string{"propose",
 		"-wallet", path("wallet.json"), "-key", path("alice.key"), "-utxos", path("utxos.json"),
 		"-pay", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080=40000", "-fee", "10000",
-		"-peer", carolLinks[0], "-peer", "/ip4/127.0.0.1/tcp/1", "-dial-timeout", "2s",
+		"-peer", carolLinks[0], "-peer", "/ip4/127.0.0.1/tcp/1", "-dial-timeout", "4s",
 	}, nil, &stdout, &stderr)
 	require.NoError(t, err, stderr.String())
 	require.Less(t, time.Since(start), 20*time.Second)

@@ -124,7 +124,7 @@ func TestSilentCosignerTimesOut(t *testing.T) {
 	}
 
 	start := time.Now()
-	res, err := newProposer(t, c, w, "alice", 2*time.Second).Propose(context.Background(), testProposal(t, w, "alice"), peers)
+	res, err := newProposer(t, c, w, "alice", 4*time.Second).Propose(context.Background(), testProposal(t, w, "alice"), peers)
 	require.NoError(t, err)
 	require.Less(t, time.Since(start), 15*time.Second)
 	require.ErrorIs(t, res.Answers[0].Err, context.DeadlineExceeded)
