@@ -306,16 +306,12 @@ multiaddrs to give them as -peer), -peer to make links, or both. Without
 	default:
 		policy = newPrompter(ctx, stdin, out).decide
 	}
-	c, err := cosign.NewCosigner(cosign.CosignerConfig{
-		Wallet: w,
-		Key:    key,
-		Policy: policy,
-		Logger: slog.New(slog.NewTextHandler(stderr, nil)),
-	})
+	logger := slog.New(slog.NewTextHandler(stderr, nil)) // foxtrot says little above debug level
+	c, err := cosign.NewCosigner(cosign.CosignerConfig{Wallet: w, Key: key, Policy: policy, Logger: logger})
 	if err != nil {
 		return err
 	}
-	node, err := foxtrot.NewNode(foxtrot.Config{ListenAddrs: listen, Peers: peers, Logger: nodeLogger(stderr)})
+	node, err := foxtrot.NewNode(foxtrot.Config{ListenAddrs: listen, Peers: peers, Logger: logger})
 	if err != nil {
 		return err
 	}
@@ -493,7 +489,7 @@ it prints the transaction, in hex, on stdout; the answers go to stderr.
 	fmt.Fprint(stderr, s)
 
 	report := &lockedWriter{w: stderr}
-	node, err := foxtrot.NewNode(foxtrot.Config{Logger: nodeLogger(stderr)})
+	node, err := foxtrot.NewNode(foxtrot.Config{Logger: slog.New(slog.NewTextHandler(stderr, nil))})
 	if err != nil {
 		return err
 	}

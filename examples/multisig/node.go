@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"strings"
 	"sync"
@@ -124,9 +123,4 @@ func dialer(node *foxtrot.Node, out io.Writer) cosign.DialFunc {
 		}
 		return c, nil
 	}
-}
-
-// nodeLogger is the node's logger: foxtrot says little above debug level.
-func nodeLogger(stderr io.Writer) *slog.Logger {
-	return slog.New(slog.NewTextHandler(stderr, nil))
 }
