@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"sync"
@@ -21,18 +22,13 @@ import (
 	"github.com/foxtrotnet/foxtrot/route"
 )
 
-// startNet starts a node for every node of sn and waits until every link
-// of the topology is up.
-func startNet(t testing.TB, sn *simnet.Net) []*Node {
+// startNet starts a node for every node of sn (mods may adjust each
+// node's Config) and waits until every link of the topology is up.
+func startNet(t testing.TB, sn *simnet.Net, mods ...func(i int, c *Config)) []*Node {
 	t.Helper()
 	nodes := make([]*Node, sn.Len())
 	for i := range nodes {
-		nodes[i] = newTestNode(t, Config{
-			Identity:    sn.Keys[i],
-			ListenAddrs: []string{sn.Listen(i)},
-			Peers:       sn.Peers(i),
-			Transports:  sn.Transports(),
-		})
+		nodes[i] = newTestNode(t, netConfig(sn, i, mods...))
 	}
 	require.Eventually(t, func() bool {
 		for i, n := range nodes {
@@ -43,6 +39,46 @@ func startNet(t testing.TB, sn *simnet.Net) []*Node {
 		return true
 	}, 20*time.Second, 5*time.Millisecond, "the network did not link up")
 	return nodes
+}
+
+// logOnFailure gives each node a debug logger whose output the test
+// prints if it fails.
+func logOnFailure(t *testing.T) func(i int, c *Config) {
+	var mu sync.Mutex
+	var buf bytes.Buffer
+	t.Cleanup(func() {
+		if t.Failed() {
+			mu.Lock()
+			t.Log("node logs:\n" + buf.String())
+			mu.Unlock()
+		}
+	})
+	w := writerFunc(func(p []byte) (int, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		return buf.Write(p)
+	})
+	return func(i int, c *Config) {
+		c.Logger = slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})).With("n", i)
+	}
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// netConfig is node i's Config in sn.
+func netConfig(sn *simnet.Net, i int, mods ...func(i int, c *Config)) Config {
+	c := Config{
+		Identity:    sn.Keys[i],
+		ListenAddrs: []string{sn.Listen(i)},
+		Peers:       sn.Peers(i),
+		Transports:  sn.Transports(),
+	}
+	for _, m := range mods {
+		m(i, &c)
+	}
+	return c
 }
 
 // echoListener listens on a fresh key at n and echoes every connection.

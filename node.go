@@ -51,6 +51,12 @@ type Config struct {
 	// HopLimit bounds how far this node's connect requests travel.
 	// Default 8.
 	HopLimit uint8
+	// FailoverTimeout bounds how long a connection whose path broke looks
+	// for a new one before it fails. Default 20s.
+	FailoverTimeout time.Duration
+	// StallTimeout is how long a connection's path may be silent before
+	// it counts as broken (connections send heartbeats). Default 4s.
+	StallTimeout time.Duration
 	// RequestRate and RequestBurst limit the connect requests this node
 	// accepts from each peer (a token bucket: per second, and at once).
 	// Defaults 1000 and 1000.
@@ -102,12 +108,14 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	n.log = cfg.Logger.With("node", n.id.String())
 	n.router, err = route.New(route.Config{
-		Identity:     cfg.Identity,
-		Logger:       n.log,
-		HopLimit:     cfg.HopLimit,
-		DialTimeout:  cfg.DialTimeout,
-		RequestRate:  cfg.RequestRate,
-		RequestBurst: cfg.RequestBurst,
+		Identity:        cfg.Identity,
+		Logger:          n.log,
+		HopLimit:        cfg.HopLimit,
+		DialTimeout:     cfg.DialTimeout,
+		RequestRate:     cfg.RequestRate,
+		RequestBurst:    cfg.RequestBurst,
+		FailoverTimeout: cfg.FailoverTimeout,
+		StallTimeout:    cfg.StallTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -175,6 +183,41 @@ func (n *Node) Connect(ctx context.Context, multiaddr string) error {
 	}
 	_, err = n.peers.Connect(ctx, a)
 	return err
+}
+
+// Disconnect closes the link to a peer. Connections through it move to
+// other paths. A peer in Config.Peers is redialled, as after any loss.
+func (n *Node) Disconnect(peerAddr Addr) error {
+	l := n.peers.Link(peerAddr.hash)
+	if l == nil {
+		return fmt.Errorf("foxtrot: not linked to %s", peerAddr)
+	}
+	return l.Close()
+}
+
+// Routes returns what the node has learned about where addresses are:
+// for each target, the neighbours that led to it, best first.
+func (n *Node) Routes() []Route {
+	rs := n.router.Routes()
+	out := make([]Route, len(rs))
+	for i, r := range rs {
+		out[i] = Route{Target: AddrFromHash160(r.Target), NextHop: AddrFromHash160(r.NextHop), Hops: r.Hops,
+			Latency: r.Latency, Successes: r.Successes, Failures: r.Failures, Price: r.Price, Updated: r.Updated}
+	}
+	return out
+}
+
+// Route is one learned next hop toward an address: found through acks
+// that came back that way, and scored by what connections through it did.
+type Route struct {
+	Target    Addr
+	NextHop   Addr          // the neighbour to send requests for Target to
+	Hops      int           // links from here to Target through NextHop
+	Latency   time.Duration // smoothed request-to-ack time through NextHop
+	Successes int           // circuits or connections through it that ended well
+	Failures  int           // ... that broke
+	Price     uint64        // the path's quoted price per MiB
+	Updated   time.Time     // last confirmed
 }
 
 // Peers returns the identities of the peers linked now.

@@ -26,6 +26,11 @@ type Stats struct {
 	// Inbound links whose handshake failed, and inbound connections
 	// dropped before Accept (a dialler that never completed its hello).
 	HandshakesFailed, AcceptsFailed int64
+	// Connections moved to a new path, and the total time those moves
+	// took; dials whose directed request timed out and were flooded.
+	Failovers        int64
+	FailoverTime     time.Duration
+	DirectedTimeouts int64
 }
 
 // PeerStats describes one link.
@@ -48,6 +53,7 @@ func (n *Node) Stats() Stats {
 		AcksRelayed:     r.AcksRelayed, AcksInvalid: r.AcksInvalid, AcksUnknown: r.AcksUnknown,
 		CircuitsRelayed: r.CircuitsRelayed, CircuitsActive: r.CircuitsActive, BytesRelayed: r.BytesRelayed,
 		HandshakesFailed: int64(n.peers.FailedHandshakes()), AcceptsFailed: r.AcceptsFailed,
+		Failovers: r.Failovers, FailoverTime: r.FailoverTime, DirectedTimeouts: r.DirectedTimeouts,
 	}
 	for _, l := range n.peers.Links() {
 		p := PeerStats{Addr: AddrFromHash160(l.ID()), Outbound: l.Outbound(), Since: l.Since(), RTT: l.RTT()}

@@ -154,48 +154,83 @@ func (r *Router) acceptPath(lst *Listener, l *peer.Link, st io.ReadWriteCloser, 
 		}
 		s := newSession(r, h.ID, false, lst.key.PubKey(), pub, master)
 		p.hops = hops
-		r.mu.Lock()
-		in := r.inbound[h.ID]
-		if in != nil {
-			if in.session != nil {
-				r.mu.Unlock()
-				fail(fmt.Errorf("%w: a second hello", ErrProtocol))
-				return
-			}
-			in.session = s
-		}
-		r.mu.Unlock()
-		if err := r.addSession(s); err != nil {
+		if err := r.registerInbound(s); err != nil {
 			fail(err)
 			return
 		}
 		s.start(p)
-		if !lst.enqueue(s) {
-			s.end(fmt.Errorf("%w: listener closed or busy", ErrRefused))
-			r.stats.acceptsFailed.Add(1)
-		}
+		r.confirm(lst, s)
 	case recResume:
 		var oldID [20]byte
 		copy(oldID[:], body)
 		r.mu.Lock()
+		in := r.inbound[oldID]
 		var s *Session
-		if in := r.inbound[oldID]; in != nil {
+		if in != nil {
 			s = in.session
 		}
 		r.mu.Unlock()
+		fresh := false
+		if s == nil && in != nil {
+			// The first path broke before its hello got through: the
+			// dialler sent it again inside the resume.
+			s = newSession(r, oldID, false, in.lst.key.PubKey(), nil, in.master)
+			lst, helloH, fresh = in.lst, in.helloH, true
+		}
 		if s == nil {
 			fail(fmt.Errorf("%w: resume of an unknown connection", ErrProtocol))
 			return
 		}
-		off, hops, err := s.parseResume(body, h.ID, h.Path)
+		off, hops, hello, err := s.parseResume(body, h.ID, h.Path)
+		if err == nil && fresh {
+			var pub *btcec.PublicKey
+			if hello == nil {
+				err = fmt.Errorf("%w: resume of a connection never greeted", ErrProtocol)
+			} else if pub, _, err = checkHello(hello, helloH); err == nil {
+				s.remote = pub
+				err = r.registerInbound(s)
+			}
+		}
 		if err == nil {
 			err = s.adopt(p, off, hops)
 		}
 		if err != nil {
 			fail(err)
+			return
+		}
+		if fresh {
+			s.scheduleHeartbeat()
+			r.confirm(lst, s)
 		}
 	default:
 		fail(fmt.Errorf("%w: record type %d first", ErrProtocol, typ))
+	}
+}
+
+// registerInbound makes s the session of its connection ID at the target.
+func (r *Router) registerInbound(s *Session) error {
+	r.mu.Lock()
+	if in := r.inbound[s.id]; in != nil {
+		if in.session != nil {
+			r.mu.Unlock()
+			return fmt.Errorf("%w: a second hello", ErrProtocol)
+		}
+		in.session = s
+	}
+	r.mu.Unlock()
+	return r.addSession(s)
+}
+
+// confirm tells the dialler at once that its hello arrived (any record
+// does) and queues the session for Accept.
+func (r *Router) confirm(lst *Listener, s *Session) {
+	s.tx.mu.Lock()
+	s.tx.pingDue = true
+	s.tx.work.Notify()
+	s.tx.mu.Unlock()
+	if !lst.enqueue(s) {
+		s.end(fmt.Errorf("%w: listener closed or busy", ErrRefused))
+		r.stats.acceptsFailed.Add(1)
 	}
 }
 

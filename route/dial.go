@@ -113,6 +113,8 @@ func (r *Router) sendRequest(d *dialState, flags uint8) (time.Duration, error) {
 		}
 	}
 	r.stats.requestsSent.Add(int64(sent))
+	r.log.Debug("connect request sent", "conn", ident.String(id), "target", ident.String(d.target),
+		"peers", sent, "directed", wait > 0, "flood", flags&wire.FlagFlood != 0)
 	if sent == 0 {
 		return 0, fmt.Errorf("%w to %s: no peers", ErrNoRoute, ident.String(d.target))
 	}
@@ -150,6 +152,7 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 			if r.ctx.Err() != nil {
 				return dialEvent{}, ErrClosed
 			}
+			r.log.Debug("no answer", "target", ident.String(d.target), "requests", len(d.reqs), "err", ctx.Err())
 			return dialEvent{}, fmt.Errorf("no answer from %s: %w", ident.String(d.target), ctx.Err())
 		}
 	}

@@ -286,6 +286,9 @@ func (s *Session) openResume(p *pathConn) bool {
 		for _, h := range p.hops {
 			body = append(body, h.Node[:]...)
 		}
+		if !s.confirmed.Load() {
+			body = append(body, s.hello...)
+		}
 		b = p.seal.seal(nil, recResume, body, nil)
 	} else {
 		b = p.seal.sealU64(nil, recResumed, off)
@@ -368,19 +371,25 @@ func (s *Session) adopt(p *pathConn, off uint64, hops []wire.Hop) error {
 	return nil
 }
 
-// parseResume checks a resume body against session s.
-func (s *Session) parseResume(b []byte, pathID [20]byte, num uint32) (uint64, []wire.Hop, error) {
+// parseResume checks a resume body against session s. It returns what
+// the dialler has received, the new path's relays, and the hello the
+// dialler appended (nil if none).
+func (s *Session) parseResume(b []byte, pathID [20]byte, num uint32) (uint64, []wire.Hop, []byte, error) {
 	var id [20]byte
 	copy(id[:], b)
 	if id != s.id || !hmac.Equal(b[20:52], s.resumeProof(pathID, num)) {
-		return 0, nil, fmt.Errorf("%w: resume proof does not match", ErrProtocol)
+		return 0, nil, nil, fmt.Errorf("%w: resume proof does not match", ErrProtocol)
 	}
 	off := binary.BigEndian.Uint64(b[52:60])
 	hops := make([]wire.Hop, b[resumeMin-1])
 	for i := range hops {
 		copy(hops[i].Node[:], b[resumeMin+20*i:])
 	}
-	return off, hops, nil
+	var hello []byte
+	if rest := b[resumeMin+20*len(hops):]; len(rest) > 0 {
+		hello = rest
+	}
+	return off, hops, hello, nil
 }
 
 func reverseHops(in []wire.Hop) []wire.Hop {

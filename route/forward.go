@@ -172,6 +172,7 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id [20]byte, lst
 	r.mu.Unlock()
 	if l.Send(newAck(id, req.Ephemeral, lst.key, eph, path)) == nil {
 		r.stats.acksSent.Add(1)
+		r.log.Debug("answered connect request", "conn", ident.String(id), "path", path, "via", ident.String(l.ID()))
 	}
 }
 
@@ -206,6 +207,8 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		r.routes.learn(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), pathPrice(ack.Hops), r.now())
 		d := r.dials[ack.ID]
 		r.mu.Unlock()
+		r.log.Debug("ack for our request", "conn", ident.String(ack.ID), "path", ack.Path,
+			"relays", len(ack.Hops), "after", r.now().Sub(e.sentAt), "dial", d != nil)
 		if d != nil {
 			d.deliver(dialEvent{id: ack.ID, eph: d.eph(ack.ID), link: l, ack: ack, tKey: tKey, tEph: tEph})
 		}

@@ -251,6 +251,7 @@ func (s *Session) readLoop(p *pathConn) {
 	for {
 		typ, plain, buf, err := p.readRecord()
 		if err == nil {
+			s.confirmed.Store(true)
 			err = s.handleRecord(p, typ, plain, buf)
 		}
 		if err != nil {

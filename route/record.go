@@ -25,9 +25,12 @@ import (
 //	fin    offset (8): the sender's stream ends here
 //	reset  code (1): the sender is gone (resetClosed) or gave up (resetAbort)
 //	resume connection ID (20) | proof (32) | offset (8) | relay count (1) |
-//	       relay HASH160s (20 each): the dialler moves the connection onto
-//	       this path; proof is HMAC-SHA256(master, "foxtrot/resume" || ID ||
-//	       this path's ID || path number), offset what it has received
+//	       relay HASH160s (20 each) [| hello body]: the dialler moves the
+//	       connection onto this path; proof is HMAC-SHA256(master,
+//	       "foxtrot/resume" || ID || this path's ID || path number), offset
+//	       what it has received. Until the dialler has heard from the
+//	       target it appends its hello, in case the first path broke
+//	       before the hello got through.
 //	resumed offset (8): the target's answer, what it has received
 //	ping   (empty): a heartbeat when nothing else was sent for a while
 //
@@ -157,7 +160,10 @@ func checkBody(typ byte, b []byte) error {
 	case recReset:
 		ok = len(b) == 1
 	case recResume:
-		ok = len(b) >= resumeMin && len(b) == resumeMin+20*int(b[resumeMin-1]) && int(b[resumeMin-1]) < wire.MaxHops
+		if ok = len(b) >= resumeMin && int(b[resumeMin-1]) < wire.MaxHops; ok {
+			rest := len(b) - resumeMin - 20*int(b[resumeMin-1])
+			ok = rest == 0 || rest >= helloMin
+		}
 	case recPing:
 		ok = len(b) == 0
 	}

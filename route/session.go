@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -49,6 +50,9 @@ type Session struct {
 	// Dialler only: whom we dialled, for fresh paths.
 	target [20]byte
 	tKey   *btcec.PublicKey
+	// confirmed is set once the dialler has heard from the target: until
+	// then a resume carries the hello too.
+	confirmed atomic.Bool
 
 	mu        sync.Mutex
 	remote    *btcec.PublicKey // the target's key, or the dialler's from its hello
@@ -409,6 +413,11 @@ func (s *Session) end(err error) {
 		close(s.ended)
 		if p != nil {
 			p.fail()
+			if s.dialer && s.err == nil && p.first != nil {
+				s.r.mu.Lock()
+				s.r.routes.outcome(s.target, p.first, true)
+				s.r.mu.Unlock()
+			}
 		}
 		if d != nil {
 			s.r.forgetDial(d)

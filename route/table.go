@@ -172,3 +172,31 @@ func (t *table) evictOldest() {
 		delete(t.targets, oldest.target)
 	}
 }
+
+// Route describes one learned next hop toward a target.
+type Route struct {
+	Target    [20]byte
+	NextHop   [20]byte // the neighbour's identity
+	Hops      int      // links to the target through NextHop
+	Latency   time.Duration
+	Successes int
+	Failures  int
+	Price     uint64
+	Updated   time.Time
+}
+
+// Routes returns the route table, targets and candidates best first.
+func (r *Router) Routes() []Route {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	now := r.now()
+	var out []Route
+	for target := range r.routes.targets {
+		for _, c := range r.routes.best(target, len(r.routes.targets[target].cands), nil, now) {
+			out = append(out, Route{Target: target, NextHop: c.link.ID(), Hops: c.hops, Latency: c.latency,
+				Successes: c.successes, Failures: c.failures, Price: c.price, Updated: c.updated})
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool { return string(out[i].Target[:]) < string(out[j].Target[:]) })
+	return out
+}

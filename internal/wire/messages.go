@@ -31,8 +31,8 @@ const (
 	// FlagFlood asks every node to flood the request to all its peers
 	// instead of the best next hops its route table knows: the dialler's
 	// fallback when a directed request got no answer in time.
-	FlagFlood uint8 = 1 << 0
-	knownFlags      = FlagFlood
+	FlagFlood  uint8 = 1 << 0
+	knownFlags       = FlagFlood
 )
 
 // ConnectRequest asks the network for a path to Target. It names no
