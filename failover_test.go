@@ -282,3 +282,33 @@ func TestSecondConnectUsesWhatTheFirstTaught(t *testing.T) {
 	require.NotEmpty(t, nodes[0].Routes())
 	require.Equal(t, l.Addr(), nodes[0].Routes()[0].Target)
 }
+
+func TestStatsShowWhatEachPeerDid(t *testing.T) {
+	sn := simnet.New(3, simnet.Line, simnet.Options{})
+	nodes := startNet(t, sn)
+	l := echoListener(t, nodes[2])
+	c := dialT(t, nodes[0], l.Addr())
+	payload := make([]byte, 1<<20)
+	go c.Write(payload)
+	_, err := io.ReadFull(c, make([]byte, len(payload)))
+	require.NoError(t, err)
+	c.Close()
+	relay := nodes[1].Stats()
+	require.Len(t, relay.Peers, 2)
+	for _, p := range relay.Peers {
+		require.Greater(t, p.RTT, time.Duration(0))
+		require.GreaterOrEqual(t, p.BytesRelayed, int64(2<<20), "both directions through each neighbour")
+	}
+	require.Eventually(t, func() bool {
+		for _, p := range nodes[1].Stats().Peers {
+			if p.CircuitsOK != 1 {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, 10*time.Millisecond, "the circuit ended well on both sides")
+	dialler := nodes[0].Stats().Peers[0]
+	require.EqualValues(t, 1, dialler.RequestsSent)
+	require.EqualValues(t, 1, dialler.AcksBack)
+	require.GreaterOrEqual(t, relay.RequestsForwarded, int64(1))
+}

@@ -3,6 +3,8 @@ package foxtrot
 import (
 	"sort"
 	"time"
+
+	"github.com/foxtrotnet/foxtrot/route"
 )
 
 // Stats is a snapshot of a node's activity, for monitoring and debugging.
@@ -33,13 +35,22 @@ type Stats struct {
 	DirectedTimeouts int64
 }
 
-// PeerStats describes one link.
+// PeerStats describes one link and what the node observed of the peer.
 type PeerStats struct {
 	Addr      Addr          // the peer's identity
 	Multiaddr string        // the address dialled ("" for an inbound link)
 	Outbound  bool          // this node dialled it
 	Since     time.Time     // when the link came up
 	RTT       time.Duration // smoothed ping round-trip time (0 before the first)
+	// Forwarding: connect requests sent to the peer, and verified acks
+	// that came back through it.
+	RequestsSent, AcksBack int64
+	// Relaying: circuits through the peer that ended well or broke, and
+	// the bytes relayed to or from it.
+	CircuitsOK, CircuitsBroke, BytesRelayed int64
+	// Queued is the control bytes waiting to be written to the peer: a
+	// peer that reads slowly shows here first.
+	Queued int
 }
 
 // Stats returns a snapshot of the node's counters and links.
@@ -55,8 +66,15 @@ func (n *Node) Stats() Stats {
 		HandshakesFailed: int64(n.peers.FailedHandshakes()), AcceptsFailed: r.AcceptsFailed,
 		Failovers: r.Failovers, FailoverTime: r.FailoverTime, DirectedTimeouts: r.DirectedTimeouts,
 	}
+	obs := make(map[[20]byte]route.PeerObservation)
+	for _, o := range n.router.Observations() {
+		obs[o.Peer] = o
+	}
 	for _, l := range n.peers.Links() {
-		p := PeerStats{Addr: AddrFromHash160(l.ID()), Outbound: l.Outbound(), Since: l.Since(), RTT: l.RTT()}
+		o := obs[l.ID()]
+		p := PeerStats{Addr: AddrFromHash160(l.ID()), Outbound: l.Outbound(), Since: l.Since(), RTT: l.RTT(),
+			RequestsSent: o.RequestsSent, AcksBack: o.AcksBack, CircuitsOK: o.CircuitsOK,
+			CircuitsBroke: o.CircuitsBroke, BytesRelayed: o.BytesRelayed, Queued: l.Queued()}
 		if m := l.Multiaddr(); m != nil {
 			p.Multiaddr = m.String()
 		}

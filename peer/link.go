@@ -168,6 +168,9 @@ func (l *Link) start() {
 	l.pmu.Lock()
 	l.pingTimer = time.AfterFunc(l.set.jitter(l.set.cfg.PingInterval), l.keepalive)
 	l.pmu.Unlock()
+	if !l.outbound {
+		l.sendPing(nil) // the dialler pinged in newLink: both ends know the RTT at once
+	}
 }
 
 // ID returns HASH160 of the peer's identity key.
@@ -203,6 +206,14 @@ func (l *Link) Err() error {
 	default:
 		return nil
 	}
+}
+
+// Queued returns the bytes of control messages waiting to be written: a
+// peer that reads slowly shows here first.
+func (l *Link) Queued() int {
+	l.smu.Lock()
+	defer l.smu.Unlock()
+	return len(l.sendq)
 }
 
 // Send queues a control message. It does not block on the network: a

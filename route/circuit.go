@@ -7,7 +7,6 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"io"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/foxtrotnet/foxtrot/internal/bufpool"
@@ -76,7 +75,19 @@ func (r *Router) relay(key circuitKey, c *circuit, up stream, h wire.StreamHeade
 	r.stats.circuitsRelayed.Add(1)
 	r.stats.circuitsActive.Add(1)
 	defer r.stats.circuitsActive.Add(-1)
-	ok := splice(up, down, &r.stats.bytesRelayed)
+	upObs, downObs := r.observe(c.up), r.observe(c.down)
+	ok := splice(up, down, func(n int64) {
+		r.stats.bytesRelayed.Add(n)
+		upObs.bytes.Add(n)
+		downObs.bytes.Add(n)
+	})
+	for _, o := range []*observed{upObs, downObs} {
+		if ok {
+			o.circuitsOK.Add(1)
+		} else {
+			o.circuitsBroke.Add(1)
+		}
+	}
 	r.mu.Lock()
 	r.routes.outcome(c.target, c.down, ok)
 	r.mu.Unlock()
@@ -86,24 +97,24 @@ func (r *Router) relay(key circuitKey, c *circuit, up stream, h wire.StreamHeade
 // half-closes the other, an error closes both. It returns when both
 // copies are done, with both streams closed, and reports whether both
 // ended with an orderly EOF.
-func splice(a, b stream, counter *atomic.Int64) bool {
+func splice(a, b stream, moved func(n int64)) bool {
 	var wg sync.WaitGroup
 	var okBA bool
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		okBA = pump(b, a, counter)
+		okBA = pump(b, a, moved)
 	}()
-	okAB := pump(a, b, counter)
+	okAB := pump(a, b, moved)
 	wg.Wait()
 	a.Close()
 	b.Close()
 	return okAB && okBA
 }
 
-// pump copies src to dst with a pooled buffer; it reports whether src
-// ended with EOF (rather than an error).
-func pump(dst, src stream, counter *atomic.Int64) bool {
+// pump copies src to dst with a pooled buffer, reporting each chunk to
+// moved; it reports whether src ended with EOF (rather than an error).
+func pump(dst, src stream, moved func(n int64)) bool {
 	buf := bufpool.Get(spliceBuffer)
 	defer bufpool.Put(buf)
 	for {
@@ -114,7 +125,7 @@ func pump(dst, src stream, counter *atomic.Int64) bool {
 				dst.Close()
 				return false
 			}
-			counter.Add(int64(n))
+			moved(int64(n))
 		}
 		if err != nil {
 			if err == io.EOF {

@@ -110,6 +110,7 @@ func (r *Router) sendRequest(d *dialState, flags uint8) (time.Duration, error) {
 	for _, l := range links {
 		if l.Send(req) == nil {
 			sent++
+			r.observe(l).requestsSent.Add(1)
 		}
 	}
 	r.stats.requestsSent.Add(int64(sent))

@@ -80,6 +80,7 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 		for _, to := range fwd {
 			if to.Send(&f) == nil {
 				r.stats.requestsForwarded.Add(1)
+				r.observe(to).requestsSent.Add(1)
 			}
 		}
 	}
@@ -207,6 +208,7 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		r.routes.learn(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), pathPrice(ack.Hops), r.now())
 		d := r.dials[ack.ID]
 		r.mu.Unlock()
+		r.observe(l).acksBack.Add(1)
 		r.log.Debug("ack for our request", "conn", ident.String(ack.ID), "path", ack.Path,
 			"relays", len(ack.Hops), "after", r.now().Sub(e.sentAt), "dial", d != nil)
 		if d != nil {
@@ -247,6 +249,7 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		return
 	}
 	// Verified: the target is len(hops)+1 links away through l.
+	r.observe(l).acksBack.Add(1)
 	r.mu.Lock()
 	r.routes.learn(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), pathPrice(ack.Hops), r.now())
 	r.mu.Unlock()

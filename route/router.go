@@ -226,6 +226,53 @@ type neighbour struct {
 	link *peer.Link
 	in   *rate.Limiter
 	fwd  *rate.Limiter
+	obs  *observed
+}
+
+// observed is what the router saw of one neighbour, kept while it is
+// linked.
+type observed struct {
+	requestsSent  atomic.Int64 // requests we sent it (ours and forwarded)
+	acksBack      atomic.Int64 // verified acks that came back through it
+	circuitsOK    atomic.Int64 // circuits through it that ended well
+	circuitsBroke atomic.Int64 // ... that broke
+	bytes         atomic.Int64 // bytes relayed to or from it
+}
+
+// PeerObservation is what the router saw of one neighbour.
+type PeerObservation struct {
+	Peer          [20]byte
+	RequestsSent  int64 // connect requests sent to it
+	AcksBack      int64 // verified acks that came back through it
+	CircuitsOK    int64 // relayed circuits through it that ended well
+	CircuitsBroke int64 // ... that broke
+	BytesRelayed  int64 // relayed bytes to or from it
+	Queued        int   // control bytes waiting to be written to it
+}
+
+// Observations returns what the router saw of each current neighbour.
+func (r *Router) Observations() []PeerObservation {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := make([]PeerObservation, 0, len(r.nbrs))
+	for l, n := range r.nbrs {
+		out = append(out, PeerObservation{
+			Peer: l.ID(), RequestsSent: n.obs.requestsSent.Load(), AcksBack: n.obs.acksBack.Load(),
+			CircuitsOK: n.obs.circuitsOK.Load(), CircuitsBroke: n.obs.circuitsBroke.Load(),
+			BytesRelayed: n.obs.bytes.Load(), Queued: l.Queued(),
+		})
+	}
+	return out
+}
+
+// observe returns the observations of link, or a throwaway if it is gone.
+func (r *Router) observe(l *peer.Link) *observed {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if n := r.nbrs[l]; n != nil {
+		return n.obs
+	}
+	return &observed{}
 }
 
 type seenEntry struct {
@@ -381,6 +428,7 @@ func (r *Router) LinkUp(l *peer.Link) {
 		link: l,
 		in:   rate.NewLimiter(rate.Limit(r.cfg.RequestRate), r.cfg.RequestBurst),
 		fwd:  rate.NewLimiter(lim, burst), // a new peer starts with a full share
+		obs:  &observed{},
 	}
 	r.shareForwardingLocked()
 }
