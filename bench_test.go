@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/hashicorp/yamux"
+
+	"github.com/foxtrotnet/foxtrot/internal/simnet"
 	"github.com/stretchr/testify/require"
 )
 
@@ -195,4 +197,45 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	b.ReportMetric(float64(lat[len(lat)/2].Microseconds()), "p50-µs")
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
+}
+
+// BenchmarkRecovery: how long a connection is interrupted when the relay
+// under it dies. Each iteration builds the two-path network (alice - r1 -
+// r2 - bob and alice - r3 - r4 - bob, in process), runs an echo
+// connection, closes the relay on its path, and times from the close to
+// the next completed round trip. Reported as ms/op, with the failover
+// itself (new path found and resumed) as failover-ms.
+func BenchmarkRecovery(b *testing.B) {
+	var failover time.Duration
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		nodes := startNet(b, simnet.New(6, twoPaths, simnet.Options{}))
+		l := echoListener(b, nodes[bob])
+		c := dialT(b, nodes[alice], l.Addr())
+		echo := func() {
+			if _, err := c.Write([]byte("ping")); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, make([]byte, 4)); err != nil {
+				b.Fatal(err)
+			}
+		}
+		echo()
+		relay := indexOf(nodes, c.Path()[0])
+		b.StartTimer()
+		nodes[relay].Close()
+		echo()
+		b.StopTimer()
+		st := nodes[alice].Stats()
+		if st.Failovers != 1 {
+			b.Fatalf("%d failovers", st.Failovers)
+		}
+		failover += st.FailoverTime
+		c.Close()
+		for _, n := range nodes {
+			n.Close()
+		}
+	}
+	b.ReportMetric(float64(failover.Microseconds())/1000/float64(b.N), "failover-ms")
 }
