@@ -1,6 +1,7 @@
 package route
 
 import (
+	"context"
 	"io"
 	"sync/atomic"
 	"testing"
@@ -256,4 +257,38 @@ func TestCopiesOfAForgedRequestAreNotAnsweredEither(t *testing.T) {
 	nodes[2].r.mu.Lock()
 	require.Empty(t, nodes[2].r.inbound, "nothing was answered")
 	nodes[2].r.mu.Unlock()
+}
+
+func TestAForgedResumeCannotTakeOverAConnection(t *testing.T) {
+	// 0 is the victim's node, 1 a relay that turns attacker: it knows the
+	// victim's connection ID (it relays it) and makes a path of its own
+	// to the target, then claims the victim's connection on it.
+	sn := simnet.New(3, simnet.Line, simnet.Options{})
+	nodes := startNodes(t, sn, nil, nil)
+	l := echo(t, nodes[2])
+	victim, err := dial(t, nodes[0], l.Addr(), 5*time.Second)
+	require.NoError(t, err)
+	defer victim.Close()
+	roundTrip(t, victim, "before")
+
+	attacker := nodes[1].r
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	d := attacker.newDial(l.Addr())
+	ev, err := attacker.awaitAck(ctx, d)
+	require.NoError(t, err)
+	master := dialerSecret(ev.id, ev.eph, ev.tKey, ev.tEph)
+	st, err := ev.link.OpenStream(ctx, wire.StreamHeader{Kind: wire.StreamCircuit, ID: ev.id, Path: ev.ack.Path})
+	require.NoError(t, err)
+	p := newPathConn(st, ev.link, nil, ev.id, ev.ack.Path, master, true)
+	body := append(victim.id[:], make([]byte, 32)...) // a guessed proof
+	body = append(body, make([]byte, 8+1)...)
+	_, err = st.Write(p.seal.seal(nil, recResume, body, nil))
+	require.NoError(t, err)
+	_, err = st.Read(make([]byte, 1))
+	require.Error(t, err, "the target drops the stream")
+	require.Eventually(t, func() bool { return nodes[2].r.Stats().AcceptsFailed == 1 }, 5*time.Second, time.Millisecond)
+
+	roundTrip(t, victim, "after: still mine")
+	require.Equal(t, [][20]byte{ident.Hash160(sn.Keys[1].PubKey())}, victim.Path(), "the victim's path never moved")
 }
