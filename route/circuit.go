@@ -41,6 +41,12 @@ func (r *Router) handleStream(l *peer.Link, s stream, h wire.StreamHeader) {
 	key := circuitKey{h.ID, h.Path}
 	r.mu.Lock()
 	if c := r.circuits[key]; c != nil && c.up == l && !c.active {
+		if r.bill != nil && r.bill.isCutOff(l) {
+			r.mu.Unlock()
+			r.stats.requestsRefusedCredit.Add(1)
+			s.Close()
+			return
+		}
 		c.active = true
 		r.mu.Unlock()
 		r.relay(key, c, s, h)
@@ -72,14 +78,33 @@ func (r *Router) relay(key circuitKey, c *circuit, up stream, h wire.StreamHeade
 		up.Close()
 		return
 	}
+	c.smu.Lock()
+	c.streams = []stream{up, down}
+	stopped := c.stopping
+	c.smu.Unlock()
+	if stopped {
+		up.Close()
+		down.Close()
+		return
+	}
 	r.stats.circuitsRelayed.Add(1)
 	r.stats.circuitsActive.Add(1)
 	defer r.stats.circuitsActive.Add(-1)
+	bill := r.bill
+	if bill != nil && c.upRate > 0 {
+		bill.circuitUp(c)
+		defer bill.circuitDown(c)
+	} else {
+		bill = nil
+	}
 	upObs, downObs := r.observe(c.up), r.observe(c.down)
 	ok := splice(up, down, func(n int64) {
 		r.stats.bytesRelayed.Add(n)
 		upObs.bytes.Add(n)
 		downObs.bytes.Add(n)
+		if bill != nil {
+			bill.meterRelay(c, n)
+		}
 	})
 	for _, o := range []*observed{upObs, downObs} {
 		if ok {
@@ -246,7 +271,7 @@ func (r *Router) confirm(lst *Listener, s *Session) {
 }
 
 // checkHello checks the dialler's proof of identity.
-func checkHello(b []byte, helloH [32]byte) (*btcec.PublicKey, []wire.Hop, error) {
+func checkHello(b []byte, helloH [32]byte) (*btcec.PublicKey, []Hop, error) {
 	if len(b) < helloMin {
 		return nil, nil, fmt.Errorf("%w: short hello", ErrProtocol)
 	}
@@ -259,7 +284,7 @@ func checkHello(b []byte, helloH [32]byte) (*btcec.PublicKey, []wire.Hop, error)
 	if err := verify(pub, helloH, sig); err != nil {
 		return nil, nil, fmt.Errorf("%w: hello: %v", ErrProtocol, err)
 	}
-	hops := make([]wire.Hop, b[helloMin-1])
+	hops := make([]Hop, b[helloMin-1])
 	for i := range hops {
 		copy(hops[i].Node[:], b[helloMin+20*i:])
 	}

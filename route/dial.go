@@ -23,6 +23,8 @@ type dialEvent struct {
 	ack        *wire.ConnectAck
 	tKey, tEph *btcec.PublicKey
 	refuse     *wire.ConnectRefuse
+	price      uint64 // the path's price per MiB, as quoted
+	overPrice  bool   // more than the request allowed
 }
 
 // dialState collects the answers to the requests made for one target.
@@ -78,7 +80,7 @@ func (r *Router) forgetDial(d *dialState) {
 // it, to every peer. It returns how long a directed request deserves
 // before the dial floods (0 if this one flooded).
 func (r *Router) sendRequest(d *dialState, flags uint8) (time.Duration, error) {
-	req, eph, err := newRequest(d.target, r.cfg.HopLimit, flags, 0, r.now(), r.cfg.Rand)
+	req, eph, err := newRequest(d.target, r.cfg.HopLimit, flags, r.maxPrice(), r.now(), r.cfg.Rand)
 	if err != nil {
 		return 0, err
 	}
@@ -92,7 +94,7 @@ func (r *Router) sendRequest(d *dialState, flags uint8) (time.Duration, error) {
 		r.mu.Unlock()
 		return 0, ErrClosed
 	}
-	r.seen[id] = &seenEntry{target: d.target, dEph: req.Ephemeral, sentAt: now, expires: now.Add(2 * r.cfg.MaxClockSkew)}
+	r.seen[id] = &seenEntry{target: d.target, dEph: req.Ephemeral, sentAt: now, maxPrice: req.MaxPrice, expires: now.Add(2 * r.cfg.MaxClockSkew)}
 	r.dials[id] = d
 	var wait time.Duration
 	links := r.neighbourLinksLocked(nil)
@@ -122,10 +124,22 @@ func (r *Router) sendRequest(d *dialState, flags uint8) (time.Duration, error) {
 	return wait, nil
 }
 
-// awaitAck sends d's first request and returns the first usable answer. A
+// maxPrice is what this node's dials pay per MiB at most.
+func (r *Router) maxPrice() uint64 {
+	if r.bill == nil {
+		return 0
+	}
+	return r.bill.cfg.MaxPrice
+}
+
+// awaitAck sends d's first request and returns the best usable answer. A
 // request that went to known next hops is followed by a flood if nothing
-// came back within its wait.
+// came back within its wait. The first free path wins (it is the
+// fastest); when paths cost money, answers are collected for a moment
+// (as long as the first took, between 5 and 50 ms) and the cheapest is
+// taken, the others kept as backups.
 func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) {
+	start := r.now()
 	wait, err := r.sendRequest(d, 0)
 	if err != nil {
 		return dialEvent{}, err
@@ -136,13 +150,37 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 		defer t.Stop()
 		flood = t.C
 	}
+	var best *dialEvent
+	var window <-chan time.Time
+	cheapest := ^uint64(0)
 	for {
 		select {
 		case ev := <-d.events:
 			if ev.refuse != nil {
 				return ev, fmt.Errorf("%w by %s: %s", ErrRefused, ident.String(d.target), refuseReason(ev.refuse.Reason))
 			}
-			return ev, nil
+			if ev.overPrice {
+				cheapest = min(cheapest, ev.price)
+				continue
+			}
+			if ev.price == 0 && best == nil {
+				return ev, nil
+			}
+			switch {
+			case best == nil:
+				best = &ev
+				w := min(max(r.now().Sub(start), 5*time.Millisecond), 50*time.Millisecond)
+				t := time.NewTimer(w)
+				defer t.Stop()
+				window = t.C
+			case ev.price < best.price:
+				d.deliver(*best) // a backup
+				best = &ev
+			default:
+				d.deliver(ev)
+			}
+		case <-window:
+			return *best, nil
 		case <-flood:
 			flood = nil
 			r.stats.directedTimeouts.Add(1)
@@ -152,6 +190,13 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 		case <-ctx.Done():
 			if r.ctx.Err() != nil {
 				return dialEvent{}, ErrClosed
+			}
+			if best != nil {
+				return *best, nil
+			}
+			if cheapest != ^uint64(0) {
+				return dialEvent{}, fmt.Errorf("%w: the cheapest path to %s costs %d sat/MiB, the limit is %d",
+					ErrTooExpensive, ident.String(d.target), cheapest, r.maxPrice())
 			}
 			r.log.Debug("no answer", "target", ident.String(d.target), "requests", len(d.reqs), "err", ctx.Err())
 			return dialEvent{}, fmt.Errorf("no answer from %s: %w", ident.String(d.target), ctx.Err())
@@ -232,7 +277,7 @@ func refuseReason(code uint8) string {
 func (r *Router) connect(ctx context.Context, identity *btcec.PrivateKey, d *dialState, ev dialEvent) (*Session, error) {
 	master := dialerSecret(ev.id, ev.eph, ev.tKey, ev.tEph)
 	helloH := helloHash(ev.id, ser(ev.eph.PubKey()), ser(ev.tKey), ser(ev.tEph))
-	hops := reverseHops(ev.ack.Hops)
+	hops := pathHops(ev.ack.Hops)
 	s := newSession(r, ev.id, true, identity.PubKey(), ev.tKey, master)
 	s.target, s.tKey = d.target, ev.tKey
 	s.hello = buildHello(identity, helloH, hops)
@@ -258,7 +303,9 @@ func (r *Router) connect(ctx context.Context, identity *btcec.PrivateKey, d *dia
 		}
 		break
 	}
-	s.start(newPathConn(stream, ev.link, hops, ev.id, ev.ack.Path, master, true))
+	p := newPathConn(stream, ev.link, hops, ev.id, ev.ack.Path, master, true)
+	p.rate = ev.price
+	s.start(p)
 	return s, nil
 }
 
@@ -291,7 +338,7 @@ func (r *Router) requestPath(ctx context.Context, s *Session) (dialEvent, error)
 
 // buildHello makes the dialler's hello body: its identity key, a
 // signature over helloH, and the path's relays (so the target knows them).
-func buildHello(identity *btcec.PrivateKey, helloH [32]byte, hops []wire.Hop) []byte {
+func buildHello(identity *btcec.PrivateKey, helloH [32]byte, hops []Hop) []byte {
 	b := make([]byte, 0, helloMin+20*len(hops))
 	b = append(b, identity.PubKey().SerializeCompressed()...)
 	sig := sign(identity, helloH)

@@ -174,7 +174,7 @@ func (s *Session) failover(cause error) {
 
 // addBackup keeps an ack for later use (dialler).
 func (s *Session) addBackup(ev dialEvent) {
-	if ev.refuse != nil {
+	if ev.refuse != nil || ev.overPrice {
 		return
 	}
 	s.mu.Lock()
@@ -230,8 +230,9 @@ func (s *Session) openPath(ctx context.Context, ev dialEvent) (*pathConn, error)
 	if err != nil {
 		return nil, err
 	}
-	p := newPathConn(stream, ev.link, reverseHops(ev.ack.Hops), ev.id, ev.ack.Path, master, true)
+	p := newPathConn(stream, ev.link, pathHops(ev.ack.Hops), ev.id, ev.ack.Path, master, true)
 	p.resume = true
+	p.rate = ev.price
 	return p, nil
 }
 
@@ -336,7 +337,7 @@ func (s *Session) resendFromLocked(off uint64) error {
 }
 
 // adopt moves the target's session onto p, which a checked resume opened.
-func (s *Session) adopt(p *pathConn, off uint64, hops []wire.Hop) error {
+func (s *Session) adopt(p *pathConn, off uint64, hops []Hop) error {
 	s.mu.Lock()
 	if s.isEnded() {
 		s.mu.Unlock()
@@ -374,14 +375,14 @@ func (s *Session) adopt(p *pathConn, off uint64, hops []wire.Hop) error {
 // parseResume checks a resume body against session s. It returns what
 // the dialler has received, the new path's relays, and the hello the
 // dialler appended (nil if none).
-func (s *Session) parseResume(b []byte, pathID [20]byte, num uint32) (uint64, []wire.Hop, []byte, error) {
+func (s *Session) parseResume(b []byte, pathID [20]byte, num uint32) (uint64, []Hop, []byte, error) {
 	var id [20]byte
 	copy(id[:], b)
 	if id != s.id || !hmac.Equal(b[20:52], s.resumeProof(pathID, num)) {
 		return 0, nil, nil, fmt.Errorf("%w: resume proof does not match", ErrProtocol)
 	}
 	off := binary.BigEndian.Uint64(b[52:60])
-	hops := make([]wire.Hop, b[resumeMin-1])
+	hops := make([]Hop, b[resumeMin-1])
 	for i := range hops {
 		copy(hops[i].Node[:], b[resumeMin+20*i:])
 	}
@@ -392,10 +393,12 @@ func (s *Session) parseResume(b []byte, pathID [20]byte, num uint32) (uint64, []
 	return off, hops, hello, nil
 }
 
-func reverseHops(in []wire.Hop) []wire.Hop {
-	out := make([]wire.Hop, len(in))
+// pathHops turns an ack's hop list (target side first) into a path's
+// relays (dialler side first).
+func pathHops(in []wire.Hop) []Hop {
+	out := make([]Hop, len(in))
 	for i, h := range in {
-		out[len(in)-1-i] = h // acks list the target side first
+		out[len(in)-1-i] = Hop{Node: h.Node(), Price: h.Price}
 	}
 	return out
 }

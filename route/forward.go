@@ -1,7 +1,10 @@
 package route
 
 import (
+	"fmt"
 	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
 
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
@@ -19,6 +22,10 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 	}
 	if !n.in.Allow() {
 		r.stats.requestsThrottled.Add(1)
+		return
+	}
+	if r.bill != nil && r.bill.isCutOff(l) {
+		r.stats.requestsRefusedCredit.Add(1)
 		return
 	}
 	id := req.ID()
@@ -41,7 +48,7 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 		r.stats.requestsDuplicate.Add(1)
 		return
 	}
-	e := &seenEntry{from: l, target: req.Target, dEph: req.Ephemeral, expires: now.Add(2 * r.cfg.MaxClockSkew)}
+	e := &seenEntry{from: l, target: req.Target, dEph: req.Ephemeral, maxPrice: req.MaxPrice, expires: now.Add(2 * r.cfg.MaxClockSkew)}
 	r.seen[id] = e
 	r.stats.requestsSeen.Add(1)
 	lst := r.listeners[req.Target]
@@ -199,6 +206,9 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 	if e.from == nil {
 		// Our own dial: check before anything depends on it.
 		tKey, tEph, err := checkAck(ack, target, dEph)
+		if err == nil {
+			err = checkQuotes(ack, r.now())
+		}
 		if err != nil {
 			r.stats.acksInvalid.Add(1)
 			r.log.Debug("dropping ack", "from", ident.String(l.ID()), "err", err)
@@ -212,7 +222,8 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		r.log.Debug("ack for our request", "conn", ident.String(ack.ID), "path", ack.Path,
 			"relays", len(ack.Hops), "after", r.now().Sub(e.sentAt), "dial", d != nil)
 		if d != nil {
-			d.deliver(dialEvent{id: ack.ID, eph: d.eph(ack.ID), link: l, ack: ack, tKey: tKey, tEph: tEph})
+			d.deliver(dialEvent{id: ack.ID, eph: d.eph(ack.ID), link: l, ack: ack, tKey: tKey, tEph: tEph,
+				price: pathPrice(ack.Hops), overPrice: pathPrice(ack.Hops) > e.maxPrice})
 		}
 		return
 	}
@@ -221,6 +232,12 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 	// connection's critical path: the dialler checks it too, so a forged
 	// ack cannot connect anyone, and a relay acts on an ack only once it
 	// has verified it (below, dropping the circuit of a forged one).
+	down := pathPrice(ack.Hops)
+	price := r.price()
+	if down+price > e.maxPrice {
+		r.stats.acksOverPrice.Add(1) // the dialler would refuse it
+		return
+	}
 	key := circuitKey{ack.ID, ack.Path}
 	r.mu.Lock()
 	if _, dup := r.circuits[key]; dup || e.relayed >= r.cfg.MaxAcks {
@@ -228,13 +245,14 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		return
 	}
 	e.relayed++
-	c := &circuit{up: e.from, down: l, target: target, expires: r.now().Add(r.cfg.CircuitSetupTimeout)}
+	c := &circuit{up: e.from, down: l, target: target, expires: r.now().Add(r.cfg.CircuitSetupTimeout),
+		upRate: down + price, downRate: down}
 	r.circuits[key] = c
 	up := e.from
 	r.mu.Unlock()
 
 	fwd := *ack
-	fwd.Hops = append(append(make([]wire.Hop, 0, len(ack.Hops)+1), ack.Hops...), wire.Hop{Node: r.self})
+	fwd.Hops = append(append(make([]wire.Hop, 0, len(ack.Hops)+1), ack.Hops...), r.quote(ack.ID, ack.Path, price))
 	if up.Send(&fwd) == nil {
 		r.stats.acksRelayed.Add(1)
 	}
@@ -253,6 +271,46 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 	r.mu.Lock()
 	r.routes.learn(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), pathPrice(ack.Hops), r.now())
 	r.mu.Unlock()
+}
+
+// price is what this node charges per MiB it relays.
+func (r *Router) price() uint64 {
+	if r.bill == nil {
+		return 0
+	}
+	return r.bill.cfg.Price
+}
+
+// quote is this relay's hop in an ack: its key and, when it charges, its
+// signed price for this path.
+func (r *Router) quote(id [20]byte, path uint32, price uint64) wire.Hop {
+	h := wire.Hop{Key: ser(r.cfg.Identity.PubKey()), Price: price}
+	if price > 0 {
+		h.ValidUntil = uint32(r.now().Add(r.bill.cfg.QuoteTTL).Unix())
+		h.Sig = sign(r.cfg.Identity, wire.QuoteHash(id, path, h.Key, price, h.ValidUntil))
+	}
+	return h
+}
+
+// checkQuotes verifies the signed prices in an ack: every relay that
+// charges must have signed its price for this path, unexpired.
+func checkQuotes(ack *wire.ConnectAck, now time.Time) error {
+	for _, h := range ack.Hops {
+		if h.Price == 0 {
+			continue
+		}
+		key, err := btcec.ParsePubKey(h.Key[:])
+		if err != nil {
+			return fmt.Errorf("%w: relay key: %v", ErrBadAck, err)
+		}
+		if int64(h.ValidUntil) < now.Unix() {
+			return fmt.Errorf("%w: quote of %s expired", ErrBadAck, ident.String(h.Node()))
+		}
+		if err := verify(key, wire.QuoteHash(ack.ID, ack.Path, h.Key, h.Price, h.ValidUntil), h.Sig); err != nil {
+			return fmt.Errorf("%w: quote of %s: %v", ErrBadAck, ident.String(h.Node()), err)
+		}
+	}
+	return nil
 }
 
 // pathPrice is what the relays of an ack's hop list charge together.

@@ -60,7 +60,7 @@ func FuzzConnectAck(f *testing.F) {
 	id := [20]byte{5}
 	genuine := newAck(id, dEph, target, fixedKey(6), 1)
 	withHop := *genuine
-	withHop.Hops = []wire.Hop{{Node: [20]byte{8}, Price: 2}}
+	withHop.Hops = []wire.Hop{{Key: [33]byte{2, 8}, Price: 2}}
 	for _, m := range []wire.Message{genuine, &withHop, newRefuse(id, target, wire.RefuseBusy)} {
 		frame, _ := wire.Append(nil, m)
 		f.Add(frame[4:])

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/foxtrotnet/foxtrot/internal/bufpool"
-	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
 )
 
@@ -21,9 +20,10 @@ import (
 type pathConn struct {
 	stream io.ReadWriteCloser
 	first  *peer.Link // first hop (nil for a same-node connection)
-	hops   []wire.Hop // relays, dialler side first
+	hops   []Hop      // relays, dialler side first
 	id     [20]byte   // the connection ID whose circuit this is
 	num    uint32     // the path number the target gave it
+	rate   uint64     // dialler: what the path's relays charge per MiB
 	seal   *sealer
 	open   *opener
 
@@ -42,7 +42,7 @@ type pathConn struct {
 
 // newPathConn makes a path over stream with the record keys of (master,
 // path number); dialler says which direction this end sends.
-func newPathConn(stream io.ReadWriteCloser, first *peer.Link, hops []wire.Hop, id [20]byte, num uint32, master [32]byte, dialer bool) *pathConn {
+func newPathConn(stream io.ReadWriteCloser, first *peer.Link, hops []Hop, id [20]byte, num uint32, master [32]byte, dialer bool) *pathConn {
 	d2t, t2d := pathKeys(master, num)
 	p := &pathConn{stream: stream, first: first, hops: hops, id: id, num: num,
 		resumed: make(chan struct{}), failed: make(chan struct{})}
@@ -236,12 +236,21 @@ func (s *Session) sendLoop(p *pathConn) {
 			s.pathFailed(p, err)
 			return
 		}
+		s.meter(p, total)
 		p.lastSent.Store(time.Now().UnixNano())
 		if reset != 0 {
 			// We said goodbye: nothing more will be sent or read.
 			s.end(nil)
 			return
 		}
+	}
+}
+
+// meter charges the dialler for n bytes of its own connection carried
+// over a priced path (both directions count).
+func (s *Session) meter(p *pathConn, n int) {
+	if p.rate > 0 && n > 0 && s.dialer && s.r.bill != nil && p.first != nil {
+		s.r.bill.meterOrigin(p.first, p.rate, int64(n))
 	}
 }
 
@@ -277,6 +286,7 @@ func (s *Session) handleRecord(p *pathConn, typ byte, b []byte, buf *[]byte) err
 	}
 	switch typ {
 	case recData:
+		s.meter(p, len(b)-8)
 		return s.onData(binary.BigEndian.Uint64(b), b[8:], buf)
 	case recAck:
 		return s.onAck(binary.BigEndian.Uint64(b))

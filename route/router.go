@@ -127,6 +127,9 @@ type Config struct {
 	// FailoverTimeout bounds the search for a new path after one broke;
 	// then the connection fails with ErrPathBroken. Default 20s.
 	FailoverTimeout time.Duration
+	// Billing, if set, makes the node charge for relaying and pay for its
+	// paths (see Billing). Default: free.
+	Billing *Billing
 	// Rand is the randomness for keys and nonces. Default crypto/rand.
 	Rand io.Reader
 	// Now is the clock. Default time.Now.
@@ -207,6 +210,7 @@ type Router struct {
 	gone      map[[20]byte]goneKey // recently closed listeners, to refuse for
 	sessions  map[*Session]struct{}
 	routes    *table
+	bill      *biller // nil: billing is off
 	closed    bool
 
 	ctx    context.Context // cancelled by Close
@@ -280,6 +284,7 @@ type seenEntry struct {
 	target   [20]byte
 	dEph     [33]byte
 	sentAt   time.Time // when we passed it on (latency samples start here)
+	maxPrice uint64    // the dialler's limit for the whole path
 	expires  time.Time
 	relayed  int // acks relayed back for this request
 	inbound  bool
@@ -296,6 +301,24 @@ type circuit struct {
 	target   [20]byte
 	expires  time.Time
 	active   bool
+	// What a MiB through it earns from the upstream (our price and the
+	// rest of the path's) and costs toward the downstream.
+	upRate, downRate uint64
+
+	smu      sync.Mutex
+	streams  []stream // while active
+	stopping bool
+}
+
+// stop ends an active circuit (its neighbour was cut off).
+func (c *circuit) stop() {
+	c.smu.Lock()
+	c.stopping = true
+	ss := c.streams
+	c.smu.Unlock()
+	for _, s := range ss {
+		s.Close()
+	}
 }
 
 // inboundState is the target's side of a connection being set up.
@@ -340,6 +363,14 @@ func New(cfg Config) (*Router, error) {
 	}
 	r.routes = newTable(cfg.RouteTTL, cfg.MaxRoutes)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
+	if cfg.Billing != nil {
+		b, err := newBiller(r, *cfg.Billing)
+		if err != nil {
+			r.cancel()
+			return nil, err
+		}
+		r.bill = b
+	}
 	r.wg.Add(1)
 	go r.janitor()
 	return r, nil
@@ -421,6 +452,9 @@ func (r *Router) expire(now time.Time) {
 
 // LinkUp implements peer.Handler.
 func (r *Router) LinkUp(l *peer.Link) {
+	if r.bill != nil {
+		r.bill.linkUp(l)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	lim, burst := r.forwardShareLocked(len(r.nbrs) + 1)
@@ -473,6 +507,14 @@ func (r *Router) HandleMessage(l *peer.Link, m wire.Message) {
 		r.handleAck(l, m)
 	case *wire.ConnectRefuse:
 		r.handleRefuse(l, m)
+	case *wire.ChannelMessage:
+		if r.bill != nil {
+			r.bill.onChannelMessage(l, m)
+		}
+	case *wire.PaymentRequest:
+		if r.bill != nil {
+			r.bill.onPaymentRequest(l, m)
+		}
 	default:
 		r.log.Debug("unhandled message", "type", m.Type())
 	}
@@ -514,7 +556,8 @@ type counters struct {
 	requestsSeen, requestsForwarded, requestsDuplicate, requestsInvalid,
 	requestsThrottled, requestsNotForwarded, requestsDeadEnd, acksRelayed, acksInvalid, acksUnknown,
 	circuitsRelayed, circuitsActive, bytesRelayed, streamsRejected,
-	acceptsFailed, failovers, failoverNanos, directedTimeouts atomic.Int64
+	acceptsFailed, failovers, failoverNanos, directedTimeouts,
+	acksOverPrice, cutOffs, requestsRefusedCredit atomic.Int64
 }
 
 // Stats is a snapshot of the router's counters.
@@ -545,6 +588,10 @@ type Stats struct {
 	// DirectedTimeouts counts dials whose directed request got no answer
 	// in time and were flooded.
 	DirectedTimeouts int64
+	// Billing: acks dropped because their path cost more than the
+	// request allowed; neighbours cut off for unpaid relaying; requests
+	// refused from a cut-off neighbour.
+	AcksOverPrice, CutOffs, RequestsRefusedCredit int64
 }
 
 // ControlMessages is the number of connect requests, acks and refusals
@@ -568,5 +615,7 @@ func (r *Router) Stats() Stats {
 		AcceptsFailed: c.acceptsFailed.Load(),
 		Failovers:     c.failovers.Load(), FailoverTime: time.Duration(c.failoverNanos.Load()),
 		DirectedTimeouts: c.directedTimeouts.Load(),
+		AcksOverPrice:    c.acksOverPrice.Load(), CutOffs: c.cutOffs.Load(),
+		RequestsRefusedCredit: c.requestsRefusedCredit.Load(),
 	}
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/foxtrotnet/foxtrot/internal/bufpool"
 	"github.com/foxtrotnet/foxtrot/internal/deadline"
 	"github.com/foxtrotnet/foxtrot/internal/signal"
-	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
 
 // Session is one end of an end-to-end connection: an encrypted, reliable
@@ -178,14 +177,21 @@ func (s *Session) Path() [][20]byte {
 	return out
 }
 
+// Hop is a relay on a connection's path: its identity (HASH160) and the
+// price it quoted (satoshis per MiB; known to the dialler only).
+type Hop struct {
+	Node  [20]byte
+	Price uint64
+}
+
 // Hops returns the relays of the current path with their prices.
-func (s *Session) Hops() []wire.Hop {
+func (s *Session) Hops() []Hop {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.path == nil {
 		return nil
 	}
-	return append([]wire.Hop(nil), s.path.hops...)
+	return append([]Hop(nil), s.path.hops...)
 }
 
 // Done is closed when the session is over.

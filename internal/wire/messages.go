@@ -112,11 +112,34 @@ func (m *ConnectRequest) SigHash() [32]byte {
 	return sha256.Sum256(m.appendSigned(b))
 }
 
-// Hop is what one relay adds to an ack on its way back: who it is and what
-// it charges per MiB.
+// Hop is what one relay adds to an ack on its way back: who it is and
+// what it charges. A relay that charges signs its quote (see QuoteHash);
+// a free hop (Price 0) may leave Sig zero.
 type Hop struct {
-	Node  [20]byte // HASH160 of the relay's identity key
-	Price uint64
+	Key        [33]byte // the relay's identity key
+	Price      uint64   // satoshis per MiB it charges for the circuit
+	ValidUntil uint32   // Unix time (seconds) after which the quote lapses
+	Sig        [64]byte // BIP-340 by Key over QuoteHash
+}
+
+// HopSize is the encoded size of a Hop.
+const HopSize = 33 + 8 + 4 + 64
+
+// Node returns HASH160 of the relay's key.
+func (h Hop) Node() [20]byte {
+	var n [20]byte
+	copy(n[:], btcutil.Hash160(h.Key[:]))
+	return n
+}
+
+// QuoteHash is what a relay signs to quote its price for one path of one
+// connection.
+func QuoteHash(id [20]byte, path uint32, key [33]byte, price uint64, validUntil uint32) [32]byte {
+	b := append([]byte("foxtrot/quote"), id[:]...)
+	b = appendU32(b, path)
+	b = append(b, key[:]...)
+	b = appendU64(b, price)
+	return sha256.Sum256(appendU32(b, validUntil))
 }
 
 // MaxHops bounds the hop list of an ack (and so any path).
@@ -145,8 +168,10 @@ func (m *ConnectAck) AppendBody(b []byte) []byte {
 	b = append(b, m.Sig[:]...)
 	b = append(b, byte(len(m.Hops)))
 	for _, h := range m.Hops {
-		b = append(b, h.Node[:]...)
+		b = append(b, h.Key[:]...)
 		b = appendU64(b, h.Price)
+		b = appendU32(b, h.ValidUntil)
+		b = append(b, h.Sig[:]...)
 	}
 	return b
 }
@@ -162,8 +187,10 @@ func (m *ConnectAck) decodeBody(d *decoder) {
 		m.Hops = make([]Hop, n)
 	}
 	for i := 0; i < n && d.err == nil; i++ {
-		d.copy(m.Hops[i].Node[:])
+		d.copy(m.Hops[i].Key[:])
 		m.Hops[i].Price = d.u64()
+		m.Hops[i].ValidUntil = d.u32()
+		d.copy(m.Hops[i].Sig[:])
 	}
 }
 
@@ -221,3 +248,38 @@ func RefuseSigHash(id [20]byte, targetKey [33]byte, reason uint8) [32]byte {
 	b = append(b, targetKey[:]...)
 	return sha256.Sum256(append(b, reason))
 }
+
+// ChannelMessage carries one payment-channel message (package channel's
+// own encoding, versioned there) between neighbours.
+type ChannelMessage struct {
+	Payload []byte
+}
+
+// MaxChannelPayload bounds a ChannelMessage's payload.
+const MaxChannelPayload = MaxMessageSize - 16
+
+func (*ChannelMessage) Type() Type { return TypeChannel }
+
+func (m *ChannelMessage) AppendBody(b []byte) []byte {
+	b = appendU32(b, uint32(len(m.Payload)))
+	return append(b, m.Payload...)
+}
+
+func (m *ChannelMessage) decodeBody(d *decoder) {
+	n := int(d.u32())
+	if d.err == nil && n > MaxChannelPayload {
+		d.fail("channel payload of %d bytes", n)
+		return
+	}
+	m.Payload = append([]byte(nil), d.take(n)...)
+}
+
+// PaymentRequest asks a neighbour to pay for the bytes relayed for it:
+// Owed is what the asker has metered, in satoshis, not yet paid.
+type PaymentRequest struct {
+	Owed uint64
+}
+
+func (*PaymentRequest) Type() Type                   { return TypePaymentRequest }
+func (m *PaymentRequest) AppendBody(b []byte) []byte { return appendU64(b, m.Owed) }
+func (m *PaymentRequest) decodeBody(d *decoder)      { m.Owed = d.u64() }

@@ -38,6 +38,8 @@ const (
 	TypeConnectRequest Type = 0x10
 	TypeConnectAck     Type = 0x11
 	TypeConnectRefuse  Type = 0x12
+	TypeChannel        Type = 0x20
+	TypePaymentRequest Type = 0x21
 )
 
 // Optional reports whether a receiver that does not know t may ignore it.
@@ -55,6 +57,10 @@ func (t Type) String() string {
 		return "connect-ack"
 	case TypeConnectRefuse:
 		return "connect-refuse"
+	case TypeChannel:
+		return "channel"
+	case TypePaymentRequest:
+		return "payment-request"
 	}
 	return fmt.Sprintf("type-%#02x", uint8(t))
 }
@@ -80,6 +86,10 @@ func newMessage(t Type) Message {
 		return new(ConnectAck)
 	case TypeConnectRefuse:
 		return new(ConnectRefuse)
+	case TypeChannel:
+		return new(ChannelMessage)
+	case TypePaymentRequest:
+		return new(PaymentRequest)
 	}
 	return nil
 }

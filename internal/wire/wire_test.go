@@ -18,7 +18,7 @@ func sampleMessages() []Message {
 	req.Ephemeral[0] = 2
 	req.Nonce[3] = 9
 	req.Sig[63] = 1
-	ack := &ConnectAck{ID: req.ID(), Path: 3, Hops: []Hop{{Node: [20]byte{1}, Price: 5}, {Node: [20]byte{2}}}}
+	ack := &ConnectAck{ID: req.ID(), Path: 3, Hops: []Hop{{Key: [33]byte{2, 1}, Price: 5, ValidUntil: 9, Sig: [64]byte{7}}, {Key: [33]byte{3}}}}
 	ack.TargetKey[0], ack.Ephemeral[0] = 3, 2
 	return []Message{
 		&Ping{Nonce: 1},
@@ -27,6 +27,9 @@ func sampleMessages() []Message {
 		ack,
 		&ConnectAck{Path: 1}, // no hops
 		&ConnectRefuse{ID: req.ID(), Reason: RefuseBusy},
+		&ChannelMessage{Payload: []byte{1, 2, 3}},
+		&ChannelMessage{},
+		&PaymentRequest{Owed: 1234},
 	}
 }
 
