@@ -1,0 +1,158 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"time"
+
+	"github.com/foxtrotnet/foxtrot"
+	"github.com/foxtrotnet/foxtrot/transport"
+	"github.com/foxtrotnet/foxtrot/transport/tcp"
+)
+
+// foxNet is the foxtrot side of the timed rows: a line of five nodes on
+// loopback TCP (0 - 1 - 2 - 3 - 4), dialled from node 0, with listeners
+// one, two, three and four links away; and two unlinked nodes for the
+// new-link row.
+type foxNet struct {
+	line         []*foxtrot.Node
+	sink         [5]net.Listener // sink[i] on line[i]: reads to the end, answers one byte
+	echo         [5]net.Listener // echo[i] on line[i]
+	linkA, linkB *foxtrot.Node   // linkA links to linkB anew for each sample
+	lns          []net.Listener
+}
+
+// foxConfig is a node on loopback TCP only. The request rate is raised
+// because the benchmark dials back to back, far above one peer's fair
+// share of a real network.
+func foxConfig(listen bool) foxtrot.Config {
+	c := foxtrot.Config{
+		Transports:   []transport.Transport{tcp.New()},
+		RequestRate:  1e6,
+		RequestBurst: 1e6,
+	}
+	if listen {
+		c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
+	}
+	return c
+}
+
+func startFoxtrot() (*foxNet, error) {
+	f := &foxNet{}
+	for i := 0; i < 5; i++ {
+		cfg := foxConfig(true)
+		if i > 0 {
+			cfg.Peers = f.line[i-1].ListenAddrs()
+		}
+		n, err := foxtrot.NewNode(cfg)
+		if err != nil {
+			f.Close()
+			return nil, err
+		}
+		f.line = append(f.line, n)
+	}
+	var err error
+	if f.linkA, err = foxtrot.NewNode(foxConfig(false)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if f.linkB, err = foxtrot.NewNode(foxConfig(true)); err != nil {
+		f.Close()
+		return nil, err
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !f.linkedUp() {
+		if time.Now().After(deadline) {
+			f.Close()
+			return nil, fmt.Errorf("foxtrot line did not link up")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	for i := 1; i < 5; i++ {
+		if f.sink[i], err = f.listen(i, sinkServe); err != nil {
+			f.Close()
+			return nil, err
+		}
+		if f.echo[i], err = f.listen(i, echoServe); err != nil {
+			f.Close()
+			return nil, err
+		}
+	}
+	// One dial to every listener: the line learns its routes before the
+	// rounds, as a network in use has.
+	for i := 1; i < 5; i++ {
+		for _, l := range []net.Listener{f.sink[i], f.echo[i]} {
+			c, err := f.dial(l, i-1)
+			if err != nil {
+				f.Close()
+				return nil, err
+			}
+			c.Close()
+		}
+	}
+	return f, nil
+}
+
+func (f *foxNet) linkedUp() bool {
+	for i, n := range f.line {
+		want := 2
+		if i == 0 || i == len(f.line)-1 {
+			want = 1
+		}
+		if len(n.Peers()) != want {
+			return false
+		}
+	}
+	return true
+}
+
+func (f *foxNet) listen(i int, serve func(c io.ReadWriteCloser)) (net.Listener, error) {
+	key, err := foxtrot.GenerateKey()
+	if err != nil {
+		return nil, err
+	}
+	l, err := f.line[i].Listen(key)
+	if err != nil {
+		return nil, err
+	}
+	f.lns = append(f.lns, l)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	return l, nil
+}
+
+// dial connects node 0 to l and checks the path has the relays expected.
+func (f *foxNet) dial(l net.Listener, relays int) (*foxtrot.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := f.line[0].DialContext(ctx, "foxtrot", l.Addr().String())
+	if err != nil {
+		return nil, err
+	}
+	fc := c.(*foxtrot.Conn)
+	if got := len(fc.Path()); got != relays {
+		c.Close()
+		return nil, fmt.Errorf("path through %d relays, want %d", got, relays)
+	}
+	return fc, nil
+}
+
+func (f *foxNet) Close() {
+	for _, l := range f.lns {
+		l.Close()
+	}
+	for _, n := range append(f.line, f.linkA, f.linkB) {
+		if n != nil {
+			n.Close()
+		}
+	}
+}

@@ -1,0 +1,192 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+func gbps(bps float64) string { return fmt.Sprintf("%.2f GB/s", bps/1e9) }
+
+func dur(sec float64) string {
+	d := time.Duration(sec * float64(time.Second))
+	switch {
+	case math.IsNaN(sec):
+		return "–"
+	case d < time.Millisecond:
+		return fmt.Sprintf("%d µs", d.Microseconds())
+	case d < 10*time.Millisecond:
+		return fmt.Sprintf("%.2f ms", float64(d)/float64(time.Millisecond))
+	default:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	}
+}
+
+func kib(b float64) string { return fmt.Sprintf("%.1f KiB", b/1024) }
+
+// perRoundRatio is a/b computed within each round: the figures of one
+// round ran minutes apart at most, so machine drift cancels best there.
+func perRoundRatio(a, b *series) []float64 {
+	var out []float64
+	for r := 0; r < len(a.rounds) && r < len(b.rounds); r++ {
+		if len(a.rounds[r]) > 0 && len(b.rounds[r]) > 0 {
+			out = append(out, median(a.rounds[r])/median(b.rounds[r]))
+		}
+	}
+	return out
+}
+
+func report(w io.Writer, o options, m *machine, res *results, mem []memResult, scale []scaleResult, took time.Duration) {
+	p := func(format string, args ...any) { fmt.Fprintf(w, format+"\n", args...) }
+	p("## foxtrot beside go-libp2p, one run (%s)", m.date.Format("2006-01-02 15:04 UTC"))
+	p("")
+	p("Machine: %s.  ", m)
+	p("Run: %d interleaved rounds (each runs every timed row once, order rotated per round); throughput samples of at least %d MiB and %v; %d setup samples per row per round; the whole run took %v.",
+		o.rounds, o.tputBytes>>20, o.tputTime, o.setupSamples, took.Round(time.Second))
+	p("")
+
+	// Throughput.
+	base := res.get(tpLibp2p)
+	var tp []*series
+	for _, name := range res.order {
+		if s := res.get(name); s.kind == throughput {
+			tp = append(tp, s)
+		}
+	}
+	if len(tp) > 0 {
+		p("### Throughput of one stream (64 KiB writes; 1 GB = 10^9 bytes)")
+		p("")
+		p("| stream | median | per-round min – max | spread | ÷ go-libp2p direct |")
+		p("|---|--:|--:|--:|--:|")
+		for _, s := range tp {
+			pr := s.perRound()
+			ratio := "–"
+			if base != nil {
+				ratio = fmt.Sprintf("%.2f", median(pr)/median(base.perRound()))
+			}
+			p("| %s | %s | %s – %s | %.0f%% | %s |", s.name, gbps(median(pr)), gbps(slices.Min(pr)), gbps(slices.Max(pr)), 100*spread(pr), ratio)
+		}
+		p("")
+	}
+
+	// Setup.
+	var su []*series
+	for _, name := range res.order {
+		if s := res.get(name); s.kind == latency {
+			su = append(su, s)
+		}
+	}
+	if len(su) > 0 {
+		p("### Connection setup (all samples of all rounds)")
+		p("")
+		p("| setup | p50 | p99 | per-round p50 min – max | samples |")
+		p("|---|--:|--:|--:|--:|")
+		for _, s := range su {
+			all, pr := s.all(), s.perRound()
+			p("| %s | %s | %s | %s – %s | %d |", s.name, dur(quantile(all, 0.5)), dur(quantile(all, 0.99)),
+				dur(slices.Min(pr)), dur(slices.Max(pr)), len(all))
+		}
+		p("")
+	}
+
+	// Memory.
+	if len(mem) > 0 {
+		p("### Idle links: %d links over loopback TCP, figures per link end (a link has two ends; double for a link)", mem[0].links)
+		p("")
+		p("| link | heap | heap in use | stack | heap + stack | goroutines | setup time per link (4 at a time) |")
+		p("|---|--:|--:|--:|--:|--:|--:|")
+		for _, r := range mem {
+			note := ""
+			if !r.settled {
+				note = " (goroutines still moving at the snapshot)"
+			}
+			p("| %s%s | %s | %s | %s | %s | %.2f | %s |", r.name, note, kib(r.heap), kib(r.heapInuse), kib(r.stack),
+				kib(r.heap+r.stack), r.goroutines, dur(r.setupPerLink.Seconds()))
+		}
+		p("")
+	}
+
+	// Scale.
+	if len(scale) > 0 {
+		p("### Scale: simulated networks in this process (mem transport, random graph of average degree 4, hop limit 12)")
+		p("")
+		p("| nodes | links | hops to target | first contact: messages | first: time | repeat: messages (median of 5) | repeat: time (median) | repeat ÷ first | farthest node's first contact: messages | its time |")
+		p("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+		for _, s := range scale {
+			p("| %d | %d | %d | %d | %s | %d | %s | %.1f%% | %d | %s |", s.nodes, s.links, s.hops, s.firstMsgs, dur(s.firstTime.Seconds()),
+				s.repeatMsgs, dur(s.repeatTime.Seconds()), 100*float64(s.repeatMsgs)/float64(s.firstMsgs), s.otherMsgs, dur(s.otherTime.Seconds()))
+		}
+		p("")
+	}
+
+	targets(p, res, mem, scale)
+}
+
+func status(met bool) string {
+	if met {
+		return "**met**"
+	}
+	return "**not met**"
+}
+
+func targets(p func(string, ...any), res *results, mem []memResult, scale []scaleResult) {
+	p("### The issue's targets, from this run")
+	p("")
+	p("| target | measured | status |")
+	p("|---|---|---|")
+	tpTarget := func(what string, a, b string, goal, stretch float64) {
+		sa, sb := res.get(a), res.get(b)
+		if sa == nil || sb == nil {
+			return
+		}
+		r := median(sa.perRound()) / median(sb.perRound())
+		pr := perRoundRatio(sa, sb)
+		st := status(r >= goal)
+		if r >= stretch {
+			st += ", stretch met"
+		} else {
+			st += fmt.Sprintf(", stretch (%.1f×) not met", stretch)
+		}
+		p("| %s | %.2f× (per round %.2f – %.2f) | %s |", what, r, slices.Min(pr), slices.Max(pr), st)
+	}
+	tpTarget("foxtrot direct ≥ go-libp2p one stream (stretch 1.5×)", tpFox0, tpLibp2p, 1, 1.5)
+	tpTarget("foxtrot through 3 relays ≥ go-libp2p through 1 relay (stretch 2×)", tpFox3, tpLibp2pRly, 1, 2)
+
+	p50 := func(name string) float64 {
+		if s := res.get(name); s != nil {
+			return quantile(s.all(), 0.5)
+		}
+		return math.NaN()
+	}
+	if d, st := p50(suFox2), p50(suLibp2pStream); !math.IsNaN(d) && !math.IsNaN(st) {
+		p("| Dial through 2 relays, p50 < go-libp2p new stream p50 + 1 ms | %s vs %s + 1 ms = %s | %s |", dur(d), dur(st), dur(st+1e-3), status(d < st+1e-3))
+	}
+	if d, rl := p50(suFox2), p50(suLibp2pRelay); !math.IsNaN(d) && !math.IsNaN(rl) {
+		p("| Dial through 2 relays, p50 < go-libp2p relayed connection p50 | %s vs %s (%.2f×) | %s |", dur(d), dur(rl), d/rl, status(d < rl))
+	}
+	var lp *memResult
+	for i := range mem {
+		if strings.HasPrefix(mem[i].name, "go-libp2p") {
+			lp = &mem[i]
+		}
+	}
+	for _, r := range mem {
+		if lp == nil || strings.HasPrefix(r.name, "go-libp2p") {
+			continue
+		}
+		fs, ls := r.heap+r.stack, lp.heap+lp.stack
+		p("| Idle link: less heap + stack, no more goroutines than go-libp2p's connection — %s | %s vs %s (%.2f×); %.2f vs %.2f goroutines per end | %s |",
+			r.name, kib(fs), kib(ls), fs/ls, r.goroutines, lp.goroutines, status(fs < ls && r.goroutines <= lp.goroutines+0.005))
+	}
+	for _, s := range scale {
+		if s.nodes != 1000 {
+			continue
+		}
+		f := float64(s.repeatMsgs) / float64(s.firstMsgs)
+		p("| Repeat connect in a 1,000-node network < 5%% of first contact's control messages | %d of %d = %.1f%% | %s |", s.repeatMsgs, s.firstMsgs, 100*f, status(f < 0.05))
+	}
+	p("")
+}
