@@ -57,6 +57,10 @@ type Config struct {
 	// StallTimeout is how long a connection's path may be silent before
 	// it counts as broken (connections send heartbeats). Default 4s.
 	StallTimeout time.Duration
+	// Billing, if set, makes the node charge for relaying and pay for the
+	// paths its dials use, over payment channels (see route.Billing).
+	// Default nil: it relays for free and takes free paths only.
+	Billing *route.Billing
 	// RequestRate and RequestBurst limit the connect requests this node
 	// accepts from each peer (a token bucket: per second, and at once).
 	// Defaults 1000 and 1000.
@@ -116,6 +120,7 @@ func NewNode(cfg Config) (*Node, error) {
 		RequestBurst:    cfg.RequestBurst,
 		FailoverTimeout: cfg.FailoverTimeout,
 		StallTimeout:    cfg.StallTimeout,
+		Billing:         cfg.Billing,
 	})
 	if err != nil {
 		return nil, err

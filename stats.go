@@ -33,6 +33,10 @@ type Stats struct {
 	Failovers        int64
 	FailoverTime     time.Duration
 	DirectedTimeouts int64
+	// Billing: acks dropped for costing more than their request allowed,
+	// neighbours cut off for unpaid relaying, and requests refused from
+	// a cut-off neighbour.
+	AcksOverPrice, CutOffs, RequestsRefusedCredit int64
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -65,6 +69,7 @@ func (n *Node) Stats() Stats {
 		CircuitsRelayed: r.CircuitsRelayed, CircuitsActive: r.CircuitsActive, BytesRelayed: r.BytesRelayed,
 		HandshakesFailed: int64(n.peers.FailedHandshakes()), AcceptsFailed: r.AcceptsFailed,
 		Failovers: r.Failovers, FailoverTime: r.FailoverTime, DirectedTimeouts: r.DirectedTimeouts,
+		AcksOverPrice: r.AcksOverPrice, CutOffs: r.CutOffs, RequestsRefusedCredit: r.RequestsRefusedCredit,
 	}
 	obs := make(map[[20]byte]route.PeerObservation)
 	for _, o := range n.router.Observations() {

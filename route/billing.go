@@ -89,6 +89,10 @@ type Wallet interface {
 	Fund(amount btcutil.Amount) ([]channel.FundingInput, *btcwire.TxOut, error)
 }
 
+// reaskAfter is how long an unanswered payment request waits before it
+// is sent again.
+const reaskAfter = 250 * time.Millisecond
+
 // ErrTooExpensive means every path found costs more than the dial's limit.
 var ErrTooExpensive = errors.New("route: every path costs more than the price limit")
 
@@ -136,6 +140,7 @@ type account struct {
 	owedByUs   int64 // millisatoshis metered and not yet paid by us
 	paidToUs   int64 // satoshis received over the channel, ever
 	paidByUs   int64 // satoshis paid over the channel, ever
+	asked      bool  // a payment request is unanswered (since askedAt)
 	askedAt    time.Time
 	cutOff     bool
 	ch         *channel.Channel
@@ -243,11 +248,34 @@ func (b *biller) checkLocked(a *account) (*wire.PaymentRequest, bool) {
 		a.cutOff = true
 		return nil, true
 	}
-	if owed >= b.cfg.Chunk && time.Since(a.askedAt) > time.Second {
-		a.askedAt = time.Now()
+	// One request at a time: the next once this one is paid, or asked
+	// again if no payment came within reaskAfter.
+	if owed >= b.cfg.Chunk && (!a.asked || time.Since(a.askedAt) > reaskAfter) {
+		a.asked, a.askedAt = true, time.Now()
 		return &wire.PaymentRequest{Owed: uint64(owed)}, false
 	}
 	return nil, false
+}
+
+// tick asks again every neighbour that still owes a chunk: traffic may
+// have stopped, and with it the metering that asks.
+func (b *biller) tick() {
+	type due struct {
+		a   *account
+		ask *wire.PaymentRequest
+		cut bool
+	}
+	var dues []due
+	b.mu.Lock()
+	for _, a := range b.accts {
+		if ask, cut := b.checkLocked(a); ask != nil || cut {
+			dues = append(dues, due{a, ask, cut})
+		}
+	}
+	b.mu.Unlock()
+	for _, d := range dues {
+		b.after(d.a, d.ask, d.cut)
+	}
 }
 
 // after sends a payment request or cuts a neighbour off, outside the lock.
@@ -400,6 +428,7 @@ func (b *biller) onChannelMessage(l *peer.Link, m *wire.ChannelMessage) {
 			if u.Remote {
 				a.owedToUs -= int64(p.Amount) * 1000
 				a.paidToUs += int64(p.Amount)
+				a.asked = false
 				if a.cutOff && a.owedToUs/1000 <= b.cfg.CreditLimit {
 					a.cutOff = false
 					b.r.log.Info("neighbour paid: relaying for it again", "peer", ident.String(a.peer))
@@ -567,6 +596,9 @@ func (r *Router) Channels() []ChannelStatus {
 	defer b.mu.Unlock()
 	out := make([]ChannelStatus, 0, len(b.accts))
 	for id, a := range b.accts {
+		if a.ch == nil && a.owedToUs == 0 && a.owedByUs == 0 {
+			continue
+		}
 		s := ChannelStatus{Peer: id, OwedToUs: a.owedToUs / 1000, OwedByUs: a.owedByUs / 1000,
 			PaidToUs: a.paidToUs, PaidByUs: a.paidByUs, CutOff: a.cutOff, Ready: a.ready}
 		if a.ch != nil {

@@ -161,6 +161,12 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 			}
 			if ev.overPrice {
 				cheapest = min(cheapest, ev.price)
+				if window == nil { // wait a moment for a cheaper path, then say why
+					w := min(max(r.now().Sub(start), 5*time.Millisecond), 50*time.Millisecond)
+					t := time.NewTimer(w)
+					defer t.Stop()
+					window = t.C
+				}
 				continue
 			}
 			if ev.price == 0 && best == nil {
@@ -180,7 +186,11 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 				d.deliver(ev)
 			}
 		case <-window:
-			return *best, nil
+			if best != nil {
+				return *best, nil
+			}
+			return dialEvent{}, fmt.Errorf("%w: the cheapest path to %s costs %d sat/MiB, the limit is %d",
+				ErrTooExpensive, ident.String(d.target), cheapest, r.maxPrice())
 		case <-flood:
 			flood = nil
 			r.stats.directedTimeouts.Add(1)

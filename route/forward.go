@@ -234,10 +234,9 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 	// has verified it (below, dropping the circuit of a forged one).
 	down := pathPrice(ack.Hops)
 	price := r.price()
-	if down+price > e.maxPrice {
-		r.stats.acksOverPrice.Add(1) // the dialler would refuse it
-		return
-	}
+	// An ack over the dialler's limit is passed on, so it can say why it
+	// found no path, but no circuit is kept for it: no stream will come.
+	over := down+price > e.maxPrice
 	key := circuitKey{ack.ID, ack.Path}
 	r.mu.Lock()
 	if _, dup := r.circuits[key]; dup || e.relayed >= r.cfg.MaxAcks {
@@ -247,7 +246,11 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 	e.relayed++
 	c := &circuit{up: e.from, down: l, target: target, expires: r.now().Add(r.cfg.CircuitSetupTimeout),
 		upRate: down + price, downRate: down}
-	r.circuits[key] = c
+	if over {
+		r.stats.acksOverPrice.Add(1)
+	} else {
+		r.circuits[key] = c
+	}
 	up := e.from
 	r.mu.Unlock()
 

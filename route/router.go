@@ -420,6 +420,9 @@ func (r *Router) janitor() {
 			return
 		case <-t.C:
 			r.expire(r.now())
+			if r.bill != nil {
+				r.bill.tick()
+			}
 		}
 	}
 }
