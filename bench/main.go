@@ -3,7 +3,7 @@
 // table: throughput of one stream, connection setup, memory of idle links,
 // and connection setup in simulated networks of 100 and 1,000 nodes.
 //
-//	cd bench && go run .            # the full run, about five minutes
+//	cd bench && go run .            # the full run, about three minutes
 //	cd bench && go run . -quick     # a smoke run: 2 rounds, small samples
 //
 // Timed rows run in interleaved rounds: each round runs every row once, in
@@ -19,6 +19,7 @@ import (
 	"fmt"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -33,6 +34,7 @@ type options struct {
 	only         string // run only timed rows whose name contains this
 	skipMem      bool
 	skipScale    bool
+	cpuProfile   string
 }
 
 func main() {
@@ -41,13 +43,14 @@ func main() {
 	var sizes string
 	flag.IntVar(&o.rounds, "rounds", 7, "interleaved rounds of the timed rows")
 	flag.Int64Var(&o.tputBytes, "tput-bytes", 256<<20, "at least this many bytes per throughput sample")
-	flag.DurationVar(&o.tputTime, "tput-time", time.Second, "and at least this long per throughput sample")
-	flag.IntVar(&o.setupSamples, "setup-samples", 100, "samples per setup row per round")
+	flag.DurationVar(&o.tputTime, "tput-time", 2*time.Second, "and at least this long per throughput sample")
+	flag.IntVar(&o.setupSamples, "setup-samples", 200, "samples per setup row per round")
 	flag.IntVar(&o.memLinks, "mem-links", 1000, "idle links (connections) for the memory rows")
 	flag.StringVar(&sizes, "scale", "100,1000", "simulated network sizes, comma-separated (empty: none)")
 	flag.StringVar(&o.only, "only", "", "run only the timed rows whose name contains this")
 	flag.BoolVar(&o.skipMem, "skip-mem", false, "skip the memory rows")
 	flag.BoolVar(&o.skipScale, "skip-scale", false, "skip the scale rows")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed rounds to this file")
 	flag.BoolVar(&quick, "quick", false, "smoke run: 2 rounds, 32 MiB / 100 ms samples, 10 setup samples, 100 links, 100 nodes")
 	flag.Parse()
 	if quick {
@@ -88,17 +91,31 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			closeFixtures()
+			return err
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			closeFixtures()
+			return err
+		}
+		defer f.Close()
+	}
 	for r := 0; r < o.rounds; r++ {
 		progress("round %d of %d", r+1, o.rounds)
 		for i := range rows {
 			row := rows[(i+r)%len(rows)]
 			runtime.GC()
 			if err := row.run(r, res); err != nil {
+				pprof.StopCPUProfile()
 				closeFixtures()
 				return fmt.Errorf("%s: %w", row.name, err)
 			}
 		}
 	}
+	pprof.StopCPUProfile()
 	closeFixtures()
 
 	var mem []memResult

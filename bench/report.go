@@ -25,6 +25,14 @@ func dur(sec float64) string {
 	}
 }
 
+// cpuCell is the median per-round CPU time per unit, scaled.
+func cpuCell(s *series, scale float64, unit string) string {
+	if len(s.cpu) == 0 {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f %s", median(s.cpu)*scale, unit)
+}
+
 func kib(b float64) string { return fmt.Sprintf("%.1f KiB", b/1024) }
 
 // perRoundRatio is a/b computed within each round: the figures of one
@@ -57,18 +65,23 @@ func report(w io.Writer, o options, m *machine, res *results, mem []memResult, s
 		}
 	}
 	if len(tp) > 0 {
+		var spreads []float64
 		p("### Throughput of one stream (64 KiB writes; 1 GB = 10^9 bytes)")
 		p("")
-		p("| stream | median | per-round min – max | spread | ÷ go-libp2p direct |")
-		p("|---|--:|--:|--:|--:|")
+		p("| stream | median | per-round min – max | spread | ÷ go-libp2p direct | CPU per GB (all ends and relays) |")
+		p("|---|--:|--:|--:|--:|--:|")
 		for _, s := range tp {
 			pr := s.perRound()
 			ratio := "–"
 			if base != nil {
 				ratio = fmt.Sprintf("%.2f", median(pr)/median(base.perRound()))
 			}
-			p("| %s | %s | %s – %s | %.0f%% | %s |", s.name, gbps(median(pr)), gbps(slices.Min(pr)), gbps(slices.Max(pr)), 100*spread(pr), ratio)
+			p("| %s | %s | %s – %s | %.0f%% | %s | %s |", s.name, gbps(median(pr)), gbps(slices.Min(pr)), gbps(slices.Max(pr)), 100*spread(pr), ratio, cpuCell(s, 1e9, "s"))
+			spreads = append(spreads, spread(pr))
 		}
+		p("")
+		p("Noise: the spread, (max − min) ÷ median of the per-round figures, was %.0f%% – %.0f%% across these rows (median %.0f%%).",
+			100*slices.Min(spreads), 100*slices.Max(spreads), 100*median(spreads))
 		p("")
 	}
 
@@ -82,12 +95,16 @@ func report(w io.Writer, o options, m *machine, res *results, mem []memResult, s
 	if len(su) > 0 {
 		p("### Connection setup (all samples of all rounds)")
 		p("")
-		p("| setup | p50 | p99 | per-round p50 min – max | samples |")
-		p("|---|--:|--:|--:|--:|")
+		p("| setup | p50 | p99 | per-round p50 min – max | samples | CPU per sample (both ends, teardown included) |")
+		p("|---|--:|--:|--:|--:|--:|")
 		for _, s := range su {
 			all, pr := s.all(), s.perRound()
-			p("| %s | %s | %s | %s – %s | %d |", s.name, dur(quantile(all, 0.5)), dur(quantile(all, 0.99)),
-				dur(slices.Min(pr)), dur(slices.Max(pr)), len(all))
+			cpu := "–"
+			if len(s.cpu) > 0 {
+				cpu = dur(median(s.cpu))
+			}
+			p("| %s | %s | %s | %s – %s | %d | %s |", s.name, dur(quantile(all, 0.5)), dur(quantile(all, 0.99)),
+				dur(slices.Min(pr)), dur(slices.Max(pr)), len(all), cpu)
 		}
 		p("")
 	}

@@ -82,24 +82,24 @@ func echoServe(c io.ReadWriteCloser) {
 // sendBulk writes 64 KiB chunks until at least o.tputBytes and o.tputTime,
 // half-closes, and waits for the reader's byte; it returns bytes per
 // second over that whole time.
-func sendBulk(c io.ReadWriter, closeWrite func() error, o options) (float64, error) {
+func sendBulk(c io.ReadWriter, closeWrite func() error, o options) (bps float64, bytes int64, err error) {
 	start := time.Now()
 	var sent int64
 	for sent < o.tputBytes || time.Since(start) < o.tputTime {
 		n, err := c.Write(chunk)
 		sent += int64(n)
 		if err != nil {
-			return 0, err
+			return 0, 0, err
 		}
 	}
 	if err := closeWrite(); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	var one [1]byte
 	if _, err := io.ReadFull(c, one[:]); err != nil {
-		return 0, fmt.Errorf("waiting for the reader: %w", err)
+		return 0, 0, fmt.Errorf("waiting for the reader: %w", err)
 	}
-	return float64(sent) / time.Since(start).Seconds(), nil
+	return float64(sent) / time.Since(start).Seconds(), sent, nil
 }
 
 // echoByte sends one byte and waits for it to come back.
@@ -209,11 +209,13 @@ func timedRows(o options) ([]timedRow, func(), error) {
 				return err
 			}
 			defer c.Close()
-			bps, err := sendBulk(c, closeWrite, o)
+			cpu := cpuTime()
+			bps, n, err := sendBulk(c, closeWrite, o)
 			if err != nil {
 				return err
 			}
 			res.add(name, throughput, round, bps)
+			res.addCPU(name, (cpuTime()-cpu).Seconds()/float64(n))
 			return nil
 		}}
 	}
@@ -226,21 +228,25 @@ func timedRows(o options) ([]timedRow, func(), error) {
 			return c, c.CloseWrite, nil
 		})
 	}
-	// setup runs n samples of one (or two) latency metrics.
-	setup := func(name string, sample func(rec func(metric string, d time.Duration)) error) timedRow {
+	// setup runs n samples of one (or two) latency metrics; the row's CPU
+	// time per sample is reported beside cpuName (the metric whose
+	// interval the sample's work matches best).
+	setup := func(name, cpuName string, sample func(rec func(metric string, d time.Duration)) error) timedRow {
 		return timedRow{name, func(round int, res *results) error {
 			rec := func(metric string, d time.Duration) { res.add(metric, latency, round, d.Seconds()) }
+			cpu := cpuTime()
 			for i := 0; i < o.setupSamples; i++ {
 				if err := sample(rec); err != nil {
 					return err
 				}
 			}
+			res.addCPU(cpuName, (cpuTime()-cpu).Seconds()/float64(o.setupSamples))
 			return nil
 		}}
 	}
 	foxDial := func(name, nameRT string, relays int) timedRow {
 		addr := fx.echo[relays+1].Addr().String()
-		return setup(name, func(rec func(string, time.Duration)) error {
+		return setup(name, nameRT, func(rec func(string, time.Duration)) error {
 			dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
 			start := time.Now()
@@ -300,7 +306,7 @@ func timedRows(o options) ([]timedRow, func(), error) {
 			return s, s.CloseWrite, nil
 		}),
 
-		setup(suTCP, func(rec func(string, time.Duration)) error {
+		setup(suTCP, suTCP, func(rec func(string, time.Duration)) error {
 			start := time.Now()
 			c, err := net.Dial("tcp", tl.Addr().String())
 			if err != nil {
@@ -309,7 +315,7 @@ func timedRows(o options) ([]timedRow, func(), error) {
 			rec(suTCP, time.Since(start))
 			return c.Close()
 		}),
-		setup(suLibp2pConn, func(rec func(string, time.Duration)) error {
+		setup(suLibp2pConn, suLibp2pConn, func(rec func(string, time.Duration)) error {
 			start := time.Now()
 			c, err := lp.c.Network().DialPeer(ctx, lp.d.ID())
 			if err != nil {
@@ -319,7 +325,7 @@ func timedRows(o options) ([]timedRow, func(), error) {
 			c.Close()
 			return waitDisconnected(lp.c, lp.d)
 		}),
-		setup(suLibp2pConnect, func(rec func(string, time.Duration)) error {
+		setup(suLibp2pConnect, suLibp2pConnect, func(rec func(string, time.Duration)) error {
 			start := time.Now()
 			if err := lp.c.Connect(ctx, addrInfo(lp.d)); err != nil {
 				return err
@@ -328,7 +334,7 @@ func timedRows(o options) ([]timedRow, func(), error) {
 			lp.c.Network().ClosePeer(lp.d.ID())
 			return waitDisconnected(lp.c, lp.d)
 		}),
-		setup(suLibp2pStream, func(rec func(string, time.Duration)) error {
+		setup(suLibp2pStream, suLibp2pStreamRT, func(rec func(string, time.Duration)) error {
 			start := time.Now()
 			s, err := lp.a.NewStream(ctx, lp.b.ID(), echoProto)
 			if err != nil {
@@ -343,7 +349,7 @@ func timedRows(o options) ([]timedRow, func(), error) {
 			rec(suLibp2pStreamRT, time.Since(start))
 			return nil
 		}),
-		setup(suLibp2pRelay, func(rec func(string, time.Duration)) error {
+		setup(suLibp2pRelay, suLibp2pRelay, func(rec func(string, time.Duration)) error {
 			start := time.Now()
 			c, err := lp.e.Network().DialPeer(ctx, lp.t.ID())
 			if err != nil {
@@ -359,7 +365,7 @@ func timedRows(o options) ([]timedRow, func(), error) {
 		}),
 		foxDial(suFox0, suFox0RT, 0),
 		foxDial(suFox2, suFox2RT, 2),
-		setup(suFoxLink, func(rec func(string, time.Duration)) error {
+		setup(suFoxLink, suFoxLink, func(rec func(string, time.Duration)) error {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			defer cancel()
 			start := time.Now()

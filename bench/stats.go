@@ -17,6 +17,9 @@ type series struct {
 	name   string
 	kind   kind
 	rounds [][]float64
+	// cpu is the process CPU time per unit (per byte for throughput, per
+	// sample for setup), one figure per round.
+	cpu []float64
 }
 
 func (s *series) all() []float64 {
@@ -58,6 +61,12 @@ func (r *results) add(name string, k kind, round int, v float64) {
 		s.rounds = append(s.rounds, nil)
 	}
 	s.rounds[round] = append(s.rounds[round], v)
+}
+
+func (r *results) addCPU(name string, v float64) {
+	if s := r.m[name]; s != nil {
+		s.cpu = append(s.cpu, v)
+	}
 }
 
 func (r *results) get(name string) *series { return r.m[name] }
