@@ -286,3 +286,60 @@ func TestARelayThatStopsPayingItsDownstreamIsCutOff(t *testing.T) {
 	require.Error(t, err)
 	require.Positive(t, nodes[3].Stats().RequestsRefusedCredit)
 }
+
+func TestARestartLosesNoMoney(t *testing.T) {
+	w := newChainWorld(t)
+	sn := simnet.New(3, simnet.Line, simnet.Options{})
+	dirs := []string{t.TempDir(), t.TempDir()}
+	wallets := []*simWallet{w.wallet(1), w.wallet(1)}
+	logs := logOnFailure(t)
+	cfg := func(i int, c *Config) {
+		logs(i, c)
+		switch i {
+		case 0:
+			c.Billing = w.billingFor(0, 100, wallets[0])
+		case 1:
+			c.Billing = w.billingFor(30, 0, wallets[1])
+		}
+		if i < 2 {
+			c.Billing.Dir = dirs[i]
+		}
+	}
+	nodes := startNet(t, sn, cfg)
+	key, _ := GenerateKey()
+	l, err := nodes[2].Listen(key)
+	require.NoError(t, err)
+	defer l.Close()
+	sendThrough(t, nodes[0], l, 8<<20).Close()
+	paid := func() bool { // paid up, and both ends agree
+		a := account(nodes[1], nodes[0].Identity())
+		return a.Ready && a.PaidToUs > 0 && a.OwedToUs < 50 && a.Local == account(nodes[0], nodes[1].Identity()).Remote
+	}
+	require.Eventually(t, paid, 30*time.Second, 10*time.Millisecond)
+	before := account(nodes[1], nodes[0].Identity())
+
+	// Both ends go down and come back with the same identity and state.
+	require.NoError(t, nodes[0].Close())
+	require.NoError(t, nodes[1].Close())
+	for i := 0; i < 2; i++ {
+		nodes[i] = newTestNode(t, netConfig(sn, i, cfg))
+	}
+	require.Eventually(t, func() bool { return len(nodes[1].Peers()) == 2 }, 10*time.Second, 5*time.Millisecond)
+	after := account(nodes[1], nodes[0].Identity())
+	require.Equal(t, before.ID, after.ID, "the same channel")
+	require.GreaterOrEqual(t, after.Version, before.Version)
+	require.GreaterOrEqual(t, after.Local, before.Local, "no satoshi the relay had is lost")
+	// A payment that was half acknowledged when they stopped is finished
+	// once they are linked again: then both agree.
+	require.Eventually(t, func() bool {
+		return account(nodes[1], nodes[0].Identity()).Local == account(nodes[0], nodes[1].Identity()).Remote
+	}, 10*time.Second, 10*time.Millisecond, "the dialler agrees")
+
+	// And the channel goes on carrying payments.
+	sendThrough(t, nodes[0], l, 8<<20).Close()
+	require.Eventually(t, func() bool {
+		a := account(nodes[1], nodes[0].Identity())
+		return a.Version > before.Version && a.Local > before.Local && a.OwedToUs < 50
+	}, 30*time.Second, 10*time.Millisecond, "payments go on: relay %+v, dialler %+v",
+		account(nodes[1], nodes[0].Identity()), account(nodes[0], nodes[1].Identity()))
+}

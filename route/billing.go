@@ -36,8 +36,8 @@ import (
 // the rest of the path, so each keeps its own price. Every node meters
 // the bytes it relays per neighbour; once a neighbour owes a Chunk it is
 // asked to pay (wire.PaymentRequest), and pays what its own metering says
-// it owes (within a chunk) with a payment-channel update carried on the
-// control stream. A neighbour that owes more than CreditLimit has its
+// it owes (both sides count the same bytes: the records on the circuit
+// stream) with a payment-channel update carried on the control stream. A neighbour that owes more than CreditLimit has its
 // circuits closed and its requests refused until it pays.
 //
 // Channels are package channel's: real Bitcoin transactions, one channel
@@ -205,11 +205,24 @@ func (b *biller) acctLocked(id [20]byte) *account {
 	return a
 }
 
-// linkUp attaches a link to its account (a channel outlives links).
+// linkUp attaches a link to its account (a channel outlives links) and
+// resends a proposal the channel had not seen through (after a restart or
+// a lost link): the peer answers a retransmitted update again.
 func (b *biller) linkUp(l *peer.Link) {
 	b.mu.Lock()
-	b.acctLocked(l.ID()).link = l
+	a := b.acctLocked(l.ID())
+	a.link = l
+	var pending []byte
+	if a.ch != nil {
+		pending = a.ch.PendingMessage()
+		if pending != nil {
+			a.inFlight = max(a.inFlight, 1) // no new payment until it is settled
+		}
+	}
 	b.mu.Unlock()
+	if pending != nil {
+		l.Send(&wire.ChannelMessage{Payload: pending})
+	}
 }
 
 // millisat is what n bytes cost at price satoshis per MiB.
@@ -320,14 +333,16 @@ func (b *biller) circuitDown(c *circuit) {
 	b.mu.Unlock()
 }
 
-// onPaymentRequest pays what we owe the asker by our own metering, within
-// a chunk of what it asks; it opens a channel first if there is none.
+// onPaymentRequest pays what the asker asks, but never more than our own
+// metering says we owe (both sides meter the same bytes, so a request that
+// crossed a payment in flight finds nothing owed); it opens a channel
+// first if there is none.
 func (b *biller) onPaymentRequest(l *peer.Link, m *wire.PaymentRequest) {
 	b.mu.Lock()
 	a := b.acctLocked(l.ID())
 	a.link = l
 	ours := a.owedByUs/1000 - a.inFlight
-	pay := min(int64(m.Owed), ours+b.cfg.Chunk)
+	pay := min(int64(m.Owed), ours)
 	if pay <= 0 {
 		b.mu.Unlock()
 		return
@@ -349,6 +364,7 @@ func (b *biller) onPaymentRequest(l *peer.Link, m *wire.PaymentRequest) {
 	msg, err := a.ch.Pay(btcutil.Amount(pay))
 	if err == nil {
 		a.inFlight = pay
+		b.r.log.Debug("paying neighbour", "peer", ident.String(a.peer), "amount", pay, "asked", m.Owed, "metered", a.owedByUs/1000)
 	}
 	b.mu.Unlock()
 	if err != nil {
@@ -418,6 +434,12 @@ func (b *biller) onChannelMessage(l *peer.Link, m *wire.ChannelMessage) {
 			l.Send(&wire.ChannelMessage{Payload: res.Reply})
 		}
 		return
+	}
+	if u := res.Update; u != nil {
+		b.r.log.Debug("channel update", "peer", ident.String(a.peer), "version", u.Version, "remote", u.Remote, "ops", fmt.Sprint(u.Ops))
+	}
+	if res.Dropped != nil || res.Refused != nil {
+		b.r.log.Debug("our channel proposal dropped", "peer", ident.String(a.peer), "ops", fmt.Sprint(res.Dropped), "refused", res.Refused)
 	}
 	if u := res.Update; u != nil {
 		for _, op := range u.Ops {

@@ -236,7 +236,7 @@ func (s *Session) sendLoop(p *pathConn) {
 			s.pathFailed(p, err)
 			return
 		}
-		s.meter(p, total)
+		s.meter(p, len(b))
 		p.lastSent.Store(time.Now().UnixNano())
 		if reset != 0 {
 			// We said goodbye: nothing more will be sent or read.
@@ -247,7 +247,8 @@ func (s *Session) sendLoop(p *pathConn) {
 }
 
 // meter charges the dialler for n bytes of its own connection carried
-// over a priced path (both directions count).
+// over a priced path: every byte of every record, both directions, which
+// are exactly the bytes its first relay splices and meters.
 func (s *Session) meter(p *pathConn, n int) {
 	if p.rate > 0 && n > 0 && s.dialer && s.r.bill != nil && p.first != nil {
 		s.r.bill.meterOrigin(p.first, p.rate, int64(n))
@@ -260,6 +261,7 @@ func (s *Session) readLoop(p *pathConn) {
 	for {
 		typ, plain, buf, err := p.readRecord()
 		if err == nil {
+			s.meter(p, recordHeaderSize+len(*buf))
 			s.confirmed.Store(true)
 			err = s.handleRecord(p, typ, plain, buf)
 		}
@@ -286,7 +288,6 @@ func (s *Session) handleRecord(p *pathConn, typ byte, b []byte, buf *[]byte) err
 	}
 	switch typ {
 	case recData:
-		s.meter(p, len(b)-8)
 		return s.onData(binary.BigEndian.Uint64(b), b[8:], buf)
 	case recAck:
 		return s.onAck(binary.BigEndian.Uint64(b))
