@@ -12,6 +12,7 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"github.com/foxtrotnet/foxtrot/internal/simnet"
+	"github.com/foxtrotnet/foxtrot/route"
 	"github.com/stretchr/testify/require"
 )
 
@@ -238,4 +239,55 @@ func BenchmarkRecovery(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(failover.Microseconds())/1000/float64(b.N), "failover-ms")
+}
+
+// BenchmarkBilling: what paying for relaying costs a connection's
+// throughput. The same path (dialler, one relay, listener; loopback TCP)
+// carries the same writes with billing off and with billing on (a 30
+// sat/MiB relay, the default 1000 sat chunk, channels open and paid as
+// the bytes flow on a simulated chain).
+func BenchmarkBilling(b *testing.B) {
+	for _, billed := range []bool{false, true} {
+		name := "off"
+		if billed {
+			name = "on"
+		}
+		b.Run(name, func(b *testing.B) {
+			w := newChainWorld(b)
+			nodes := make([]*Node, 3)
+			for i := range nodes {
+				cfg := Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}}
+				if i > 0 {
+					cfg.Peers = nodes[i-1].ListenAddrs()
+				}
+				if billed && i < 2 {
+					cfg.Billing = &route.Billing{Price: uint64(30 * i), MaxPrice: 100, Chain: w.chain,
+						Wallet: w.wallet(1), ChannelAmount: 5_000_000, PollInterval: 5 * time.Millisecond}
+				}
+				nodes[i] = newTestNode(b, cfg)
+			}
+			require.Eventually(b, func() bool { return len(nodes[1].Peers()) == 2 }, 10*time.Second, time.Millisecond)
+			l := discardListener(b, nodes[2])
+			if billed { // open and confirm the channel before measuring
+				c, err := nodes[0].Dial(l.Addr().String())
+				require.NoError(b, err)
+				buf := make([]byte, 1<<20)
+				for i := 0; i < 40; i++ {
+					c.Write(buf)
+				}
+				c.Close()
+				require.Eventually(b, func() bool {
+					st := account(nodes[1], nodes[0].Identity())
+					return st.Ready && st.PaidToUs > 0
+				}, 30*time.Second, 5*time.Millisecond)
+			}
+			c, err := nodes[0].Dial(l.Addr().String())
+			require.NoError(b, err)
+			defer c.Close()
+			writeAll(b, c, c.(*Conn).CloseWrite)
+			if billed {
+				b.ReportMetric(float64(account(nodes[1], nodes[0].Identity()).PaidToUs), "sat-paid")
+			}
+		})
+	}
 }

@@ -123,6 +123,7 @@ type Set struct {
 
 	mu        sync.Mutex
 	links     map[[20]byte]*Link
+	dialing   map[[20]byte]*dialCall // dials in flight, by the identity they expect
 	listeners []transport.Listener
 	addrs     []ma.Multiaddr
 	closed    bool
@@ -146,8 +147,9 @@ func NewSet(cfg Config) (*Set, error) {
 		log:   cfg.Logger,
 		self:  ident.Hash160(cfg.Identity.PubKey()),
 		hcfg:  HandshakeConfig{Static: cfg.Identity, NetworkKey: cfg.NetworkKey},
-		links: make(map[[20]byte]*Link),
-		hsSem: make(chan struct{}, cfg.MaxHandshakes),
+		links:   make(map[[20]byte]*Link),
+		dialing: make(map[[20]byte]*dialCall),
+		hsSem:   make(chan struct{}, cfg.MaxHandshakes),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.done = s.ctx.Done()
@@ -265,6 +267,13 @@ func (s *Set) setupContext(ctx context.Context) (context.Context, context.Cancel
 	return ctx, func() { stop(); cancel() }
 }
 
+// dialCall is a dial in flight that others wait for.
+type dialCall struct {
+	done chan struct{}
+	link *Link
+	err  error
+}
+
 // Connect links to the peer at addr (a transport multiaddr, optionally
 // ending in /foxtrot/<address or 66-hex key>) and returns the link. With a
 // public key the handshake is BOLT 8's Noise_XK; otherwise Noise_XX, and
@@ -285,9 +294,39 @@ func (s *Set) Connect(ctx context.Context, addr ma.Multiaddr) (*Link, error) {
 		if l := s.Link(h); l != nil {
 			return l, nil
 		}
+		// One dial per identity at a time: a second caller (a Connect
+		// racing the keep-alive redial, say) waits for the first, so one
+		// side never makes two links that the two ends might resolve
+		// differently.
+		s.mu.Lock()
+		if c := s.dialing[h]; c != nil {
+			s.mu.Unlock()
+			select {
+			case <-c.done:
+				return c.link, c.err
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		c := &dialCall{done: make(chan struct{})}
+		s.dialing[h] = c
+		s.mu.Unlock()
+		defer func() {
+			s.mu.Lock()
+			delete(s.dialing, h)
+			s.mu.Unlock()
+			close(c.done)
+		}()
 		want = &h
 		cfg.RemoteStatic = pub
+		c.link, c.err = s.dial(ctx, base, cfg, want)
+		return c.link, c.err
 	}
+	return s.dial(ctx, base, cfg, want)
+}
+
+// dial makes a new link to base, expecting identity want (if not nil).
+func (s *Set) dial(ctx context.Context, base ma.Multiaddr, cfg HandshakeConfig, want *[20]byte) (*Link, error) {
 	t, err := s.cfg.Transports.For(base)
 	if err != nil {
 		return nil, err

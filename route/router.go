@@ -376,9 +376,15 @@ func New(cfg Config) (*Router, error) {
 	return r, nil
 }
 
-// Close ends every connection and listener and waits for the router's
-// goroutines. The peer set is the caller's to close (after the router).
-// Idempotent.
+// closeGrace bounds how long Close lets connections say goodbye.
+const closeGrace = 2 * time.Second
+
+// Close shuts the router down: listeners first, then every connection is
+// closed as Session.Close does (what was written is delivered, then a fin
+// and a reset, so the other end reads io.EOF at once instead of waiting
+// for a resume), for up to two seconds; whatever has not finished by then
+// is ended. It waits for the router's goroutines. The peer set is the
+// caller's to close, after the router. Idempotent.
 func (r *Router) Close() error {
 	r.mu.Lock()
 	if r.closed {
@@ -387,11 +393,6 @@ func (r *Router) Close() error {
 		return nil
 	}
 	r.closed = true
-	r.cancel()
-	sessions := make([]*Session, 0, len(r.sessions))
-	for s := range r.sessions {
-		sessions = append(sessions, s)
-	}
 	listeners := make([]*Listener, 0, len(r.listeners))
 	for _, l := range r.listeners {
 		listeners = append(listeners, l)
@@ -400,6 +401,26 @@ func (r *Router) Close() error {
 	for _, l := range listeners {
 		l.Close()
 	}
+	r.mu.Lock()
+	sessions := make([]*Session, 0, len(r.sessions))
+	for s := range r.sessions {
+		sessions = append(sessions, s)
+	}
+	r.mu.Unlock()
+	for _, s := range sessions {
+		s.Close()
+	}
+	grace := time.NewTimer(closeGrace)
+	defer grace.Stop()
+wait:
+	for _, s := range sessions {
+		select {
+		case <-s.Done():
+		case <-grace.C:
+			break wait
+		}
+	}
+	r.cancel()
 	for _, s := range sessions {
 		s.end(ErrClosed)
 	}
