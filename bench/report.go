@@ -167,7 +167,7 @@ func targets(p func(string, ...any), res *results, mem []memResult, scale []scal
 		} else {
 			st += fmt.Sprintf(", stretch (%.1f×) not met", stretch)
 		}
-		p("| %s | %.2f× (per round %.2f – %.2f) | %s |", what, r, slices.Min(pr), slices.Max(pr), st)
+		p("| %s | %.2f× (ratio of medians; per round %.2f – %.2f, median %.2f) | %s |", what, r, slices.Min(pr), slices.Max(pr), median(pr), st)
 	}
 	tpTarget("foxtrot direct ≥ go-libp2p one stream (stretch 1.5×)", tpFox0, tpLibp2p, 1, 1.5)
 	tpTarget("foxtrot through 3 relays ≥ go-libp2p through 1 relay (stretch 2×)", tpFox3, tpLibp2pRly, 1, 2)
