@@ -17,6 +17,8 @@ type ChannelStatus struct {
 	Local, Remote btcutil.Amount // the channel's balances
 	Version       uint32         // the newest state's version
 	StatesLeft    uint32
+	Funding       [32]byte // the funding transaction's ID
+	Close         [32]byte // the cooperative close's ID, once both signed
 	// Satoshis metered and not yet paid (to us, by us), and paid over
 	// the channel (to us, by us).
 	OwedToUs, OwedByUs, PaidToUs, PaidByUs int64
@@ -33,6 +35,7 @@ func (n *Node) Channels() []ChannelStatus {
 		out = append(out, ChannelStatus{
 			Peer: AddrFromHash160(c.Peer), ID: c.ID, Phase: c.Phase, Ready: c.Ready,
 			Local: c.Local, Remote: c.Remote, Version: c.Version, StatesLeft: c.StatesLeft,
+			Funding: c.Funding, Close: c.Close,
 			OwedToUs: c.OwedToUs, OwedByUs: c.OwedByUs, PaidToUs: c.PaidToUs, PaidByUs: c.PaidByUs,
 			CutOff: c.CutOff,
 		})

@@ -26,7 +26,7 @@ var layers = []struct {
 	{3, []string{"internal/simnet"}},
 	{4, []string{"peer"}},
 	{5, []string{"channel"}},
-	{6, []string{"dht", "stealth"}},
+	{6, []string{"channel/btcdtest", "dht", "stealth"}}, // btcdtest drives channel/rpcchain
 	{7, []string{"route"}},
 	{8, []string{""}}, // the root package
 	{9, []string{"examples"}},

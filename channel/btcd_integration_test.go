@@ -12,13 +12,7 @@ package channel_test
 // $(go env GOPATH)/bin. btcd creates ~/.btcd whatever --datadir says.
 
 import (
-	"bytes"
 	"context"
-	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -26,85 +20,18 @@ import (
 	"github.com/btcsuite/btcd/chaincfg"
 	"github.com/btcsuite/btcd/wire"
 	"github.com/foxtrotnet/foxtrot/channel"
+	"github.com/foxtrotnet/foxtrot/channel/btcdtest"
 	"github.com/foxtrotnet/foxtrot/channel/rpcchain"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 )
 
-func btcdPath(t *testing.T) string {
-	if p := os.Getenv("BTCD"); p != "" {
-		return p
-	}
-	if p, err := exec.LookPath("btcd"); err == nil {
-		return p
-	}
-	gopath, err := exec.Command("go", "env", "GOPATH").Output()
-	require.NoError(t, err)
-	p := filepath.Join(string(bytes.TrimSpace(gopath)), "bin", "btcd")
-	_, err = os.Stat(p)
-	require.NoError(t, err, "btcd not found: go install github.com/btcsuite/btcd@v0.26.2 (or set $BTCD)")
-	return p
-}
-
-func freePort(t *testing.T) int {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startBtcd runs btcd --regtest --rejectnonstd on loopback and returns a
-// chain client; both are stopped at cleanup.
+// startBtcd runs btcd on loopback, mining to the P2WPKH of the named key.
 func startBtcd(t *testing.T, miningPkScriptKey string) *rpcchain.Chain {
-	dir := t.TempDir()
-	port := freePort(t)
 	addr, err := btcutil.NewAddressWitnessPubKeyHash(
 		btcutil.Hash160(key(miningPkScriptKey).PubKey().SerializeCompressed()), &chaincfg.RegressionNetParams)
 	require.NoError(t, err)
-	conf := filepath.Join(dir, "btcd.conf")
-	require.NoError(t, os.WriteFile(conf, nil, 0o600))
-	logf, err := os.Create(filepath.Join(dir, "stdout.log"))
-	require.NoError(t, err)
-	cmd := exec.Command(btcdPath(t),
-		"--regtest", "--rejectnonstd", "--notls", "--txindex", "--nolisten",
-		"--configfile="+conf, "--datadir="+filepath.Join(dir, "data"), "--logdir="+filepath.Join(dir, "logs"),
-		"--rpcuser=foxtrot", "--rpcpass=foxtrot", "--rpclisten=127.0.0.1:"+strconv.Itoa(port),
-		"--miningaddr="+addr.EncodeAddress(), "--debuglevel=info")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	require.NoError(t, cmd.Start())
-	t.Cleanup(func() {
-		cmd.Process.Signal(os.Interrupt)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			cmd.Process.Kill()
-			<-done
-		}
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			if len(b) > 4000 {
-				b = b[len(b)-4000:]
-			}
-			t.Logf("btcd log tail:\n%s", b)
-		}
-	})
-
-	c, err := rpcchain.New(rpcchain.Config{Host: "127.0.0.1:" + strconv.Itoa(port), User: "foxtrot", Pass: "foxtrot",
-		NoTLS: true, PollInterval: 20 * time.Millisecond})
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		if _, err = c.Height(context.Background()); err == nil {
-			break
-		}
-		require.True(t, time.Now().Before(deadline), "btcd did not answer: %v", err)
-		time.Sleep(20 * time.Millisecond)
-	}
-	return c
+	return btcdtest.Start(t, addr.EncodeAddress())
 }
 
 func TestBtcdAcceptsAndRejectsChannelTransactions(t *testing.T) {

@@ -143,10 +143,10 @@ func NewSet(cfg Config) (*Set, error) {
 		return nil, err
 	}
 	s := &Set{
-		cfg:   cfg,
-		log:   cfg.Logger,
-		self:  ident.Hash160(cfg.Identity.PubKey()),
-		hcfg:  HandshakeConfig{Static: cfg.Identity, NetworkKey: cfg.NetworkKey},
+		cfg:     cfg,
+		log:     cfg.Logger,
+		self:    ident.Hash160(cfg.Identity.PubKey()),
+		hcfg:    HandshakeConfig{Static: cfg.Identity, NetworkKey: cfg.NetworkKey},
 		links:   make(map[[20]byte]*Link),
 		dialing: make(map[[20]byte]*dialCall),
 		hsSem:   make(chan struct{}, cfg.MaxHandshakes),

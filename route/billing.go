@@ -602,6 +602,8 @@ type ChannelStatus struct {
 	Local, Remote btcutil.Amount // balances
 	Version       uint32
 	StatesLeft    uint32
+	Funding       [32]byte // the funding txid (zero until it exists)
+	Close         [32]byte // the cooperative close's txid, once signed
 	// What was metered and paid: satoshis owed to us / by us (metered,
 	// unpaid), and paid to us / by us over the channel.
 	OwedToUs, OwedByUs, PaidToUs, PaidByUs int64
@@ -626,6 +628,12 @@ func (r *Router) Channels() []ChannelStatus {
 		if a.ch != nil {
 			s.ID, s.Phase, s.Version, s.StatesLeft = a.ch.ID(), a.ch.Phase(), a.ch.Version(), a.ch.StatesLeft()
 			s.Local, s.Remote = a.ch.Balance()
+			if ft := a.ch.FundingTx(); ft != nil {
+				s.Funding = ft.TxHash()
+			}
+			if ct, err := a.ch.CloseTx(); err == nil && ct != nil {
+				s.Close = ct.TxHash()
+			}
 		}
 		out = append(out, s)
 	}

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs the integration test of package channel against a real btcd
-# (regtest, --rejectnonstd, loopback only; see btcd_integration_test.go).
+# Runs the integration tests against a real btcd (regtest, --rejectnonstd,
+# loopback only): package channel's (channel/btcd_integration_test.go) and
+# the network's (btcd_test.go: nodes paying for relayed bytes, closes).
 #
 # Usage: channel/testdata/run-btcd-test.sh [extra go test flags]
 #
@@ -25,4 +26,4 @@ if [ -z "${BTCD:-}" ]; then
 fi
 export BTCD
 
-exec go test -tags btcd -count=1 -run 'TestBtcd' "$@" ./channel/
+exec go test -tags btcd -count=1 -run 'TestBtcd' "$@" ./channel/ .
