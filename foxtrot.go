@@ -41,8 +41,8 @@
 // address before this node reveals its own. An optional network key makes
 // a node silent to anyone who does not hold it. Connections are encrypted
 // end to end with AES-256-GCM under keys from ECDH of both ends' ephemeral
-// keys and the target's key; the target signs the key exchange, so no
-// relay can swap it, and the dialler proves its own identity inside the
+// keys, bound to the target's key, which signs the exchange, so no relay
+// can swap it, and the dialler proves its own identity inside the
 // encryption, so relays do not learn who calls whom. A relay that alters,
 // drops or reorders bytes ends the connection (route.ErrTampered); it
 // cannot make either end accept altered data. Connect requests are rate

@@ -161,21 +161,24 @@ func checkRefuse(m *wire.ConnectRefuse, target [20]byte) error {
 	return nil
 }
 
-// sessionSecret derives the connection's master secret. Both ends compute
-// it: the dialler from its ephemeral key and the target's two keys, the
-// target from its two keys and the dialler's ephemeral key:
+// sessionSecret derives the connection's master secret from the
+// ephemeral ECDH, bound to the connection ID and all three public keys:
 //
 //	ee = ECDH(e_d, e_t)   forward secrecy
-//	es = ECDH(e_d, S_t)   only the holder of the target key can compute it
-//	master = HKDF-SHA256(salt = "foxtrot/e2e/v1" || ID, ikm = ee || es,
+//	master = HKDF-SHA256(salt = "foxtrot/e2e/v2" || ID, ikm = ee,
 //	                     info = E_d || S_t || E_t)
-func sessionSecret(id [20]byte, ee, es [32]byte, dEph, tKey, tEph [33]byte) [32]byte {
-	salt := append([]byte("foxtrot/e2e/v1"), id[:]...)
-	ikm := append(ee[:], es[:]...)
+//
+// The target's static key S_t authenticates E_t by signing the ack (ID,
+// E_d, S_t, E_t), which the dialler checks before using it: the SIGMA
+// pattern TLS 1.3 follows. A second ECDH with S_t would add nothing the
+// signature does not give, and would cost each side a scalar
+// multiplication on the connection's critical path.
+func sessionSecret(id [20]byte, ee [32]byte, dEph, tKey, tEph [33]byte) [32]byte {
+	salt := append([]byte("foxtrot/e2e/v2"), id[:]...)
 	info := make([]byte, 0, 99)
 	info = append(append(append(info, dEph[:]...), tKey[:]...), tEph[:]...)
 	var out [32]byte
-	if _, err := io.ReadFull(hkdf.New(sha256.New, ikm, salt, info), out[:]); err != nil {
+	if _, err := io.ReadFull(hkdf.New(sha256.New, ee[:], salt, info), out[:]); err != nil {
 		panic("route: unreachable: hkdf: " + err.Error())
 	}
 	return out
@@ -183,14 +186,12 @@ func sessionSecret(id [20]byte, ee, es [32]byte, dEph, tKey, tEph [33]byte) [32]
 
 // dialerSecret is the dialler's side of sessionSecret.
 func dialerSecret(id [20]byte, eph *btcec.PrivateKey, tKey, tEph *btcec.PublicKey) [32]byte {
-	return sessionSecret(id, ecdh.Shared(eph, tEph), ecdh.Shared(eph, tKey),
-		ser(eph.PubKey()), ser(tKey), ser(tEph))
+	return sessionSecret(id, ecdh.Shared(eph, tEph), ser(eph.PubKey()), ser(tKey), ser(tEph))
 }
 
 // targetSecret is the target's side of sessionSecret.
 func targetSecret(id [20]byte, key, eph *btcec.PrivateKey, dEph *btcec.PublicKey) [32]byte {
-	return sessionSecret(id, ecdh.Shared(eph, dEph), ecdh.Shared(key, dEph),
-		ser(dEph), ser(key.PubKey()), ser(eph.PubKey()))
+	return sessionSecret(id, ecdh.Shared(eph, dEph), ser(dEph), ser(key.PubKey()), ser(eph.PubKey()))
 }
 
 func parseKey(b [33]byte) (*btcec.PublicKey, error) { return btcec.ParsePubKey(b[:]) }

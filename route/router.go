@@ -37,8 +37,8 @@
 // The dialler takes an ack, opens a stream to the peer the ack came from
 // naming (ID, path); each relay opens a stream to its downstream and
 // splices the two. Both ends derive the session keys from ECDH of the two
-// ephemeral keys and of the dialler's ephemeral with the target's static
-// key; the dialler's first record is a hello with its identity key and a
+// ephemeral keys, bound to the target's key, which signed the exchange;
+// the dialler's first record is a hello with its identity key and a
 // signature binding it to the exchange. See Session for the record layer.
 //
 // Tables are bounded and expire: seen requests after twice the skew
