@@ -292,3 +292,33 @@ func TestAForgedResumeCannotTakeOverAConnection(t *testing.T) {
 	roundTrip(t, victim, "after: still mine")
 	require.Equal(t, [][20]byte{ident.Hash160(sn.Keys[1].PubKey())}, victim.Path(), "the victim's path never moved")
 }
+
+func TestARelayNeverRoutesByAForgedAck(t *testing.T) {
+	// 0 dials through relay 1, which links to a forger (2) and, via 3, to
+	// the target (4). Relay 1 passes acks on unchecked and learns from
+	// both; when it first routes by them it checks them, drops what the
+	// forger taught and sends the next request only toward the target.
+	sn := simnet.New(5, simnet.Custom([][2]int{{0, 1}, {1, 2}, {1, 3}, {3, 4}}), simnet.Options{})
+	var target *Listener
+	f := &forger{targetKey: func() [33]byte { return ser(target.key.PubKey()) }}
+	nodes := startNodes(t, sn, nil, func(i int, r *Router) peer.Handler {
+		if i == 2 {
+			f.Router = r
+			return f
+		}
+		return nil
+	})
+	target = echo(t, nodes[4])
+	s, err := dial(t, nodes[0], target.Addr(), 5*time.Second)
+	require.NoError(t, err)
+	roundTrip(t, s, "first")
+	s.Close()
+	require.Eventually(t, func() bool { return f.sent.Load() == 2 }, 5*time.Second, time.Millisecond)
+
+	s, err = dial(t, nodes[0], target.Addr(), 5*time.Second)
+	require.NoError(t, err)
+	roundTrip(t, s, "second")
+	s.Close()
+	require.EqualValues(t, 2, f.sent.Load(), "the second request never went to the forger")
+	require.Positive(t, nodes[1].r.Stats().AcksInvalid, "the relay found the forgery when it first routed")
+}

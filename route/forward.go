@@ -228,10 +228,14 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		return
 	}
 
-	// A relay passes the ack on first and checks it after, off the
-	// connection's critical path: the dialler checks it too, so a forged
-	// ack cannot connect anyone, and a relay acts on an ack only once it
-	// has verified it (below, dropping the circuit of a forged one).
+	// A relay checks an ack before it records a circuit or counts it: a
+	// forged ack that got in first could otherwise take the path number
+	// of the target's genuine one, or use up the request's ack budget.
+	if _, _, err := checkAck(ack, target, dEph); err != nil {
+		r.stats.acksInvalid.Add(1)
+		r.log.Debug("dropping ack", "from", ident.String(l.ID()), "err", err)
+		return
+	}
 	down := pathPrice(ack.Hops)
 	price := r.price()
 	// An ack over the dialler's limit is passed on, so it can say why it
@@ -251,29 +255,17 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 	} else {
 		r.circuits[key] = c
 	}
+	// The target is len(hops)+1 links away through l.
+	r.routes.learn(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), down, r.now())
 	up := e.from
 	r.mu.Unlock()
+	r.observe(l).acksBack.Add(1)
 
 	fwd := *ack
 	fwd.Hops = append(append(make([]wire.Hop, 0, len(ack.Hops)+1), ack.Hops...), r.quote(ack.ID, ack.Path, price))
 	if up.Send(&fwd) == nil {
 		r.stats.acksRelayed.Add(1)
 	}
-	if _, _, err := checkAck(ack, target, dEph); err != nil {
-		r.stats.acksInvalid.Add(1)
-		r.log.Debug("forged ack relayed before it was checked; circuit dropped", "from", ident.String(l.ID()), "err", err)
-		r.mu.Lock()
-		if r.circuits[key] == c && !c.active {
-			delete(r.circuits, key)
-		}
-		r.mu.Unlock()
-		return
-	}
-	// Verified: the target is len(hops)+1 links away through l.
-	r.observe(l).acksBack.Add(1)
-	r.mu.Lock()
-	r.routes.learn(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), pathPrice(ack.Hops), r.now())
-	r.mu.Unlock()
 }
 
 // price is what this node charges per MiB it relays.
