@@ -3,7 +3,7 @@
 // table: throughput of one stream, connection setup, memory of idle links,
 // and connection setup in simulated networks of 100 and 1,000 nodes.
 //
-//	cd bench && go run .            # the full run, about three minutes
+//	cd bench && go run .            # the full run, about two minutes
 //	cd bench && go run . -quick     # a smoke run: 2 rounds, small samples
 //
 // Timed rows run in interleaved rounds: each round runs every row once, in
