@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"os"
+	"os/exec"
 	"runtime"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ type machine struct {
 	goVersion, os      string
 	loadStart, loadEnd string
 	date               time.Time
+	source             string // the library's commit, and whether its tree had changes
 }
 
 func describeMachine() *machine {
@@ -26,7 +28,32 @@ func describeMachine() *machine {
 		os:        runtime.GOOS + "/" + runtime.GOARCH,
 		loadStart: loadAvg(),
 		date:      time.Now().UTC(),
+		source:    librarySource(),
 	}
+}
+
+// librarySource names the foxtrot commit this binary was built from, as
+// git sees the parent directory (the bench module replaces the library
+// with ../), with the files changed since it, if any.
+func librarySource() string {
+	out, err := exec.Command("git", "-C", "..", "rev-parse", "--short=12", "HEAD").Output()
+	if err != nil {
+		return "unknown"
+	}
+	s := "foxtrot at " + strings.TrimSpace(string(out))
+	// Only what goes into this binary: not the examples, not tests.
+	st, err := exec.Command("git", "-C", "..", "status", "--porcelain", "--untracked-files=no",
+		"--", ".", ":!bench", ":!examples", ":!*_test.go").Output()
+	if err == nil && len(strings.TrimSpace(string(st))) > 0 {
+		var files []string
+		for _, l := range strings.Split(strings.TrimRight(string(st), "\n"), "\n") {
+			if len(l) > 3 {
+				files = append(files, l[3:])
+			}
+		}
+		s += " plus uncommitted changes to " + strings.Join(files, ", ")
+	}
+	return s
 }
 
 func (m *machine) String() string {

@@ -52,6 +52,7 @@ func report(w io.Writer, o options, m *machine, res *results, mem []memResult, s
 	p("## foxtrot beside go-libp2p, one run (%s)", m.date.Format("2006-01-02 15:04 UTC"))
 	p("")
 	p("Machine: %s.  ", m)
+	p("Code: %s; go-libp2p v0.51.0.  ", m.source)
 	p("Run: %d interleaved rounds (each runs every timed row once, order rotated per round); throughput samples of at least %d MiB and %v; %d setup samples per row per round; the whole run took %v.",
 		o.rounds, o.tputBytes>>20, o.tputTime, o.setupSamples, took.Round(time.Second))
 	p("")

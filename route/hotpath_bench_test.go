@@ -356,9 +356,8 @@ func BenchmarkHandleRequest(b *testing.B) {
 }
 
 // BenchmarkHandleAck: an ack for a request the relay forwarded, as its
-// control reader calls it: the circuit is recorded, the ack passed
-// upstream with this relay's hop appended, then checked (off the
-// critical path, but on the relay's CPU). Each ack answers its own
+// control reader calls it: checked, its circuit recorded, and passed
+// upstream with this relay's hop appended. Each ack answers its own
 // request, handled by the relay before the timer starts.
 func BenchmarkHandleAck(b *testing.B) {
 	nodes := requestLine(b)
