@@ -82,10 +82,7 @@ func DefaultNode() (*Node, error) {
 	if defaultNode.node != nil {
 		return defaultNode.node, nil
 	}
-	n, err := NewNode(Config{
-		ListenAddrs: splitEnv("FOXTROT_LISTEN"),
-		Peers:       splitEnv("FOXTROT_PEERS"),
-	})
+	n, err := NewNode(EnvConfig())
 	if err != nil {
 		return nil, err
 	}
@@ -104,6 +101,14 @@ func CloseDefaultNode() error {
 		return nil
 	}
 	return n.Close()
+}
+
+// EnvConfig returns a Config whose ListenAddrs and Peers come from the
+// environment: FOXTROT_LISTEN and FOXTROT_PEERS, comma-separated
+// multiaddrs. It is what DefaultNode uses; programs that take flags can
+// fall back to it.
+func EnvConfig() Config {
+	return Config{ListenAddrs: splitEnv("FOXTROT_LISTEN"), Peers: splitEnv("FOXTROT_PEERS")}
 }
 
 func splitEnv(name string) []string {

@@ -190,6 +190,30 @@ func (n *Node) Connect(ctx context.Context, multiaddr string) error {
 	return err
 }
 
+// ConnectAll links to every multiaddr at once (as Connect) and returns
+// how many linked, with the failures joined into the error (nil when all
+// linked). A program that needs at least one peer checks linked > 0.
+func (n *Node) ConnectAll(ctx context.Context, multiaddrs []string) (linked int, err error) {
+	errs := make([]error, len(multiaddrs))
+	var wg sync.WaitGroup
+	for i, m := range multiaddrs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if errs[i] = n.Connect(ctx, m); errs[i] != nil {
+				errs[i] = fmt.Errorf("%s: %w", m, errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	for _, e := range errs {
+		if e == nil {
+			linked++
+		}
+	}
+	return linked, errors.Join(errs...)
+}
+
 // Disconnect closes the link to a peer. Connections through it move to
 // other paths. A peer in Config.Peers is redialled, as after any loss.
 func (n *Node) Disconnect(peerAddr Addr) error {

@@ -73,3 +73,25 @@ func TestNewNodeRejectsMalformedAddresses(t *testing.T) {
 	_, err = NewNode(Config{ListenAddrs: []string{"/ip4/1.2.3.4/udp/9"}})
 	require.ErrorIs(t, err, transport.ErrNoTransport)
 }
+
+func TestConnectAllLinksWhatItCanAndSaysWhatItCouldNot(t *testing.T) {
+	netw := mem.NewNetwork(mem.Options{})
+	tr := []transport.Transport{netw.Transport()}
+	a := newTestNode(t, Config{ListenAddrs: []string{"/mem/0"}, Transports: tr})
+	b := newTestNode(t, Config{ListenAddrs: []string{"/mem/0"}, Transports: tr})
+	c := newTestNode(t, Config{Transports: tr})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	linked, err := c.ConnectAll(ctx, []string{a.ListenAddrs()[0], b.ListenAddrs()[0], "/mem/999"})
+	require.Equal(t, 2, linked)
+	require.ErrorContains(t, err, "/mem/999")
+	require.Len(t, c.Peers(), 2)
+}
+
+func TestEnvConfigReadsTheEnvironment(t *testing.T) {
+	t.Setenv("FOXTROT_LISTEN", "/mem/0, /ip4/127.0.0.1/tcp/0")
+	t.Setenv("FOXTROT_PEERS", "")
+	c := EnvConfig()
+	require.Equal(t, []string{"/mem/0", "/ip4/127.0.0.1/tcp/0"}, c.ListenAddrs)
+	require.Empty(t, c.Peers)
+}

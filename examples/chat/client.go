@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/foxtrotnet/foxtrot"
@@ -43,8 +42,11 @@ func client(ctx context.Context, name, address string, listen, peers []string, s
 	for _, a := range node.ListenAddrs() {
 		fmt.Fprintf(stderr, "chat: this node takes links on %s\n", a)
 	}
-	if err := linkPeers(ctx, node, peers); err != nil {
-		return err
+	lctx, cancel := context.WithTimeout(ctx, linkTimeout)
+	linked, err := node.ConnectAll(lctx, peers)
+	cancel()
+	if linked == 0 && len(peers) > 0 {
+		return fmt.Errorf("cannot link to any peer: %w", err)
 	}
 	conn, err := node.DialContext(ctx, "foxtrot", address)
 	if err != nil {
@@ -57,29 +59,6 @@ func client(ctx context.Context, name, address string, listen, peers []string, s
 		return nil // ^C is a way to leave
 	}
 	return err
-}
-
-// linkPeers links node to every peer at once; it fails only if none
-// links within linkTimeout.
-func linkPeers(ctx context.Context, node *foxtrot.Node, peers []string) error {
-	ctx, cancel := context.WithTimeout(ctx, linkTimeout)
-	defer cancel()
-	errs := make([]error, len(peers))
-	var wg sync.WaitGroup
-	for i, p := range peers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = node.Connect(ctx, p)
-		}()
-	}
-	wg.Wait()
-	for _, err := range errs {
-		if err == nil {
-			return nil
-		}
-	}
-	return fmt.Errorf("cannot link to any peer: %w", errors.Join(errs...))
 }
 
 func describePath(path []foxtrot.Addr) string {

@@ -40,6 +40,8 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
+
+	"github.com/foxtrotnet/foxtrot"
 )
 
 func main() {
@@ -109,28 +111,17 @@ func run(ctx context.Context, prog string, args []string, stdin io.Reader, stdou
 	case *server != "" && *name == "":
 		return bad("-s needs -n, your name in the room")
 	}
+	env := foxtrot.EnvConfig()
 	if len(listen) == 0 {
-		listen = splitEnv("FOXTROT_LISTEN")
+		listen = env.ListenAddrs
 	}
 	if len(peers) == 0 {
-		peers = splitEnv("FOXTROT_PEERS")
+		peers = env.Peers
 	}
 	if *server == "" {
 		return daemon(ctx, prog, *keyFile, listen, peers, stdout, stderr)
 	}
 	return client(ctx, *name, *server, listen, peers, stdin, stdout, stderr)
-}
-
-// splitEnv reads a comma-separated list from the environment, as
-// foxtrot.DefaultNode does.
-func splitEnv(name string) []string {
-	var out []string
-	for _, s := range strings.Split(os.Getenv(name), ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			out = append(out, s)
-		}
-	}
-	return out
 }
 
 // multiaddrs collects a repeatable multiaddr flag; foxtrot.NewNode checks

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -77,24 +76,14 @@ func waitForLinks(ctx context.Context, node *foxtrot.Node, want int, out io.Writ
 func linkPeers(ctx context.Context, node *foxtrot.Node, peers []string, timeout time.Duration, out io.Writer) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	errs := make([]error, len(peers))
-	var wg sync.WaitGroup
-	for i, p := range peers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = node.Connect(ctx, p)
-		}()
-	}
-	wg.Wait()
-	linked := 0
-	for i, err := range errs {
-		if err != nil {
-			fmt.Fprintf(out, "cannot link to %s: %v\n", peers[i], err)
-			continue
+	linked, err := node.ConnectAll(ctx, peers)
+	if joined, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range joined.Unwrap() {
+			fmt.Fprintf(out, "cannot link to %v\n", e) // "multiaddr: cause"
 		}
-		linked++
-		fmt.Fprintf(out, "linked to %s\n", peers[i])
+	}
+	for _, p := range node.Peers() {
+		fmt.Fprintf(out, "linked to node %s\n", p)
 	}
 	if linked == 0 {
 		return fmt.Errorf("linked to none of the %d peer(s)", len(peers))
