@@ -20,8 +20,9 @@ var layers = []struct {
 	rank     int
 	prefixes []string
 }{
-	{0, []string{"internal/deadline", "internal/signal", "internal/bufpool", "internal/ident", "internal/ecdh", "internal/wire"}},
-	{1, []string{"internal/pipe"}},
+	{0, []string{"internal/deadline", "internal/signal", "internal/bufpool", "internal/ident", "internal/ecdh", "internal/codec"}},
+	{1, []string{"internal/wire"}}, // on internal/codec
+	{1, []string{"internal/pipe"}}, // on deadline and signal
 	{2, []string{"transport"}},
 	{3, []string{"internal/simnet"}},
 	{4, []string{"peer"}},

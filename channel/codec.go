@@ -2,7 +2,8 @@ package channel
 
 import (
 	"encoding/binary"
-	"fmt"
+
+	"github.com/foxtrotnet/foxtrot/internal/codec"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcutil"
@@ -39,80 +40,32 @@ func (w *writer) outpoint(op wire.OutPoint) {
 	w.u32(op.Index)
 }
 
-// reader consumes fields written by writer. The first failure sticks: every
-// later read returns zero values, and err reports the first problem. It
-// never panics and never allocates more than the input's length.
-type reader struct {
-	b   []byte
-	err error
-}
+// reader consumes fields written by writer (see internal/codec): the
+// first failure sticks, wrapped in ErrMalformed; it never panics and never
+// allocates more than the input's length.
+type reader struct{ *codec.Reader }
 
-func (r *reader) fail(format string, a ...any) {
-	if r.err == nil {
-		r.err = fmt.Errorf("%w: "+format, append([]any{ErrMalformed}, a...)...)
-	}
-}
-
-func (r *reader) take(n int) []byte {
-	if r.err != nil {
-		return nil
-	}
-	if n < 0 || len(r.b) < n {
-		r.fail("truncated")
-		return nil
-	}
-	p := r.b[:n:n]
-	r.b = r.b[n:]
-	return p
-}
-
-func (r *reader) u8() uint8 {
-	if p := r.take(1); p != nil {
-		return p[0]
-	}
-	return 0
-}
-
-func (r *reader) u16() uint16 {
-	if p := r.take(2); p != nil {
-		return binary.BigEndian.Uint16(p)
-	}
-	return 0
-}
-
-func (r *reader) u32() uint32 {
-	if p := r.take(4); p != nil {
-		return binary.BigEndian.Uint32(p)
-	}
-	return 0
-}
-
-func (r *reader) u64() uint64 {
-	if p := r.take(8); p != nil {
-		return binary.BigEndian.Uint64(p)
-	}
-	return 0
-}
+func newReader(b []byte) *reader { return &reader{codec.NewReader(b, ErrMalformed)} }
 
 func (r *reader) bool() bool {
-	switch r.u8() {
+	switch r.U8() {
 	case 0:
 		return false
 	case 1:
 		return true
 	}
-	r.fail("bad boolean")
+	r.Fail("bad boolean")
 	return false
 }
 
 // bytes reads a 16-bit length (at most max) and that many bytes, copied.
 func (r *reader) bytes(max int) []byte {
-	n := int(r.u16())
+	n := int(r.U16())
 	if n > max {
-		r.fail("field of %d bytes exceeds %d", n, max)
+		r.Fail("field of %d bytes exceeds %d", n, max)
 		return nil
 	}
-	p := r.take(n)
+	p := r.Take(n)
 	if p == nil {
 		return nil
 	}
@@ -120,27 +73,27 @@ func (r *reader) bytes(max int) []byte {
 }
 
 func (r *reader) fixed32() (out [32]byte) {
-	copy(out[:], r.take(32))
+	copy(out[:], r.Take(32))
 	return out
 }
 
 func (r *reader) amount() btcutil.Amount {
-	v := r.u64()
+	v := r.U64()
 	if v > uint64(btcutil.MaxSatoshi) {
-		r.fail("amount %d exceeds the money supply", v)
+		r.Fail("amount %d exceeds the money supply", v)
 		return 0
 	}
 	return btcutil.Amount(v)
 }
 
 func (r *reader) key() *btcec.PublicKey {
-	p := r.take(33)
+	p := r.Take(33)
 	if p == nil {
 		return nil
 	}
 	k, err := btcec.ParsePubKey(p)
 	if err != nil || (p[0] != 2 && p[0] != 3) {
-		r.fail("bad public key")
+		r.Fail("bad public key")
 		return nil
 	}
 	return k
@@ -148,24 +101,24 @@ func (r *reader) key() *btcec.PublicKey {
 
 func (r *reader) outpoint() wire.OutPoint {
 	var op wire.OutPoint
-	copy(op.Hash[:], r.take(32))
-	op.Index = r.u32()
+	copy(op.Hash[:], r.Take(32))
+	op.Index = r.U32()
 	return op
 }
 
 // count reads an 8-bit count and checks it against max.
 func (r *reader) count(max int) int {
-	n := int(r.u8())
+	n := int(r.U8())
 	if n > max {
-		r.fail("count %d exceeds %d", n, max)
+		r.Fail("count %d exceeds %d", n, max)
 		return 0
 	}
 	return n
 }
 
 func (r *reader) done() error {
-	if r.err == nil && len(r.b) != 0 {
-		r.fail("%d trailing bytes", len(r.b))
+	if r.Err() == nil && r.Len() != 0 {
+		r.Fail("%d trailing bytes", r.Len())
 	}
-	return r.err
+	return r.Err()
 }

@@ -160,7 +160,7 @@ func readHeader(b []byte, t MsgType) (*reader, error) {
 	if MsgType(b[1]) != t {
 		return nil, fmt.Errorf("%w: type %d, want %d", ErrMalformed, b[1], t)
 	}
-	return &reader{b: b[2:]}, nil
+	return newReader(b[2:]), nil
 }
 
 func writeParams(w *writer, p Params) {
@@ -176,22 +176,22 @@ func writeParams(w *writer, p Params) {
 
 func readParams(r *reader) Params {
 	p := Params{
-		OpenHeight:  r.u32(),
-		Lifetime:    r.u32(),
-		LockStep:    r.u32(),
+		OpenHeight:  r.U32(),
+		Lifetime:    r.U32(),
+		LockStep:    r.U32(),
 		FeeRate:     readRate(r),
 		FeeRateStep: readRate(r),
 		DustLimit:   r.amount(),
-		MaxHTLCs:    r.u16(),
-		HTLCMargin:  r.u32(),
+		MaxHTLCs:    r.U16(),
+		HTLCMargin:  r.U32(),
 	}
 	return p
 }
 
 func readRate(r *reader) FeeRate {
-	v := r.u64()
+	v := r.U64()
 	if v > 1<<40 {
-		r.fail("fee rate %d out of range", v)
+		r.Fail("fee rate %d out of range", v)
 		return 0
 	}
 	return FeeRate(v)
@@ -224,7 +224,7 @@ func writeFunds(w *writer, ins []FundingInput, change *wire.TxOut) error {
 func readFunds(r *reader) ([]FundingInput, *wire.TxOut) {
 	n := r.count(maxInputs)
 	var ins []FundingInput
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		op := r.outpoint()
 		v := r.amount()
 		s := r.bytes(maxScriptLen)
@@ -369,10 +369,10 @@ func (m *MsgFundingSigs) UnmarshalBinary(b []byte) error {
 	n.Channel = r.fixed32()
 	n.RefundSig = r.bytes(maxSigLenWire)
 	cnt := r.count(maxInputs)
-	for i := 0; i < cnt && r.err == nil; i++ {
+	for i := 0; i < cnt && r.Err() == nil; i++ {
 		iw := InputWitness{OutPoint: r.outpoint()}
 		items := r.count(maxWitnessLen)
-		for j := 0; j < items && r.err == nil; j++ {
+		for j := 0; j < items && r.Err() == nil; j++ {
 			iw.Witness = append(iw.Witness, r.bytes(maxWitnessItem))
 		}
 		n.Witnesses = append(n.Witnesses, iw)
@@ -425,21 +425,21 @@ func writeOps(w *writer, ops []Op) error {
 func readOps(r *reader) []Op {
 	n := r.count(maxOps)
 	if n == 0 {
-		r.fail("no ops")
+		r.Fail("no ops")
 	}
 	var ops []Op
-	for i := 0; i < n && r.err == nil; i++ {
-		switch r.u8() {
+	for i := 0; i < n && r.Err() == nil; i++ {
+		switch r.U8() {
 		case opPay:
 			ops = append(ops, Pay{Amount: r.amount()})
 		case opAdd:
-			ops = append(ops, AddHTLC{ID: r.u64(), Amount: r.amount(), Hash: r.fixed32(), Expiry: r.u32()})
+			ops = append(ops, AddHTLC{ID: r.U64(), Amount: r.amount(), Hash: r.fixed32(), Expiry: r.U32()})
 		case opSettle:
-			ops = append(ops, SettleHTLC{ID: r.u64(), Preimage: r.fixed32()})
+			ops = append(ops, SettleHTLC{ID: r.U64(), Preimage: r.fixed32()})
 		case opFail:
-			ops = append(ops, FailHTLC{ID: r.u64()})
+			ops = append(ops, FailHTLC{ID: r.U64()})
 		default:
-			r.fail("unknown op kind")
+			r.Fail("unknown op kind")
 		}
 	}
 	return ops
@@ -467,7 +467,7 @@ func (m *MsgUpdate) UnmarshalBinary(b []byte) error {
 	}
 	var n MsgUpdate
 	n.Channel = r.fixed32()
-	n.Version = r.u32()
+	n.Version = r.U32()
 	n.Ops = readOps(r)
 	n.Sig = r.bytes(maxSigLenWire)
 	if err := r.done(); err != nil {
@@ -496,7 +496,7 @@ func (m *MsgAck) UnmarshalBinary(b []byte) error {
 	}
 	var n MsgAck
 	n.Channel = r.fixed32()
-	n.Version = r.u32()
+	n.Version = r.U32()
 	n.Sig = r.bytes(maxSigLenWire)
 	if err := r.done(); err != nil {
 		return err
@@ -550,8 +550,8 @@ func (m *MsgReject) UnmarshalBinary(b []byte) error {
 	}
 	var n MsgReject
 	n.Channel = r.fixed32()
-	n.Version = r.u32()
-	n.Code = r.u16()
+	n.Version = r.U32()
+	n.Code = r.U16()
 	if err := r.done(); err != nil {
 		return err
 	}

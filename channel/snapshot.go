@@ -87,16 +87,16 @@ func writeHTLC(w *writer, h htlc) {
 }
 
 func readHTLC(r *reader) htlc {
-	h := htlc{ID: r.u64()}
-	switch o := r.u8(); o {
+	h := htlc{ID: r.U64()}
+	switch o := r.U8(); o {
 	case 0, 1:
 		h.Offerer = Role(o)
 	default:
-		r.fail("bad role")
+		r.Fail("bad role")
 	}
 	h.Amount = r.amount()
 	h.Hash = r.fixed32()
-	h.Expiry = r.u32()
+	h.Expiry = r.U32()
 	return h
 }
 
@@ -116,19 +116,19 @@ func writeState(w *writer, s *state) {
 }
 
 func readState(r *reader) state {
-	s := state{Version: r.u32()}
+	s := state{Version: r.U32()}
 	s.Balance[0] = r.amount()
 	s.Balance[1] = r.amount()
 	s.AcceptorOut = r.bool()
 	n := r.count(MaxHTLCLimit)
-	for i := 0; i < n && r.err == nil; i++ {
+	for i := 0; i < n && r.Err() == nil; i++ {
 		var sl slot
 		if sl.live = r.bool(); sl.live {
 			sl.h = readHTLC(r)
 		}
 		s.Slots = append(s.Slots, sl)
 	}
-	s.NextHTLC = r.u64()
+	s.NextHTLC = r.U64()
 	return s
 }
 
@@ -179,17 +179,17 @@ func decodeSnapshot(b []byte) (*Channel, error) {
 	if !bytes.HasPrefix(b, snapshotMagic) {
 		return nil, fmt.Errorf("%w: not a channel snapshot", ErrMalformed)
 	}
-	r := &reader{b: b[len(snapshotMagic):]}
+	r := newReader(b[len(snapshotMagic):])
 	c := &Channel{}
-	switch role := r.u8(); role {
+	switch role := r.U8(); role {
 	case 0, 1:
 		c.role = Role(role)
 	default:
-		r.fail("bad role")
+		r.Fail("bad role")
 	}
-	c.phase = Phase(r.u8())
+	c.phase = Phase(r.U8())
 	if c.phase < PhaseOpening || c.phase > PhaseClosed {
-		r.fail("bad phase")
+		r.Fail("bad phase")
 	}
 	c.id = r.fixed32()
 	c.t.p = readParams(r)
@@ -202,21 +202,21 @@ func decodeSnapshot(b []byte) (*Channel, error) {
 		c.f[i].inputs, c.f[i].change = readFunds(r)
 	}
 	if r.bool() {
-		n := r.u32()
+		n := r.U32()
 		if n > maxFundTx {
-			r.fail("funding tx of %d bytes", n)
+			r.Fail("funding tx of %d bytes", n)
 		}
-		raw := r.take(int(n))
-		if r.err == nil {
+		raw := r.Take(int(n))
+		if r.Err() == nil {
 			c.fundTx = new(wire.MsgTx)
 			if err := c.fundTx.Deserialize(bytes.NewReader(raw)); err != nil {
-				r.fail("funding tx: %v", err)
+				r.Fail("funding tx: %v", err)
 			}
 		}
 	}
 	c.cur = readState(r)
-	c.signedMax = r.u32()
-	c.peerMax = r.u32()
+	c.signedMax = r.U32()
+	c.peerMax = r.U32()
 	c.curSig[0] = nilIfEmpty(r.bytes(maxSigLenWire))
 	c.curSig[1] = nilIfEmpty(r.bytes(maxSigLenWire))
 	if r.bool() {
@@ -230,20 +230,20 @@ func decodeSnapshot(b []byte) (*Channel, error) {
 		c.cls.sig[0] = nilIfEmpty(r.bytes(maxSigLenWire))
 		c.cls.sig[1] = nilIfEmpty(r.bytes(maxSigLenWire))
 	}
-	nh := r.u32()
-	if int64(nh)*53 > int64(len(r.b)) || nh > maxHist {
-		r.fail("history of %d", nh)
+	nh := r.U32()
+	if int64(nh)*53 > int64(r.Len()) || nh > maxHist {
+		r.Fail("history of %d", nh)
 		nh = 0
 	}
-	for i := uint32(0); i < nh && r.err == nil; i++ {
+	for i := uint32(0); i < nh && r.Err() == nil; i++ {
 		c.hist = append(c.hist, readHTLC(r))
 	}
-	np := r.u32()
-	if int64(np)*64 > int64(len(r.b)) {
-		r.fail("preimages of %d", np)
+	np := r.U32()
+	if int64(np)*64 > int64(r.Len()) {
+		r.Fail("preimages of %d", np)
 		np = 0
 	}
-	for i := uint32(0); i < np && r.err == nil; i++ {
+	for i := uint32(0); i < np && r.Err() == nil; i++ {
 		c.preimages = append(c.preimages, preimage{hash: r.fixed32(), pre: r.fixed32()})
 	}
 	if err := r.done(); err != nil {

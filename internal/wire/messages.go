@@ -15,10 +15,10 @@ type Pong struct{ Nonce uint64 }
 
 func (*Ping) Type() Type                   { return TypePing }
 func (m *Ping) AppendBody(b []byte) []byte { return appendU64(b, m.Nonce) }
-func (m *Ping) decodeBody(d *decoder)      { m.Nonce = d.u64() }
+func (m *Ping) decodeBody(d decoder)       { m.Nonce = d.U64() }
 func (*Pong) Type() Type                   { return TypePong }
 func (m *Pong) AppendBody(b []byte) []byte { return appendU64(b, m.Nonce) }
-func (m *Pong) decodeBody(d *decoder)      { m.Nonce = d.u64() }
+func (m *Pong) decodeBody(d decoder)       { m.Nonce = d.U64() }
 
 // Target kinds of a ConnectRequest.
 const (
@@ -77,21 +77,21 @@ func (m *ConnectRequest) appendSigned(b []byte) []byte {
 	return appendU64(b, m.MaxPrice)
 }
 
-func (m *ConnectRequest) decodeBody(d *decoder) {
-	m.HopLimit = d.u8()
-	m.Kind = d.u8()
-	m.Flags = d.u8()
-	d.copy(m.Target[:])
-	d.copy(m.Ephemeral[:])
-	d.copy(m.Nonce[:])
-	m.Time = d.u64()
-	m.MaxPrice = d.u64()
-	d.copy(m.Sig[:])
-	if d.err == nil && m.Kind != TargetAddr {
-		d.fail("unknown target kind %d", m.Kind)
+func (m *ConnectRequest) decodeBody(d decoder) {
+	m.HopLimit = d.U8()
+	m.Kind = d.U8()
+	m.Flags = d.U8()
+	d.Copy(m.Target[:])
+	d.Copy(m.Ephemeral[:])
+	d.Copy(m.Nonce[:])
+	m.Time = d.U64()
+	m.MaxPrice = d.U64()
+	d.Copy(m.Sig[:])
+	if d.Err() == nil && m.Kind != TargetAddr {
+		d.Fail("unknown target kind %d", m.Kind)
 	}
-	if d.err == nil && m.Flags&^knownFlags != 0 {
-		d.fail("unknown flags %#x", m.Flags)
+	if d.Err() == nil && m.Flags&^knownFlags != 0 {
+		d.Fail("unknown flags %#x", m.Flags)
 	}
 }
 
@@ -176,21 +176,21 @@ func (m *ConnectAck) AppendBody(b []byte) []byte {
 	return b
 }
 
-func (m *ConnectAck) decodeBody(d *decoder) {
-	d.copy(m.ID[:])
-	m.Path = d.u32()
-	d.copy(m.TargetKey[:])
-	d.copy(m.Ephemeral[:])
-	d.copy(m.Sig[:])
+func (m *ConnectAck) decodeBody(d decoder) {
+	d.Copy(m.ID[:])
+	m.Path = d.U32()
+	d.Copy(m.TargetKey[:])
+	d.Copy(m.Ephemeral[:])
+	d.Copy(m.Sig[:])
 	n := d.count(MaxHops)
 	if n > 0 {
 		m.Hops = make([]Hop, n)
 	}
-	for i := 0; i < n && d.err == nil; i++ {
-		d.copy(m.Hops[i].Key[:])
-		m.Hops[i].Price = d.u64()
-		m.Hops[i].ValidUntil = d.u32()
-		d.copy(m.Hops[i].Sig[:])
+	for i := 0; i < n && d.Err() == nil; i++ {
+		d.Copy(m.Hops[i].Key[:])
+		m.Hops[i].Price = d.U64()
+		m.Hops[i].ValidUntil = d.U32()
+		d.Copy(m.Hops[i].Sig[:])
 	}
 }
 
@@ -235,11 +235,11 @@ func (m *ConnectRefuse) AppendBody(b []byte) []byte {
 	return append(b, m.Sig[:]...)
 }
 
-func (m *ConnectRefuse) decodeBody(d *decoder) {
-	d.copy(m.ID[:])
-	d.copy(m.TargetKey[:])
-	m.Reason = d.u8()
-	d.copy(m.Sig[:])
+func (m *ConnectRefuse) decodeBody(d decoder) {
+	d.Copy(m.ID[:])
+	d.Copy(m.TargetKey[:])
+	m.Reason = d.U8()
+	d.Copy(m.Sig[:])
 }
 
 // RefuseSigHash is what a target signs in a ConnectRefuse.
@@ -265,13 +265,13 @@ func (m *ChannelMessage) AppendBody(b []byte) []byte {
 	return append(b, m.Payload...)
 }
 
-func (m *ChannelMessage) decodeBody(d *decoder) {
-	n := int(d.u32())
-	if d.err == nil && n > MaxChannelPayload {
-		d.fail("channel payload of %d bytes", n)
+func (m *ChannelMessage) decodeBody(d decoder) {
+	n := int(d.U32())
+	if d.Err() == nil && n > MaxChannelPayload {
+		d.Fail("channel payload of %d bytes", n)
 		return
 	}
-	m.Payload = append([]byte(nil), d.take(n)...)
+	m.Payload = append([]byte(nil), d.Take(n)...)
 }
 
 // PaymentRequest asks a neighbour to pay for the bytes relayed for it:
@@ -282,4 +282,4 @@ type PaymentRequest struct {
 
 func (*PaymentRequest) Type() Type                   { return TypePaymentRequest }
 func (m *PaymentRequest) AppendBody(b []byte) []byte { return appendU64(b, m.Owed) }
-func (m *PaymentRequest) decodeBody(d *decoder)      { m.Owed = d.u64() }
+func (m *PaymentRequest) decodeBody(d decoder)       { m.Owed = d.U64() }

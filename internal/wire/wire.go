@@ -23,6 +23,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+
+	"github.com/foxtrotnet/foxtrot/internal/codec"
 )
 
 // MaxMessageSize bounds a control frame (type and body).
@@ -71,7 +73,7 @@ type Message interface {
 	// AppendBody appends the message body (without the type) to b.
 	AppendBody(b []byte) []byte
 	// decodeBody parses a body; d's sticky error reports problems.
-	decodeBody(d *decoder)
+	decodeBody(d decoder)
 }
 
 func newMessage(t Type) Message {
@@ -117,13 +119,13 @@ func Decode(payload []byte) (Message, error) {
 	if m == nil {
 		return nil, &UnknownTypeError{Type: t}
 	}
-	d := decoder{b: payload[1:]}
-	m.decodeBody(&d)
-	if d.err == nil && len(d.b) != 0 {
-		d.err = fmt.Errorf("%d trailing bytes", len(d.b))
+	d := decoder{codec.NewReader(payload[1:], nil)}
+	m.decodeBody(d)
+	if d.Err() == nil && d.Len() != 0 {
+		d.Fail("%d trailing bytes", d.Len())
 	}
-	if d.err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, t, d.err)
+	if d.Err() != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, t, d.Err())
 	}
 	return m, nil
 }
