@@ -30,7 +30,7 @@ func (f *forger) HandleMessage(l *peer.Link, m wire.Message) {
 		f.Router.HandleMessage(l, m)
 		return
 	}
-	me := f.cfg.Identity
+	me := f.id
 	eph, _ := newKey(nil)
 	own := newAck(req.ID(), req.Ephemeral, me, eph, 1)
 	stolen := newAck(req.ID(), req.Ephemeral, me, eph, 2)
@@ -45,7 +45,7 @@ func TestForgedAcksAreRejectedAndTheRealPathWins(t *testing.T) {
 	// falsely; the dialler must ignore it and connect through 2.
 	sn := simnet.New(4, simnet.Custom([][2]int{{0, 1}, {0, 2}, {2, 3}}), simnet.Options{})
 	var target *Listener
-	f := &forger{targetKey: func() [33]byte { return ser(target.key.PubKey()) }}
+	f := &forger{targetKey: func() [33]byte { return target.key.ser }}
 	nodes := startNodes(t, sn, nil, func(i int, r *Router) peer.Handler {
 		if i == 1 {
 			f.Router = r
@@ -295,12 +295,12 @@ func TestAForgedResumeCannotTakeOverAConnection(t *testing.T) {
 
 func TestARelayNeverRoutesByAForgedAck(t *testing.T) {
 	// 0 dials through relay 1, which links to a forger (2) and, via 3, to
-	// the target (4). Relay 1 passes acks on unchecked and learns from
-	// both; when it first routes by them it checks them, drops what the
-	// forger taught and sends the next request only toward the target.
+	// the target (4). Relay 1 checks every ack before it records a
+	// circuit or learns a route from it, so it drops the forger's and
+	// sends the next request only toward the target.
 	sn := simnet.New(5, simnet.Custom([][2]int{{0, 1}, {1, 2}, {1, 3}, {3, 4}}), simnet.Options{})
 	var target *Listener
-	f := &forger{targetKey: func() [33]byte { return ser(target.key.PubKey()) }}
+	f := &forger{targetKey: func() [33]byte { return target.key.ser }}
 	nodes := startNodes(t, sn, nil, func(i int, r *Router) peer.Handler {
 		if i == 2 {
 			f.Router = r
@@ -320,5 +320,5 @@ func TestARelayNeverRoutesByAForgedAck(t *testing.T) {
 	roundTrip(t, s, "second")
 	s.Close()
 	require.EqualValues(t, 2, f.sent.Load(), "the second request never went to the forger")
-	require.Positive(t, nodes[1].r.Stats().AcksInvalid, "the relay found the forgery when it first routed")
+	require.Positive(t, nodes[1].r.Stats().AcksInvalid, "the relay dropped the forgeries")
 }

@@ -188,7 +188,7 @@ func (r *Router) acceptPath(lst *Listener, l *peer.Link, st io.ReadWriteCloser, 
 			fail(err)
 			return
 		}
-		s := newSession(r, h.ID, false, lst.key.PubKey(), pub, master)
+		s := newSession(r, h.ID, false, lst.key.pub, pub, master)
 		p.hops = hops
 		if err := r.registerInbound(s); err != nil {
 			fail(err)
@@ -210,7 +210,7 @@ func (r *Router) acceptPath(lst *Listener, l *peer.Link, st io.ReadWriteCloser, 
 		if s == nil && in != nil {
 			// The first path broke before its hello got through: the
 			// dialler sent it again inside the resume.
-			s = newSession(r, oldID, false, in.lst.key.PubKey(), nil, in.master)
+			s = newSession(r, oldID, false, in.lst.key.pub, nil, in.master)
 			lst, helloH, fresh = in.lst, in.helloH, true
 		}
 		if s == nil {

@@ -20,9 +20,24 @@ import (
 // checking requests, acks, refusals and the dialler's hello, and deriving
 // the end-to-end session keys. It does no I/O.
 
+// A keyPair is a private key with its public key derived once: btcec's
+// PrivateKey.PubKey does a scalar multiplication on every call, which
+// connection setup would otherwise repeat a dozen times across a path.
+type keyPair struct {
+	priv *btcec.PrivateKey
+	pub  *btcec.PublicKey
+	ser  [33]byte // pub, compressed
+}
+
+func newKeyPair(k *btcec.PrivateKey) *keyPair {
+	p := &keyPair{priv: k, pub: k.PubKey()}
+	p.ser = ser(p.pub)
+	return p
+}
+
 // newRequest makes a signed connect request for target with a fresh
 // ephemeral key, which it returns for the session key derivation.
-func newRequest(target [20]byte, hopLimit, flags uint8, maxPrice uint64, now time.Time, rnd io.Reader) (*wire.ConnectRequest, *btcec.PrivateKey, error) {
+func newRequest(target [20]byte, hopLimit, flags uint8, maxPrice uint64, now time.Time, rnd io.Reader) (*wire.ConnectRequest, *keyPair, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
@@ -38,18 +53,22 @@ func newRequest(target [20]byte, hopLimit, flags uint8, maxPrice uint64, now tim
 		Time:     uint64(now.UnixMilli()),
 		MaxPrice: maxPrice,
 	}
-	copy(req.Ephemeral[:], eph.PubKey().SerializeCompressed())
+	req.Ephemeral = eph.ser
 	if _, err := io.ReadFull(rnd, req.Nonce[:]); err != nil {
 		return nil, nil, err
 	}
-	req.Sig = sign(eph, req.SigHash())
+	req.Sig = sign(eph.priv, req.SigHash())
 	return req, eph, nil
 }
 
-// newKey returns a private key drawn from rnd.
-func newKey(rnd io.Reader) (*btcec.PrivateKey, error) {
+// newKey returns a key pair drawn from rnd.
+func newKey(rnd io.Reader) (*keyPair, error) {
 	if rnd == nil || rnd == rand.Reader {
-		return btcec.NewPrivateKey()
+		k, err := btcec.NewPrivateKey()
+		if err != nil {
+			return nil, err
+		}
+		return newKeyPair(k), nil
 	}
 	var b [32]byte
 	for {
@@ -60,7 +79,7 @@ func newKey(rnd io.Reader) (*btcec.PrivateKey, error) {
 		if k.Key.IsZero() {
 			continue
 		}
-		return k, nil
+		return newKeyPair(k), nil
 	}
 }
 
@@ -116,11 +135,9 @@ func sign(key *btcec.PrivateKey, hash [32]byte) [64]byte {
 }
 
 // newAck makes the target's signed answer on one path.
-func newAck(id [20]byte, dialerEph [33]byte, key, eph *btcec.PrivateKey, path uint32) *wire.ConnectAck {
-	ack := &wire.ConnectAck{ID: id, Path: path}
-	copy(ack.TargetKey[:], key.PubKey().SerializeCompressed())
-	copy(ack.Ephemeral[:], eph.PubKey().SerializeCompressed())
-	ack.Sig = sign(key, wire.AckSigHash(id, dialerEph, ack.TargetKey, ack.Ephemeral, path))
+func newAck(id [20]byte, dialerEph [33]byte, key, eph *keyPair, path uint32) *wire.ConnectAck {
+	ack := &wire.ConnectAck{ID: id, Path: path, TargetKey: key.ser, Ephemeral: eph.ser}
+	ack.Sig = sign(key.priv, wire.AckSigHash(id, dialerEph, ack.TargetKey, ack.Ephemeral, path))
 	return ack
 }
 
@@ -143,10 +160,9 @@ func checkAck(ack *wire.ConnectAck, target [20]byte, dialerEph [33]byte) (tKey, 
 	return tKey, tEph, nil
 }
 
-func newRefuse(id [20]byte, key *btcec.PrivateKey, reason uint8) *wire.ConnectRefuse {
-	m := &wire.ConnectRefuse{ID: id, Reason: reason}
-	copy(m.TargetKey[:], key.PubKey().SerializeCompressed())
-	m.Sig = sign(key, wire.RefuseSigHash(id, m.TargetKey, reason))
+func newRefuse(id [20]byte, key *keyPair, reason uint8) *wire.ConnectRefuse {
+	m := &wire.ConnectRefuse{ID: id, Reason: reason, TargetKey: key.ser}
+	m.Sig = sign(key.priv, wire.RefuseSigHash(id, m.TargetKey, reason))
 	return m
 }
 
@@ -185,13 +201,13 @@ func sessionSecret(id [20]byte, ee [32]byte, dEph, tKey, tEph [33]byte) [32]byte
 }
 
 // dialerSecret is the dialler's side of sessionSecret.
-func dialerSecret(id [20]byte, eph *btcec.PrivateKey, tKey, tEph *btcec.PublicKey) [32]byte {
-	return sessionSecret(id, ecdh.Shared(eph, tEph), ser(eph.PubKey()), ser(tKey), ser(tEph))
+func dialerSecret(id [20]byte, eph *keyPair, tKey, tEph *btcec.PublicKey) [32]byte {
+	return sessionSecret(id, ecdh.Shared(eph.priv, tEph), eph.ser, ser(tKey), ser(tEph))
 }
 
 // targetSecret is the target's side of sessionSecret.
-func targetSecret(id [20]byte, key, eph *btcec.PrivateKey, dEph *btcec.PublicKey) [32]byte {
-	return sessionSecret(id, ecdh.Shared(eph, dEph), ser(dEph), ser(key.PubKey()), ser(eph.PubKey()))
+func targetSecret(id [20]byte, key, eph *keyPair, dEph *btcec.PublicKey) [32]byte {
+	return sessionSecret(id, ecdh.Shared(eph.priv, dEph), ser(dEph), key.ser, eph.ser)
 }
 
 func parseKey(b [33]byte) (*btcec.PublicKey, error) { return btcec.ParsePubKey(b[:]) }

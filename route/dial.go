@@ -18,7 +18,7 @@ import (
 // dialEvent is an answer to one of a dial's requests.
 type dialEvent struct {
 	id         [20]byte          // the request's connection ID
-	eph        *btcec.PrivateKey // the request's ephemeral key
+	eph        *keyPair   // the request's ephemeral key
 	link       *peer.Link        // where the answer came from
 	ack        *wire.ConnectAck
 	tKey, tEph *btcec.PublicKey
@@ -34,11 +34,11 @@ type dialState struct {
 	events chan dialEvent
 
 	mu      sync.Mutex
-	reqs    map[[20]byte]*btcec.PrivateKey // request ID -> its ephemeral key
+	reqs    map[[20]byte]*keyPair // request ID -> its ephemeral key
 	session *Session
 }
 
-func (d *dialState) eph(id [20]byte) *btcec.PrivateKey {
+func (d *dialState) eph(id [20]byte) *keyPair {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.reqs[id]
@@ -215,7 +215,7 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 }
 
 func (r *Router) newDial(target [20]byte) *dialState {
-	return &dialState{target: target, events: make(chan dialEvent, 16), reqs: make(map[[20]byte]*btcec.PrivateKey)}
+	return &dialState{target: target, events: make(chan dialEvent, 16), reqs: make(map[[20]byte]*keyPair)}
 }
 
 // Dial connects to the key whose HASH160 is target, proving identity
@@ -226,9 +226,10 @@ func (r *Router) newDial(target [20]byte) *dialState {
 // ErrClosed, or the context's error (DeadlineExceeded when no answer came
 // in time, which is what an address nobody listens on gives). A dial whose
 // context has no deadline gets Config.DialTimeout.
-func (r *Router) Dial(ctx context.Context, identity *btcec.PrivateKey, target [20]byte) (*Session, error) {
-	if identity == nil {
-		identity = r.cfg.Identity
+func (r *Router) Dial(ctx context.Context, identityKey *btcec.PrivateKey, target [20]byte) (*Session, error) {
+	identity := r.id
+	if identityKey != nil && identityKey != r.cfg.Identity {
+		identity = newKeyPair(identityKey)
 	}
 	var cancel context.CancelFunc
 	if _, ok := ctx.Deadline(); ok {
@@ -284,11 +285,11 @@ func refuseReason(code uint8) string {
 
 // connect opens the data stream along the path an ack took and starts the
 // dialler's session on it.
-func (r *Router) connect(ctx context.Context, identity *btcec.PrivateKey, d *dialState, ev dialEvent) (*Session, error) {
+func (r *Router) connect(ctx context.Context, identity *keyPair, d *dialState, ev dialEvent) (*Session, error) {
 	master := dialerSecret(ev.id, ev.eph, ev.tKey, ev.tEph)
-	helloH := helloHash(ev.id, ser(ev.eph.PubKey()), ser(ev.tKey), ser(ev.tEph))
+	helloH := helloHash(ev.id, ev.eph.ser, ev.ack.TargetKey, ev.ack.Ephemeral)
 	hops := pathHops(ev.ack.Hops)
-	s := newSession(r, ev.id, true, identity.PubKey(), ev.tKey, master)
+	s := newSession(r, ev.id, true, identity.pub, ev.tKey, master)
 	s.target, s.tKey = d.target, ev.tKey
 	s.hello = buildHello(identity, helloH, hops)
 	stream, err := ev.link.OpenStream(ctx, wire.StreamHeader{Kind: wire.StreamCircuit, ID: ev.id, Path: ev.ack.Path})
@@ -348,10 +349,10 @@ func (r *Router) requestPath(ctx context.Context, s *Session) (dialEvent, error)
 
 // buildHello makes the dialler's hello body: its identity key, a
 // signature over helloH, and the path's relays (so the target knows them).
-func buildHello(identity *btcec.PrivateKey, helloH [32]byte, hops []Hop) []byte {
+func buildHello(identity *keyPair, helloH [32]byte, hops []Hop) []byte {
 	b := make([]byte, 0, helloMin+20*len(hops))
-	b = append(b, identity.PubKey().SerializeCompressed()...)
-	sig := sign(identity, helloH)
+	b = append(b, identity.ser[:]...)
+	sig := sign(identity.priv, helloH)
 	b = append(b, sig[:]...)
 	b = append(b, byte(len(hops)))
 	for _, h := range hops {
@@ -362,7 +363,7 @@ func buildHello(identity *btcec.PrivateKey, helloH [32]byte, hops []Hop) []byte 
 
 // dialLocal connects to a listener of this very node over an in-memory
 // pipe, with the same session layer as any other connection.
-func (r *Router) dialLocal(identity *btcec.PrivateKey, lst *Listener) (*Session, error) {
+func (r *Router) dialLocal(identity *keyPair, lst *Listener) (*Session, error) {
 	if lst.full() {
 		return nil, fmt.Errorf("%w by %s: %s", ErrRefused, ident.String(lst.addr), refuseReason(wire.RefuseBusy))
 	}
@@ -378,10 +379,10 @@ func (r *Router) dialLocal(identity *btcec.PrivateKey, lst *Listener) (*Session,
 	if err != nil {
 		return nil, err
 	}
-	tKey := lst.key.PubKey()
-	master := dialerSecret(id, dEph, tKey, tEph.PubKey())
-	helloH := helloHash(id, ser(dEph.PubKey()), ser(tKey), ser(tEph.PubKey()))
-	ds := newSession(r, id, true, identity.PubKey(), tKey, master)
+	tKey := lst.key.pub
+	master := dialerSecret(id, dEph, tKey, tEph.pub)
+	helloH := helloHash(id, dEph.ser, lst.key.ser, tEph.ser)
+	ds := newSession(r, id, true, identity.pub, tKey, master)
 	ds.target, ds.tKey = lst.addr, tKey
 	ds.hello = buildHello(identity, helloH, nil)
 	a, b := pipe.New(pipe.Options{})

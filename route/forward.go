@@ -162,7 +162,7 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id [20]byte, lst
 		in = &inboundState{
 			lst: lst, eph: eph, dEph: req.Ephemeral,
 			master:   targetSecret(id, lst.key, eph, dEph),
-			helloH:   helloHash(id, req.Ephemeral, ser(lst.key.PubKey()), ser(eph.PubKey())),
+			helloH:   helloHash(id, req.Ephemeral, lst.key.ser, eph.ser),
 			paths:    make(map[uint32]*peer.Link),
 			streamed: make(map[uint32]bool),
 			expires:  r.now().Add(r.cfg.CircuitSetupTimeout),
@@ -279,10 +279,10 @@ func (r *Router) price() uint64 {
 // quote is this relay's hop in an ack: its key and, when it charges, its
 // signed price for this path.
 func (r *Router) quote(id [20]byte, path uint32, price uint64) wire.Hop {
-	h := wire.Hop{Key: ser(r.cfg.Identity.PubKey()), Price: price}
+	h := wire.Hop{Key: r.id.ser, Price: price}
 	if price > 0 {
 		h.ValidUntil = uint32(r.now().Add(r.bill.cfg.QuoteTTL).Unix())
-		h.Sig = sign(r.cfg.Identity, wire.QuoteHash(id, path, h.Key, price, h.ValidUntil))
+		h.Sig = sign(r.id.priv, wire.QuoteHash(id, path, h.Key, price, h.ValidUntil))
 	}
 	return h
 }

@@ -58,10 +58,10 @@ func FuzzConnectAck(f *testing.F) {
 	target := fixedKey(3)
 	dEph := ser(fixedKey(4).PubKey())
 	id := [20]byte{5}
-	genuine := newAck(id, dEph, target, fixedKey(6), 1)
+	genuine := newAck(id, dEph, newKeyPair(target), newKeyPair(fixedKey(6)), 1)
 	withHop := *genuine
 	withHop.Hops = []wire.Hop{{Key: [33]byte{2, 8}, Price: 2}}
-	for _, m := range []wire.Message{genuine, &withHop, newRefuse(id, target, wire.RefuseBusy)} {
+	for _, m := range []wire.Message{genuine, &withHop, newRefuse(id, newKeyPair(target), wire.RefuseBusy)} {
 		frame, _ := wire.Append(nil, m)
 		f.Add(frame[4:])
 	}

@@ -363,9 +363,9 @@ func BenchmarkHandleAck(b *testing.B) {
 	nodes := requestLine(b)
 	relay := nodes[1].r
 	up, down := linkTo(b, nodes[1], nodes[0]), linkTo(b, nodes[1], nodes[2])
-	tk := newTestKey(b)
-	target := ident.Hash160(tk.PubKey())
-	eph := newTestKey(b)
+	tk := newKeyPair(newTestKey(b))
+	target := ident.Hash160(tk.pub)
+	eph := newKeyPair(newTestKey(b))
 	base, _, err := newRequest(target, 8, 0, 0, time.Now(), nil)
 	require.NoError(b, err)
 	acks := make([]*wire.ConnectAck, b.N)
@@ -390,8 +390,8 @@ func BenchmarkHandleAck(b *testing.B) {
 // BenchmarkCheckAck: the dialler's (and each relay's) verification of an
 // ack: two key decompressions, HASH160 and a BIP-340 verification.
 func BenchmarkCheckAck(b *testing.B) {
-	tk, eph := newTestKey(b), newTestKey(b)
-	target := ident.Hash160(tk.PubKey())
+	tk, eph := newKeyPair(newTestKey(b)), newKeyPair(newTestKey(b))
+	target := ident.Hash160(tk.pub)
 	var id [20]byte
 	var dEph [33]byte
 	copy(dEph[:], newTestKey(b).PubKey().SerializeCompressed())

@@ -11,7 +11,7 @@ import (
 // Listener accepts connections to one key.
 type Listener struct {
 	r     *Router
-	key   *btcec.PrivateKey
+	key   *keyPair
 	addr  [20]byte
 	queue chan *Session
 	done  chan struct{}
@@ -23,7 +23,8 @@ type Listener struct {
 // Listen starts accepting connections to key. One node may listen on many
 // keys; each key once (ErrAddrInUse).
 func (r *Router) Listen(key *btcec.PrivateKey) (*Listener, error) {
-	h := ident.Hash160(key.PubKey())
+	kp := newKeyPair(key)
+	h := ident.Hash160(kp.pub)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -33,7 +34,7 @@ func (r *Router) Listen(key *btcec.PrivateKey) (*Listener, error) {
 		return nil, ErrAddrInUse
 	}
 	delete(r.gone, h)
-	l := &Listener{r: r, key: key, addr: h, queue: make(chan *Session, r.cfg.AcceptBacklog), done: make(chan struct{})}
+	l := &Listener{r: r, key: kp, addr: h, queue: make(chan *Session, r.cfg.AcceptBacklog), done: make(chan struct{})}
 	r.listeners[h] = l
 	return l, nil
 }
@@ -42,7 +43,7 @@ func (r *Router) Listen(key *btcec.PrivateKey) (*Listener, error) {
 func (l *Listener) Addr() [20]byte { return l.addr }
 
 // Key returns the listened key.
-func (l *Listener) Key() *btcec.PrivateKey { return l.key }
+func (l *Listener) Key() *btcec.PrivateKey { return l.key.priv }
 
 // Accept waits for the next connection whose dialler proved its identity.
 // After Close it returns ErrClosed (which wraps net.ErrClosed).

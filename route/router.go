@@ -197,6 +197,7 @@ func (c *Config) setDefaults() error {
 // circuit streams, and dials and listens for the node.
 type Router struct {
 	cfg  Config
+	id   *keyPair // cfg.Identity
 	self [20]byte
 	log  *slog.Logger
 
@@ -324,7 +325,7 @@ func (c *circuit) stop() {
 // inboundState is the target's side of a connection being set up.
 type inboundState struct {
 	lst      *Listener
-	eph      *btcec.PrivateKey
+	eph      *keyPair
 	dEph     [33]byte
 	master   [32]byte
 	helloH   [32]byte
@@ -336,7 +337,7 @@ type inboundState struct {
 }
 
 type goneKey struct {
-	key     *btcec.PrivateKey
+	key     *keyPair
 	expires time.Time
 }
 
@@ -348,9 +349,11 @@ func New(cfg Config) (*Router, error) {
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	id := newKeyPair(cfg.Identity)
 	r := &Router{
 		cfg:       cfg,
-		self:      ident.Hash160(cfg.Identity.PubKey()),
+		id:        id,
+		self:      ident.Hash160(id.pub),
 		log:       cfg.Logger,
 		nbrs:      make(map[*peer.Link]*neighbour),
 		seen:      make(map[[20]byte]*seenEntry),
