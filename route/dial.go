@@ -17,9 +17,9 @@ import (
 
 // dialEvent is an answer to one of a dial's requests.
 type dialEvent struct {
-	id         [20]byte          // the request's connection ID
+	id         [20]byte   // the request's connection ID
 	eph        *keyPair   // the request's ephemeral key
-	link       *peer.Link        // where the answer came from
+	link       *peer.Link // where the answer came from
 	ack        *wire.ConnectAck
 	tKey, tEph *btcec.PublicKey
 	refuse     *wire.ConnectRefuse
