@@ -84,6 +84,7 @@ type sealer struct {
 	aead  cipher.AEAD
 	seq   uint64
 	nonce [12]byte
+	hdr   [recordHeaderSize]byte // here, not on the stack: AEAD's interface call would move it to the heap per record
 }
 
 func newSealer(key [32]byte) *sealer { return &sealer{aead: newAEAD(key)} }
@@ -91,15 +92,15 @@ func newSealer(key [32]byte) *sealer { return &sealer{aead: newAEAD(key)} }
 // seal appends one record of type typ whose body is prefix||payload.
 func (s *sealer) seal(dst []byte, typ byte, prefix, payload []byte) []byte {
 	n := len(prefix) + len(payload) + recordTagSize
-	hdr := [recordHeaderSize]byte{typ, byte(n >> 16), byte(n >> 8), byte(n)}
+	s.hdr = [recordHeaderSize]byte{typ, byte(n >> 16), byte(n >> 8), byte(n)}
 	dst = slices.Grow(dst, recordHeaderSize+n) // so the sealed body stays in dst
-	dst = append(dst, hdr[:]...)
+	dst = append(dst, s.hdr[:]...)
 	start := len(dst)
 	dst = append(dst, prefix...)
 	dst = append(dst, payload...)
 	binary.BigEndian.PutUint64(s.nonce[4:], s.seq)
 	s.seq++
-	out := s.aead.Seal(dst[start:start], s.nonce[:], dst[start:], hdr[:])
+	out := s.aead.Seal(dst[start:start], s.nonce[:], dst[start:], s.hdr[:])
 	return dst[:start+len(out)]
 }
 
@@ -115,6 +116,7 @@ type opener struct {
 	aead  cipher.AEAD
 	seq   uint64
 	nonce [12]byte
+	hdr   [recordHeaderSize]byte // as in sealer
 }
 
 func newOpener(key [32]byte) *opener { return &opener{aead: newAEAD(key)} }
@@ -136,7 +138,8 @@ func parseRecordHeader(hdr [recordHeaderSize]byte) (byte, int, error) {
 // open authenticates and decrypts body in place; hdr is its header.
 func (o *opener) open(hdr [recordHeaderSize]byte, body []byte) ([]byte, error) {
 	binary.BigEndian.PutUint64(o.nonce[4:], o.seq)
-	plain, err := o.aead.Open(body[:0], o.nonce[:], body, hdr[:])
+	o.hdr = hdr
+	plain, err := o.aead.Open(body[:0], o.nonce[:], body, o.hdr[:])
 	if err != nil {
 		return nil, ErrTampered
 	}
