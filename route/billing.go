@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"path/filepath"
 	"sync"
@@ -147,6 +148,7 @@ type account struct {
 	ready      bool  // the funding has MinConfirmations
 	opening    bool  // we are opening a channel
 	inFlight   int64 // satoshis proposed and not yet acknowledged
+	askedOfUs  int64 // satoshis the neighbour last asked for, not yet paid
 	upCircuits map[*circuit]struct{}
 }
 
@@ -336,14 +338,26 @@ func (b *biller) circuitDown(c *circuit) {
 // onPaymentRequest pays what the asker asks, but never more than our own
 // metering says we owe (both sides meter the same bytes, so a request that
 // crossed a payment in flight finds nothing owed); it opens a channel
-// first if there is none.
+// first if there is none. A request that cannot be paid yet (no channel,
+// or a payment in flight) is paid as soon as it can be: when the channel
+// is ready or the payment before it is acknowledged. Waiting for the
+// asker to ask again would let a fast connection run past its credit.
 func (b *biller) onPaymentRequest(l *peer.Link, m *wire.PaymentRequest) {
 	b.mu.Lock()
 	a := b.acctLocked(l.ID())
 	a.link = l
+	a.askedOfUs = int64(min(m.Owed, math.MaxInt64))
+	b.mu.Unlock()
+	b.pay(a)
+}
+
+// pay pays a neighbour what it asked for, if it can now.
+func (b *biller) pay(a *account) {
+	b.mu.Lock()
+	l := a.link
 	ours := a.owedByUs/1000 - a.inFlight
-	pay := min(int64(m.Owed), ours)
-	if pay <= 0 {
+	pay := min(a.askedOfUs, ours)
+	if pay <= 0 || l == nil {
 		b.mu.Unlock()
 		return
 	}
@@ -359,12 +373,13 @@ func (b *biller) onPaymentRequest(l *peer.Link, m *wire.PaymentRequest) {
 	}
 	if !a.ready || a.inFlight > 0 {
 		b.mu.Unlock()
-		return // asked again later
+		return // paid when ready, or acknowledged
 	}
 	msg, err := a.ch.Pay(btcutil.Amount(pay))
 	if err == nil {
 		a.inFlight = pay
-		b.r.log.Debug("paying neighbour", "peer", ident.String(a.peer), "amount", pay, "asked", m.Owed, "metered", a.owedByUs/1000)
+		b.r.log.Debug("paying neighbour", "peer", ident.String(a.peer), "amount", pay, "asked", a.askedOfUs, "metered", a.owedByUs/1000)
+		a.askedOfUs = 0
 	}
 	b.mu.Unlock()
 	if err != nil {
@@ -465,6 +480,7 @@ func (b *biller) onChannelMessage(l *peer.Link, m *wire.ChannelMessage) {
 	if res.Dropped != nil || res.Refused != nil {
 		a.inFlight = 0
 	}
+	payNext := a.inFlight == 0 && a.askedOfUs > 0
 	funding, closing := res.Funding, res.Close
 	opener := a.ch.Role() == channel.Opener
 	b.mu.Unlock()
@@ -480,6 +496,9 @@ func (b *biller) onChannelMessage(l *peer.Link, m *wire.ChannelMessage) {
 	}
 	if closing != nil {
 		b.broadcast(closing)
+	}
+	if payNext {
+		b.pay(a)
 	}
 }
 
@@ -505,6 +524,7 @@ func (b *biller) confirm(a *account, txid [32]byte) {
 			a.ready, a.opening = true, false
 			b.mu.Unlock()
 			b.r.log.Info("channel ready", "peer", ident.String(a.peer), "funding", hex.EncodeToString(txid[:]))
+			b.pay(a) // what was asked while the channel opened
 			return
 		}
 		select {
