@@ -26,12 +26,15 @@ import (
 // comparable with the baselines measured in the same run.
 
 // tcpLine starts n nodes on loopback TCP linked in a line.
-func tcpLine(b testing.TB, n int) []*Node {
+func tcpLine(b testing.TB, n int, mods ...func(*Config)) []*Node {
 	b.Helper()
 	nodes := make([]*Node, n)
 	for i := range nodes {
 		// Benchmarks dial back to back, far above any peer's fair share.
 		cfg := Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, RequestRate: 1e6, RequestBurst: 1e6}
+		for _, mod := range mods {
+			mod(&cfg)
+		}
 		if i > 0 {
 			cfg.Peers = nodes[i-1].ListenAddrs()
 		}
@@ -87,6 +90,7 @@ func writeAll(b *testing.B, c io.ReadWriter, closeWrite func() error) {
 	b.SetBytes(benchChunk)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := processCPU()
 	for i := 0; i < b.N; i++ {
 		if _, err := c.Write(buf); err != nil {
 			b.Fatal(err)
@@ -99,6 +103,9 @@ func writeAll(b *testing.B, c io.ReadWriter, closeWrite func() error) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
+	// CPU per chunk, both ends together: steadier than time on a shared
+	// machine.
+	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkThroughput: one connection, 64 KiB writes, until the reader
@@ -153,15 +160,24 @@ func BenchmarkThroughput(b *testing.B) {
 	})
 	for _, relays := range []int{0, 1, 3} {
 		b.Run(fmt.Sprintf("foxtrot-%d-relays", relays), func(b *testing.B) {
-			nodes := tcpLine(b, relays+2)
-			l := discardListener(b, nodes[len(nodes)-1])
-			c, err := nodes[0].Dial(l.Addr().String())
-			require.NoError(b, err)
-			defer c.Close()
-			require.Len(b, c.(*Conn).Path(), relays)
-			writeAll(b, c, c.(*Conn).CloseWrite)
+			throughput(b, relays)
 		})
 	}
+	// The direct connection again, sealed end to end as well as by its
+	// link: what relying on the link's encryption saves.
+	b.Run("foxtrot-0-relays-EncryptDirect", func(b *testing.B) {
+		throughput(b, 0, func(c *Config) { c.EncryptDirect = true })
+	})
+}
+
+func throughput(b *testing.B, relays int, mods ...func(*Config)) {
+	nodes := tcpLine(b, relays+2, mods...)
+	l := discardListener(b, nodes[len(nodes)-1])
+	c, err := nodes[0].Dial(l.Addr().String())
+	require.NoError(b, err)
+	defer c.Close()
+	require.Len(b, c.(*Conn).Path(), relays)
+	writeAll(b, c, c.(*Conn).CloseWrite)
 }
 
 // BenchmarkDial: connection setup over existing peer links (request, ack,

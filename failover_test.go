@@ -21,7 +21,10 @@ import (
 //
 //	alice ── r1 ── r2 ── bob
 //	  └───── r3 ── r4 ────┘
-var twoPaths = simnet.Custom([][2]int{{0, 1}, {1, 2}, {2, 5}, {0, 3}, {3, 4}, {4, 5}})
+var (
+	twoPathEdges = [][2]int{{0, 1}, {1, 2}, {2, 5}, {0, 3}, {3, 4}, {4, 5}}
+	twoPaths     = simnet.Custom(twoPathEdges)
+)
 
 const alice, bob = 0, 5
 
@@ -51,8 +54,9 @@ func (c *counted) drain(r io.Reader) {
 
 // transfer sends size random bytes from alice to bob and size/4 back at
 // the same time, calling mid once a quarter of alice's bytes have arrived,
-// and checks both hashes.
-func transfer(t *testing.T, nodes []*Node, size int, mid func(c *Conn)) {
+// and checks both hashes and that the connection failed over. It returns
+// the connection's path before and after.
+func transfer(t *testing.T, nodes []*Node, size int, mid func(c *Conn)) (first, last []Addr) {
 	key, _ := GenerateKey()
 	l, err := nodes[bob].Listen(key)
 	require.NoError(t, err)
@@ -84,7 +88,7 @@ func transfer(t *testing.T, nodes []*Node, size int, mid func(c *Conn)) {
 
 	c := dialT(t, nodes[alice], l.Addr())
 	defer c.Close()
-	first := c.Path()
+	first = c.Path()
 	var atAlice counted
 	aliceRead := make(chan struct{})
 	go func() { atAlice.drain(c); close(aliceRead) }()
@@ -106,12 +110,13 @@ func transfer(t *testing.T, nodes []*Node, size int, mid func(c *Conn)) {
 	require.NoError(t, atAlice.err)
 	require.Equal(t, sha256.Sum256(up), atBob.sum, "alice -> bob")
 	require.Equal(t, sha256.Sum256(back), atAlice.sum, "bob -> alice")
-	require.NotEqual(t, first, c.Path(), "the connection moved")
 	st := nodes[alice].Stats()
 	require.GreaterOrEqual(t, st.Failovers, int64(1))
+	last = c.Path()
 	t.Logf("path %v -> %v; finished %v after the failure; failover took %v",
-		names(nodes, first), names(nodes, c.Path()), time.Since(start).Round(time.Millisecond),
+		names(nodes, first), names(nodes, last), time.Since(start).Round(time.Millisecond),
 		(st.FailoverTime / time.Duration(st.Failovers)).Round(time.Microsecond))
+	return first, last
 }
 
 func names(nodes []*Node, path []Addr) []int {
@@ -137,18 +142,34 @@ func indexOf(nodes []*Node, a Addr) int {
 
 func TestTransferSurvivesTheRelayOnItsPathClosing(t *testing.T) {
 	nodes := startNet(t, simnet.New(6, twoPaths, simnet.Options{}), logOnFailure(t))
-	transfer(t, nodes, 64<<20, func(c *Conn) {
+	first, last := transfer(t, nodes, 64<<20, func(c *Conn) {
 		relay := indexOf(nodes, c.Path()[0])
 		require.NoError(t, nodes[relay].Close())
 	})
+	require.NotEqual(t, first, last, "the connection moved")
 }
 
 func TestTransferSurvivesALinkOnItsPathBeingCut(t *testing.T) {
 	nodes := startNet(t, simnet.New(6, twoPaths, simnet.Options{}), logOnFailure(t))
-	transfer(t, nodes, 64<<20, func(c *Conn) {
+	first, last := transfer(t, nodes, 64<<20, func(c *Conn) {
 		p := c.Path()
 		require.NoError(t, nodes[indexOf(nodes, p[0])].Disconnect(p[1]))
 	})
+	require.NotEqual(t, first, last, "the connection moved")
+}
+
+// A direct connection relies on its peer link's encryption (see
+// Config.EncryptDirect). When that link is cut the connection resumes on
+// another path, sealed again, and loses nothing.
+func TestADirectTransferSurvivesItsLinkBeingCut(t *testing.T) {
+	nodes := startNet(t, simnet.New(6, simnet.Custom(append([][2]int{{alice, bob}}, twoPathEdges...)), simnet.Options{}), logOnFailure(t))
+	first, _ := transfer(t, nodes, 64<<20, func(c *Conn) {
+		require.Empty(t, c.Path(), "direct")
+		require.NoError(t, nodes[alice].Disconnect(nodes[bob].Identity()))
+	})
+	require.Empty(t, first)
+	require.EqualValues(t, 1, nodes[alice].Stats().DirectPaths, "only the first path switched")
+	require.EqualValues(t, 1, nodes[bob].Stats().DirectPaths)
 }
 
 func TestWhenEveryPathIsGoneTheConnectionFailsInBoundedTime(t *testing.T) {

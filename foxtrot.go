@@ -43,7 +43,10 @@
 // end to end with AES-256-GCM under keys from ECDH of both ends' ephemeral
 // keys, bound to the target's key, which signs the exchange, so no relay
 // can swap it, and the dialler proves its own identity inside the
-// encryption, so relays do not learn who calls whom. A relay that alters,
+// encryption, so relays do not learn who calls whom. A connection without
+// relays, once both ends have checked that it runs inside the peer link
+// between their two nodes, relies on that link's encryption rather than
+// encrypting every byte twice (Config.EncryptDirect keeps both). A relay that alters,
 // drops or reorders bytes ends the connection (route.ErrTampered); it
 // cannot make either end accept altered data. Connect requests are rate
 // limited per peer, deduplicated, and refused outside a clock-skew window.

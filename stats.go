@@ -37,6 +37,10 @@ type Stats struct {
 	// neighbours cut off for unpaid relaying, and requests refused from
 	// a cut-off neighbour.
 	AcksOverPrice, CutOffs, RequestsRefusedCredit int64
+	// Connection paths without relays that rely on the peer link's
+	// encryption instead of sealing every record again (see
+	// Config.EncryptDirect), counted by each end as it switches.
+	DirectPaths int64
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -70,6 +74,7 @@ func (n *Node) Stats() Stats {
 		HandshakesFailed: int64(n.peers.FailedHandshakes()), AcceptsFailed: r.AcceptsFailed,
 		Failovers: r.Failovers, FailoverTime: r.FailoverTime, DirectedTimeouts: r.DirectedTimeouts,
 		AcksOverPrice: r.AcksOverPrice, CutOffs: r.CutOffs, RequestsRefusedCredit: r.RequestsRefusedCredit,
+		DirectPaths: r.DirectPaths,
 	}
 	obs := make(map[[20]byte]route.PeerObservation)
 	for _, o := range n.router.Observations() {

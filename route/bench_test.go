@@ -38,7 +38,7 @@ func (p plainSink) HandleStream(_ *peer.Link, s *peer.Stream, _ wire.StreamHeade
 			s.Write([]byte{1})
 			return
 		}
-		_, n, err := parseRecordHeader(hdr)
+		_, n, err := parseRecordHeader(hdr, recordTagSize)
 		if err != nil {
 			return
 		}

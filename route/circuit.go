@@ -190,6 +190,7 @@ func (r *Router) acceptPath(lst *Listener, l *peer.Link, st io.ReadWriteCloser, 
 		}
 		s := newSession(r, h.ID, false, lst.key.pub, pub, master)
 		p.hops = hops
+		p.canDirect = !r.cfg.EncryptDirect && len(hops) == 0
 		if err := r.registerInbound(s); err != nil {
 			fail(err)
 			return

@@ -316,6 +316,7 @@ func (r *Router) connect(ctx context.Context, identity *keyPair, d *dialState, e
 	}
 	p := newPathConn(stream, ev.link, hops, ev.id, ev.ack.Path, master, true)
 	p.rate = ev.price
+	p.offerDirect(&r.cfg)
 	s.start(p)
 	return s, nil
 }
@@ -389,7 +390,9 @@ func (r *Router) dialLocal(identity *keyPair, lst *Listener) (*Session, error) {
 	if err := r.addSession(ds); err != nil {
 		return nil, err
 	}
-	ds.start(newPathConn(a, nil, nil, id, 1, master, true))
+	p := newPathConn(a, nil, nil, id, 1, master, true)
+	p.offerDirect(&r.cfg)
+	ds.start(p)
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()

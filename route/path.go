@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/foxtrotnet/foxtrot/internal/bufpool"
+	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/peer"
 )
 
@@ -32,6 +33,14 @@ type pathConn struct {
 	// target's answer arrived); the target answers first.
 	resume  bool
 	resumed chan struct{}
+
+	// The direct-path switch (see record.go), guarded by the session's
+	// tx.mu. canDirect: this end may offer (dialler) or accept (target)
+	// it on this path; switchDue: a direct or plain record the sender
+	// owes; direct: offered or accepted already.
+	canDirect bool
+	switchDue byte
+	direct    bool
 
 	lastRecv atomic.Int64 // UnixNano of the last record received
 	lastSent atomic.Int64 // UnixNano of the last record sent
@@ -57,6 +66,23 @@ func newPathConn(stream io.ReadWriteCloser, first *peer.Link, hops []Hop, id [20
 	return p
 }
 
+// peerNode is the node at the other end of the path's stream: its first
+// hop, or this node for a same-node connection.
+func (p *pathConn) peerNode(self [20]byte) [20]byte {
+	if p.first == nil {
+		return self
+	}
+	return p.first.ID()
+}
+
+// offerDirect arranges for the dialler's direct offer to follow its
+// hello, when the path has no relays.
+func (p *pathConn) offerDirect(cfg *Config) {
+	if !cfg.EncryptDirect && len(p.hops) == 0 {
+		p.canDirect, p.switchDue = true, recDirect
+	}
+}
+
 func (p *pathConn) fail() {
 	p.failOnce.Do(func() {
 		close(p.failed)
@@ -79,7 +105,7 @@ func (p *pathConn) readRecord() (byte, []byte, *[]byte, error) {
 	if _, err := io.ReadFull(p.stream, hdr[:]); err != nil {
 		return 0, nil, nil, err
 	}
-	typ, n, err := parseRecordHeader(hdr)
+	typ, n, err := p.open.header(hdr)
 	if err != nil {
 		return 0, nil, nil, err
 	}
@@ -132,7 +158,7 @@ func (tx *txState) hasWorkLocked(p *pathConn) bool {
 	if tx.peerGone || tx.err != nil || tx.path != p {
 		return false
 	}
-	return tx.helloPending || tx.ackDue > tx.ackSent || tx.pingDue || tx.sent < tx.written ||
+	return tx.helloPending || p.switchDue != 0 || tx.ackDue > tx.ackSent || tx.pingDue || tx.sent < tx.written ||
 		(tx.finQueued && !tx.finSent) || (tx.reset != 0 && !tx.resetSent)
 }
 
@@ -174,6 +200,8 @@ func (s *Session) sendLoop(p *pathConn) {
 		}
 		hello := tx.helloPending
 		tx.helloPending = false
+		sw := p.switchDue
+		p.switchDue = 0
 		var ack uint64
 		sendAck := tx.ackDue > tx.ackSent
 		if sendAck {
@@ -211,6 +239,21 @@ func (s *Session) sendLoop(p *pathConn) {
 		b := (*out)[:0]
 		if hello {
 			b = p.seal.seal(b, recHello, s.hello, nil)
+		}
+		switch sw {
+		case recDirect:
+			var body [40]byte
+			self := s.r.self
+			peerNode := p.peerNode(self)
+			copy(body[:20], self[:])
+			copy(body[20:], peerNode[:])
+			b = p.seal.seal(b, recDirect, body[:], nil)
+			if !s.dialer {
+				p.seal.plain() // the target's acceptance: plaintext after it
+			}
+		case recPlain:
+			b = p.seal.seal(b, recPlain, nil, nil)
+			p.seal.plain()
 		}
 		if sendAck {
 			b = p.seal.sealU64(b, recAck, ack)
@@ -302,8 +345,58 @@ func (s *Session) handleRecord(p *pathConn, typ byte, b []byte, buf *[]byte) err
 		return s.onResumed(p, binary.BigEndian.Uint64(b))
 	case recPing:
 		return nil // lastRecv was updated
+	case recDirect:
+		return s.onDirect(p, b)
+	case recPlain:
+		if s.dialer || !p.isDirect(&s.tx) || p.open.aead == nil {
+			return fmt.Errorf("%w: unexpected plain record", ErrProtocol)
+		}
+		p.open.plain()
+		s.r.stats.directPaths.Add(1)
+		return nil
 	}
 	return fmt.Errorf("%w: unexpected record type %d", ErrProtocol, typ)
+}
+
+// onDirect handles the other end's direct record: the dialler's offer at
+// the target, the target's acceptance at the dialler. Each names the
+// sender's node and the node its stream goes to first; on a direct path
+// they are exactly our link's peer and this node. The reader owns p.open.
+func (s *Session) onDirect(p *pathConn, b []byte) error {
+	var from, to [20]byte
+	copy(from[:], b[:20])
+	copy(to[:], b[20:])
+	match := from == p.peerNode(s.r.self) && to == s.r.self
+	tx := &s.tx
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	if s.dialer {
+		if !p.canDirect || p.direct || !match {
+			return fmt.Errorf("%w: direct answer from %s to %s on a path to %s", ErrProtocol,
+				ident.String(from), ident.String(to), ident.String(p.peerNode(s.r.self)))
+		}
+		p.direct = true
+		p.open.plain()
+		s.r.stats.directPaths.Add(1)
+		p.switchDue = recPlain
+		tx.work.Notify()
+		return nil
+	}
+	// The target accepts an offer once, on the path its hello came over,
+	// when it names what it sees; otherwise the path simply stays sealed.
+	if !p.canDirect || p.direct || !match {
+		return nil
+	}
+	p.direct = true
+	p.switchDue = recDirect
+	tx.work.Notify()
+	return nil
+}
+
+func (p *pathConn) isDirect(tx *txState) bool {
+	tx.mu.Lock()
+	defer tx.mu.Unlock()
+	return p.direct
 }
 
 func (s *Session) onData(off uint64, data []byte, buf *[]byte) error {

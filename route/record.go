@@ -33,6 +33,25 @@ import (
 //	       before the hello got through.
 //	resumed offset (8): the target's answer, what it has received
 //	ping   (empty): a heartbeat when nothing else was sent for a while
+//	direct sender's node (20) | the node its path stream goes to first (20)
+//	plain  (empty): every later record from the sender is plaintext
+//
+// Direct paths. When the dialler's path has no relays, its stream runs
+// inside one peer link between the two ends' nodes, which that link
+// already encrypts and authenticates (peer.SecureConn); sealing every
+// record a second time would cost a quarter of the CPU of a direct
+// connection for nothing. The dialler then offers, right after its hello,
+// a direct record naming its own node and the node its stream goes to. The
+// target accepts when both match what it sees (the stream came over a link
+// from the named node, to this node, with no relays in the hello) by
+// answering with its own direct record, after which it sends records in
+// plaintext framing (type | length | body, no tag). The dialler checks
+// the answer the same way, sends a plain record and switches too. Both
+// announcements travel sealed, so only the two ends can make them; a
+// relay that hid itself from the hop list cannot, because the link it
+// shares with either end names it, not the other end's node. Paths that
+// replace another after a failover are always sealed. Config.EncryptDirect
+// turns the offer (and its acceptance) off.
 //
 // Offsets count application bytes from 0 in each direction. A relay sees
 // record types and sizes, never contents, and cannot alter, drop, reorder
@@ -49,6 +68,8 @@ const (
 	recResume  byte = 6
 	recResumed byte = 7
 	recPing    byte = 8
+	recDirect  byte = 9
+	recPlain   byte = 10
 )
 
 // Reset codes.
@@ -89,15 +110,24 @@ type sealer struct {
 
 func newSealer(key [32]byte) *sealer { return &sealer{aead: newAEAD(key)} }
 
+// plain makes every later record plaintext (a direct path: see above).
+func (s *sealer) plain() { s.aead = nil }
+
 // seal appends one record of type typ whose body is prefix||payload.
 func (s *sealer) seal(dst []byte, typ byte, prefix, payload []byte) []byte {
-	n := len(prefix) + len(payload) + recordTagSize
+	n := len(prefix) + len(payload)
+	if s.aead != nil {
+		n += recordTagSize
+	}
 	s.hdr = [recordHeaderSize]byte{typ, byte(n >> 16), byte(n >> 8), byte(n)}
 	dst = slices.Grow(dst, recordHeaderSize+n) // so the sealed body stays in dst
 	dst = append(dst, s.hdr[:]...)
 	start := len(dst)
 	dst = append(dst, prefix...)
 	dst = append(dst, payload...)
+	if s.aead == nil {
+		return dst
+	}
 	binary.BigEndian.PutUint64(s.nonce[4:], s.seq)
 	s.seq++
 	out := s.aead.Seal(dst[start:start], s.nonce[:], dst[start:], s.hdr[:])
@@ -121,15 +151,27 @@ type opener struct {
 
 func newOpener(key [32]byte) *opener { return &opener{aead: newAEAD(key)} }
 
+// plain makes the opener take every later record as plaintext.
+func (o *opener) plain() { o.aead = nil }
+
+// header checks a record header against what this opener expects.
+func (o *opener) header(hdr [recordHeaderSize]byte) (byte, int, error) {
+	minLen := 0
+	if o.aead != nil {
+		minLen = recordTagSize
+	}
+	return parseRecordHeader(hdr, minLen)
+}
+
 // parseRecordHeader checks a record header and returns its type and the
-// sealed body length.
-func parseRecordHeader(hdr [recordHeaderSize]byte) (byte, int, error) {
+// body length, which must be at least minLen (the tag, if sealed).
+func parseRecordHeader(hdr [recordHeaderSize]byte, minLen int) (byte, int, error) {
 	typ := hdr[0]
 	n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
-	if typ < recHello || typ > recPing {
+	if typ < recHello || typ > recPlain {
 		return 0, 0, fmt.Errorf("%w: record type %d", ErrProtocol, typ)
 	}
-	if n < recordTagSize || n > maxSealed {
+	if n < minLen || n > maxSealed {
 		return 0, 0, fmt.Errorf("%w: record of %d bytes", ErrProtocol, n)
 	}
 	return typ, n, nil
@@ -137,6 +179,12 @@ func parseRecordHeader(hdr [recordHeaderSize]byte) (byte, int, error) {
 
 // open authenticates and decrypts body in place; hdr is its header.
 func (o *opener) open(hdr [recordHeaderSize]byte, body []byte) ([]byte, error) {
+	if o.aead == nil {
+		if err := checkBody(hdr[0], body); err != nil {
+			return nil, err
+		}
+		return body, nil
+	}
 	binary.BigEndian.PutUint64(o.nonce[4:], o.seq)
 	o.hdr = hdr
 	plain, err := o.aead.Open(body[:0], o.nonce[:], body, o.hdr[:])
@@ -167,8 +215,10 @@ func checkBody(typ byte, b []byte) error {
 			rest := len(b) - resumeMin - 20*int(b[resumeMin-1])
 			ok = rest == 0 || rest >= helloMin
 		}
-	case recPing:
+	case recPing, recPlain:
 		ok = len(b) == 0
+	case recDirect:
+		ok = len(b) == 40
 	}
 	if !ok {
 		return fmt.Errorf("%w: record type %d with a %d-byte body", ErrProtocol, typ, len(b))

@@ -23,7 +23,7 @@ func openRaw(o *opener, b []byte) (typs []byte, bodies, raw [][]byte, err error)
 	for len(b) >= recordHeaderSize {
 		var hdr [recordHeaderSize]byte
 		copy(hdr[:], b)
-		typ, n, err := parseRecordHeader(hdr)
+		typ, n, err := o.header(hdr)
 		if err != nil {
 			return typs, bodies, raw, err
 		}
@@ -85,11 +85,11 @@ func TestReorderedOrReplayedRecordIsDetected(t *testing.T) {
 func TestRecordHeaderRejectsNonsense(t *testing.T) {
 	for _, hdr := range [][recordHeaderSize]byte{
 		{0, 0, 0, 32},     // unknown type
-		{9, 0, 0, 32},     // unknown type
+		{11, 0, 0, 32},    // unknown type
 		{recAck, 0, 0, 3}, // shorter than a tag
 		{recData, 0xff, 0xff, 0xff},
 	} {
-		_, _, err := parseRecordHeader(hdr)
+		_, _, err := parseRecordHeader(hdr, recordTagSize)
 		require.ErrorIs(t, err, ErrProtocol, "%x", hdr)
 	}
 }

@@ -127,6 +127,11 @@ type Config struct {
 	// FailoverTimeout bounds the search for a new path after one broke;
 	// then the connection fails with ErrPathBroken. Default 20s.
 	FailoverTimeout time.Duration
+	// EncryptDirect keeps the end-to-end encryption on paths without
+	// relays too. By default the two ends of such a path agree to rely on
+	// the peer link between their nodes, which already encrypts and
+	// authenticates every byte (see "Direct paths" in record.go).
+	EncryptDirect bool
 	// Billing, if set, makes the node charge for relaying and pay for its
 	// paths (see Billing). Default: free.
 	Billing *Billing
@@ -584,7 +589,7 @@ type counters struct {
 	requestsThrottled, requestsNotForwarded, requestsDeadEnd, acksRelayed, acksInvalid, acksUnknown,
 	circuitsRelayed, circuitsActive, bytesRelayed, streamsRejected,
 	acceptsFailed, failovers, failoverNanos, directedTimeouts,
-	acksOverPrice, cutOffs, requestsRefusedCredit atomic.Int64
+	acksOverPrice, cutOffs, requestsRefusedCredit, directPaths atomic.Int64
 }
 
 // Stats is a snapshot of the router's counters.
@@ -619,6 +624,10 @@ type Stats struct {
 	// request allowed; neighbours cut off for unpaid relaying; requests
 	// refused from a cut-off neighbour.
 	AcksOverPrice, CutOffs, RequestsRefusedCredit int64
+	// DirectPaths counts connection paths without relays on which this
+	// end now reads records that rely on the peer link's encryption
+	// rather than their own (see Config.EncryptDirect).
+	DirectPaths int64
 }
 
 // ControlMessages is the number of connect requests, acks and refusals
@@ -644,5 +653,6 @@ func (r *Router) Stats() Stats {
 		DirectedTimeouts: c.directedTimeouts.Load(),
 		AcksOverPrice:    c.acksOverPrice.Load(), CutOffs: c.cutOffs.Load(),
 		RequestsRefusedCredit: c.requestsRefusedCredit.Load(),
+		DirectPaths:           c.directPaths.Load(),
 	}
 }
