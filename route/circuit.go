@@ -2,12 +2,12 @@ package route
 
 import (
 	"context"
-
 	"fmt"
-	"github.com/btcsuite/btcd/btcec/v2"
 	"io"
 	"sync"
 	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
 
 	"github.com/foxtrotnet/foxtrot/internal/bufpool"
 	"github.com/foxtrotnet/foxtrot/internal/ident"
