@@ -75,7 +75,7 @@ func TestConnCloseThenNodeCloseStillSaysGoodbye(t *testing.T) {
 // promptly for the other end too.
 func TestNodeCloseEndsTheOtherEndPromptly(t *testing.T) {
 	sn := simnet.New(3, simnet.Line, simnet.Options{})
-	nodes := startNet(t, sn)
+	nodes := startNet(t, sn, logOnFailure(t))
 	key, _ := GenerateKey()
 	l, err := nodes[0].Listen(key)
 	require.NoError(t, err)

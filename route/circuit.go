@@ -61,6 +61,7 @@ func (r *Router) handleStream(l *peer.Link, s stream, h wire.StreamHeader) {
 	}
 	r.mu.Unlock()
 	r.stats.streamsRejected.Add(1)
+	r.log.Debug("stream for no circuit of ours", "conn", ident.String(h.ID), "path", h.Path, "from", ident.String(l.ID()))
 	s.Close()
 }
 
@@ -75,6 +76,7 @@ func (r *Router) relay(key circuitKey, c *circuit, up stream, h wire.StreamHeade
 	down, err := c.down.OpenStream(ctx, h)
 	cancel()
 	if err != nil {
+		r.log.Debug("circuit's next hop unreachable", "conn", ident.String(h.ID), "path", h.Path, "err", err)
 		up.Close()
 		return
 	}

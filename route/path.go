@@ -153,13 +153,22 @@ func protocolFatal(err error) bool {
 	return errors.Is(err, ErrTampered) || errors.Is(err, ErrProtocol)
 }
 
+// resetDueLocked reports whether the closing reset may go out: after the
+// fin, and once the other end has acknowledged every byte. Until then the
+// session lingers (Config.Linger bounds it), so a Close followed at once
+// by the node shutting down still delivers what was written: the links
+// stay up until the bytes are through every relay.
+func (tx *txState) resetDueLocked() bool {
+	return tx.reset != 0 && !tx.resetSent && tx.finSent && tx.acked == tx.written
+}
+
 // hasWorkLocked reports whether the sender of path p has something to send.
 func (tx *txState) hasWorkLocked(p *pathConn) bool {
 	if tx.peerGone || tx.err != nil || tx.path != p {
 		return false
 	}
 	return tx.helloPending || p.switchDue != 0 || tx.ackDue > tx.ackSent || tx.pingDue || tx.sent < tx.written ||
-		(tx.finQueued && !tx.finSent) || (tx.reset != 0 && !tx.resetSent)
+		(tx.finQueued && !tx.finSent) || tx.resetDueLocked()
 }
 
 // sendLoop seals and writes records on path p until it fails, stops being
@@ -228,7 +237,7 @@ func (s *Session) sendLoop(p *pathConn) {
 			tx.finSent = true
 		}
 		var reset byte
-		if tx.reset != 0 && !tx.resetSent && tx.finSent {
+		if tx.resetDueLocked() {
 			reset = tx.reset
 			tx.resetSent = true
 		}
@@ -493,6 +502,9 @@ func (s *Session) ackedLocked(off uint64) error {
 		tx.acked = off
 		tx.ackProgress = time.Now()
 		tx.space.Notify()
+		if tx.resetDueLocked() {
+			tx.work.Notify()
+		}
 	}
 	if tx.sent < tx.acked {
 		tx.sent = tx.acked

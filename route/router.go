@@ -516,7 +516,11 @@ func (r *Router) shareForwardingLocked() {
 }
 
 // LinkDown implements peer.Handler. Circuits through the link end as
-// their streams fail; circuits still waiting for a stream are dropped.
+// their streams fail; circuits still waiting for a stream that would go
+// out over the link are dropped. A circuit waiting for its stream from
+// the link is kept until it expires: the stream may have arrived just
+// before the link went down (a dialler that wrote, closed and shut its
+// node down at once), and its bytes are still there to relay.
 func (r *Router) LinkDown(l *peer.Link, err error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -524,7 +528,7 @@ func (r *Router) LinkDown(l *peer.Link, err error) {
 	r.shareForwardingLocked()
 	r.routes.dropLink(l)
 	for k, c := range r.circuits {
-		if !c.active && (c.up == l || c.down == l) {
+		if !c.active && c.down == l {
 			delete(r.circuits, k)
 		}
 	}

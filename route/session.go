@@ -340,7 +340,8 @@ func (s *Session) CloseWrite() error {
 
 // Close closes the connection. Blocked Read and Write calls return
 // ErrClosed at once. What was written is still delivered (across a
-// failover if need be), followed by a fin and a reset(closed), unless
+// failover if need be), followed by a fin; once the other end has
+// acknowledged every byte, a reset(closed) ends the session, unless
 // Config.Linger passes first. Idempotent.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
