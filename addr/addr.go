@@ -19,7 +19,8 @@
 // Addr and NodeID print as Base58Check with version byte 0x00, as a Bitcoin
 // mainnet P2PKH address ("1..."), so a wallet can produce one from a key.
 // ConnID prints as 40 lowercase hex digits: it is a handle in logs and
-// wire dumps, never typed by a user, and hex matches SPEC.md's vectors.
+// wire dumps, never typed by a user, and hex is how SPEC.md's vectors
+// (route/testdata/vectors.json) write it.
 //
 // # Forms
 //
@@ -31,8 +32,7 @@
 // directly. Stealth addresses ("sp1..."/"tsp1...", BIP-352) are recognised
 // and refused with ErrAddrUnsupported until they are implemented.
 //
-// addr imports nothing of foxtrot's but internal utilities, so every layer
-// can use it.
+// addr imports nothing of foxtrot's, so every layer can use it.
 package addr
 
 import (
