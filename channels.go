@@ -47,12 +47,12 @@ func (n *Node) Channels() []ChannelStatus {
 // the fee rate given (satoshis per kvB): the final transaction is
 // broadcast on Config.Billing.Chain as soon as both have signed it.
 func (n *Node) CloseChannel(peerAddr Addr, feeRate channel.FeeRate) error {
-	return n.router.CloseChannel(peerAddr.hash, feeRate)
+	return n.router.CloseChannel(peerAddr.Hash160(), feeRate)
 }
 
 // ForceCloseChannel returns the newest state of the channel with a
 // neighbour, signed by both: broadcast it once the chain reaches its lock
 // time (its nLockTime) to close without the neighbour.
 func (n *Node) ForceCloseChannel(peerAddr Addr) (*btcwire.MsgTx, error) {
-	return n.router.ForceCloseChannel(peerAddr.hash)
+	return n.router.ForceCloseChannel(peerAddr.Hash160())
 }

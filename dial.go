@@ -9,6 +9,8 @@ import (
 	"strings"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+
+	"github.com/foxtrotnet/foxtrot/addr"
 )
 
 // Listen starts accepting connections to key's address. One node may
@@ -79,7 +81,8 @@ func (e timeoutError) Unwrap() error   { return e.err }
 func (e timeoutError) Timeout() bool   { return true }
 func (e timeoutError) Temporary() bool { return true }
 
-// parseDialAddr parses "address" or "address:port".
+// parseDialAddr parses "address" or "address:port", the address in any
+// form addr.Parse reads.
 func parseDialAddr(address string) (Addr, error) {
 	host := address
 	if i := strings.LastIndexByte(address, ':'); i >= 0 {
@@ -88,5 +91,5 @@ func parseDialAddr(address string) (Addr, error) {
 			return Addr{}, fmt.Errorf("%w %q: bad port", ErrBadAddr, address)
 		}
 	}
-	return ParseAddr(host)
+	return addr.Parse(host)
 }

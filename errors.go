@@ -1,12 +1,14 @@
 package foxtrot
 
-import "errors"
+import "github.com/foxtrotnet/foxtrot/addr"
 
 // Address errors. ParseAddr's errors wrap ErrBadAddr and one of the others.
+// They are package addr's errors, under the names they have always had
+// here.
 var (
-	ErrBadAddr      = errors.New("foxtrot: bad address")
-	ErrAddrChecksum = errors.New("foxtrot: bad checksum")
-	ErrAddrVersion  = errors.New("foxtrot: wrong version byte")
-	ErrAddrLength   = errors.New("foxtrot: wrong length")
-	ErrAddrEncoding = errors.New("foxtrot: bad encoding")
+	ErrBadAddr      = addr.ErrBadAddr
+	ErrAddrChecksum = addr.ErrAddrChecksum
+	ErrAddrVersion  = addr.ErrAddrVersion
+	ErrAddrLength   = addr.ErrAddrLength
+	ErrAddrEncoding = addr.ErrAddrEncoding
 )

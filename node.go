@@ -223,7 +223,7 @@ func (n *Node) ConnectAll(ctx context.Context, multiaddrs []string) (linked int,
 // Disconnect closes the link to a peer. Connections through it move to
 // other paths. A peer in Config.Peers is redialled, as after any loss.
 func (n *Node) Disconnect(peerAddr Addr) error {
-	l := n.peers.Link(peerAddr.hash)
+	l := n.peers.Link(peerAddr.Hash160())
 	if l == nil {
 		return fmt.Errorf("foxtrot: not linked to %s", peerAddr)
 	}

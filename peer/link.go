@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/yamux"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
@@ -37,7 +38,7 @@ type Link struct {
 	sc       *SecureConn
 	sess     *yamux.Session
 	ctrl     *yamux.Stream
-	id       [20]byte
+	id       addr.NodeID
 	outbound bool
 	maddr    ma.Multiaddr // the transport address we dialled (nil if inbound)
 	since    time.Time
@@ -173,8 +174,8 @@ func (l *Link) start() {
 	}
 }
 
-// ID returns HASH160 of the peer's identity key.
-func (l *Link) ID() [20]byte { return l.id }
+// ID returns the peer's identity: HASH160 of its identity key.
+func (l *Link) ID() addr.NodeID { return l.id }
 
 // RemoteKey returns the peer's authenticated identity key.
 func (l *Link) RemoteKey() *btcec.PublicKey { return l.sc.RemoteKey() }

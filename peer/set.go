@@ -3,7 +3,6 @@ package peer
 import (
 	"bytes"
 	"context"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -13,9 +12,9 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcutil/base58"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/transport"
@@ -118,12 +117,12 @@ func (c *Config) setDefaults() error {
 type Set struct {
 	cfg  Config
 	log  *slog.Logger
-	self [20]byte
+	self addr.NodeID
 	hcfg HandshakeConfig
 
 	mu        sync.Mutex
-	links     map[[20]byte]*Link
-	dialing   map[[20]byte]*dialCall // dials in flight, by the identity they expect
+	links     map[addr.NodeID]*Link
+	dialing   map[addr.NodeID]*dialCall // dials in flight, by the identity they expect
 	listeners []transport.Listener
 	addrs     []ma.Multiaddr
 	closed    bool
@@ -147,8 +146,8 @@ func NewSet(cfg Config) (*Set, error) {
 		log:     cfg.Logger,
 		self:    ident.Hash160(cfg.Identity.PubKey()),
 		hcfg:    HandshakeConfig{Static: cfg.Identity, NetworkKey: cfg.NetworkKey},
-		links:   make(map[[20]byte]*Link),
-		dialing: make(map[[20]byte]*dialCall),
+		links:   make(map[addr.NodeID]*Link),
+		dialing: make(map[addr.NodeID]*dialCall),
 		hsSem:   make(chan struct{}, cfg.MaxHandshakes),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -156,8 +155,8 @@ func NewSet(cfg Config) (*Set, error) {
 	return s, nil
 }
 
-// Self returns HASH160 of this node's identity.
-func (s *Set) Self() [20]byte { return s.self }
+// Self returns this node's identity: HASH160 of its identity key.
+func (s *Set) Self() addr.NodeID { return s.self }
 
 // Listen accepts links on addr and returns the resolved address with this
 // node's /foxtrot identity appended.
@@ -282,7 +281,6 @@ type dialCall struct {
 func (s *Set) Connect(ctx context.Context, addr ma.Multiaddr) (*Link, error) {
 	base, id := transport.SplitIdentity(addr)
 	cfg := s.hcfg
-	var want *[20]byte
 	if id != "" {
 		h, pub, err := parseIdentity(id)
 		if err != nil {
@@ -317,16 +315,15 @@ func (s *Set) Connect(ctx context.Context, addr ma.Multiaddr) (*Link, error) {
 			s.mu.Unlock()
 			close(c.done)
 		}()
-		want = &h
 		cfg.RemoteStatic = pub
-		c.link, c.err = s.dial(ctx, base, cfg, want)
+		c.link, c.err = s.dial(ctx, base, cfg, &h)
 		return c.link, c.err
 	}
-	return s.dial(ctx, base, cfg, want)
+	return s.dial(ctx, base, cfg, nil)
 }
 
 // dial makes a new link to base, expecting identity want (if not nil).
-func (s *Set) dial(ctx context.Context, base ma.Multiaddr, cfg HandshakeConfig, want *[20]byte) (*Link, error) {
+func (s *Set) dial(ctx context.Context, base ma.Multiaddr, cfg HandshakeConfig, want *addr.NodeID) (*Link, error) {
 	t, err := s.cfg.Transports.For(base)
 	if err != nil {
 		return nil, err
@@ -367,26 +364,14 @@ func (s *Set) dial(ctx context.Context, base ma.Multiaddr, cfg HandshakeConfig, 
 }
 
 // parseIdentity decodes a /foxtrot value: a 66-hex key (with the key) or an
-// address (hash only).
-func parseIdentity(id string) ([20]byte, *btcec.PublicKey, error) {
-	if transport.IsPublicKeyHex(id) {
-		b, err := hex.DecodeString(id)
-		if err != nil {
-			return [20]byte{}, nil, fmt.Errorf("%w: %v", transport.ErrBadIdentity, err)
-		}
-		pub, err := btcec.ParsePubKey(b)
-		if err != nil {
-			return [20]byte{}, nil, fmt.Errorf("%w: %v", transport.ErrBadIdentity, err)
-		}
-		return ident.Hash160(pub), pub, nil
+// address (hash only). addr.ParseNodeID is the parser; errors wrap
+// transport.ErrBadIdentity and addr's error saying what is wrong.
+func parseIdentity(id string) (addr.NodeID, *btcec.PublicKey, error) {
+	h, pub, err := addr.ParseNodeID(id)
+	if err != nil {
+		return addr.NodeID{}, nil, fmt.Errorf("%w: %w", transport.ErrBadIdentity, err)
 	}
-	payload, version, err := base58.CheckDecode(id)
-	if err != nil || version != ident.Version || len(payload) != 20 {
-		return [20]byte{}, nil, fmt.Errorf("%w: %q", transport.ErrBadIdentity, id)
-	}
-	var h [20]byte
-	copy(h[:], payload)
-	return h, nil, nil
+	return h, pub, nil
 }
 
 // add registers a new link, resolving duplicates, and returns the link in
@@ -448,8 +433,8 @@ func (s *Set) linkDown(l *Link, err error) {
 	}
 }
 
-// Link returns the live link to the peer with identity hash id, or nil.
-func (s *Set) Link(id [20]byte) *Link {
+// Link returns the live link to the peer with identity id, or nil.
+func (s *Set) Link(id addr.NodeID) *Link {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if l := s.links[id]; l != nil && l.Err() == nil {

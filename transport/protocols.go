@@ -1,12 +1,12 @@
 package transport
 
 import (
-	"encoding/hex"
 	"fmt"
 	"strconv"
 
-	"github.com/btcsuite/btcd/btcutil/base58"
 	ma "github.com/multiformats/go-multiaddr"
+
+	"github.com/foxtrotnet/foxtrot/addr"
 )
 
 // Multiaddr protocol codes, from the multicodec private-use range.
@@ -20,7 +20,7 @@ const (
 // AddrVersion is the version byte of a foxtrot address's Base58Check
 // encoding: 0x00, as a Bitcoin mainnet P2PKH address, so addresses read like
 // one and a wallet can produce them.
-const AddrVersion = 0x00
+const AddrVersion = addr.Version
 
 func init() {
 	for _, p := range []ma.Protocol{
@@ -61,24 +61,11 @@ func identValid(b []byte) error { return ValidateIdentity(string(b)) }
 
 // ValidateIdentity checks that s is a foxtrot address (Base58Check, version
 // AddrVersion, 20-byte payload) or the 66 hex characters of a compressed
-// public key (whether the point is on the curve is checked by whoever uses
-// the key).
+// public key on the curve: whatever addr.ParseNodeID accepts. Errors wrap
+// ErrBadIdentity and addr's error saying what is wrong.
 func ValidateIdentity(s string) error {
-	if len(s) == 66 {
-		b, err := hex.DecodeString(s)
-		if err != nil || (b[0] != 2 && b[0] != 3) {
-			return fmt.Errorf("%w: %q is not a compressed public key", ErrBadIdentity, s)
-		}
-		return nil
-	}
-	payload, version, err := base58.CheckDecode(s)
-	switch {
-	case err != nil:
-		return fmt.Errorf("%w: %q: %v", ErrBadIdentity, s, err)
-	case version != AddrVersion:
-		return fmt.Errorf("%w: %q has version byte %d", ErrBadIdentity, s, version)
-	case len(payload) != 20:
-		return fmt.Errorf("%w: %q has a %d-byte payload", ErrBadIdentity, s, len(payload))
+	if _, _, err := addr.ParseNodeID(s); err != nil {
+		return fmt.Errorf("%w: %w", ErrBadIdentity, err)
 	}
 	return nil
 }

@@ -13,7 +13,9 @@
 // a transport multiaddr followed by /foxtrot/<id>, for example
 // /ip4/127.0.0.1/tcp/9000/foxtrot/1BoatSLRHtKNngkdXEeobR76b53LETtpyT.
 //
-// transport imports nothing else of foxtrot's.
+// Package addr parses the /foxtrot value (addr.ParseNodeID), so there is
+// one parser of every address form; transport imports nothing else of
+// foxtrot's but internal utilities.
 package transport
 
 import (

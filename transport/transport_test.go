@@ -13,6 +13,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/net/nettest"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/transport"
 	"github.com/foxtrotnet/foxtrot/transport/mem"
 	"github.com/foxtrotnet/foxtrot/transport/tcp"
@@ -162,6 +163,27 @@ func TestFoxtrotComponentRejectsGarbage(t *testing.T) {
 	}
 	_, err := ma.NewMultiaddr("/mem/notanumber")
 	require.Error(t, err)
+}
+
+// The /foxtrot component is parsed by addr, the one parser of address
+// forms: its errors say what is wrong, and a key off the curve is refused
+// when the multiaddr is made, not when a link is dialled.
+func TestFoxtrotComponentIsParsedByAddr(t *testing.T) {
+	for _, tc := range []struct {
+		id   string
+		want error
+	}{
+		{"1BoatSLRHtKNngkdXEeobR76b53LETtpyX", addr.ErrAddrChecksum},
+		{"3J98t1WpEZ73CNmQviecrnyiWrnqRhWNLy", addr.ErrAddrVersion},
+		{"02ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", addr.ErrAddrEncoding}, // not on the curve
+	} {
+		err := transport.ValidateIdentity(tc.id)
+		require.ErrorIs(t, err, transport.ErrBadIdentity, tc.id)
+		require.ErrorIs(t, err, addr.ErrBadAddr, tc.id)
+		require.ErrorIs(t, err, tc.want, tc.id)
+		_, err = ma.NewMultiaddr("/mem/1/foxtrot/" + tc.id)
+		require.Error(t, err, tc.id)
+	}
 }
 
 func FuzzParseMultiaddr(f *testing.F) {

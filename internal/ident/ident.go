@@ -1,27 +1,22 @@
-// Package ident computes foxtrot identities: HASH160 of a compressed
-// secp256k1 public key, and its Base58Check string (version 0x00, as a
-// Bitcoin P2PKH address). The root package's Addr and the peer layer both
-// use it, so there is one definition of "who a key is".
+// Package ident is the old home of foxtrot's identity helpers. Package addr
+// now defines them (addr.NodeID, addr.Addr); these forward to it for the
+// code not yet moved onto addr's types (route), and go once it has.
 package ident
 
 import (
 	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcutil"
-	"github.com/btcsuite/btcd/btcutil/base58"
+
+	"github.com/foxtrotnet/foxtrot/addr"
 )
 
 // Version is the Base58Check version byte of an address.
-const Version = 0x00
+const Version = addr.Version
 
 // Hash160 returns HASH160 (RIPEMD-160 of SHA-256) of the compressed key.
-func Hash160(pub *btcec.PublicKey) [20]byte {
-	var h [20]byte
-	copy(h[:], btcutil.Hash160(pub.SerializeCompressed()))
-	return h
-}
+func Hash160(pub *btcec.PublicKey) [20]byte { return addr.NodeIDFromPubKey(pub) }
 
 // String returns the Base58Check form of a hash.
-func String(h [20]byte) string { return base58.CheckEncode(h[:], Version) }
+func String(h [20]byte) string { return addr.NodeID(h).String() }
 
 // KeyString returns the Base58Check address of a key.
-func KeyString(pub *btcec.PublicKey) string { return String(Hash160(pub)) }
+func KeyString(pub *btcec.PublicKey) string { return addr.FromPubKey(pub).String() }

@@ -4,6 +4,8 @@ import (
 	"crypto/sha256"
 
 	"github.com/btcsuite/btcd/btcutil"
+
+	"github.com/foxtrotnet/foxtrot/addr"
 )
 
 // Ping asks the peer to answer with a Pong carrying the same Nonce; the
@@ -43,7 +45,7 @@ type ConnectRequest struct {
 	HopLimit  uint8
 	Kind      uint8    // TargetAddr
 	Flags     uint8    // FlagFlood
-	Target    [20]byte // HASH160 of the target public key
+	Target    [20]byte // HASH160 of the target public key (addr.Addr.Hash160)
 	Ephemeral [33]byte // the dialer's ephemeral public key (compressed)
 	Nonce     [16]byte
 	Time      uint64   // Unix milliseconds when the dialer made it
@@ -97,9 +99,9 @@ func (m *ConnectRequest) decodeBody(d decoder) {
 
 // ID is the connection ID: HASH160 of the request without its hop limit.
 // Every relay computes the same ID however many hops the request made.
-func (m *ConnectRequest) ID() [20]byte {
+func (m *ConnectRequest) ID() addr.ConnID {
 	var buf [ConnectRequestSize]byte
-	var id [20]byte
+	var id addr.ConnID
 	copy(id[:], btcutil.Hash160(m.appendFixed(buf[:0])))
 	return id
 }
@@ -126,15 +128,15 @@ type Hop struct {
 const HopSize = 33 + 8 + 4 + 64
 
 // Node returns HASH160 of the relay's key.
-func (h Hop) Node() [20]byte {
-	var n [20]byte
+func (h Hop) Node() addr.NodeID {
+	var n addr.NodeID
 	copy(n[:], btcutil.Hash160(h.Key[:]))
 	return n
 }
 
 // QuoteHash is what a relay signs to quote its price for one path of one
 // connection.
-func QuoteHash(id [20]byte, path uint32, key [33]byte, price uint64, validUntil uint32) [32]byte {
+func QuoteHash(id addr.ConnID, path uint32, key [33]byte, price uint64, validUntil uint32) [32]byte {
 	b := append([]byte("foxtrot/quote"), id[:]...)
 	b = appendU32(b, path)
 	b = append(b, key[:]...)
@@ -150,7 +152,7 @@ const MaxHops = 32
 // swap the key material. Relays append themselves to Hops as it travels
 // back, target side first.
 type ConnectAck struct {
-	ID        [20]byte
+	ID        addr.ConnID
 	Path      uint32 // chosen by the target, distinct per ack of one ID
 	TargetKey [33]byte
 	Ephemeral [33]byte
@@ -197,7 +199,7 @@ func (m *ConnectAck) decodeBody(d decoder) {
 // AckSigHash is what a target signs in a ConnectAck: the connection ID,
 // the dialer's ephemeral key (from the request), its own key, its
 // ephemeral key and the path number.
-func AckSigHash(id [20]byte, dialerEphemeral, targetKey, targetEphemeral [33]byte, path uint32) [32]byte {
+func AckSigHash(id addr.ConnID, dialerEphemeral, targetKey, targetEphemeral [33]byte, path uint32) [32]byte {
 	h := sha256.New()
 	h.Write([]byte("foxtrot/connect-ack"))
 	h.Write(id[:])
@@ -220,7 +222,7 @@ const (
 // reached but will not accept. It is signed by the target, so a relay
 // cannot forge one.
 type ConnectRefuse struct {
-	ID        [20]byte
+	ID        addr.ConnID
 	TargetKey [33]byte
 	Reason    uint8
 	Sig       [64]byte // BIP-340 by TargetKey over RefuseSigHash
@@ -243,7 +245,7 @@ func (m *ConnectRefuse) decodeBody(d decoder) {
 }
 
 // RefuseSigHash is what a target signs in a ConnectRefuse.
-func RefuseSigHash(id [20]byte, targetKey [33]byte, reason uint8) [32]byte {
+func RefuseSigHash(id addr.ConnID, targetKey [33]byte, reason uint8) [32]byte {
 	b := append([]byte("foxtrot/connect-refuse"), id[:]...)
 	b = append(b, targetKey[:]...)
 	return sha256.Sum256(append(b, reason))

@@ -3,6 +3,8 @@ package wire
 import (
 	"encoding/binary"
 	"fmt"
+
+	"github.com/foxtrotnet/foxtrot/addr"
 )
 
 // StreamHeaderSize is the size of the header that opens every circuit
@@ -21,7 +23,7 @@ const streamVersion = 1
 // the stream belongs to.
 type StreamHeader struct {
 	Kind uint8
-	ID   [20]byte
+	ID   addr.ConnID
 	Path uint32
 }
 
