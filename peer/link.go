@@ -38,8 +38,8 @@ type Link struct {
 	sc       *SecureConn
 	mux      Muxer
 	ctrl     MuxStream
-	shrink   func()    // the control stream's Shrink, if it has one
-	reg      *registry // the protocols registered when the link came up
+	shrinker interface{ Shrink() } // the control stream, if it can shrink
+	reg      *registry             // the protocols registered when the link came up
 	id       [20]byte
 	outbound bool
 	maddr    ma.Multiaddr // the transport address we dialled (nil if inbound)
@@ -107,9 +107,7 @@ func newLink(ctx context.Context, s *Set, sc *SecureConn, outbound bool, maddr m
 		sc.Close()
 		return nil, err
 	}
-	if sh, ok := l.ctrl.(interface{ Shrink() }); ok {
-		l.shrink = sh.Shrink
-	}
+	l.shrinker, _ = l.ctrl.(interface{ Shrink() })
 	return l, nil
 }
 
@@ -259,8 +257,8 @@ func (l *Link) controlLoop() {
 		l.lastRecv.Store(time.Now().UnixNano())
 		// Control traffic comes in bursts: between them an idle link holds
 		// no receive buffer.
-		if l.shrink != nil {
-			l.shrink()
+		if l.shrinker != nil {
+			l.shrinker.Shrink()
 		}
 		switch m := m.(type) {
 		case *wire.Ping:
