@@ -227,52 +227,67 @@ func (l *Link) flush() {
 // protocol, any other to the Handler. An unknown type is ignored if it is
 // optional (high bit set) and is a protocol violation otherwise, as a
 // malformed message is: the link goes down.
+//
+// An idle link parks here, in ReadFrame: the loop keeps its own frame small
+// (the work is in onFrame), so the parked stack stays shallow enough for
+// the runtime to shrink it to the minimum (see TestIdleLinkBudget).
 func (l *Link) controlLoop() {
 	defer l.wg.Done()
 	r := wire.NewReader(l.ctrl)
-	h := l.set.cfg.Handler
 	for {
 		payload, err := r.ReadFrame()
-		var (
-			reg *registry
-			m   wire.Message
-		)
 		if err == nil {
-			// One snapshot decodes and dispatches the message.
-			reg = l.set.reg.Load()
-			m, err = wire.DecodeWith(payload, reg.decoder)
+			err = l.onFrame(payload)
 		}
 		if err != nil {
-			var ute *wire.UnknownTypeError
-			if errors.As(err, &ute) && ute.Type.Optional() {
-				l.log.Debug("ignoring unknown optional message", "type", ute.Type)
-				continue
-			}
-			if errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrTooLarge) || errors.As(err, &ute) {
-				err = fmt.Errorf("peer: protocol violation: %w", err)
-			}
-			l.shutdown(err)
+			l.shutdown(l.readError(err))
 			return
 		}
-		l.lastRecv.Store(time.Now().UnixNano())
-		// Control traffic comes in bursts: between them an idle link holds
-		// no receive buffer.
-		if l.shrinker != nil {
-			l.shrinker.Shrink()
+	}
+}
+
+// onFrame decodes and dispatches one control frame; an error ends the
+// link.
+func (l *Link) onFrame(payload []byte) error {
+	reg := l.set.reg.Load() // one snapshot decodes and dispatches
+	m, err := wire.DecodeWith(payload, reg.decoder)
+	if err != nil {
+		var ute *wire.UnknownTypeError
+		if errors.As(err, &ute) && ute.Type.Optional() {
+			l.log.Debug("ignoring unknown optional message", "type", ute.Type)
+			return nil
 		}
-		switch m := m.(type) {
-		case *wire.Ping:
-			l.Send(&wire.Pong{Nonce: m.Nonce})
-		case *wire.Pong:
-			l.onPong(m.Nonce)
-		default:
-			if e := reg.msgs[m.Type()]; e != nil {
-				e.Handle(l, m)
-			} else if h != nil {
-				h.HandleMessage(l, m)
-			}
+		return err
+	}
+	l.lastRecv.Store(time.Now().UnixNano())
+	// Control traffic comes in bursts: between them an idle link holds
+	// no receive buffer.
+	if l.shrinker != nil {
+		l.shrinker.Shrink()
+	}
+	switch m := m.(type) {
+	case *wire.Ping:
+		l.Send(&wire.Pong{Nonce: m.Nonce})
+	case *wire.Pong:
+		l.onPong(m.Nonce)
+	default:
+		if e := reg.msgs[m.Type()]; e != nil {
+			e.Handle(l, m)
+		} else if h := l.set.cfg.Handler; h != nil {
+			h.HandleMessage(l, m)
 		}
 	}
+	return nil
+}
+
+// readError says why reading the control stream failed: bad bytes from
+// the peer are a protocol violation.
+func (l *Link) readError(err error) error {
+	var ute *wire.UnknownTypeError
+	if errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrTooLarge) || errors.As(err, &ute) {
+		return fmt.Errorf("peer: protocol violation: %w", err)
+	}
+	return err
 }
 
 // acceptLoop accepts streams the peer opens and serves each on a
