@@ -31,4 +31,13 @@ var (
 	// ErrDuplicateLink means a link lost to another link with the same peer
 	// (both sides dialled at once); the winner is in use.
 	ErrDuplicateLink = errors.New("peer: duplicate link")
+	// ErrTaken means a protocol tried to register a message type or
+	// stream kind that is already registered or reserved.
+	ErrTaken = errors.New("peer: message type or stream kind taken")
+	// ErrBadProtocol means a Protocol given to Register lacks a name, a
+	// decoder or a handler, or names stream kind 0.
+	ErrBadProtocol = errors.New("peer: bad protocol registration")
+	// ErrBadHeader means a stream header cannot be sent (its meta is
+	// longer than wire.MaxStreamMeta).
+	ErrBadHeader = errors.New("peer: bad stream header")
 )

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/hashicorp/yamux"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/foxtrotnet/foxtrot/addr"
@@ -23,11 +22,13 @@ import (
 )
 
 // Link is an authenticated, encrypted connection to one peer: a SecureConn
-// carrying a yamux session. Stream 1, opened by the dialler, is the
-// control stream, on which typed wire messages travel in both directions;
-// every other stream is opened with a wire.StreamHeader and handed to the
-// Handler. Pings on the control stream measure the round-trip time and
-// detect a dead peer.
+// carrying a Muxer (yamux unless Config.NewMuxer says otherwise). The
+// first stream, opened by the dialler, is the control stream, on which
+// typed wire messages travel in both directions; every other stream is
+// opened with a wire.StreamHeader and handed to the protocol registered
+// for its kind (see Set.Register), or for a circuit to the Handler. Pings
+// on the control stream measure the round-trip time and detect a dead
+// peer.
 //
 // A Link has four goroutines while it is up: yamux's receive and send
 // loops, the control-stream reader and the stream acceptor (plus one per
@@ -36,8 +37,10 @@ import (
 type Link struct {
 	set      *Set
 	sc       *SecureConn
-	sess     *yamux.Session
-	ctrl     *yamux.Stream
+	mux      Muxer
+	ctrl     MuxStream
+	shrinker interface{ Shrink() } // the control stream, if it can shrink
+	reg      *registry             // the protocols registered when the link came up
 	id       addr.NodeID
 	outbound bool
 	maddr    ma.Multiaddr // the transport address we dialled (nil if inbound)
@@ -76,53 +79,6 @@ const (
 	maxOutstandingPng = 64
 )
 
-// muxConn sits between yamux and a SecureConn. yamux's single send loop
-// writes each frame as a 12-byte header and then its body; a data header
-// that announces a body is held back and sealed together with the body, so
-// one yamux data frame costs one Noise frame run and one transport write.
-type muxConn struct {
-	*SecureConn
-	held    [12]byte
-	holding bool
-}
-
-func (m *muxConn) Write(p []byte) (int, error) {
-	if m.holding {
-		m.holding = false
-		n, err := m.SecureConn.writeVec(m.held[:], p)
-		return max(n-len(m.held), 0), err
-	}
-	// Header: version, type (0 = data), flags, stream ID, length.
-	if len(p) == 12 && p[1] == 0 && binary.BigEndian.Uint32(p[8:]) > 0 {
-		copy(m.held[:], p)
-		m.holding = true
-		return len(p), nil
-	}
-	return m.SecureConn.Write(p)
-}
-
-func yamuxConfig(window uint32, log *slog.Logger) *yamux.Config {
-	c := yamux.DefaultConfig()
-	// Streams are accepted as soon as they arrive, so a short backlog is
-	// enough; the channel it sizes is the largest part of an idle session.
-	c.AcceptBacklog = 64
-	c.EnableKeepAlive = false // our pings on the control stream do this
-	c.MaxStreamWindowSize = window
-	c.StreamOpenTimeout = 30 * time.Second
-	c.StreamCloseTimeout = time.Minute
-	c.LogOutput = nil
-	c.Logger = yamuxLogger{log}
-	return c
-}
-
-type yamuxLogger struct{ l *slog.Logger }
-
-func (y yamuxLogger) Print(v ...any) { y.l.Debug(fmt.Sprint(v...), "from", "yamux") }
-func (y yamuxLogger) Printf(format string, v ...any) {
-	y.l.Debug(fmt.Sprintf(format, v...), "from", "yamux")
-}
-func (y yamuxLogger) Println(v ...any) { y.l.Debug(fmt.Sprint(v...), "from", "yamux") }
-
 // newLink sets up the session and control stream on a handshaken conn.
 // The dialler opens stream 1 and sends a ping on it at once (which also
 // gives the first RTT sample); the listener accepts stream 1 within ctx.
@@ -134,30 +90,25 @@ func newLink(ctx context.Context, s *Set, sc *SecureConn, outbound bool, maddr m
 	}
 	l.log = s.log.With("peer", ident.String(l.id))
 	l.lastRecv.Store(time.Now().UnixNano())
-	mc := &muxConn{SecureConn: sc}
-	cfg := yamuxConfig(s.cfg.StreamWindow, s.log)
 	var err error
-	if outbound {
-		if l.sess, err = yamux.Client(mc, cfg); err == nil {
-			if l.ctrl, err = l.sess.OpenStream(); err == nil {
+	l.mux, err = s.cfg.NewMuxer(sc, outbound, MuxConfig{StreamWindow: s.cfg.StreamWindow, Logger: s.log})
+	if err == nil {
+		if outbound {
+			if l.ctrl, err = l.mux.Open(ctx); err == nil {
 				err = l.sendPing(nil)
 			}
-		}
-	} else {
-		if l.sess, err = yamux.Server(mc, cfg); err == nil {
-			l.ctrl, err = l.sess.AcceptStreamWithContext(ctx)
-			if err == nil && l.ctrl.StreamID() != 1 {
-				err = fmt.Errorf("peer: first stream is %d, not the control stream", l.ctrl.StreamID())
-			}
+		} else {
+			l.ctrl, err = l.mux.Accept(ctx)
 		}
 	}
 	if err != nil {
-		if l.sess != nil {
-			l.sess.Close()
+		if l.mux != nil {
+			l.mux.Close()
 		}
 		sc.Close()
 		return nil, err
 	}
+	l.shrinker, _ = l.ctrl.(interface{ Shrink() })
 	return l, nil
 }
 
@@ -195,6 +146,10 @@ func (l *Link) Pattern() Pattern { return l.sc.Pattern() }
 
 // RTT returns the smoothed ping round-trip time (0 before the first pong).
 func (l *Link) RTT() time.Duration { return time.Duration(l.rtt.Load()) }
+
+// NumStreams returns how many streams of the link are open, the control
+// stream included.
+func (l *Link) NumStreams() int { return l.mux.NumStreams() }
 
 // Done is closed when the link is down.
 func (l *Link) Done() <-chan struct{} { return l.done }
@@ -268,96 +223,139 @@ func (l *Link) flush() {
 	}
 }
 
-// controlLoop reads control messages until the link goes down.
+// controlLoop reads control messages until the link goes down. Pings and
+// pongs are the link's own; a type a protocol registered goes to that
+// protocol, any other to the Handler. An unknown type is ignored if it is
+// optional (high bit set) and is a protocol violation otherwise, as a
+// malformed message is: the link goes down.
+//
+// An idle link parks here, in ReadFrame: the loop keeps its own frame small
+// (the work is in onFrame), so the parked stack stays shallow enough for
+// the runtime to shrink it to the minimum (see TestIdleLinkBudget).
 func (l *Link) controlLoop() {
 	defer l.wg.Done()
 	r := wire.NewReader(l.ctrl)
-	h := l.set.cfg.Handler
 	for {
-		m, err := r.Read()
-		if err != nil {
-			var ute *wire.UnknownTypeError
-			if errors.As(err, &ute) && ute.Type.Optional() {
-				l.log.Debug("ignoring unknown optional message", "type", ute.Type)
-				continue
-			}
-			if errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrTooLarge) || errors.As(err, &ute) {
-				err = fmt.Errorf("peer: protocol violation: %w", err)
-			}
-			l.shutdown(err)
-			return
+		payload, err := r.ReadFrame()
+		if err == nil {
+			err = l.onFrame(payload)
 		}
-		l.lastRecv.Store(time.Now().UnixNano())
-		// Control traffic comes in bursts: between them an idle link holds
-		// no receive buffer.
-		l.ctrl.Shrink()
-		switch m := m.(type) {
-		case *wire.Ping:
-			l.Send(&wire.Pong{Nonce: m.Nonce})
-		case *wire.Pong:
-			l.onPong(m.Nonce)
-		default:
-			if h != nil {
-				h.HandleMessage(l, m)
-			}
+		if err != nil {
+			l.shutdown(l.readError(err))
+			return
 		}
 	}
 }
 
-// acceptLoop accepts streams the peer opens and hands each to the handler
-// once its header is read.
+// onFrame decodes and dispatches one control frame; an error ends the
+// link.
+func (l *Link) onFrame(payload []byte) error {
+	reg := l.set.reg.Load() // one snapshot decodes and dispatches
+	m, err := wire.DecodeWith(payload, reg.decoder)
+	if err != nil {
+		var ute *wire.UnknownTypeError
+		if errors.As(err, &ute) && ute.Type.Optional() {
+			l.log.Debug("ignoring unknown optional message", "type", ute.Type)
+			return nil
+		}
+		return err
+	}
+	l.lastRecv.Store(time.Now().UnixNano())
+	// Control traffic comes in bursts: between them an idle link holds
+	// no receive buffer.
+	if l.shrinker != nil {
+		l.shrinker.Shrink()
+	}
+	switch m := m.(type) {
+	case *wire.Ping:
+		l.Send(&wire.Pong{Nonce: m.Nonce})
+	case *wire.Pong:
+		l.onPong(m.Nonce)
+	default:
+		if e := reg.msgs[m.Type()]; e != nil {
+			e.Handle(l, m)
+		} else if h := l.set.cfg.Handler; h != nil {
+			h.HandleMessage(l, m)
+		}
+	}
+	return nil
+}
+
+// readError says why reading the control stream failed: bad bytes from
+// the peer are a protocol violation.
+func (l *Link) readError(err error) error {
+	var ute *wire.UnknownTypeError
+	if errors.Is(err, wire.ErrMalformed) || errors.Is(err, wire.ErrTooLarge) || errors.As(err, &ute) {
+		return fmt.Errorf("peer: protocol violation: %w", err)
+	}
+	return err
+}
+
+// acceptLoop accepts streams the peer opens and serves each on a
+// goroutine of its own.
 func (l *Link) acceptLoop() {
 	defer l.wg.Done()
 	for {
-		ys, err := l.sess.AcceptStream()
+		ms, err := l.mux.Accept(context.Background())
 		if err != nil {
 			l.shutdown(err)
 			return
 		}
 		l.wg.Add(1)
-		go l.serveStream(newStream(ys, l))
+		go l.serveStream(newStream(ms, l))
 	}
 }
 
+// serveStream reads a stream's header and hands the stream to the
+// protocol registered for its kind, or a circuit to the Handler. A stream
+// with a malformed header, or of a kind nobody serves, is closed and
+// counted (Set.RefusedStreams); the link stays up.
 func (l *Link) serveStream(s *Stream) {
 	defer l.wg.Done()
 	s.SetReadDeadline(time.Now().Add(streamHdrTimeout))
-	var b [wire.StreamHeaderSize]byte
-	if _, err := io.ReadFull(s, b[:]); err != nil {
-		s.Close()
-		return
-	}
-	hdr, err := wire.ParseStreamHeader(b[:])
+	hdr, err := wire.ReadStreamHeader(s)
 	if err != nil {
+		// Counted before the close, so a peer that sees it sees the count.
+		if errors.Is(err, wire.ErrMalformed) {
+			l.set.refusedStreams.Add(1)
+			l.log.Debug("refused a stream with a malformed header", "err", err)
+		}
 		s.Close()
-		l.shutdown(fmt.Errorf("peer: protocol violation: %w", err))
 		return
 	}
 	s.SetReadDeadline(time.Time{})
-	if h := l.set.cfg.Handler; h != nil {
+	if e := l.set.reg.Load().streams[hdr.Kind]; e != nil {
+		e.Handle(l, s, hdr)
+		return
+	}
+	if h := l.set.cfg.Handler; h != nil && hdr.Kind == wire.StreamCircuit {
 		h.HandleStream(l, s, hdr)
 		return
 	}
+	// yamux has no reset: the stream is closed, and the peer reads EOF
+	// before any byte.
+	l.set.refusedStreams.Add(1)
+	l.log.Debug("refused a stream of a kind nobody serves", "kind", hdr.Kind)
 	s.Close()
 }
 
 // OpenStream opens a stream to the peer and sends hdr on it. ctx bounds
 // the header write.
 func (l *Link) OpenStream(ctx context.Context, hdr wire.StreamHeader) (*Stream, error) {
-	ys, err := l.sess.OpenStream()
+	if len(hdr.Meta) > wire.MaxStreamMeta {
+		return nil, fmt.Errorf("%w: stream header meta of %d bytes, at most %d", ErrBadHeader, len(hdr.Meta), wire.MaxStreamMeta)
+	}
+	ms, err := l.mux.Open(ctx)
 	if err != nil {
-		if l.sess.IsClosed() {
-			return nil, ErrLinkClosed
-		}
 		return nil, err
 	}
-	s := newStream(ys, l)
+	s := newStream(ms, l)
 	if d, ok := ctx.Deadline(); ok {
 		s.SetWriteDeadline(d)
 	}
 	stop := context.AfterFunc(ctx, func() { s.Close() })
 	defer stop()
-	var b [wire.StreamHeaderSize]byte
+	var b [wire.StreamHeaderSize]byte // enough for every circuit's header
 	if _, err := s.Write(hdr.Append(b[:0])); err != nil {
 		s.Close()
 		if ctx.Err() != nil {
@@ -464,12 +462,12 @@ func (l *Link) shutdown(err error) {
 			l.pingTimer.Stop()
 		}
 		l.pmu.Unlock()
-		if err == io.EOF || errors.Is(err, yamux.ErrSessionShutdown) {
+		if err == io.EOF {
 			err = fmt.Errorf("%w: %w", ErrLinkClosed, err)
 		}
 		l.err = err
 		close(l.done)
-		l.sess.Close()
+		l.mux.Close()
 		l.set.linkDown(l, err)
 	})
 }

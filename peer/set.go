@@ -20,9 +20,12 @@ import (
 	"github.com/foxtrotnet/foxtrot/transport"
 )
 
-// Handler receives what links deliver. Its methods are called from link
-// goroutines and must not block for long (HandleStream may run as long as
-// the stream lives: it has a goroutine of its own).
+// Handler receives what links deliver that no registered Protocol takes:
+// the message types package wire decodes itself (wire.Known) other than
+// pings and pongs, and circuit streams (wire.StreamCircuit). Its methods
+// are called from link goroutines and must not block for long
+// (HandleStream may run as long as the stream lives: it has a goroutine
+// of its own).
 type Handler interface {
 	// LinkUp is called when a link is registered. A link that replaces
 	// another to the same peer may come up before the old one's LinkDown:
@@ -71,6 +74,9 @@ type Config struct {
 	// MaxHandshakes bounds inbound handshakes in progress; more are closed
 	// at once. Default 128.
 	MaxHandshakes int
+	// NewMuxer starts each link's stream multiplexer over its encrypted
+	// conn. Default Yamux.
+	NewMuxer NewMuxerFunc
 }
 
 func (c *Config) setDefaults() error {
@@ -102,12 +108,16 @@ func (c *Config) setDefaults() error {
 	if c.MaxHandshakes <= 0 {
 		c.MaxHandshakes = 128
 	}
+	if c.NewMuxer == nil {
+		c.NewMuxer = Yamux
+	}
 	return nil
 }
 
 // Set is a node's peer set: it listens for and dials links, keeps
 // configured peers linked (redialling with backoff), keeps one link per
-// peer, and hands what links receive to the Handler.
+// peer, and hands what links receive to the protocols registered with
+// Register, or else to the Handler.
 //
 // When both sides dial each other at once, two links form; both sides
 // keep the one dialled by the side with the smaller compressed public key
@@ -133,7 +143,11 @@ type Set struct {
 	wg     sync.WaitGroup
 	hsSem  chan struct{}
 
+	regMu sync.Mutex // serializes Register
+	reg   atomic.Pointer[registry]
+
 	failedHandshakes atomic.Uint64
+	refusedStreams   atomic.Uint64
 }
 
 // NewSet returns a Set; it listens and dials nothing until told to.
@@ -150,6 +164,7 @@ func NewSet(cfg Config) (*Set, error) {
 		dialing: make(map[addr.NodeID]*dialCall),
 		hsSem:   make(chan struct{}, cfg.MaxHandshakes),
 	}
+	s.reg.Store(new(registry))
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.done = s.ctx.Done()
 	return s, nil
@@ -392,6 +407,7 @@ func (s *Set) add(l *Link) (*Link, error) {
 		return old, nil
 	}
 	s.links[l.id] = l
+	l.reg = s.reg.Load()
 	l.up.Store(true)
 	s.mu.Unlock()
 	if old != nil {
@@ -400,6 +416,11 @@ func (s *Set) add(l *Link) (*Link, error) {
 	s.log.Debug("link up", "peer", ident.String(l.id), "outbound", l.outbound, "pattern", l.Pattern())
 	if h := s.cfg.Handler; h != nil {
 		h.LinkUp(l)
+	}
+	for _, p := range l.reg.protos {
+		if p.LinkUp != nil {
+			p.LinkUp(l)
+		}
 	}
 	l.start()
 	return l, nil
@@ -430,6 +451,11 @@ func (s *Set) linkDown(l *Link, err error) {
 	s.log.Debug("link down", "peer", ident.String(l.id), "err", err)
 	if h := s.cfg.Handler; h != nil {
 		h.LinkDown(l, err)
+	}
+	for _, p := range l.reg.protos {
+		if p.LinkDown != nil {
+			p.LinkDown(l, err)
+		}
 	}
 }
 

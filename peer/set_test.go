@@ -284,21 +284,39 @@ func TestStreamCarriesItsHeaderAndData(t *testing.T) {
 	b.Close()
 }
 
-func TestGarbageStreamHeaderClosesTheLink(t *testing.T) {
+// A malformed stream header is the stream's problem, not the link's: the
+// stream is closed and counted, and the link carries on.
+func TestGarbageStreamHeaderClosesOnlyThatStream(t *testing.T) {
 	defer goleak.VerifyNone(t)
 	tr := mem.NewNetwork(mem.Options{}).Transport()
-	a := newTestSet(t, tr, newRecorder(), nil)
+	ra := newRecorder()
+	a := newTestSet(t, tr, ra, nil)
 	b := newTestSet(t, tr, nil, nil)
 	l, err := b.Connect(ctxT(t), listen(t, a, "/mem/0"))
 	require.NoError(t, err)
-	ys, err := l.sess.OpenStream()
-	require.NoError(t, err)
-	ys.Write(make([]byte, wire.StreamHeaderSize)) // version 0: not a header
-	select {
-	case <-l.Done():
-	case <-time.After(5 * time.Second):
-		t.Fatal("link survived a garbage stream header")
+	for _, garbage := range [][]byte{
+		make([]byte, wire.StreamHeaderSize), // version 0: not a header
+		append(wire.StreamHeader{Kind: wire.StreamCircuit}.Append(nil)[:1:1], make([]byte, 27)...), // kind 0
+		{2, 7, 25: 0, 26: 0xff, 27: 0xff}, // version 2, meta over the limit
+	} {
+		ms, err := l.mux.Open(ctxT(t))
+		require.NoError(t, err)
+		_, err = ms.Write(garbage)
+		require.NoError(t, err)
+		n, err := ms.Read(make([]byte, 1))
+		require.Zero(t, n)
+		require.ErrorIs(t, err, io.EOF, "the stream is closed without a byte")
+		ms.Close()
 	}
+	require.EqualValues(t, 3, a.RefusedStreams())
+	require.NoError(t, l.Err(), "the link survived")
+	s, err := l.OpenStream(ctxT(t), wire.StreamHeader{Kind: wire.StreamCircuit, Path: 1})
+	require.NoError(t, err)
+	got := <-ra.streams
+	require.NoError(t, s.Close())
+	require.NoError(t, got.Close())
+	_, err = l.Ping(ctxT(t))
+	require.NoError(t, err)
 	a.Close()
 	b.Close()
 }

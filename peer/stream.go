@@ -8,8 +8,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/yamux"
-
 	"github.com/foxtrotnet/foxtrot/internal/deadline"
 )
 
@@ -19,7 +17,7 @@ import (
 // wrapping net.ErrClosed, and timeouts are os.ErrDeadlineExceeded.
 // CloseWrite half-closes (the other end reads io.EOF).
 type Stream struct {
-	s    *yamux.Stream
+	s    MuxStream
 	link *Link
 
 	mu     sync.Mutex // orders Close against deadline changes
@@ -27,10 +25,11 @@ type Stream struct {
 	rd, wd deadline.Deadline
 }
 
-// errAsleep is a deadline long past, used to wake calls blocked in yamux.
+// errAsleep is a deadline long past, used to wake calls blocked in the
+// muxer.
 var errAsleep = time.Unix(1, 0)
 
-func newStream(s *yamux.Stream, l *Link) *Stream { return &Stream{s: s, link: l} }
+func newStream(s MuxStream, l *Link) *Stream { return &Stream{s: s, link: l} }
 
 // Link returns the link the stream belongs to.
 func (s *Stream) Link() *Link { return s.link }
@@ -45,18 +44,18 @@ func (s *Stream) opErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: "foxtrot-link", Source: s.LocalAddr(), Addr: s.RemoteAddr(), Err: err}
 }
 
-// mapErr turns a yamux error into ours.
+// mapErr turns a MuxStream error into ours.
 func (s *Stream) mapErr(op string, err error) error {
 	switch {
 	case err == nil, err == io.EOF:
 		return err
 	case s.isClosed():
 		return s.opErr(op, net.ErrClosed)
-	case errors.Is(err, yamux.ErrTimeout):
+	case errors.Is(err, os.ErrDeadlineExceeded):
 		return s.opErr(op, os.ErrDeadlineExceeded)
-	case errors.Is(err, yamux.ErrSessionShutdown):
+	case errors.Is(err, ErrLinkClosed):
 		return s.opErr(op, ErrLinkClosed)
-	case errors.Is(err, yamux.ErrStreamClosed):
+	case errors.Is(err, net.ErrClosed):
 		return s.opErr(op, net.ErrClosed)
 	}
 	return s.opErr(op, err)
@@ -75,8 +74,8 @@ func (s *Stream) Read(p []byte) (int, error) {
 		if n > 0 || err == nil {
 			return n, nil
 		}
-		if errors.Is(err, yamux.ErrTimeout) && !s.isClosed() && !s.rd.Exceeded() {
-			continue // the deadline moved on while yamux was timing out
+		if errors.Is(err, os.ErrDeadlineExceeded) && !s.isClosed() && !s.rd.Exceeded() {
+			continue // the deadline moved on while the muxer was timing out
 		}
 		return 0, s.mapErr("read", err)
 	}
@@ -97,7 +96,7 @@ func (s *Stream) Write(p []byte) (int, error) {
 		if err == nil {
 			return written, nil
 		}
-		if errors.Is(err, yamux.ErrTimeout) && !s.isClosed() && !s.wd.Exceeded() {
+		if errors.Is(err, os.ErrDeadlineExceeded) && !s.isClosed() && !s.wd.Exceeded() {
 			continue
 		}
 		return written, s.mapErr("write", err)
@@ -113,7 +112,8 @@ func (s *Stream) Close() error {
 		return nil
 	}
 	s.closed = true
-	s.s.SetDeadline(errAsleep)
+	s.s.SetReadDeadline(errAsleep)
+	s.s.SetWriteDeadline(errAsleep)
 	s.mu.Unlock()
 	return s.mapErr("close", s.s.Close())
 }
@@ -124,7 +124,7 @@ func (s *Stream) CloseWrite() error {
 	if s.isClosed() {
 		return s.opErr("close", net.ErrClosed)
 	}
-	return s.mapErr("close", s.s.Close())
+	return s.mapErr("close", s.s.CloseWrite())
 }
 
 // LocalAddr returns the link's local transport address.

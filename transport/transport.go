@@ -1,10 +1,17 @@
-// Package transport defines the byte pipes foxtrot peers over.
+// Package transport defines the byte pipes and datagram sockets foxtrot
+// peers over.
 //
 // A Transport dials and listens on multiaddrs and yields plain net.Conn and
 // net.Listener values; it knows nothing about encryption, identities or
 // peers. Implementations live in subpackages: tcp (/ip4|ip6/.../tcp/N) and
 // mem (/mem/N, in-process, for tests and simulations). A Set picks the
 // transport for an address.
+//
+// A PacketTransport is the datagram kind: it listens on a multiaddr and
+// yields a PacketConn (a net.PacketConn), whose optional abilities, such as
+// batched reads and writes (BatchConn), are found by type assertion. The
+// udp subpackage implements it (/ip4|ip6/.../udp/N); a PacketSet picks one
+// for an address.
 //
 // The package also registers foxtrot's two multiaddr protocols with
 // go-multiaddr: /mem/<n> and /foxtrot/<id>, where <id> is either a foxtrot

@@ -17,6 +17,12 @@
 // one may ignore it (ErrUnknownType, with Type.Optional() true); an unknown
 // type without it is a protocol error. SPEC.md at the repository root gives
 // every layout.
+//
+// The types this package decodes itself are the built-in ones (Known).
+// Protocols added later (the DHT, pub/sub) bring their own messages: they
+// implement Message in their own package and register a DecodeFunc with the
+// peer layer, which reads frames with Reader.ReadFrame and decodes them with
+// DecodeWith. This package's switch never learns of them.
 package wire
 
 import (
@@ -67,16 +73,33 @@ func (t Type) String() string {
 	return fmt.Sprintf("type-%#02x", uint8(t))
 }
 
-// Message is one control message.
+// Message is one control message. A protocol outside this package
+// implements it for its own types and decodes them with a DecodeFunc.
 type Message interface {
 	Type() Type
 	// AppendBody appends the message body (without the type) to b.
 	AppendBody(b []byte) []byte
+}
+
+// builtin is a message this package decodes itself.
+type builtin interface {
+	Message
 	// decodeBody parses a body; d's sticky error reports problems.
 	decodeBody(d decoder)
 }
 
-func newMessage(t Type) Message {
+// DecodeFunc decodes the body of one message type (the frame's payload
+// after its type byte) that a protocol outside this package defines. The
+// body is the function's to keep. It returns an error for a body that does
+// not parse; it must not panic, whatever the bytes, and should be strict as
+// this package's decoders are (one encoding per message), which its fuzz
+// target checks.
+type DecodeFunc func(body []byte) (Message, error)
+
+// Known reports whether this package decodes t itself.
+func Known(t Type) bool { return newMessage(t) != nil }
+
+func newMessage(t Type) builtin {
 	switch t {
 	case TypePing:
 		return new(Ping)
@@ -110,11 +133,23 @@ func Append(dst []byte, m Message) ([]byte, error) {
 }
 
 // Decode parses a frame's payload (type and body, without the length).
-func Decode(payload []byte) (Message, error) {
+func Decode(payload []byte) (Message, error) { return DecodeWith(payload, nil) }
+
+// DecodeWith is Decode for a receiver that knows more types than this
+// package: ext, if not nil, returns the decoder of a type (or nil), and
+// takes precedence over the built-in types. An error of ext's decoder is
+// wrapped in ErrMalformed, as is a decoder that returns a message of
+// another type; a type neither knows is an *UnknownTypeError.
+func DecodeWith(payload []byte, ext func(Type) DecodeFunc) (Message, error) {
 	if len(payload) == 0 {
 		return nil, fmt.Errorf("%w: empty frame", ErrMalformed)
 	}
 	t := Type(payload[0])
+	if ext != nil {
+		if dec := ext(t); dec != nil {
+			return decodeExt(t, dec, payload[1:])
+		}
+	}
 	m := newMessage(t)
 	if m == nil {
 		return nil, &UnknownTypeError{Type: t}
@@ -126,6 +161,17 @@ func Decode(payload []byte) (Message, error) {
 	}
 	if d.Err() != nil {
 		return nil, fmt.Errorf("%w: %s: %v", ErrMalformed, t, d.Err())
+	}
+	return m, nil
+}
+
+func decodeExt(t Type, dec DecodeFunc, body []byte) (Message, error) {
+	m, err := dec(body)
+	switch {
+	case err != nil:
+		return nil, fmt.Errorf("%w: %s: %w", ErrMalformed, t, err)
+	case m == nil || m.Type() != t:
+		return nil, fmt.Errorf("%w: %s: the registered decoder returned %T", ErrMalformed, t, m)
 	}
 	return m, nil
 }
@@ -144,6 +190,18 @@ func NewReader(r io.Reader) *Reader { return &Reader{r: r} }
 // is (io.EOF at a frame boundary); a bad frame wraps ErrMalformed,
 // ErrTooLarge or is an *UnknownTypeError.
 func (r *Reader) Read() (Message, error) {
+	payload, err := r.ReadFrame()
+	if err != nil {
+		return nil, err
+	}
+	return Decode(payload)
+}
+
+// ReadFrame reads the next frame and returns its payload (type and body)
+// undecoded, for DecodeWith. An I/O error is returned as is (io.EOF at a
+// frame boundary); an oversize frame wraps ErrTooLarge and is not read.
+// The payload is the caller's to keep.
+func (r *Reader) ReadFrame() ([]byte, error) {
 	if _, err := io.ReadFull(r.r, r.hdr[:]); err != nil {
 		return nil, err
 	}
@@ -158,5 +216,8 @@ func (r *Reader) Read() (Message, error) {
 		}
 		return nil, err
 	}
-	return Decode(buf)
+	if n == 0 {
+		return nil, fmt.Errorf("%w: empty frame", ErrMalformed)
+	}
+	return buf, nil
 }

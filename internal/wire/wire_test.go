@@ -3,6 +3,7 @@ package wire
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"io"
 	"testing"
@@ -185,13 +186,188 @@ func FuzzReader(f *testing.F) {
 
 func FuzzParseStreamHeader(f *testing.F) {
 	f.Add(StreamHeader{Kind: StreamCircuit, Path: 1}.Append(nil))
+	f.Add(StreamHeader{Kind: 0x42, ID: [20]byte{1}, Meta: []byte("topic")}.Append(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h, err := ParseStreamHeader(b)
 		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("unexpected error class: %v", err)
+			}
 			return
 		}
 		if !bytes.Equal(h.Append(nil), b) {
 			t.Fatalf("not canonical: %x", b)
+		}
+		if h.Size() != len(b) {
+			t.Fatalf("Size %d, encoded %d", h.Size(), len(b))
+		}
+	})
+}
+
+// FuzzReadStreamHeader feeds arbitrary streams to the header reader: it
+// must never read past a header, and must agree with ParseStreamHeader.
+func FuzzReadStreamHeader(f *testing.F) {
+	f.Add(StreamHeader{Kind: StreamCircuit, Path: 1}.Append(nil))
+	f.Add(append(StreamHeader{Kind: 0x42, Meta: []byte{1, 2, 3}}.Append(nil), "data"...))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		r := bytes.NewReader(b)
+		h, err := ReadStreamHeader(r)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+				t.Fatalf("unexpected error class: %v", err)
+			}
+			return
+		}
+		used := len(b) - r.Len()
+		if used != h.Size() {
+			t.Fatalf("read %d bytes of a %d-byte header", used, h.Size())
+		}
+		p, err := ParseStreamHeader(b[:used])
+		if err != nil {
+			t.Fatalf("ParseStreamHeader refuses what ReadStreamHeader read: %v", err)
+		}
+		if !bytes.Equal(p.Append(nil), h.Append(nil)) {
+			t.Fatalf("the two parsers disagree on %x", b[:used])
+		}
+	})
+}
+
+func TestTheCircuitStreamHeaderIsByteIdentical(t *testing.T) {
+	// The layout every circuit has always used: version 1, kind 1, ID, path.
+	want := "0101" + "0102030405060708090a0b0c0d0e0f1011121314" + "00000007"
+	var id [20]byte
+	for i := range id {
+		id[i] = byte(i + 1)
+	}
+	got := StreamHeader{Kind: StreamCircuit, ID: id, Path: 7}.Append(nil)
+	require.Equal(t, want, hex.EncodeToString(got))
+	h, err := ReadStreamHeader(bytes.NewReader(got))
+	require.NoError(t, err)
+	require.Nil(t, h.Meta, "a version-1 header has no meta")
+}
+
+func TestStreamHeaderCarriesKindSpecificBytes(t *testing.T) {
+	h := StreamHeader{Kind: 0x42, ID: [20]byte{9}, Path: 3, Meta: []byte("some/topic")}
+	b := h.Append(nil)
+	require.Len(t, b, h.Size())
+	require.EqualValues(t, 2, b[0], "meta makes it version 2")
+	got, err := ParseStreamHeader(b)
+	require.NoError(t, err)
+	require.Equal(t, h, got)
+
+	// The reader takes the header and not a byte of what follows.
+	r := bytes.NewReader(append(append([]byte{}, b...), "payload"...))
+	got, err = ReadStreamHeader(r)
+	require.NoError(t, err)
+	require.Equal(t, h, got)
+	rest, _ := io.ReadAll(r)
+	require.Equal(t, "payload", string(rest))
+
+	// Any kind but 0 parses: which kinds are served is the peer layer's say.
+	_, err = ParseStreamHeader(StreamHeader{Kind: 0xfe}.Append(nil))
+	require.NoError(t, err)
+
+	big := StreamHeader{Kind: 0x42, Meta: make([]byte, MaxStreamMeta+1)}.Append(nil)
+	_, err = ParseStreamHeader(big)
+	require.ErrorIs(t, err, ErrMalformed)
+	_, err = ReadStreamHeader(bytes.NewReader(big))
+	require.ErrorIs(t, err, ErrMalformed)
+
+	empty := append(StreamHeader{Kind: 0x42}.Append(nil), 0, 0) // version 2 with no meta
+	empty[0] = 2
+	_, err = ParseStreamHeader(empty)
+	require.ErrorIs(t, err, ErrMalformed, "an empty meta would be a second encoding of version 1")
+	_, err = ParseStreamHeader(b[:len(b)-1])
+	require.ErrorIs(t, err, ErrMalformed)
+	_, err = ReadStreamHeader(bytes.NewReader(b[:len(b)-1]))
+	require.ErrorIs(t, err, io.ErrUnexpectedEOF)
+}
+
+// note is a message type defined outside wire's switch, as a registered
+// protocol's would be.
+type note struct{ text string }
+
+const typeNote Type = 0x42
+
+func (*note) Type() Type                   { return typeNote }
+func (n *note) AppendBody(b []byte) []byte { return append(b, n.text...) }
+
+func decodeNote(body []byte) (Message, error) {
+	if len(body) == 0 {
+		return nil, errors.New("empty note")
+	}
+	return &note{text: string(body)}, nil
+}
+
+func noteExt(t Type) DecodeFunc {
+	if t == typeNote {
+		return decodeNote
+	}
+	return nil
+}
+
+func TestDecodeWithDecodesRegisteredTypes(t *testing.T) {
+	require.False(t, Known(typeNote))
+	require.True(t, Known(TypeConnectAck))
+	frame, err := Append(nil, &note{text: "hi"})
+	require.NoError(t, err)
+	r := NewReader(bytes.NewReader(frame))
+	payload, err := r.ReadFrame()
+	require.NoError(t, err)
+	m, err := DecodeWith(payload, noteExt)
+	require.NoError(t, err)
+	require.Equal(t, &note{text: "hi"}, m)
+
+	_, err = Decode(payload)
+	var ute *UnknownTypeError
+	require.ErrorAs(t, err, &ute, "without the extension the type is unknown")
+
+	_, err = DecodeWith([]byte{byte(typeNote)}, noteExt)
+	require.ErrorIs(t, err, ErrMalformed, "the decoder's error is a malformed message")
+
+	liar := func(Type) DecodeFunc {
+		return func([]byte) (Message, error) { return &Ping{}, nil }
+	}
+	_, err = DecodeWith(payload, liar)
+	require.ErrorIs(t, err, ErrMalformed, "a decoder must return its own type")
+	nilDec := func(Type) DecodeFunc {
+		return func([]byte) (Message, error) { return nil, nil }
+	}
+	_, err = DecodeWith(payload, nilDec)
+	require.ErrorIs(t, err, ErrMalformed)
+
+	for _, m := range sampleMessages() {
+		frame, _ := Append(nil, m)
+		got, err := DecodeWith(frame[4:], noteExt)
+		require.NoError(t, err)
+		require.Equal(t, m, got, "built-in types still decode")
+	}
+}
+
+// FuzzDecodeWith is FuzzDecode with a registered type beside the built-in
+// ones.
+func FuzzDecodeWith(f *testing.F) {
+	f.Add([]byte{byte(typeNote), 'h', 'i'})
+	f.Add([]byte{byte(typeNote)})
+	for _, m := range sampleMessages() {
+		frame, _ := Append(nil, m)
+		f.Add(frame[4:])
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		m, err := DecodeWith(payload, noteExt)
+		if err != nil {
+			var ute *UnknownTypeError
+			if !errors.Is(err, ErrMalformed) && !errors.As(err, &ute) {
+				t.Fatalf("unexpected error class: %v", err)
+			}
+			return
+		}
+		frame, err := Append(nil, m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(frame[4:], payload) {
+			t.Fatalf("%s: not canonical:\n in %x\nout %x", m.Type(), payload, frame[4:])
 		}
 	})
 }

@@ -1,0 +1,163 @@
+package peer
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/yamux"
+)
+
+// Yamux is the default NewMuxerFunc: a hashicorp/yamux session (spec v0),
+// the dialler being the yamux client. Over a SecureConn it seals each
+// data frame's header with its body (see muxConn).
+func Yamux(c net.Conn, client bool, cfg MuxConfig) (Muxer, error) {
+	var conn io.ReadWriteCloser = c
+	if sc, ok := c.(*SecureConn); ok {
+		conn = &muxConn{SecureConn: sc}
+	}
+	ycfg := yamuxConfig(cfg.StreamWindow, cfg.Logger)
+	var (
+		sess *yamux.Session
+		err  error
+	)
+	if client {
+		sess, err = yamux.Client(conn, ycfg)
+	} else {
+		sess, err = yamux.Server(conn, ycfg)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &yamuxMux{sess: sess, client: client}, nil
+}
+
+// yamuxMux is a Muxer over a yamux session.
+type yamuxMux struct {
+	sess    *yamux.Session
+	client  bool
+	checked atomic.Bool // the listener's first accepted stream was checked
+}
+
+func (m *yamuxMux) Open(ctx context.Context) (MuxStream, error) {
+	s, err := m.sess.OpenStream()
+	if err != nil {
+		if m.sess.IsClosed() {
+			return nil, ErrLinkClosed
+		}
+		return nil, err
+	}
+	return yamuxStream{s}, nil
+}
+
+func (m *yamuxMux) Accept(ctx context.Context) (MuxStream, error) {
+	s, err := m.sess.AcceptStreamWithContext(ctx)
+	if err != nil {
+		if errors.Is(err, yamux.ErrSessionShutdown) {
+			return nil, fmt.Errorf("%w: %w", ErrLinkClosed, err)
+		}
+		return nil, err
+	}
+	// The dialler's first stream, the control stream, is stream 1.
+	if !m.client && m.checked.CompareAndSwap(false, true) && s.StreamID() != 1 {
+		s.Close()
+		return nil, fmt.Errorf("peer: first stream is %d, not the control stream", s.StreamID())
+	}
+	return yamuxStream{s}, nil
+}
+
+func (m *yamuxMux) NumStreams() int { return m.sess.NumStreams() }
+
+func (m *yamuxMux) Close() error { return m.sess.Close() }
+
+// yamuxStream is a MuxStream over a yamux stream, translating its errors.
+type yamuxStream struct{ s *yamux.Stream }
+
+func (y yamuxStream) Read(p []byte) (int, error) {
+	n, err := y.s.Read(p)
+	return n, yamuxErr(err)
+}
+
+func (y yamuxStream) Write(p []byte) (int, error) {
+	n, err := y.s.Write(p)
+	return n, yamuxErr(err)
+}
+
+// CloseWrite sends yamux's FIN, which is all its Close does.
+func (y yamuxStream) CloseWrite() error                  { return yamuxErr(y.s.Close()) }
+func (y yamuxStream) Close() error                       { return yamuxErr(y.s.Close()) }
+func (y yamuxStream) SetReadDeadline(t time.Time) error  { return y.s.SetReadDeadline(t) }
+func (y yamuxStream) SetWriteDeadline(t time.Time) error { return y.s.SetWriteDeadline(t) }
+
+// Shrink drops an empty receive buffer (an optional ability: the control
+// stream is shrunk after each message, so an idle link holds none).
+func (y yamuxStream) Shrink() { y.s.Shrink() }
+
+// yamuxErr turns yamux's errors into what MuxStream promises.
+func yamuxErr(err error) error {
+	switch {
+	case err == nil, err == io.EOF:
+		return err
+	case errors.Is(err, yamux.ErrTimeout):
+		return os.ErrDeadlineExceeded
+	case errors.Is(err, yamux.ErrSessionShutdown):
+		return ErrLinkClosed
+	case errors.Is(err, yamux.ErrStreamClosed):
+		return net.ErrClosed
+	}
+	return err
+}
+
+// muxConn sits between yamux and a SecureConn. yamux's single send loop
+// writes each frame as a 12-byte header and then its body; a data header
+// that announces a body is held back and sealed together with the body, so
+// one yamux data frame costs one Noise frame run and one transport write.
+type muxConn struct {
+	*SecureConn
+	held    [12]byte
+	holding bool
+}
+
+func (m *muxConn) Write(p []byte) (int, error) {
+	if m.holding {
+		m.holding = false
+		n, err := m.SecureConn.writeVec(m.held[:], p)
+		return max(n-len(m.held), 0), err
+	}
+	// Header: version, type (0 = data), flags, stream ID, length.
+	if len(p) == 12 && p[1] == 0 && binary.BigEndian.Uint32(p[8:]) > 0 {
+		copy(m.held[:], p)
+		m.holding = true
+		return len(p), nil
+	}
+	return m.SecureConn.Write(p)
+}
+
+func yamuxConfig(window uint32, log *slog.Logger) *yamux.Config {
+	c := yamux.DefaultConfig()
+	// Streams are accepted as soon as they arrive, so a short backlog is
+	// enough; the channel it sizes is the largest part of an idle session.
+	c.AcceptBacklog = 64
+	c.EnableKeepAlive = false // our pings on the control stream do this
+	c.MaxStreamWindowSize = window
+	c.StreamOpenTimeout = 30 * time.Second
+	c.StreamCloseTimeout = time.Minute
+	c.LogOutput = nil
+	c.Logger = yamuxLogger{log}
+	return c
+}
+
+type yamuxLogger struct{ l *slog.Logger }
+
+func (y yamuxLogger) Print(v ...any) { y.l.Debug(fmt.Sprint(v...), "from", "yamux") }
+func (y yamuxLogger) Printf(format string, v ...any) {
+	y.l.Debug(fmt.Sprintf(format, v...), "from", "yamux")
+}
+func (y yamuxLogger) Println(v ...any) { y.l.Debug(fmt.Sprint(v...), "from", "yamux") }
