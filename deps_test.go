@@ -29,7 +29,7 @@ var layers = []struct {
 	{5, []string{"channel"}},
 	{6, []string{"channel/btcdtest", "dht", "stealth"}}, // btcdtest drives channel/rpcchain
 	{7, []string{"route"}},
-	{8, []string{""}}, // the root package
+	{8, []string{""}},                        // the root package
 	{9, []string{"examples", "foxtrottest"}}, // foxtrottest builds networks of root Nodes for tests
 }
 
