@@ -244,12 +244,19 @@ func (fn *Net) Cut(a, b int) {
 	})
 }
 
-// Heal lets nodes a and b link again after Cut and waits until they have.
+// Heal lets nodes a and b link again after Cut, links them at once (their
+// own redial may be backing off for many seconds) and waits until the
+// network is linked.
 func (fn *Net) Heal(a, b int) {
 	fn.t.Helper()
 	fn.mu.Lock()
 	delete(fn.cut, pair(a, b))
 	fn.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), WaitTimeout)
+	defer cancel()
+	// An error here is a redial that linked them first, or a real failure
+	// that WaitLinked reports.
+	_ = fn.Node(a).Connect(ctx, fn.Sim.Addr(b))
 	fn.WaitLinked()
 }
 
