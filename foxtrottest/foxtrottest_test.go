@@ -3,6 +3,7 @@ package foxtrottest_test
 import (
 	"context"
 	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -102,4 +103,25 @@ func TestOptionsConfigShapesEveryNode(t *testing.T) {
 	defer cancel()
 	_, err := fn.Nodes[0].DialContext(ctx, "foxtrot", l.Addr().String())
 	require.ErrorIs(t, err, context.DeadlineExceeded, "two relays are past the hop limit")
+}
+
+func TestWaitBlockedSeesAGoroutineParkedInAFunction(t *testing.T) {
+	fn := foxtrottest.New(t, 1, foxtrottest.Line, foxtrottest.Options{})
+	key, err := foxtrot.GenerateKey()
+	require.NoError(t, err)
+	l, err := fn.Nodes[0].Listen(key)
+	require.NoError(t, err)
+	errc := make(chan error, 1)
+	go func() {
+		_, err := l.Accept()
+		errc <- err
+	}()
+	foxtrottest.WaitBlocked(t, "foxtrot.(*Listener).Accept")
+	select {
+	case err := <-errc:
+		t.Fatalf("Accept returned while it should block: %v", err)
+	default:
+	}
+	require.NoError(t, l.Close())
+	require.ErrorIs(t, <-errc, net.ErrClosed)
 }
