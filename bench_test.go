@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"sort"
 	"syscall"
 	"testing"
@@ -224,6 +225,8 @@ func reportPercentiles(b *testing.B, lat []time.Duration) {
 // the next completed round trip. Reported as ms/op, with the failover
 // itself (new path found and resumed) as failover-ms.
 func BenchmarkRecovery(b *testing.B) {
+	const alice, bob = 0, 5
+	twoPaths := simnet.Custom([][2]int{{0, 1}, {1, 2}, {2, 5}, {0, 3}, {3, 4}, {4, 5}})
 	var failover time.Duration
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -240,7 +243,7 @@ func BenchmarkRecovery(b *testing.B) {
 			}
 		}
 		echo()
-		relay := indexOf(nodes, c.Path()[0])
+		relay := slices.IndexFunc(nodes, func(n *Node) bool { return n.Identity() == c.Path()[0] })
 		b.StartTimer()
 		nodes[relay].Close()
 		echo()

@@ -344,23 +344,6 @@ func TestListeningTwiceOnAKeyFails(t *testing.T) {
 	l.Close()
 }
 
-func TestListenerCloseUnblocksAccept(t *testing.T) {
-	n := newTestNode(t, Config{})
-	key, _ := GenerateKey()
-	l, err := n.Listen(key)
-	require.NoError(t, err)
-	errc := make(chan error, 1)
-	go func() {
-		_, err := l.Accept()
-		errc <- err
-	}()
-	time.Sleep(20 * time.Millisecond)
-	require.NoError(t, l.Close())
-	require.NoError(t, l.Close(), "idempotent")
-	err = <-errc
-	require.ErrorIs(t, err, net.ErrClosed)
-}
-
 func TestWriteThenCloseDeliversEverythingThenEOF(t *testing.T) {
 	sn := simnet.New(3, simnet.Line, simnet.Options{})
 	nodes := startNet(t, sn)

@@ -32,8 +32,8 @@ var layers = []struct {
 	{5, []string{"channel"}},
 	{6, []string{"channel/btcdtest", "dht", "stealth"}}, // btcdtest drives channel/rpcchain
 	{7, []string{"route"}},
-	{8, []string{""}}, // the root package
-	{9, []string{"examples"}},
+	{8, []string{""}},                        // the root package
+	{9, []string{"examples", "foxtrottest"}}, // foxtrottest builds networks of root Nodes for tests
 }
 
 func rankOf(t *testing.T, pkg string) int {

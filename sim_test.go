@@ -71,8 +71,8 @@ func scaleRun(t *testing.T, n int) string {
 		c := dialT(t, nodes[from], l.Addr())
 		took := time.Since(begin)
 		c.Close()
-		// Let the other answers and the flood's last copies settle.
-		time.Sleep(300 * time.Millisecond)
+		// Count the other answers and the flood's last copies too.
+		waitSettled(t, nodes)
 		return total() - before, took
 	}
 	firstMsgs, firstTime := connect(0)

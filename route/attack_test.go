@@ -151,7 +151,8 @@ func TestARequestStormIsThrottledWithoutDisturbingOthers(t *testing.T) {
 			}
 		}
 	}()
-	time.Sleep(200 * time.Millisecond)
+	// The storm is in full force: 1 has throttled a thousand requests.
+	require.Eventually(t, func() bool { return nodes[1].r.Stats().RequestsThrottled > 1000 }, 30*time.Second, time.Millisecond)
 	for i := 0; i < 5; i++ {
 		s, err := dial(t, nodes[2], l.Addr(), 5*time.Second)
 		if err != nil {

@@ -45,10 +45,10 @@ func TestDirectPathsRelyOnTheLinkAndRelayedOnesStaySealed(t *testing.T) {
 			require.Eventually(t, func() bool {
 				return nodes[0].r.Stats().DirectPaths == want && nodes[tc.target].r.Stats().DirectPaths == want
 			}, 5*time.Second, time.Millisecond)
-			time.Sleep(20 * time.Millisecond) // and no late switch either
+			sendAndCheck(t, s, 1<<20)
+			// and no late switch either, a whole round trip later
 			require.Equal(t, want, nodes[0].r.Stats().DirectPaths)
 			require.Equal(t, want, nodes[tc.target].r.Stats().DirectPaths)
-			sendAndCheck(t, s, 1<<20)
 		})
 	}
 }
