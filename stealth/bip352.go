@@ -193,36 +193,9 @@ func createOutputs(inputs []Input, recipients []Address) ([]*btcec.PublicKey, []
 			return nil, nil, fmt.Errorf("recipient %d: %w", i, err)
 		}
 	}
-	var a btcec.ModNScalar
-	n := 0
-	for i, in := range inputs {
-		pub, taproot, ok := InputPublicKey(in)
-		if !ok {
-			continue
-		}
-		if in.Key == nil {
-			return nil, nil, fmt.Errorf("%w: input %d", ErrMissingKey, i)
-		}
-		k := in.Key.Key
-		own := in.Key.PubKey()
-		if taproot {
-			if !bytes.Equal(schnorr.SerializePubKey(own), schnorr.SerializePubKey(pub)) {
-				return nil, nil, fmt.Errorf("%w: input %d: key does not match the output key", ErrMissingKey, i)
-			}
-			if own.SerializeCompressed()[0] == 0x03 {
-				k.Negate()
-			}
-		} else if !own.IsEqual(pub) {
-			return nil, nil, fmt.Errorf("%w: input %d: key does not match the revealed key", ErrMissingKey, i)
-		}
-		a.Add(&k)
-		n++
-	}
-	if n == 0 {
-		return nil, nil, ErrNoInputs
-	}
-	if a.IsZero() {
-		return nil, nil, ErrInfinity
+	a, err := inputKeySum(inputs)
+	if err != nil {
+		return nil, nil, err
 	}
 	var bigA btcec.JacobianPoint
 	btcec.ScalarBaseMultNonConst(&a, &bigA)
@@ -288,15 +261,46 @@ func createOutputs(inputs []Input, recipients []Address) ([]*btcec.PublicKey, []
 	return outs, shared, nil
 }
 
-// TxTweak returns input_hash·A for a transaction's inputs: what a receiver
-// multiplies by b_scan to get the shared secret, and what BIP-352 index
-// servers publish per transaction for light clients. It fails with
-// ErrWitnessVersion, ErrNoInputs or ErrInfinity when the transaction is
-// not to be scanned, and ErrInvalidScalar.
-func TxTweak(inputs []Input) (*btcec.PublicKey, error) {
-	if err := checkWitnessVersions(inputs); err != nil {
-		return nil, err
+// inputKeySum is a = a_1 + ... + a_n over the eligible inputs' private
+// keys, each taproot key negated if its point has odd y.
+func inputKeySum(inputs []Input) (btcec.ModNScalar, error) {
+	var a btcec.ModNScalar
+	n := 0
+	for i, in := range inputs {
+		pub, taproot, ok := InputPublicKey(in)
+		if !ok {
+			continue
+		}
+		if in.Key == nil {
+			return a, fmt.Errorf("%w: input %d", ErrMissingKey, i)
+		}
+		k := in.Key.Key
+		own := in.Key.PubKey()
+		if taproot {
+			if !bytes.Equal(schnorr.SerializePubKey(own), schnorr.SerializePubKey(pub)) {
+				return a, fmt.Errorf("%w: input %d: key does not match the output key", ErrMissingKey, i)
+			}
+			if own.SerializeCompressed()[0] == 0x03 {
+				k.Negate()
+			}
+		} else if !own.IsEqual(pub) {
+			return a, fmt.Errorf("%w: input %d: key does not match the revealed key", ErrMissingKey, i)
+		}
+		a.Add(&k)
+		n++
 	}
+	if n == 0 {
+		return a, ErrNoInputs
+	}
+	if a.IsZero() {
+		return a, ErrInfinity
+	}
+	return a, nil
+}
+
+// inputPubKeySum is A = A_1 + ... + A_n over the eligible inputs' public
+// keys, as a receiver sees them.
+func inputPubKeySum(inputs []Input) (btcec.JacobianPoint, error) {
 	var sum btcec.JacobianPoint
 	n := 0
 	for _, in := range inputs {
@@ -315,12 +319,28 @@ func TxTweak(inputs []Input) (*btcec.PublicKey, error) {
 		n++
 	}
 	if n == 0 {
-		return nil, ErrNoInputs
+		return sum, ErrNoInputs
 	}
 	if isInfinity(&sum) {
-		return nil, ErrInfinity
+		return sum, ErrInfinity
 	}
 	sum.ToAffine()
+	return sum, nil
+}
+
+// TxTweak returns input_hash·A for a transaction's inputs: what a receiver
+// multiplies by b_scan to get the shared secret, and what BIP-352 index
+// servers publish per transaction for light clients. It fails with
+// ErrWitnessVersion, ErrNoInputs or ErrInfinity when the transaction is
+// not to be scanned, and ErrInvalidScalar.
+func TxTweak(inputs []Input) (*btcec.PublicKey, error) {
+	if err := checkWitnessVersions(inputs); err != nil {
+		return nil, err
+	}
+	sum, err := inputPubKeySum(inputs)
+	if err != nil {
+		return nil, err
+	}
 	h, err := inputHash(inputs, &sum)
 	if err != nil {
 		return nil, err
