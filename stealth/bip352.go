@@ -233,7 +233,7 @@ func createOutputs(inputs []Input, recipients []Address) ([]*btcec.PublicKey, []
 		if g.k == 0 && g.shared[0] == 0 {
 			bs := jacobian(r.Scan)
 			var s btcec.JacobianPoint
-			btcec.ScalarMultNonConst(&ha, &bs, &s)
+			scalarMult(&ha, &bs, &s)
 			s.ToAffine()
 			g.shared = serP(&s)
 		}
@@ -346,7 +346,7 @@ func TxTweak(inputs []Input) (*btcec.PublicKey, error) {
 		return nil, err
 	}
 	var t btcec.JacobianPoint
-	btcec.ScalarMultNonConst(&h, &sum, &t)
+	scalarMult(&h, &sum, &t)
 	t.ToAffine()
 	return pubKey(&t), nil
 }
@@ -442,7 +442,7 @@ func (s *Scanner) ScanTweak(tweak *btcec.PublicKey, outputs [][32]byte) ([]Found
 func (s *Scanner) sharedSecret(tweak *btcec.PublicKey) [33]byte {
 	t := jacobian(tweak)
 	var p btcec.JacobianPoint
-	btcec.ScalarMultNonConst(&s.scan, &t, &p)
+	scalarMult(&s.scan, &t, &p)
 	p.ToAffine()
 	return serP(&p)
 }

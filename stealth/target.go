@@ -45,7 +45,7 @@ func (a Address) OneTimeKey(ephemeral *btcec.PrivateKey, nonce []byte) (*btcec.P
 	treq.Mul(&ephemeral.Key)
 	bscan := jacobian(a.Scan)
 	var s btcec.JacobianPoint
-	btcec.ScalarMultNonConst(&treq, &bscan, &s)
+	scalarMult(&treq, &bscan, &s)
 	s.ToAffine()
 	t, err := targetScalar(&s)
 	if err != nil {
@@ -173,7 +173,7 @@ func (s *Scanner) tweak(e *btcec.JacobianPoint, nonce []byte) (btcec.ModNScalar,
 	}
 	treq.Mul(&s.scan)
 	var sh btcec.JacobianPoint
-	btcec.ScalarMultNonConst(&treq, e, &sh)
+	scalarMult(&treq, e, &sh)
 	if isInfinity(&sh) {
 		return treq, false
 	}
