@@ -160,3 +160,20 @@ func TestTargetVectors(t *testing.T) {
 		require.Equal(t, v.OneTimeSK, hexOf(b[:]), v.Comment)
 	}
 }
+
+// TestSpecQuotesTheVectors checks that SPEC.md's "Stealth targets" quotes
+// the first vector and the labelled one as the file has them.
+func TestSpecQuotesTheVectors(t *testing.T) {
+	spec, err := os.ReadFile("../SPEC.md")
+	require.NoError(t, err)
+	raw, err := os.ReadFile("testdata/vectors.json")
+	require.NoError(t, err)
+	var vs []targetVector
+	require.NoError(t, json.Unmarshal(raw, &vs))
+	require.Len(t, vs, 4)
+	v, l := vs[0], vs[3]
+	for _, s := range []string{v.ScanPriv, v.SpendPriv, v.Address, v.EphPriv, v.EphPub, v.Nonce, v.TReq,
+		v.Shared, v.Tweak, v.OneTime, v.Target, v.OneTimeSK, l.Address, l.OneTime, l.OneTimeSK} {
+		require.Contains(t, string(spec), s)
+	}
+}
