@@ -111,6 +111,3 @@ func jacobian(pub *btcec.PublicKey) btcec.JacobianPoint {
 func pubKey(p *btcec.JacobianPoint) *btcec.PublicKey {
 	return btcec.NewPublicKey(&p.X, &p.Y)
 }
-
-// scalarBytes returns a scalar's 32 big-endian bytes.
-func scalarBytes(s *btcec.ModNScalar) [32]byte { return s.Bytes() }

@@ -163,7 +163,12 @@ func NewScanner(scan *btcec.PrivateKey, spend *btcec.PublicKey, labels ...uint32
 		return nil, err
 	}
 	s.labels = append(s.labels, change)
+	seen := make(map[uint32]bool, len(labels))
 	for _, m := range labels {
+		if seen[m] {
+			continue
+		}
+		seen[m] = true
 		l, err := newLabel(&s.scan, m)
 		if err != nil {
 			return nil, err
