@@ -187,3 +187,30 @@ func scalarMult(k *btcec.ModNScalar, p *btcec.JacobianPoint, r *btcec.JacobianPo
 	r.Set(&q)
 	r.Z.Mul(&scale).Normalize()
 }
+
+// fieldP is the field's prime.
+var fieldP = btcec.S256().P
+
+// toAffine makes a Jacobian point affine (Z = 1) like its ToAffine, but
+// inverts Z with math/big's binary GCD, several times faster here than
+// btcec's exponentiation; variable-time, as the multiplications are. The
+// point at infinity is left as it is.
+func toAffine(p *btcec.JacobianPoint) {
+	if isInfinity(p) {
+		return
+	}
+	var zb [32]byte
+	p.Z.Normalize().PutBytes(&zb)
+	z := new(big.Int).SetBytes(zb[:])
+	if z.ModInverse(z, fieldP) == nil {
+		return // Z is not zero and p is prime: cannot happen
+	}
+	var zinv, z2, z3 btcec.FieldVal
+	z.FillBytes(zb[:])
+	zinv.SetBytes(&zb)
+	z2.SquareVal(&zinv)
+	z3.Mul2(&z2, &zinv)
+	p.X.Mul(&z2).Normalize()
+	p.Y.Mul(&z3).Normalize()
+	p.Z.SetInt(1)
+}

@@ -46,3 +46,25 @@ func TestScalarMultAgreesWithBtcec(t *testing.T) {
 		require.True(t, want.X.Equals(&got.X) && want.Y.Equals(&got.Y), "k = %x", k)
 	}
 }
+
+// TestToAffineAgreesWithBtcec compares the fast affine conversion with
+// btcec's on points with random Z.
+func TestToAffineAgreesWithBtcec(t *testing.T) {
+	for range 200 {
+		a, err := btcec.NewPrivateKey()
+		require.NoError(t, err)
+		b, err := btcec.NewPrivateKey()
+		require.NoError(t, err)
+		var p btcec.JacobianPoint
+		pa, pb := jacobian(a.PubKey()), jacobian(b.PubKey())
+		btcec.DoubleNonConst(&pa, &p)
+		btcec.AddNonConst(&p, &pb, &p)
+		want, got := p, p
+		want.ToAffine()
+		toAffine(&got)
+		require.True(t, want.X.Equals(&got.X) && want.Y.Equals(&got.Y) && got.Z.IsOne())
+	}
+	var inf btcec.JacobianPoint
+	toAffine(&inf)
+	require.True(t, isInfinity(&inf))
+}

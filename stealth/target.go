@@ -46,7 +46,7 @@ func (a Address) OneTimeKey(ephemeral *btcec.PrivateKey, nonce []byte) (*btcec.P
 	bscan := jacobian(a.Scan)
 	var s btcec.JacobianPoint
 	scalarMult(&treq, &bscan, &s)
-	s.ToAffine()
+	toAffine(&s)
 	t, err := targetScalar(&s)
 	if err != nil {
 		return nil, err
@@ -58,7 +58,7 @@ func (a Address) OneTimeKey(ephemeral *btcec.PrivateKey, nonce []byte) (*btcec.P
 	if isInfinity(&p) {
 		return nil, fmt.Errorf("%w: one-time key is the point at infinity", ErrInvalidScalar)
 	}
-	p.ToAffine()
+	toAffine(&p)
 	return pubKey(&p), nil
 }
 
@@ -149,7 +149,7 @@ func (s *Scanner) Match(e *btcec.PublicKey, nonce []byte, target [20]byte) (Twea
 		if isInfinity(&p) {
 			continue
 		}
-		p.ToAffine()
+		toAffine(&p)
 		ser := serP(&p)
 		if hash160(ser[:]) == target {
 			t.Add(&tgt.tweak)
@@ -177,7 +177,7 @@ func (s *Scanner) tweak(e *btcec.JacobianPoint, nonce []byte) (btcec.ModNScalar,
 	if isInfinity(&sh) {
 		return treq, false
 	}
-	sh.ToAffine()
+	toAffine(&sh)
 	t, err := targetScalar(&sh)
 	return t, err == nil
 }
