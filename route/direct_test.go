@@ -164,8 +164,8 @@ func TestPlainRecordsKeepTheirFraming(t *testing.T) {
 	s.plain()
 	o.plain()
 	b := s.seal(nil, recData, make([]byte, 8), []byte("hello"))
-	b = s.sealU64(b, recAck, 5)
-	require.Len(t, b, 2*recordHeaderSize+13+8, "no tags")
+	b = s.sealAck(b, 5, 5+initialWindow)
+	require.Len(t, b, 2*recordHeaderSize+13+ackSize, "no tags")
 	typs, bodies, err := openAll(t, o, b)
 	require.NoError(t, err)
 	require.Equal(t, []byte{recData, recAck}, typs)
@@ -182,7 +182,7 @@ func TestPlainRecordsKeepTheirFraming(t *testing.T) {
 func FuzzOpenPlainRecords(f *testing.F) {
 	s, _ := recordPair()
 	s.plain()
-	f.Add(s.seal(s.sealU64(nil, recAck, 5), recData, make([]byte, 8), []byte("hi")))
+	f.Add(s.seal(s.sealAck(nil, 5, 5+initialWindow), recData, make([]byte, 8), []byte("hi")))
 	f.Add(s.seal(nil, recDirect, make([]byte, 40), nil))
 	f.Add([]byte{recPlain, 0, 0, 0, recPing, 0, 0, 1, 0})
 	f.Fuzz(func(t *testing.T, b []byte) {

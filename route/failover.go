@@ -49,9 +49,9 @@ func (s *Session) scheduleHeartbeat() {
 }
 
 // onHeartbeat sends a ping on a path that has been quiet, and declares a
-// path that has been silent past StallTimeout broken, unless the silence
-// is our own doing: a reader waiting for the application to make room
-// reads nothing, heartbeats included.
+// path that has been silent past StallTimeout broken. The reader never
+// waits for the application (the window keeps the sender within what
+// the receive queue takes), so a silent path means a silent other end.
 func (s *Session) onHeartbeat() {
 	if s.isEnded() {
 		return
@@ -67,10 +67,7 @@ func (s *Session) onHeartbeat() {
 			s.tx.work.Notify()
 			s.tx.mu.Unlock()
 		}
-		s.rx.mu.Lock()
-		full := s.rx.qBytes >= s.r.cfg.RecvBuffer-maxRecordData
-		s.rx.mu.Unlock()
-		if silent := now.Sub(time.Unix(0, p.lastRecv.Load())); silent > s.r.cfg.StallTimeout && !full {
+		if silent := now.Sub(time.Unix(0, p.lastRecv.Load())); silent > s.r.cfg.StallTimeout {
 			s.pathFailed(p, fmt.Errorf("%w: nothing received for %v", ErrStalled, silent.Round(time.Millisecond)))
 		}
 	}
@@ -330,7 +327,7 @@ func (s *Session) resendFromLocked(off uint64) error {
 	tx.sent = tx.acked
 	tx.finSent = false
 	tx.resetSent = false
-	tx.ackSent = 0 // tell the other end again what we have
+	tx.ackSent, tx.limitSent = 0, 0 // tell the other end again what we have and may take
 	tx.ackProgress = time.Now()
 	tx.work.Notify()
 	return nil

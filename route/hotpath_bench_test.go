@@ -40,7 +40,7 @@ var recordSizes = []struct {
 
 func sealRecord(s *sealer, dst, payload []byte, off uint64) []byte {
 	if payload == nil {
-		return s.sealU64(dst, recAck, off)
+		return s.sealAck(dst, off, off+initialWindow)
 	}
 	var o [8]byte
 	binary.BigEndian.PutUint64(o[:], off)

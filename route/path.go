@@ -167,8 +167,14 @@ func (tx *txState) hasWorkLocked(p *pathConn) bool {
 	if tx.peerGone || tx.err != nil || tx.path != p {
 		return false
 	}
-	return tx.helloPending || p.switchDue != 0 || tx.ackDue > tx.ackSent || tx.pingDue || tx.sent < tx.written ||
-		(tx.finQueued && !tx.finSent) || tx.resetDueLocked()
+	return tx.helloPending || p.switchDue != 0 || tx.ackDue > tx.ackSent || tx.limitDue > tx.limitSent ||
+		tx.pingDue || tx.sent < tx.sendableLocked() || (tx.finQueued && !tx.finSent) || tx.resetDueLocked()
+}
+
+// sendableLocked is the offset data may be sent up to: what was written,
+// within the other end's receive limit.
+func (tx *txState) sendableLocked() uint64 {
+	return min(tx.written, tx.peerLimit)
 }
 
 // sendLoop seals and writes records on path p until it fails, stops being
@@ -211,11 +217,11 @@ func (s *Session) sendLoop(p *pathConn) {
 		tx.helloPending = false
 		sw := p.switchDue
 		p.switchDue = 0
-		var ack uint64
-		sendAck := tx.ackDue > tx.ackSent
+		var ack, limit uint64
+		sendAck := tx.ackDue > tx.ackSent || tx.limitDue > tx.limitSent
 		if sendAck {
-			ack = tx.ackDue
-			tx.ackSent = tx.ackDue
+			ack, limit = tx.ackDue, tx.limitDue
+			tx.ackSent, tx.limitSent = tx.ackDue, tx.limitDue
 		}
 		ping := tx.pingDue
 		tx.pingDue = false
@@ -224,8 +230,8 @@ func (s *Session) sendLoop(p *pathConn) {
 		chunks = chunks[:0]
 		dataOff := tx.sent
 		total := 0
-		for tx.sent < tx.written && total < sendBatch {
-			c := tx.q.slice(int(tx.sent-tx.acked), int(tx.written-tx.sent))
+		for end := tx.sendableLocked(); tx.sent < end && total < sendBatch; {
+			c := tx.q.slice(int(tx.sent-tx.acked), int(end-tx.sent))
 			chunks = append(chunks, c)
 			tx.sent += uint64(len(c))
 			total += len(c)
@@ -265,7 +271,7 @@ func (s *Session) sendLoop(p *pathConn) {
 			p.seal.plain()
 		}
 		if sendAck {
-			b = p.seal.sealU64(b, recAck, ack)
+			b = p.seal.sealAck(b, ack, limit)
 		}
 		var off [8]byte
 		for _, c := range chunks {
@@ -342,7 +348,7 @@ func (s *Session) handleRecord(p *pathConn, typ byte, b []byte, buf *[]byte) err
 	case recData:
 		return s.onData(binary.BigEndian.Uint64(b), b[8:], buf)
 	case recAck:
-		return s.onAck(binary.BigEndian.Uint64(b))
+		return s.onAck(binary.BigEndian.Uint64(b), binary.BigEndian.Uint64(b[8:]))
 	case recFin:
 		return s.onFin(binary.BigEndian.Uint64(b))
 	case recReset:
@@ -428,20 +434,12 @@ func (s *Session) onData(off uint64, data []byte, buf *[]byte) error {
 		bufpool.Put(buf)
 		return fmt.Errorf("%w: data at offset %d, expected %d", ErrProtocol, off, rx.off)
 	}
-	for rx.qBytes > 0 && rx.qBytes+len(data) > s.r.cfg.RecvBuffer {
-		if rx.err != nil || s.isClosed() {
-			rx.mu.Unlock()
-			bufpool.Put(buf)
-			return errStop
-		}
-		wake := rx.room.Wait()
+	// The reader never waits for the application: the sender keeps
+	// within the limit we advertise, so whatever arrives fits.
+	if lim := s.recvLimitLocked(); off+uint64(len(data)) > lim {
 		rx.mu.Unlock()
-		select {
-		case <-wake:
-		case <-s.ended:
-		case <-s.closed:
-		}
-		rx.mu.Lock()
+		bufpool.Put(buf)
+		return fmt.Errorf("%w: data up to offset %d, past the receive limit %d", ErrProtocol, off+uint64(len(data)), lim)
 	}
 	if s.isClosed() {
 		bufpool.Put(buf) // nobody will read it; it still counts as received
@@ -459,11 +457,43 @@ func (s *Session) onData(off uint64, data []byte, buf *[]byte) error {
 		rx.ackTimer = time.AfterFunc(ackDelay, s.delayedAck)
 	}
 	off = rx.off
+	var lim uint64
+	if ackNow {
+		lim = s.advertiseLocked()
+	}
 	rx.mu.Unlock()
 	if ackNow {
-		s.requestAck(off)
+		s.requestAck(off, lim)
 	}
 	return nil
+}
+
+// recvLimitLocked is the receive limit: the offset the other end may send
+// data up to. It is what the application has consumed (read, or dropped
+// by Close) plus Config.RecvBuffer, and never below initialWindow, which
+// the other end may use before it hears from us. It never decreases. This
+// is the one place the window is decided.
+func (s *Session) recvLimitLocked() uint64 {
+	consumed := s.rx.off - uint64(s.rx.qBytes)
+	return max(initialWindow, consumed+uint64(s.r.cfg.RecvBuffer))
+}
+
+// advertiseLocked returns the receive limit for an ack about to be
+// requested, and remembers it as advertised.
+func (s *Session) advertiseLocked() uint64 {
+	lim := s.recvLimitLocked()
+	s.rx.advertised = max(s.rx.advertised, lim)
+	return lim
+}
+
+// windowUpdateLocked reports whether the application consumed enough
+// since the last advertised limit (a quarter of the receive buffer) that
+// the sender should hear of the new one, and returns it.
+func (s *Session) windowUpdateLocked() (uint64, bool) {
+	if s.recvLimitLocked() < s.rx.advertised+uint64(max(s.r.cfg.RecvBuffer/4, 1)) {
+		return 0, false
+	}
+	return s.advertiseLocked(), true
 }
 
 // delayedAck acknowledges what arrived since the last ack.
@@ -472,24 +502,36 @@ func (s *Session) delayedAck() {
 	s.rx.ackTimer = nil
 	s.rx.unacked = 0
 	off := s.rx.off
+	lim := s.advertiseLocked()
 	s.rx.mu.Unlock()
-	s.requestAck(off)
+	s.requestAck(off, lim)
 }
 
-func (s *Session) requestAck(off uint64) {
+// requestAck has the sender tell the other end that every byte before
+// off arrived and that it may send up to limit.
+func (s *Session) requestAck(off, limit uint64) {
 	s.tx.mu.Lock()
-	if off > s.tx.ackDue {
-		s.tx.ackDue = off
+	if off > s.tx.ackDue || limit > s.tx.limitDue {
+		s.tx.ackDue = max(s.tx.ackDue, off)
+		s.tx.limitDue = max(s.tx.limitDue, limit)
 		s.tx.work.Notify()
 	}
 	s.tx.mu.Unlock()
 }
 
-// onAck drops acknowledged bytes from the send queue.
-func (s *Session) onAck(off uint64) error {
+// onAck drops acknowledged bytes from the send queue and takes the other
+// end's receive limit.
+func (s *Session) onAck(off, limit uint64) error {
 	s.tx.mu.Lock()
 	defer s.tx.mu.Unlock()
-	return s.ackedLocked(off)
+	if err := s.ackedLocked(off); err != nil {
+		return err
+	}
+	if limit > s.tx.peerLimit {
+		s.tx.peerLimit = limit
+		s.tx.work.Notify()
+	}
+	return nil
 }
 
 func (s *Session) ackedLocked(off uint64) error {

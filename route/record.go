@@ -21,7 +21,10 @@ import (
 //	hello  dialler identity key (33) | BIP-340 signature over helloHash (64) |
 //	       relay count (1) | relay HASH160s, dialler side first (20 each)
 //	data   offset (8) | bytes (at most maxRecordData)
-//	ack    offset (8): every byte before it has arrived
+//	ack    offset (8): every byte before it has arrived | limit (8): the
+//	       sender of the ack accepts data up to this offset (its receive
+//	       window: see recvLimitLocked); before the first ack a sender may
+//	       send up to initialWindow
 //	fin    offset (8): the sender's stream ends here
 //	reset  code (1): the sender is gone (resetClosed) or gave up (resetAbort)
 //	resume connection ID (20) | proof (32) | offset (8) | relay count (1) |
@@ -86,6 +89,13 @@ const (
 	maxSealed = 8 + maxRecordData + recordTagSize
 	helloMin  = 33 + 64 + 1
 	resumeMin = 20 + 32 + 8 + 1
+	ackSize   = 8 + 8
+	// initialWindow is the receive window every session starts with on
+	// both ends: a sender may send data up to this offset before the
+	// other end's first ack names a limit. It is a protocol constant
+	// because the sender cannot know the receiver's RecvBuffer; a
+	// receiver always accepts at least this much.
+	initialWindow = 512 << 10
 )
 
 func newAEAD(key [32]byte) cipher.AEAD {
@@ -139,6 +149,15 @@ func (s *sealer) sealU64(dst []byte, typ byte, v uint64) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], v)
 	return s.seal(dst, typ, b[:], nil)
+}
+
+// sealAck appends an ack record: every byte before off arrived, and data
+// up to limit is welcome.
+func (s *sealer) sealAck(dst []byte, off, limit uint64) []byte {
+	var b [ackSize]byte
+	binary.BigEndian.PutUint64(b[:8], off)
+	binary.BigEndian.PutUint64(b[8:], limit)
+	return s.seal(dst, recAck, b[:], nil)
 }
 
 // opener opens one direction's records, in order.
@@ -206,7 +225,9 @@ func checkBody(typ byte, b []byte) error {
 		ok = len(b) >= helloMin && len(b) == helloMin+20*int(b[helloMin-1]) && int(b[helloMin-1]) < wire.MaxHops
 	case recData:
 		ok = len(b) > 8
-	case recAck, recFin, recResumed:
+	case recAck:
+		ok = len(b) == ackSize
+	case recFin, recResumed:
 		ok = len(b) == 8
 	case recReset:
 		ok = len(b) == 1

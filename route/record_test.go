@@ -48,7 +48,7 @@ func TestRecordsRoundTripInOrder(t *testing.T) {
 	var stream []byte
 	data := bytes.Repeat([]byte("x"), maxRecordData)
 	stream = s.seal(stream, recData, []byte{0, 0, 0, 0, 0, 0, 0, 0}, data)
-	stream = s.sealU64(stream, recAck, 42)
+	stream = s.sealAck(stream, 42, 42+initialWindow)
 	stream = s.sealU64(stream, recFin, uint64(len(data)))
 	stream = s.seal(stream, recReset, []byte{resetClosed}, nil)
 	typs, bodies, err := openAll(t, o, stream)
@@ -73,8 +73,8 @@ func TestFlippedBitIsDetected(t *testing.T) {
 
 func TestReorderedOrReplayedRecordIsDetected(t *testing.T) {
 	s, o := recordPair()
-	r1 := s.sealU64(nil, recAck, 1)
-	r2 := s.sealU64(nil, recAck, 2)
+	r1 := s.sealAck(nil, 1, 1+initialWindow)
+	r2 := s.sealAck(nil, 2, 2+initialWindow)
 	_, _, err := openAll(t, o, append(append([]byte{}, r2...), r1...))
 	require.ErrorIs(t, err, ErrTampered, "reordered")
 	_, o = recordPair()
@@ -109,7 +109,7 @@ func FuzzOpenRecords(f *testing.F) {
 	var genuine [][]byte
 	for _, r := range [][]byte{
 		s.seal(nil, recData, make([]byte, 8), []byte("hello")),
-		s.sealU64(nil, recAck, 5),
+		s.sealAck(nil, 5, 5+initialWindow),
 		s.seal(nil, recReset, []byte{resetClosed}, nil),
 	} {
 		genuine = append(genuine, r)

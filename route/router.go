@@ -93,8 +93,10 @@ type Config struct {
 	// SendBuffer is how many written bytes a connection holds until the
 	// other end acknowledges them. Default 2 MiB.
 	SendBuffer int
-	// RecvBuffer is how many received bytes wait for Read before the
-	// connection stops reading from its path. Default 1 MiB.
+	// RecvBuffer is how many received bytes may wait for Read: the
+	// receive window a connection advertises to the other end, which
+	// sends no more until Read makes room (at the start, the protocol's
+	// initial window of 512 KiB applies if it is larger). Default 1 MiB.
 	RecvBuffer int
 	// Linger bounds how long Close keeps sending what was written.
 	// Default 10s.

@@ -22,10 +22,14 @@ import (
 //
 // Writes are copied into a send queue of Config.SendBuffer bytes (as a
 // socket buffer) and sealed into records by the current path's sender;
-// every byte stays queued until the other end acknowledges it. Received
-// records are queued (Config.RecvBuffer bytes at most) until read; a full
-// queue stops the reader, and the per-hop stream windows push back to the
-// sender.
+// every byte stays queued until the other end acknowledges it. Flow
+// control is the receiver's, as QUIC's MAX_STREAM_DATA: every ack names
+// the highest offset its sender will accept (what its application has
+// consumed plus Config.RecvBuffer), and a sender never sends data past
+// it. So the reader of a path never waits for the application: it takes
+// every record that arrives (data past the limit is a protocol
+// violation), and acks, window updates and pings always get through,
+// whatever the buffers hold.
 //
 //	Write ──► send queue ──► sender ──► path stream ──►
 //	Read  ◄── recv queue ◄── reader ◄── path stream ◄──
@@ -86,6 +90,9 @@ type txState struct {
 	helloPending bool
 	ackDue       uint64 // offset the other end should be told we have
 	ackSent      uint64
+	limitDue     uint64 // receive limit the other end should be told
+	limitSent    uint64
+	peerLimit    uint64 // the other end accepts data below this offset
 	pingDue      bool
 	finQueued    bool
 	finSent      bool
@@ -104,16 +111,18 @@ type rxChunk struct {
 }
 
 type rxState struct {
-	mu       sync.Mutex
-	q        []rxChunk
-	qBytes   int
-	off      uint64 // next offset expected
-	fin      bool
-	err      error // reads fail with it once the queue is drained
-	unacked  int   // bytes received since the last ack was requested
-	ackTimer *time.Timer
-	data     signal.Signal
-	room     signal.Signal
+	mu      sync.Mutex
+	q       []rxChunk
+	qBytes  int
+	off     uint64 // next offset expected
+	fin     bool
+	err     error // reads fail with it once the queue is drained
+	unacked int   // bytes received since the last ack was requested
+	// advertised is the highest receive limit handed to the sender for
+	// an ack (see recvLimitLocked).
+	advertised uint64
+	ackTimer   *time.Timer
+	data       signal.Signal
 }
 
 // Ack policy: ask for an ack after ackEvery bytes, or ackDelay after the
@@ -126,11 +135,14 @@ const (
 )
 
 func newSession(r *Router, id [20]byte, dialer bool, local, remote *btcec.PublicKey, master [32]byte) *Session {
-	return &Session{
+	s := &Session{
 		r: r, id: id, dialer: dialer, local: local, remote: remote, master: master,
 		used:   make(map[circuitKey]bool),
 		closed: make(chan struct{}), ended: make(chan struct{}),
 	}
+	s.tx.peerLimit = initialWindow
+	s.rx.advertised = initialWindow
+	return s
 }
 
 // start runs the session on its first path.
@@ -248,8 +260,12 @@ func (s *Session) Read(p []byte) (int, error) {
 				rx.q = nil
 			}
 			rx.qBytes -= n
-			rx.room.Notify()
+			lim, update := s.windowUpdateLocked()
+			off := rx.off
 			rx.mu.Unlock()
+			if update {
+				s.requestAck(off, lim)
+			}
 			return n, nil
 		}
 		if rx.fin {
@@ -347,9 +363,16 @@ func (s *Session) Close() error {
 	s.closeOnce.Do(func() {
 		close(s.closed)
 		s.release()
+		// Nothing queued counts any more: let the sender finish.
+		s.rx.mu.Lock()
+		lim, update := s.windowUpdateLocked()
+		off := s.rx.off
+		s.rx.mu.Unlock()
+		if update {
+			s.requestAck(off, lim)
+		}
 		s.rx.mu.Lock()
 		s.rx.data.Notify()
-		s.rx.room.Notify()
 		s.rx.mu.Unlock()
 
 		s.tx.mu.Lock()
@@ -414,7 +437,6 @@ func (s *Session) end(err error) {
 			s.rx.ackTimer.Stop()
 		}
 		s.rx.data.Notify()
-		s.rx.room.Notify()
 		s.rx.mu.Unlock()
 
 		close(s.ended)

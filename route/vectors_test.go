@@ -1,6 +1,7 @@
 package route
 
 import (
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"flag"
@@ -35,6 +36,7 @@ type vectors struct {
 	HelloHash      string `json:"hello_hash"`
 	HelloRecord    string `json:"first_record_hello"`
 	DataRecord     string `json:"second_record_data_hello_world"`
+	AckRecord      string `json:"third_record_ack_11_limit"`
 	StreamHeader   string `json:"stream_header"`
 }
 
@@ -57,6 +59,7 @@ func TestVectorsMatchSPEC(t *testing.T) {
 	s := newSealer(d2t)
 	hello := s.seal(nil, recHello, buildHello(newKeyPair(dID), hh, nil), nil)
 	data := s.seal(nil, recData, make([]byte, 8), []byte("hello world"))
+	ack11 := s.sealAck(nil, 11, 11+initialWindow)
 
 	got := vectors{
 		DialerEphemeralKey: hex.EncodeToString(dEph.Serialize()),
@@ -74,6 +77,7 @@ func TestVectorsMatchSPEC(t *testing.T) {
 		HelloHash:          hx(hh),
 		HelloRecord:        hex.EncodeToString(hello),
 		DataRecord:         hex.EncodeToString(data),
+		AckRecord:          hex.EncodeToString(ack11),
 		StreamHeader:       hex.EncodeToString(wire.StreamHeader{Kind: wire.StreamCircuit, ID: id, Path: 1}.Append(nil)),
 	}
 	path := filepath.Join("testdata", "vectors.json")
@@ -91,10 +95,12 @@ func TestVectorsMatchSPEC(t *testing.T) {
 
 	// The vectors open as they should: the target's opener reads both.
 	o := newOpener(d2t)
-	typs, bodies, err := openAll(t, o, append(append([]byte{}, hello...), data...))
+	typs, bodies, err := openAll(t, o, append(append(append([]byte{}, hello...), data...), ack11...))
 	require.NoError(t, err)
-	require.Equal(t, []byte{recHello, recData}, typs)
+	require.Equal(t, []byte{recHello, recData, recAck}, typs)
 	require.Equal(t, "hello world", string(bodies[1][8:]))
+	require.Equal(t, []uint64{11, 11 + initialWindow},
+		[]uint64{binary.BigEndian.Uint64(bodies[2]), binary.BigEndian.Uint64(bodies[2][8:])}, "ack: received offset, limit")
 }
 
 func hx(b [32]byte) string { return hex.EncodeToString(b[:]) }
