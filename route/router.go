@@ -1,5 +1,5 @@
-// Package route finds paths through relays and carries end-to-end
-// connections over them.
+// Package route finds paths through relays and sets end-to-end
+// connections up over them.
 //
 // # Connection setup
 //
@@ -39,7 +39,8 @@
 // splices the two. Both ends derive the session keys from ECDH of the two
 // ephemeral keys, bound to the target's key, which signed the exchange;
 // the dialler's first record is a hello with its identity key and a
-// signature binding it to the exchange. See Session for the record layer.
+// signature binding it to the exchange. From there package session carries
+// the connection: the router hands each session its paths.
 //
 // Tables are bounded and expire: seen requests after twice the skew
 // window, circuits that never got a stream after Config.CircuitSetupTimeout,
@@ -62,6 +63,7 @@ import (
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
+	"github.com/foxtrotnet/foxtrot/session"
 )
 
 // Config configures a Router. Identity is required; every other field has
@@ -432,7 +434,10 @@ wait:
 	}
 	r.cancel()
 	for _, s := range sessions {
-		s.end(ErrClosed)
+		s.Abort(ErrClosed)
+	}
+	for _, s := range sessions {
+		s.Wait()
 	}
 	r.wg.Wait()
 	return nil
@@ -583,8 +588,8 @@ func (r *Router) removeSession(s *Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.sessions, s)
-	if in := r.inbound[s.id]; in != nil && in.session == s {
-		delete(r.inbound, s.id)
+	if in := r.inbound[s.ID()]; in != nil && in.session == s {
+		delete(r.inbound, s.ID())
 	}
 }
 
@@ -594,8 +599,9 @@ type counters struct {
 	requestsSeen, requestsForwarded, requestsDuplicate, requestsInvalid,
 	requestsThrottled, requestsNotForwarded, requestsDeadEnd, acksRelayed, acksInvalid, acksUnknown,
 	circuitsRelayed, circuitsActive, bytesRelayed, streamsRejected,
-	acceptsFailed, failovers, failoverNanos, directedTimeouts,
-	acksOverPrice, cutOffs, requestsRefusedCredit, directPaths atomic.Int64
+	acceptsFailed, directedTimeouts,
+	acksOverPrice, cutOffs, requestsRefusedCredit atomic.Int64
+	session session.Counters // failovers, their time, direct paths
 }
 
 // Stats is a snapshot of the router's counters.
@@ -655,10 +661,10 @@ func (r *Router) Stats() Stats {
 		CircuitsRelayed: c.circuitsRelayed.Load(), CircuitsActive: c.circuitsActive.Load(),
 		BytesRelayed: c.bytesRelayed.Load(), StreamsRejected: c.streamsRejected.Load(),
 		AcceptsFailed: c.acceptsFailed.Load(),
-		Failovers:     c.failovers.Load(), FailoverTime: time.Duration(c.failoverNanos.Load()),
+		Failovers:     c.session.Failovers.Load(), FailoverTime: time.Duration(c.session.FailoverNanos.Load()),
 		DirectedTimeouts: c.directedTimeouts.Load(),
 		AcksOverPrice:    c.acksOverPrice.Load(), CutOffs: c.cutOffs.Load(),
 		RequestsRefusedCredit: c.requestsRefusedCredit.Load(),
-		DirectPaths:           c.directPaths.Load(),
+		DirectPaths:           c.session.DirectPaths.Load(),
 	}
 }

@@ -461,7 +461,7 @@ func (m *machine) pathLost(now time.Time, cause error, replaceable bool) verdict
 // findDue reports whether the dialler should ask for a path now; it then
 // counts the request as out until attach or findFailed.
 func (m *machine) findDue(now time.Time) bool {
-	if !m.dialer || m.ended || m.phase != phaseNone || m.finding || now.Before(m.retryAt) {
+	if !m.dialer || m.ended || m.phase != phaseNone || m.failingSince.IsZero() || m.finding || now.Before(m.retryAt) {
 		return false
 	}
 	m.finding = true
