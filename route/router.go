@@ -134,7 +134,7 @@ type Config struct {
 	// EncryptDirect keeps the end-to-end encryption on paths without
 	// relays too. By default the two ends of such a path agree to rely on
 	// the peer link between their nodes, which already encrypts and
-	// authenticates every byte (see "Direct paths" in record.go).
+	// authenticates every byte (see "Direct paths" in session/record.go).
 	EncryptDirect bool
 	// Billing, if set, makes the node charge for relaying and pay for its
 	// paths (see Billing). Default: free.

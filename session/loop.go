@@ -286,9 +286,10 @@ func protocolFatal(err error) bool {
 
 // lostLocked handles the failure of path p.
 func (s *Session) lostLocked(now time.Time, p *Path, cause error) {
-	if p == nil {
-		return
+	if p == nil || p.lost {
+		return // its reader and writer may both report it
 	}
+	p.lost = true
 	p.Close()
 	if p != s.cur || s.m.ended {
 		return // an old path, or too late

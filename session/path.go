@@ -62,6 +62,7 @@ type Path struct {
 	seal      *sealer
 	switchDue byte // a direct or plain record the sender owes
 	inflight  int  // batches handed to the writer, not yet written
+	lost      bool // the loop has handled its failure
 	out       chan *[]byte
 
 	open   *opener

@@ -27,7 +27,7 @@ import (
 //	data   offset (8) | bytes (at most maxRecordData)
 //	ack    offset (8): every byte before it has arrived | limit (8): the
 //	       sender of the ack accepts data up to this offset (its receive
-//	       window: see recvLimitLocked); before the first ack a sender may
+//	       window: see machine.recvLimit); before the first ack a sender may
 //	       send up to initialWindow
 //	fin    offset (8): the sender's stream ends here
 //	reset  code (1): the sender is gone (resetClosed) or gave up (resetAbort)

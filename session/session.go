@@ -13,9 +13,8 @@ import (
 	"github.com/foxtrotnet/foxtrot/internal/signal"
 )
 
-// Config configures one session. The buffer and timing fields must be
-// positive (the route package fills them from its own Config, where each
-// default is documented).
+// Config configures one session. A buffer or timing field that is zero
+// or negative gets the default route.Config documents for it.
 type Config struct {
 	// ID is the connection ID of the session's first path: its name.
 	ID [20]byte
@@ -129,6 +128,12 @@ func New(cfg Config) *Session {
 	if cfg.Stats == nil {
 		cfg.Stats = new(Counters)
 	}
+	positive(&cfg.SendBuffer, 2<<20)
+	positive(&cfg.RecvBuffer, 1<<20)
+	positive(&cfg.Heartbeat, time.Second)
+	positive(&cfg.StallTimeout, 4*time.Second)
+	positive(&cfg.FailoverTimeout, 20*time.Second)
+	positive(&cfg.Linger, 10*time.Second)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -147,6 +152,12 @@ func New(cfg Config) *Session {
 	s.wg.Add(1)
 	go s.run()
 	return s
+}
+
+func positive[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // Start runs the session on its first path. The dialler sends its hello
