@@ -13,6 +13,7 @@ import (
 	"github.com/foxtrotnet/foxtrot/internal/simnet"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
+	"github.com/foxtrotnet/foxtrot/session"
 )
 
 // forger answers every request it sees with forged acks instead of
@@ -281,11 +282,8 @@ func TestAForgedResumeCannotTakeOverAConnection(t *testing.T) {
 	master := dialerSecret(ev.id, ev.eph, ev.tKey, ev.tEph)
 	st, err := ev.link.OpenStream(ctx, wire.StreamHeader{Kind: wire.StreamCircuit, ID: ev.id, Path: ev.ack.Path})
 	require.NoError(t, err)
-	p := newPathConn(st, ev.link, nil, ev.id, ev.ack.Path, master, true)
-	body := append(victim.id[:], make([]byte, 32)...) // a guessed proof
-	body = append(body, make([]byte, 8+1)...)
-	_, err = st.Write(p.seal.seal(nil, recResume, body, nil))
-	require.NoError(t, err)
+	p := attacker.newPath(st, ev.link, nil, ev.id, ev.ack.Path, master, true, 0, false)
+	require.NoError(t, p.SendResume(&session.Resume{ID: victim.ID()})) // a guessed (zero) proof
 	_, err = st.Read(make([]byte, 1))
 	require.Error(t, err, "the target drops the stream")
 	require.Eventually(t, func() bool { return nodes[2].r.Stats().AcceptsFailed == 1 }, 5*time.Second, time.Millisecond)

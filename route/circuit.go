@@ -13,6 +13,7 @@ import (
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
+	"github.com/foxtrotnet/foxtrot/session"
 )
 
 const (
@@ -172,84 +173,92 @@ func pump(dst, src stream, moved func(n int64)) bool {
 // the stream. Anything else is dropped and counted: Accept never sees a
 // failure.
 func (r *Router) acceptPath(lst *Listener, l *peer.Link, st io.ReadWriteCloser, h wire.StreamHeader, master, helloH [32]byte) {
-	p := newPathConn(st, l, nil, h.ID, h.Path, master, false)
+	p := r.newPath(st, l, nil, h.ID, h.Path, master, false, 0, false)
 	fail := func(err error) {
-		p.fail()
+		p.Close()
 		r.stats.acceptsFailed.Add(1)
 		r.log.Debug("inbound stream dropped", "conn", ident.String(h.ID), "err", err)
 	}
-	typ, body, err := p.readFirst(helloTimeout)
+	first, err := p.ReadFirst(helloTimeout)
 	if err != nil {
 		fail(err)
 		return
 	}
-	switch typ {
-	case recHello:
-		pub, hops, err := checkHello(body, helloH)
+	if first.Hello != nil {
+		pub, hops, err := checkHello(first.Hello, helloH)
 		if err != nil {
 			fail(err)
 			return
 		}
-		s := newSession(r, h.ID, false, lst.key.pub, pub, master)
-		p.hops = hops
-		p.canDirect = !r.cfg.EncryptDirect && len(hops) == 0
+		p.SetHops(hops)
+		p.AllowDirect(!r.cfg.EncryptDirect && len(hops) == 0)
+		s := r.newTargetSession(h.ID, lst.key.pub, pub, master)
 		if err := r.registerInbound(s); err != nil {
+			s.Abort(err)
 			fail(err)
 			return
 		}
-		s.start(p)
+		s.Start(p)
 		r.confirm(lst, s)
-	case recResume:
-		var oldID [20]byte
-		copy(oldID[:], body)
-		r.mu.Lock()
-		in := r.inbound[oldID]
-		var s *Session
-		if in != nil {
-			s = in.session
+		return
+	}
+	res := first.Resume
+	r.mu.Lock()
+	in := r.inbound[res.ID]
+	var s *Session
+	if in != nil {
+		s = in.session
+	}
+	r.mu.Unlock()
+	switch {
+	case s != nil:
+		if err := s.Adopt(p, res); err != nil {
+			fail(err)
 		}
-		r.mu.Unlock()
-		fresh := false
-		if s == nil && in != nil {
-			// The first path broke before its hello got through: the
-			// dialler sent it again inside the resume.
-			s = newSession(r, oldID, false, in.lst.key.pub, nil, in.master)
-			lst, helloH, fresh = in.lst, in.helloH, true
-		}
-		if s == nil {
-			fail(fmt.Errorf("%w: resume of an unknown connection", ErrProtocol))
+	case in != nil:
+		// The first path broke before its hello got through: the dialler
+		// sent it again inside the resume.
+		if err := res.Check(in.master, p); err != nil {
+			fail(err)
 			return
 		}
-		off, hops, hello, err := s.parseResume(body, h.ID, h.Path)
-		if err == nil && fresh {
-			var pub *btcec.PublicKey
-			if hello == nil {
-				err = fmt.Errorf("%w: resume of a connection never greeted", ErrProtocol)
-			} else if pub, _, err = checkHello(hello, helloH); err == nil {
-				s.remote = pub
-				err = r.registerInbound(s)
-			}
+		if res.Hello == nil {
+			fail(fmt.Errorf("%w: resume of a connection never greeted", ErrProtocol))
+			return
 		}
-		if err == nil {
-			err = s.adopt(p, off, hops)
-		}
+		pub, _, err := checkHello(res.Hello, in.helloH)
 		if err != nil {
 			fail(err)
 			return
 		}
-		if fresh {
-			s.scheduleHeartbeat()
-			r.confirm(lst, s)
+		s := r.newTargetSession(res.ID, in.lst.key.pub, pub, in.master)
+		if err := r.registerInbound(s); err != nil {
+			s.Abort(err)
+			fail(err)
+			return
 		}
+		if err := s.Adopt(p, res); err != nil {
+			s.Abort(err)
+			fail(err)
+			return
+		}
+		r.confirm(in.lst, s)
 	default:
-		fail(fmt.Errorf("%w: record type %d first", ErrProtocol, typ))
+		fail(fmt.Errorf("%w: resume of an unknown connection", ErrProtocol))
 	}
+}
+
+// newTargetSession makes the target's session of a connection.
+func (r *Router) newTargetSession(id [20]byte, local, remote *btcec.PublicKey, master [32]byte) *Session {
+	cfg := r.sessionConfig(id, false, local, remote, master)
+	cfg.OnEnd = r.removeSession
+	return session.New(cfg)
 }
 
 // registerInbound makes s the session of its connection ID at the target.
 func (r *Router) registerInbound(s *Session) error {
 	r.mu.Lock()
-	if in := r.inbound[s.id]; in != nil {
+	if in := r.inbound[s.ID()]; in != nil {
 		if in.session != nil {
 			r.mu.Unlock()
 			return fmt.Errorf("%w: a second hello", ErrProtocol)
@@ -260,15 +269,11 @@ func (r *Router) registerInbound(s *Session) error {
 	return r.addSession(s)
 }
 
-// confirm tells the dialler at once that its hello arrived (any record
-// does) and queues the session for Accept.
+// confirm queues a new session for Accept (the session has already told
+// the dialler its hello arrived).
 func (r *Router) confirm(lst *Listener, s *Session) {
-	s.tx.mu.Lock()
-	s.tx.pingDue = true
-	s.tx.work.Notify()
-	s.tx.mu.Unlock()
 	if !lst.enqueue(s) {
-		s.end(fmt.Errorf("%w: listener closed or busy", ErrRefused))
+		s.Abort(fmt.Errorf("%w: listener closed or busy", ErrRefused))
 		r.stats.acceptsFailed.Add(1)
 	}
 }

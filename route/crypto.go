@@ -218,19 +218,9 @@ func ser(p *btcec.PublicKey) [33]byte {
 	return b
 }
 
-// pathKeys derives the two directional record keys for one path epoch of
-// a session: each path a connection uses gets fresh keys, so record
-// nonces never repeat under one key even when data is resent.
-func pathKeys(master [32]byte, epoch uint32) (dialerToTarget, targetToDialer [32]byte) {
-	info := fmt.Appendf(nil, "foxtrot/e2e/path/%d", epoch)
-	var out [64]byte
-	if _, err := io.ReadFull(hkdf.New(sha256.New, master[:], nil, info), out[:]); err != nil {
-		panic("route: unreachable: hkdf: " + err.Error())
-	}
-	copy(dialerToTarget[:], out[:32])
-	copy(targetToDialer[:], out[32:])
-	return
-}
+// helloMin is the size of a hello body without relays: the dialler's
+// identity key (33), its signature (64) and the relay count (1).
+const helloMin = 33 + 64 + 1
 
 // helloHash is what the dialler signs with its identity key to prove who
 // it is; it binds the connection ID and all the key material.

@@ -13,6 +13,7 @@ import (
 	"github.com/foxtrotnet/foxtrot/internal/pipe"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
+	"github.com/foxtrotnet/foxtrot/session"
 )
 
 // dialEvent is an answer to one of a dial's requests.
@@ -33,9 +34,9 @@ type dialState struct {
 	target [20]byte
 	events chan dialEvent
 
-	mu      sync.Mutex
-	reqs    map[[20]byte]*keyPair // request ID -> its ephemeral key
-	session *Session
+	mu     sync.Mutex
+	reqs   map[[20]byte]*keyPair // request ID -> its ephemeral key
+	finder *finder               // the session's, once there is one
 }
 
 func (d *dialState) eph(id [20]byte) *keyPair {
@@ -46,10 +47,10 @@ func (d *dialState) eph(id [20]byte) *keyPair {
 
 func (d *dialState) deliver(ev dialEvent) {
 	d.mu.Lock()
-	s := d.session
+	f := d.finder
 	d.mu.Unlock()
-	if s != nil {
-		s.addBackup(ev)
+	if f != nil {
+		f.addBackup(ev)
 		return
 	}
 	select {
@@ -289,49 +290,55 @@ func (r *Router) connect(ctx context.Context, identity *keyPair, d *dialState, e
 	master := dialerSecret(ev.id, ev.eph, ev.tKey, ev.tEph)
 	helloH := helloHash(ev.id, ev.eph.ser, ev.ack.TargetKey, ev.ack.Ephemeral)
 	hops := pathHops(ev.ack.Hops)
-	s := newSession(r, ev.id, true, identity.pub, ev.tKey, master)
-	s.target, s.tKey = d.target, ev.tKey
-	s.hello = buildHello(identity, helloH, hops)
 	stream, err := ev.link.OpenStream(ctx, wire.StreamHeader{Kind: wire.StreamCircuit, ID: ev.id, Path: ev.ack.Path})
 	if err != nil {
 		return nil, fmt.Errorf("%w: opening the data stream: %w", ErrPathBroken, err)
 	}
+	f := r.newFinder(d.target, ev.tKey, ev.id, master)
+	cfg := r.sessionConfig(ev.id, true, identity.pub, ev.tKey, master)
+	cfg.Hello = buildHello(identity, helloH, hops)
+	cfg.Finder = f
+	cfg.OnEnd = func(s *Session) {
+		r.forgetDial(d)
+		r.removeSession(s)
+	}
+	s := session.New(cfg)
+	f.done = s.Done()
 	if err := r.addSession(s); err != nil {
 		stream.Close()
+		s.Abort(err)
 		return nil, err
 	}
 	// From now on the dial's other acks are this session's backups.
-	s.dial = d
 	d.mu.Lock()
-	d.session = s
+	d.finder = f
 	d.mu.Unlock()
 	for {
 		select {
 		case b := <-d.events:
-			s.addBackup(b)
+			f.addBackup(b)
 			continue
 		default:
 		}
 		break
 	}
-	p := newPathConn(stream, ev.link, hops, ev.id, ev.ack.Path, master, true)
-	p.rate = ev.price
-	p.offerDirect(&r.cfg)
-	s.start(p)
+	p := r.newPath(stream, ev.link, hops, ev.id, ev.ack.Path, master, true, ev.price, !r.cfg.EncryptDirect && len(hops) == 0)
+	f.use(p, ev.link)
+	s.Start(p)
 	return s, nil
 }
 
-// requestPath asks the network again for s's target (a failover's fresh
-// path): the answers become s's backups after the first.
-func (r *Router) requestPath(ctx context.Context, s *Session) (dialEvent, error) {
-	d := r.newDial(s.target)
+// requestPath asks the network again for f's target (a failover's fresh
+// path): the answers become f's backups after the first.
+func (r *Router) requestPath(ctx context.Context, f *finder) (dialEvent, error) {
+	d := r.newDial(f.target)
 	ev, err := r.awaitAck(ctx, d)
 	if err != nil {
 		r.forgetDial(d)
 		return ev, err
 	}
 	d.mu.Lock()
-	d.session = s
+	d.finder = f
 	d.mu.Unlock()
 	go func() {
 		// The rest of this request's answers arrive as backups until the
@@ -340,7 +347,7 @@ func (r *Router) requestPath(ctx context.Context, s *Session) (dialEvent, error)
 		defer t.Stop()
 		select {
 		case <-t.C:
-		case <-s.ended:
+		case <-f.done:
 		case <-r.ctx.Done():
 		}
 		r.forgetDial(d)
@@ -383,16 +390,16 @@ func (r *Router) dialLocal(identity *keyPair, lst *Listener) (*Session, error) {
 	tKey := lst.key.pub
 	master := dialerSecret(id, dEph, tKey, tEph.pub)
 	helloH := helloHash(id, dEph.ser, lst.key.ser, tEph.ser)
-	ds := newSession(r, id, true, identity.pub, tKey, master)
-	ds.target, ds.tKey = lst.addr, tKey
-	ds.hello = buildHello(identity, helloH, nil)
+	cfg := r.sessionConfig(id, true, identity.pub, tKey, master)
+	cfg.Hello = buildHello(identity, helloH, nil)
+	cfg.OnEnd = r.removeSession
+	ds := session.New(cfg)
 	a, b := pipe.New(pipe.Options{})
 	if err := r.addSession(ds); err != nil {
+		ds.Abort(err)
 		return nil, err
 	}
-	p := newPathConn(a, nil, nil, id, 1, master, true)
-	p.offerDirect(&r.cfg)
-	ds.start(p)
+	ds.Start(r.newPath(a, nil, nil, id, 1, master, true, 0, !r.cfg.EncryptDirect))
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()

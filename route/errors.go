@@ -2,8 +2,8 @@ package route
 
 import (
 	"errors"
-	"fmt"
-	"net"
+
+	"github.com/foxtrotnet/foxtrot/session"
 )
 
 // Errors of the route package. Dial failures wrap one of ErrNoRoute,
@@ -21,17 +21,22 @@ var (
 	ErrBadRequest = errors.New("route: bad connect request")
 	// ErrBadAck means an ack or refusal failed its checks.
 	ErrBadAck = errors.New("route: bad connect ack")
+	// The connection errors are package session's: these are the same
+	// values, so errors.Is works with either name.
+
 	// ErrTampered means a record failed authentication: something on the
 	// path altered, dropped or reordered data. The connection is over.
-	ErrTampered = errors.New("route: record authentication failed: data was altered on the path")
+	ErrTampered = session.ErrTampered
 	// ErrProtocol means the other end broke the end-to-end protocol.
-	ErrProtocol = errors.New("route: protocol violation")
+	ErrProtocol = session.ErrProtocol
 	// ErrPathBroken means the path under a connection failed.
-	ErrPathBroken = errors.New("route: path broken")
+	ErrPathBroken = session.ErrPathBroken
 	// ErrReset means the other end closed the connection, so a write (or a
 	// read that expected more) cannot succeed.
-	ErrReset = errors.New("route: connection reset by peer")
+	ErrReset = session.ErrReset
+	// ErrStalled is the cause recorded when a path went silent.
+	ErrStalled = session.ErrStalled
 	// ErrClosed wraps net.ErrClosed: the router, listener or connection is
 	// closed.
-	ErrClosed = fmt.Errorf("route: closed: %w", net.ErrClosed)
+	ErrClosed = session.ErrClosed
 )

@@ -1,5 +1,5 @@
-// Package route finds paths through relays and carries end-to-end
-// connections over them.
+// Package route finds paths through relays and sets end-to-end
+// connections up over them.
 //
 // # Connection setup
 //
@@ -39,7 +39,8 @@
 // splices the two. Both ends derive the session keys from ECDH of the two
 // ephemeral keys, bound to the target's key, which signed the exchange;
 // the dialler's first record is a hello with its identity key and a
-// signature binding it to the exchange. See Session for the record layer.
+// signature binding it to the exchange. From there package session carries
+// the connection: the router hands each session its paths.
 //
 // Tables are bounded and expire: seen requests after twice the skew
 // window, circuits that never got a stream after Config.CircuitSetupTimeout,
@@ -62,6 +63,7 @@ import (
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
+	"github.com/foxtrotnet/foxtrot/session"
 )
 
 // Config configures a Router. Identity is required; every other field has
@@ -93,8 +95,10 @@ type Config struct {
 	// SendBuffer is how many written bytes a connection holds until the
 	// other end acknowledges them. Default 2 MiB.
 	SendBuffer int
-	// RecvBuffer is how many received bytes wait for Read before the
-	// connection stops reading from its path. Default 1 MiB.
+	// RecvBuffer is how many received bytes may wait for Read: the
+	// receive window a connection advertises to the other end, which
+	// sends no more until Read makes room (at the start, the protocol's
+	// initial window of 512 KiB applies if it is larger). Default 1 MiB.
 	RecvBuffer int
 	// Linger bounds how long Close keeps sending what was written.
 	// Default 10s.
@@ -130,7 +134,7 @@ type Config struct {
 	// EncryptDirect keeps the end-to-end encryption on paths without
 	// relays too. By default the two ends of such a path agree to rely on
 	// the peer link between their nodes, which already encrypts and
-	// authenticates every byte (see "Direct paths" in record.go).
+	// authenticates every byte (see "Direct paths" in session/record.go).
 	EncryptDirect bool
 	// Billing, if set, makes the node charge for relaying and pay for its
 	// paths (see Billing). Default: free.
@@ -430,7 +434,10 @@ wait:
 	}
 	r.cancel()
 	for _, s := range sessions {
-		s.end(ErrClosed)
+		s.Abort(ErrClosed)
+	}
+	for _, s := range sessions {
+		s.Wait()
 	}
 	r.wg.Wait()
 	return nil
@@ -581,8 +588,8 @@ func (r *Router) removeSession(s *Session) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.sessions, s)
-	if in := r.inbound[s.id]; in != nil && in.session == s {
-		delete(r.inbound, s.id)
+	if in := r.inbound[s.ID()]; in != nil && in.session == s {
+		delete(r.inbound, s.ID())
 	}
 }
 
@@ -592,8 +599,9 @@ type counters struct {
 	requestsSeen, requestsForwarded, requestsDuplicate, requestsInvalid,
 	requestsThrottled, requestsNotForwarded, requestsDeadEnd, acksRelayed, acksInvalid, acksUnknown,
 	circuitsRelayed, circuitsActive, bytesRelayed, streamsRejected,
-	acceptsFailed, failovers, failoverNanos, directedTimeouts,
-	acksOverPrice, cutOffs, requestsRefusedCredit, directPaths atomic.Int64
+	acceptsFailed, directedTimeouts,
+	acksOverPrice, cutOffs, requestsRefusedCredit atomic.Int64
+	session session.Counters // failovers, their time, direct paths
 }
 
 // Stats is a snapshot of the router's counters.
@@ -653,10 +661,10 @@ func (r *Router) Stats() Stats {
 		CircuitsRelayed: c.circuitsRelayed.Load(), CircuitsActive: c.circuitsActive.Load(),
 		BytesRelayed: c.bytesRelayed.Load(), StreamsRejected: c.streamsRejected.Load(),
 		AcceptsFailed: c.acceptsFailed.Load(),
-		Failovers:     c.failovers.Load(), FailoverTime: time.Duration(c.failoverNanos.Load()),
+		Failovers:     c.session.Failovers.Load(), FailoverTime: time.Duration(c.session.FailoverNanos.Load()),
 		DirectedTimeouts: c.directedTimeouts.Load(),
 		AcksOverPrice:    c.acksOverPrice.Load(), CutOffs: c.cutOffs.Load(),
 		RequestsRefusedCredit: c.requestsRefusedCredit.Load(),
-		DirectPaths:           c.directPaths.Load(),
+		DirectPaths:           c.session.DirectPaths.Load(),
 	}
 }

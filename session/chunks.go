@@ -1,4 +1,4 @@
-package route
+package session
 
 import "github.com/foxtrotnet/foxtrot/internal/bufpool"
 

@@ -1,16 +1,20 @@
-package route
+package session
 
 import (
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"io"
 	"slices"
+
+	"golang.org/x/crypto/hkdf"
 
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
 
-// The end-to-end record layer. A record on a path stream is
+// The end-to-end record layer (SPEC.md section 5). A record on a path stream is
 //
 //	type (1) | length (3, big-endian) | AES-256-GCM(key, nonce, ad=type|length, body)
 //
@@ -21,7 +25,10 @@ import (
 //	hello  dialler identity key (33) | BIP-340 signature over helloHash (64) |
 //	       relay count (1) | relay HASH160s, dialler side first (20 each)
 //	data   offset (8) | bytes (at most maxRecordData)
-//	ack    offset (8): every byte before it has arrived
+//	ack    offset (8): every byte before it has arrived | limit (8): the
+//	       sender of the ack accepts data up to this offset (its receive
+//	       window: see machine.recvLimit); before the first ack a sender may
+//	       send up to initialWindow
 //	fin    offset (8): the sender's stream ends here
 //	reset  code (1): the sender is gone (resetClosed) or gave up (resetAbort)
 //	resume connection ID (20) | proof (32) | offset (8) | relay count (1) |
@@ -86,16 +93,23 @@ const (
 	maxSealed = 8 + maxRecordData + recordTagSize
 	helloMin  = 33 + 64 + 1
 	resumeMin = 20 + 32 + 8 + 1
+	ackSize   = 8 + 8
+	// initialWindow is the receive window every session starts with on
+	// both ends: a sender may send data up to this offset before the
+	// other end's first ack names a limit. It is a protocol constant
+	// because the sender cannot know the receiver's RecvBuffer; a
+	// receiver always accepts at least this much.
+	initialWindow = 512 << 10
 )
 
 func newAEAD(key [32]byte) cipher.AEAD {
 	block, err := aes.NewCipher(key[:])
 	if err != nil {
-		panic("route: aes: " + err.Error()) // a 32-byte key never fails
+		panic("session: aes: " + err.Error()) // a 32-byte key never fails
 	}
 	aead, err := cipher.NewGCM(block)
 	if err != nil {
-		panic("route: gcm: " + err.Error())
+		panic("session: gcm: " + err.Error())
 	}
 	return aead
 }
@@ -139,6 +153,15 @@ func (s *sealer) sealU64(dst []byte, typ byte, v uint64) []byte {
 	var b [8]byte
 	binary.BigEndian.PutUint64(b[:], v)
 	return s.seal(dst, typ, b[:], nil)
+}
+
+// sealAck appends an ack record: every byte before off arrived, and data
+// up to limit is welcome.
+func (s *sealer) sealAck(dst []byte, off, limit uint64) []byte {
+	var b [ackSize]byte
+	binary.BigEndian.PutUint64(b[:8], off)
+	binary.BigEndian.PutUint64(b[8:], limit)
+	return s.seal(dst, recAck, b[:], nil)
 }
 
 // opener opens one direction's records, in order.
@@ -206,7 +229,9 @@ func checkBody(typ byte, b []byte) error {
 		ok = len(b) >= helloMin && len(b) == helloMin+20*int(b[helloMin-1]) && int(b[helloMin-1]) < wire.MaxHops
 	case recData:
 		ok = len(b) > 8
-	case recAck, recFin, recResumed:
+	case recAck:
+		ok = len(b) == ackSize
+	case recFin, recResumed:
 		ok = len(b) == 8
 	case recReset:
 		ok = len(b) == 1
@@ -224,4 +249,18 @@ func checkBody(typ byte, b []byte) error {
 		return fmt.Errorf("%w: record type %d with a %d-byte body", ErrProtocol, typ, len(b))
 	}
 	return nil
+}
+
+// pathKeys derives the two directional record keys for one path of a
+// session: each path a connection uses gets fresh keys, so record nonces
+// never repeat under one key even when data is resent.
+func pathKeys(master [32]byte, num uint32) (dialerToTarget, targetToDialer [32]byte) {
+	info := fmt.Appendf(nil, "foxtrot/e2e/path/%d", num)
+	var out [64]byte
+	if _, err := io.ReadFull(hkdf.New(sha256.New, master[:], nil, info), out[:]); err != nil {
+		panic("session: unreachable: hkdf: " + err.Error())
+	}
+	copy(dialerToTarget[:], out[:32])
+	copy(targetToDialer[:], out[32:])
+	return
 }
