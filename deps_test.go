@@ -27,7 +27,7 @@ var layers = []struct {
 	{3, []string{"internal/simnet"}},
 	{4, []string{"peer"}},
 	{5, []string{"channel"}},
-	{6, []string{"channel/btcdtest", "dht", "stealth"}}, // btcdtest drives channel/rpcchain
+	{6, []string{"channel/btcdtest", "dht", "stealth", "billing"}}, // btcdtest drives channel/rpcchain; billing drives channels
 	{7, []string{"route"}},
 	{8, []string{""}}, // the root package
 	{9, []string{"examples"}},

@@ -303,7 +303,7 @@ func (s *Session) sendLoop(p *pathConn) {
 // are exactly the bytes its first relay splices and meters.
 func (s *Session) meter(p *pathConn, n int) {
 	if p.rate > 0 && n > 0 && s.dialer && s.r.bill != nil && p.first != nil {
-		s.r.bill.meterOrigin(p.first, p.rate, int64(n))
+		s.r.bill.Origin(p.first.ID(), p.rate).Add(int64(n))
 	}
 }
 

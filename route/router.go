@@ -59,6 +59,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/foxtrotnet/foxtrot/billing"
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
@@ -216,7 +217,7 @@ type Router struct {
 	gone      map[[20]byte]goneKey // recently closed listeners, to refuse for
 	sessions  map[*Session]struct{}
 	routes    *table
-	bill      *biller // nil: billing is off
+	bill      *billing.Engine // nil: billing is off
 	closed    bool
 
 	ctx    context.Context // cancelled by Close
@@ -372,7 +373,7 @@ func New(cfg Config) (*Router, error) {
 	r.routes = newTable(cfg.RouteTTL, cfg.MaxRoutes)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	if cfg.Billing != nil {
-		b, err := newBiller(r, *cfg.Billing)
+		b, err := billing.New(*cfg.Billing, billing.Host{Identity: cfg.Identity, Logger: cfg.Logger, Now: cfg.Now})
 		if err != nil {
 			r.cancel()
 			return nil, err
@@ -433,6 +434,9 @@ wait:
 		s.end(ErrClosed)
 	}
 	r.wg.Wait()
+	if r.bill != nil {
+		r.bill.Close()
+	}
 	return nil
 }
 
@@ -449,9 +453,6 @@ func (r *Router) janitor() {
 			return
 		case <-t.C:
 			r.expire(r.now())
-			if r.bill != nil {
-				r.bill.tick()
-			}
 		}
 	}
 }
@@ -485,7 +486,7 @@ func (r *Router) expire(now time.Time) {
 // LinkUp implements peer.Handler.
 func (r *Router) LinkUp(l *peer.Link) {
 	if r.bill != nil {
-		r.bill.linkUp(l)
+		r.bill.LinkUp(l)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -522,6 +523,9 @@ func (r *Router) shareForwardingLocked() {
 // before the link went down (a dialler that wrote, closed and shut its
 // node down at once), and its bytes are still there to relay.
 func (r *Router) LinkDown(l *peer.Link, err error) {
+	if r.bill != nil {
+		r.bill.LinkDown(l)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.nbrs, l)
@@ -543,13 +547,9 @@ func (r *Router) HandleMessage(l *peer.Link, m wire.Message) {
 		r.handleAck(l, m)
 	case *wire.ConnectRefuse:
 		r.handleRefuse(l, m)
-	case *wire.ChannelMessage:
+	case *wire.ChannelMessage, *wire.PaymentRequest:
 		if r.bill != nil {
-			r.bill.onChannelMessage(l, m)
-		}
-	case *wire.PaymentRequest:
-		if r.bill != nil {
-			r.bill.onPaymentRequest(l, m)
+			r.bill.HandleMessage(l, m) // queued for the billing loop; never blocks
 		}
 	default:
 		r.log.Debug("unhandled message", "type", m.Type())
@@ -593,7 +593,7 @@ type counters struct {
 	requestsThrottled, requestsNotForwarded, requestsDeadEnd, acksRelayed, acksInvalid, acksUnknown,
 	circuitsRelayed, circuitsActive, bytesRelayed, streamsRejected,
 	acceptsFailed, failovers, failoverNanos, directedTimeouts,
-	acksOverPrice, cutOffs, requestsRefusedCredit, directPaths atomic.Int64
+	acksOverPrice, requestsRefusedCredit, directPaths atomic.Int64
 }
 
 // Stats is a snapshot of the router's counters.
@@ -643,6 +643,10 @@ func (s Stats) ControlMessages() int64 {
 // Stats returns the router's counters.
 func (r *Router) Stats() Stats {
 	c := &r.stats
+	var cutOffs int64
+	if r.bill != nil {
+		cutOffs = r.bill.Stats().CutOffs
+	}
 	return Stats{
 		RequestsSent: c.requestsSent.Load(), AcksSent: c.acksSent.Load(),
 		RequestsSeen: c.requestsSeen.Load(), RequestsForwarded: c.requestsForwarded.Load(),
@@ -655,7 +659,7 @@ func (r *Router) Stats() Stats {
 		AcceptsFailed: c.acceptsFailed.Load(),
 		Failovers:     c.failovers.Load(), FailoverTime: time.Duration(c.failoverNanos.Load()),
 		DirectedTimeouts: c.directedTimeouts.Load(),
-		AcksOverPrice:    c.acksOverPrice.Load(), CutOffs: c.cutOffs.Load(),
+		AcksOverPrice:    c.acksOverPrice.Load(), CutOffs: cutOffs,
 		RequestsRefusedCredit: c.requestsRefusedCredit.Load(),
 		DirectPaths:           c.directPaths.Load(),
 	}
