@@ -67,6 +67,7 @@ type Engine struct {
 	height      uint32 // the chain's height at the last poll
 	heightKnown bool
 	polling     bool     // a chain poll is running
+	pollAgain   bool     // and another is due when it ends (a tick came)
 	parked      []func() // channel messages waiting for the first height
 }
 
@@ -256,10 +257,15 @@ func (e *Engine) tick() {
 }
 
 // poll asks the chain, on a goroutine of its own, for its height and the
-// confirmations of the fundings waited for; one poll at a time, so a hung
-// chain holds one goroutine, not one per tick.
+// confirmations of the fundings waited for. One poll at a time, so a hung
+// chain holds one goroutine, not one per tick; a poll asked for while one
+// runs starts when it ends, so none is lost.
 func (e *Engine) poll() {
-	if e.polling || e.cfg.Chain == nil {
+	if e.cfg.Chain == nil {
+		return
+	}
+	if e.polling {
+		e.pollAgain = true
 		return
 	}
 	e.polling = true
@@ -296,6 +302,10 @@ func (e *Engine) poll() {
 				if a := e.accts[id]; a != nil && a.confirming && confs[i] >= e.cfg.MinConfirmations {
 					e.ready(a)
 				}
+			}
+			if e.pollAgain {
+				e.pollAgain = false
+				e.poll()
 			}
 		})
 	}()
