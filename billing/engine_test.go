@@ -176,7 +176,7 @@ func TestAFullQueueDropsMessagesAndNeverBlocksTheReader(t *testing.T) {
 	busy, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	free := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(free) // before the engine's Close
+	t.Cleanup(free)                              // before the engine's Close
 	go n.e.do(func() { close(busy); <-release }) // the loop is stuck (an fsync)
 	<-busy
 	const extra = 10
