@@ -176,8 +176,9 @@ func TestAFullQueueDropsMessagesAndNeverBlocksTheReader(t *testing.T) {
 	busy, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
 	free := func() { once.Do(func() { close(release) }) }
-	t.Cleanup(free)                              // before the engine's Close
-	go n.e.do(func() { close(busy); <-release }) // the loop is stuck (an fsync)
+	t.Cleanup(free) // runs before the engine's Close
+	// The loop is stuck, as in a slow fsync.
+	go n.e.do(func() { close(busy); <-release })
 	<-busy
 	const extra = 10
 	for range messageQueue + extra {
