@@ -30,8 +30,8 @@ var layers = []struct {
 	{3, []string{"internal/simnet"}},
 	{4, []string{"peer"}},
 	{5, []string{"channel"}},
-	{6, []string{"channel/btcdtest", "dht", "stealth"}}, // btcdtest drives channel/rpcchain
-	{6, []string{"session"}},                            // knows paths, not how they were found
+	{6, []string{"channel/btcdtest", "dht", "stealth", "billing"}}, // btcdtest drives channel/rpcchain; billing drives channels
+	{6, []string{"session"}},                                       // knows paths, not how they were found
 	{7, []string{"route"}},
 	{8, []string{""}},                        // the root package
 	{9, []string{"examples", "foxtrottest"}}, // foxtrottest builds networks of root Nodes for tests

@@ -9,6 +9,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
+	"github.com/foxtrotnet/foxtrot/billing"
 	"github.com/foxtrotnet/foxtrot/internal/bufpool"
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
@@ -42,7 +43,7 @@ func (r *Router) handleStream(l *peer.Link, s stream, h wire.StreamHeader) {
 	key := circuitKey{h.ID, h.Path}
 	r.mu.Lock()
 	if c := r.circuits[key]; c != nil && c.up == l && !c.active {
-		if r.bill != nil && r.bill.isCutOff(l) {
+		if r.bill != nil && r.bill.CutOff(l.ID()) {
 			r.mu.Unlock()
 			r.stats.requestsRefusedCredit.Add(1)
 			s.Close()
@@ -93,20 +94,19 @@ func (r *Router) relay(key circuitKey, c *circuit, up stream, h wire.StreamHeade
 	r.stats.circuitsRelayed.Add(1)
 	r.stats.circuitsActive.Add(1)
 	defer r.stats.circuitsActive.Add(-1)
-	bill := r.bill
-	if bill != nil && c.upRate > 0 {
-		bill.circuitUp(c)
-		defer bill.circuitDown(c)
-	} else {
-		bill = nil
+	var meter billing.Meter // atomic adds only: nothing on the splice waits for billing
+	if r.bill != nil && c.upRate > 0 {
+		m := r.bill.Relay(c.up.ID(), c.down.ID(), c.upRate, c.downRate, c.stop)
+		defer m.Close()
+		meter = m
 	}
 	upObs, downObs := r.observe(c.up), r.observe(c.down)
 	ok := splice(up, down, func(n int64) {
 		r.stats.bytesRelayed.Add(n)
 		upObs.bytes.Add(n)
 		downObs.bytes.Add(n)
-		if bill != nil {
-			bill.meterRelay(c, n)
+		if meter != nil {
+			meter.Add(n)
 		}
 	})
 	for _, o := range []*observed{upObs, downObs} {

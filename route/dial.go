@@ -130,7 +130,7 @@ func (r *Router) maxPrice() uint64 {
 	if r.bill == nil {
 		return 0
 	}
-	return r.bill.cfg.MaxPrice
+	return r.bill.MaxPrice()
 }
 
 // awaitAck sends d's first request and returns the best usable answer. A

@@ -39,4 +39,9 @@ var (
 	// ErrClosed wraps net.ErrClosed: the router, listener or connection is
 	// closed.
 	ErrClosed = session.ErrClosed
+	// ErrTooExpensive means every path found costs more than the dial's
+	// price limit (Billing.MaxPrice).
+	ErrTooExpensive = errors.New("route: every path costs more than the price limit")
+	// ErrBillingOff means a channel operation on a node without Billing.
+	ErrBillingOff = errors.New("route: billing is off")
 )

@@ -4,8 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/btcsuite/btcd/btcec/v2"
-
+	"github.com/foxtrotnet/foxtrot/billing"
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
@@ -24,7 +23,7 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 		r.stats.requestsThrottled.Add(1)
 		return
 	}
-	if r.bill != nil && r.bill.isCutOff(l) {
+	if r.bill != nil && r.bill.CutOff(l.ID()) {
 		r.stats.requestsRefusedCredit.Add(1)
 		return
 	}
@@ -207,7 +206,9 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		// Our own dial: check before anything depends on it.
 		tKey, tEph, err := checkAck(ack, target, dEph)
 		if err == nil {
-			err = checkQuotes(ack, r.now())
+			if qerr := billing.CheckQuotes(ack, r.now()); qerr != nil {
+				err = fmt.Errorf("%w: %w", ErrBadAck, qerr)
+			}
 		}
 		if err != nil {
 			r.stats.acksInvalid.Add(1)
@@ -215,7 +216,7 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 			return
 		}
 		r.mu.Lock()
-		r.routes.learn(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), pathPrice(ack.Hops), r.now())
+		r.routes.learn(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), billing.PathPrice(ack.Hops), r.now())
 		d := r.dials[ack.ID]
 		r.mu.Unlock()
 		r.observe(l).acksBack.Add(1)
@@ -223,7 +224,7 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 			"relays", len(ack.Hops), "after", r.now().Sub(e.sentAt), "dial", d != nil)
 		if d != nil {
 			d.deliver(dialEvent{id: ack.ID, eph: d.eph(ack.ID), link: l, ack: ack, tKey: tKey, tEph: tEph,
-				price: pathPrice(ack.Hops), overPrice: pathPrice(ack.Hops) > e.maxPrice})
+				price: billing.PathPrice(ack.Hops), overPrice: billing.PathPrice(ack.Hops) > e.maxPrice})
 		}
 		return
 	}
@@ -236,11 +237,11 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		r.log.Debug("dropping ack", "from", ident.String(l.ID()), "err", err)
 		return
 	}
-	down := pathPrice(ack.Hops)
+	down := billing.PathPrice(ack.Hops)
 	price := r.price()
 	// An ack over the dialler's limit is passed on, so it can say why it
 	// found no path, but no circuit is kept for it: no stream will come.
-	over := down+price > e.maxPrice
+	over := down+price < down || down+price > e.maxPrice
 	key := circuitKey{ack.ID, ack.Path}
 	r.mu.Lock()
 	if _, dup := r.circuits[key]; dup || e.relayed >= r.cfg.MaxAcks {
@@ -262,7 +263,7 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 	r.observe(l).acksBack.Add(1)
 
 	fwd := *ack
-	fwd.Hops = append(append(make([]wire.Hop, 0, len(ack.Hops)+1), ack.Hops...), r.quote(ack.ID, ack.Path, price))
+	fwd.Hops = append(append(make([]wire.Hop, 0, len(ack.Hops)+1), ack.Hops...), r.quote(ack.ID, ack.Path))
 	if up.Send(&fwd) == nil {
 		r.stats.acksRelayed.Add(1)
 	}
@@ -273,48 +274,16 @@ func (r *Router) price() uint64 {
 	if r.bill == nil {
 		return 0
 	}
-	return r.bill.cfg.Price
+	return r.bill.Price()
 }
 
 // quote is this relay's hop in an ack: its key and, when it charges, its
-// signed price for this path.
-func (r *Router) quote(id [20]byte, path uint32, price uint64) wire.Hop {
-	h := wire.Hop{Key: r.id.ser, Price: price}
-	if price > 0 {
-		h.ValidUntil = uint32(r.now().Add(r.bill.cfg.QuoteTTL).Unix())
-		h.Sig = sign(r.id.priv, wire.QuoteHash(id, path, h.Key, price, h.ValidUntil))
+// signed price for this path (see billing.Quote).
+func (r *Router) quote(id [20]byte, path uint32) wire.Hop {
+	if r.bill == nil {
+		return wire.Hop{Key: r.id.ser}
 	}
-	return h
-}
-
-// checkQuotes verifies the signed prices in an ack: every relay that
-// charges must have signed its price for this path, unexpired.
-func checkQuotes(ack *wire.ConnectAck, now time.Time) error {
-	for _, h := range ack.Hops {
-		if h.Price == 0 {
-			continue
-		}
-		key, err := btcec.ParsePubKey(h.Key[:])
-		if err != nil {
-			return fmt.Errorf("%w: relay key: %v", ErrBadAck, err)
-		}
-		if int64(h.ValidUntil) < now.Unix() {
-			return fmt.Errorf("%w: quote of %s expired", ErrBadAck, ident.String(h.Node()))
-		}
-		if err := verify(key, wire.QuoteHash(ack.ID, ack.Path, h.Key, h.Price, h.ValidUntil), h.Sig); err != nil {
-			return fmt.Errorf("%w: quote of %s: %v", ErrBadAck, ident.String(h.Node()), err)
-		}
-	}
-	return nil
-}
-
-// pathPrice is what the relays of an ack's hop list charge together.
-func pathPrice(hops []wire.Hop) uint64 {
-	var p uint64
-	for _, h := range hops {
-		p += h.Price
-	}
-	return p
+	return r.bill.Quote(id, path)
 }
 
 // handleRefuse passes a checked refusal toward the dialler.

@@ -60,6 +60,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/foxtrotnet/foxtrot/billing"
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
@@ -220,7 +221,7 @@ type Router struct {
 	gone      map[[20]byte]goneKey // recently closed listeners, to refuse for
 	sessions  map[*Session]struct{}
 	routes    *table
-	bill      *biller // nil: billing is off
+	bill      *billing.Engine // nil: billing is off
 	closed    bool
 
 	ctx    context.Context // cancelled by Close
@@ -376,7 +377,7 @@ func New(cfg Config) (*Router, error) {
 	r.routes = newTable(cfg.RouteTTL, cfg.MaxRoutes)
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	if cfg.Billing != nil {
-		b, err := newBiller(r, *cfg.Billing)
+		b, err := billing.New(*cfg.Billing, billing.Host{Identity: cfg.Identity, Logger: cfg.Logger, Now: cfg.Now})
 		if err != nil {
 			r.cancel()
 			return nil, err
@@ -440,6 +441,9 @@ wait:
 		s.Wait()
 	}
 	r.wg.Wait()
+	if r.bill != nil {
+		r.bill.Close()
+	}
 	return nil
 }
 
@@ -456,9 +460,6 @@ func (r *Router) janitor() {
 			return
 		case <-t.C:
 			r.expire(r.now())
-			if r.bill != nil {
-				r.bill.tick()
-			}
 		}
 	}
 }
@@ -492,7 +493,7 @@ func (r *Router) expire(now time.Time) {
 // LinkUp implements peer.Handler.
 func (r *Router) LinkUp(l *peer.Link) {
 	if r.bill != nil {
-		r.bill.linkUp(l)
+		r.bill.LinkUp(l)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -529,6 +530,9 @@ func (r *Router) shareForwardingLocked() {
 // before the link went down (a dialler that wrote, closed and shut its
 // node down at once), and its bytes are still there to relay.
 func (r *Router) LinkDown(l *peer.Link, err error) {
+	if r.bill != nil {
+		r.bill.LinkDown(l)
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.nbrs, l)
@@ -550,13 +554,9 @@ func (r *Router) HandleMessage(l *peer.Link, m wire.Message) {
 		r.handleAck(l, m)
 	case *wire.ConnectRefuse:
 		r.handleRefuse(l, m)
-	case *wire.ChannelMessage:
+	case *wire.ChannelMessage, *wire.PaymentRequest:
 		if r.bill != nil {
-			r.bill.onChannelMessage(l, m)
-		}
-	case *wire.PaymentRequest:
-		if r.bill != nil {
-			r.bill.onPaymentRequest(l, m)
+			r.bill.HandleMessage(l, m) // queued for the billing loop; never blocks
 		}
 	default:
 		r.log.Debug("unhandled message", "type", m.Type())
@@ -600,7 +600,7 @@ type counters struct {
 	requestsThrottled, requestsNotForwarded, requestsDeadEnd, acksRelayed, acksInvalid, acksUnknown,
 	circuitsRelayed, circuitsActive, bytesRelayed, streamsRejected,
 	acceptsFailed, directedTimeouts,
-	acksOverPrice, cutOffs, requestsRefusedCredit atomic.Int64
+	acksOverPrice, requestsRefusedCredit atomic.Int64
 	session session.Counters // failovers, their time, direct paths
 }
 
@@ -651,6 +651,10 @@ func (s Stats) ControlMessages() int64 {
 // Stats returns the router's counters.
 func (r *Router) Stats() Stats {
 	c := &r.stats
+	var cutOffs int64
+	if r.bill != nil {
+		cutOffs = r.bill.Stats().CutOffs
+	}
 	return Stats{
 		RequestsSent: c.requestsSent.Load(), AcksSent: c.acksSent.Load(),
 		RequestsSeen: c.requestsSeen.Load(), RequestsForwarded: c.requestsForwarded.Load(),
@@ -663,7 +667,7 @@ func (r *Router) Stats() Stats {
 		AcceptsFailed: c.acceptsFailed.Load(),
 		Failovers:     c.session.Failovers.Load(), FailoverTime: time.Duration(c.session.FailoverNanos.Load()),
 		DirectedTimeouts: c.directedTimeouts.Load(),
-		AcksOverPrice:    c.acksOverPrice.Load(), CutOffs: c.cutOffs.Load(),
+		AcksOverPrice:    c.acksOverPrice.Load(), CutOffs: cutOffs,
 		RequestsRefusedCredit: c.requestsRefusedCredit.Load(),
 		DirectPaths:           c.session.DirectPaths.Load(),
 	}

@@ -43,21 +43,13 @@ func (r *Router) newPath(stream io.ReadWriteCloser, link *peer.Link, hops []Hop,
 		info.Peer = link.ID()
 	}
 	if dialer && rate > 0 && link != nil && r.bill != nil {
-		info.Meter = originMeter{r.bill, link, rate}
+		// The dialler pays for every byte of every record of its own
+		// connection, both directions: exactly what its first relay
+		// splices and meters.
+		info.Meter = r.bill.Origin(link.ID(), rate)
 	}
 	return session.NewPath(stream, info, master, dialer)
 }
-
-// originMeter charges the dialler for the bytes of its own connection
-// over a priced path: every byte of every record, both directions, which
-// are exactly the bytes its first relay splices and meters.
-type originMeter struct {
-	b     *biller
-	first *peer.Link
-	rate  uint64
-}
-
-func (m originMeter) Add(n int64) { m.b.meterOrigin(m.first, m.rate, n) }
 
 // finder finds a dialler's session new paths when one breaks: the other
 // acks of its dial first, then fresh requests (directed, then flooded).

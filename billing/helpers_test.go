@@ -1,0 +1,274 @@
+package billing
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/btcsuite/btcd/btcutil"
+	btcwire "github.com/btcsuite/btcd/wire"
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+
+	"github.com/foxtrotnet/foxtrot/addr"
+	"github.com/foxtrotnet/foxtrot/channel"
+	"github.com/foxtrotnet/foxtrot/channel/simchain"
+	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/internal/wire"
+)
+
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+
+// wait bounds every wait for an event: past it the test has failed.
+const wait = 20 * time.Second
+
+// clock is a settable clock.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// node is an engine whose ticks and clock the test drives.
+type node struct {
+	e     *Engine
+	id    [20]byte
+	ticks chan time.Time
+	clock *clock
+}
+
+func newNode(t *testing.T, cfg Config) *node {
+	t.Helper()
+	key, err := btcec.NewPrivateKey()
+	require.NoError(t, err)
+	n := &node{id: ident.Hash160(key.PubKey()), ticks: make(chan time.Time), clock: &clock{now: time.Unix(1_700_000_000, 0)}}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", ident.String(n.id)[:6])
+	n.e, err = New(cfg, Host{Identity: key, Ticks: n.ticks, Now: n.clock.Now, Logger: log})
+	require.NoError(t, err)
+	t.Cleanup(func() { n.e.Close() })
+	return n
+}
+
+// testWriter logs to the test.
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// tick drives one tick of n's engine.
+func (n *node) tick(t *testing.T) {
+	t.Helper()
+	select {
+	case n.ticks <- n.clock.Now():
+	case <-time.After(wait):
+		t.Fatal("the engine's loop did not take a tick")
+	}
+}
+
+// status is n's account with peer, read through its loop (so everything
+// queued before it, and everything metered, is in it).
+func (n *node) status(peer [20]byte) ChannelStatus {
+	for _, s := range n.e.Channels() {
+		if s.Peer == peer {
+			return s
+		}
+	}
+	return ChannelStatus{Peer: peer}
+}
+
+// wireLink carries messages from one engine to another as a peer link
+// does: encoded and decoded by package wire, in order, and recorded for
+// the test to watch. A link with no peer engine only records.
+type wireLink struct {
+	id   [20]byte // the neighbour's identity
+	peer *Engine
+	back *wireLink // the neighbour's link to us
+	sent chan wire.Message
+}
+
+func newWireLink(id [20]byte) *wireLink {
+	return &wireLink{id: id, sent: make(chan wire.Message, 4096)}
+}
+
+func (l *wireLink) ID() addr.NodeID { return l.id }
+
+func (l *wireLink) Send(m wire.Message) error {
+	b, err := wire.Append(nil, m)
+	if err != nil {
+		return err
+	}
+	got, err := wire.NewReader(bytes.NewReader(b)).Read()
+	if err != nil {
+		return err
+	}
+	select {
+	case l.sent <- got:
+	default:
+		return errors.New("test link: record full")
+	}
+	if l.peer != nil {
+		l.peer.HandleMessage(l.back, got)
+	}
+	return nil
+}
+
+// connect links two engines both ways.
+func connect(a, b *node) (ab, ba *wireLink) {
+	ab, ba = newWireLink(b.id), newWireLink(a.id)
+	ab.peer, ba.peer = b.e, a.e
+	ab.back, ba.back = ba, ab
+	a.e.LinkUp(ab)
+	b.e.LinkUp(ba)
+	return ab, ba
+}
+
+// next returns the next message of type T l sends, skipping others.
+func next[T wire.Message](t *testing.T, l *wireLink) T {
+	t.Helper()
+	timeout := time.After(wait)
+	for {
+		select {
+		case m := <-l.sent:
+			if m, ok := m.(T); ok {
+				return m
+			}
+		case <-timeout:
+			var zero T
+			t.Fatalf("no %T was sent", zero)
+			return zero
+		}
+	}
+}
+
+// nextChannel returns the next channel message on l that decodes as T.
+func nextChannel[T any, PT interface {
+	*T
+	UnmarshalBinary([]byte) error
+}](t *testing.T, l *wireLink) PT {
+	t.Helper()
+	timeout := time.After(wait)
+	for {
+		select {
+		case m := <-l.sent:
+			if cm, ok := m.(*wire.ChannelMessage); ok {
+				var v T
+				if PT(&v).UnmarshalBinary(cm.Payload) == nil {
+					return &v
+				}
+			}
+		case <-timeout:
+			var zero T
+			t.Fatalf("no %T was sent", zero)
+			return nil
+		}
+	}
+}
+
+// quiet asserts that l sent nothing (call it after a status barrier).
+func quiet(t *testing.T, l *wireLink) {
+	t.Helper()
+	select {
+	case m := <-l.sent:
+		t.Fatalf("unexpected %T %+v", m, m)
+	default:
+	}
+}
+
+// wallet holds matured coinbase coins on a simulated chain.
+type wallet struct {
+	key   *btcec.PrivateKey
+	mu    sync.Mutex
+	coins []channel.FundingInput
+}
+
+// newWallet mines n coins to a fresh key and lets them mature.
+func newWallet(t *testing.T, chain *simchain.Chain, n int) *wallet {
+	key, err := btcec.NewPrivateKey()
+	require.NoError(t, err)
+	w := &wallet{key: key}
+	for range n {
+		chain.MineTo(1, channel.P2WPKH(key.PubKey()))
+		h, err := chain.Height(context.Background())
+		require.NoError(t, err)
+		cb := chain.Block(h)[0]
+		w.coins = append(w.coins, channel.FundingInput{
+			OutPoint: btcwire.OutPoint{Hash: cb.TxHash(), Index: 0},
+			PrevOut:  *cb.TxOut[0],
+			Signer:   channel.KeySigner{Key: key},
+		})
+	}
+	chain.MineTo(simchain.CoinbaseMaturity, simchain.AnyoneCanSpendScript())
+	return w
+}
+
+func (w *wallet) Fund(amount btcutil.Amount) ([]channel.FundingInput, *btcwire.TxOut, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.coins) == 0 {
+		return nil, nil, errors.New("wallet empty")
+	}
+	c := w.coins[0]
+	w.coins = w.coins[1:]
+	change := btcwire.NewTxOut(c.PrevOut.Value-int64(amount)-5000, channel.P2WPKH(w.key.PubKey()))
+	return []channel.FundingInput{c}, change, nil
+}
+
+// spent waits until the chain's mempool or blocks spend op (a funding
+// was broadcast) and returns the spending transaction.
+func spent(t *testing.T, chain channel.Chain, op btcwire.OutPoint) *btcwire.MsgTx {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	tx, err := chain.WatchSpend(ctx, op, 0)
+	require.NoError(t, err, "the funding was never broadcast")
+	return tx
+}
+
+// gatedChain is a chain whose Height blocks, after the first call, until
+// the test releases it (or the caller's context ends): a Bitcoin node
+// that hangs.
+type gatedChain struct {
+	channel.Chain
+	mu      sync.Mutex
+	calls   int
+	entered chan struct{} // a blocked Height call began
+	release chan struct{}
+}
+
+func (g *gatedChain) Height(ctx context.Context) (uint32, error) {
+	g.mu.Lock()
+	g.calls++
+	first := g.calls == 1
+	g.mu.Unlock()
+	if !first {
+		select {
+		case g.entered <- struct{}{}:
+		default:
+		}
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	return g.Chain.Height(ctx)
+}
