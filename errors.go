@@ -1,6 +1,10 @@
 package foxtrot
 
-import "github.com/foxtrotnet/foxtrot/addr"
+import (
+	"errors"
+
+	"github.com/foxtrotnet/foxtrot/addr"
+)
 
 // Address errors. ParseAddr's errors wrap ErrBadAddr and one of the others.
 // They are package addr's errors, under the names they have always had
@@ -12,3 +16,7 @@ var (
 	ErrAddrLength   = addr.ErrAddrLength
 	ErrAddrEncoding = addr.ErrAddrEncoding
 )
+
+// ErrBadConfig means a Config value is out of range: NewNode refuses a
+// negative duration, size or rate (zero means the default).
+var ErrBadConfig = errors.New("foxtrot: bad config")

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,6 +74,56 @@ type Config struct {
 	// Defaults 1000 and 1000.
 	RequestRate  float64
 	RequestBurst int
+	// SendBuffer is how many written bytes a connection holds until the
+	// other end acknowledges them; Write blocks while it is full.
+	// Default 2 MiB.
+	SendBuffer int
+	// RecvBuffer is how many received bytes may wait for Read: the
+	// receive window each connection advertises to the other end.
+	// Default 1 MiB.
+	RecvBuffer int
+	// Linger bounds how long Close keeps delivering what was written
+	// before it gives up on it. Default 10s.
+	Linger time.Duration
+	// StreamWindow is the per-stream window of peer links (the most bytes
+	// in flight on one hop of a connection). Default 1 MiB.
+	StreamWindow int
+	// AcceptBacklog is how many connections wait for Accept per
+	// listener; more are refused. Default 128.
+	AcceptBacklog int
+}
+
+// validate rejects settings out of range: zero means the default, a
+// negative value is a mistake and NewNode says so.
+func (c *Config) validate() error {
+	var bad []string
+	for name, d := range map[string]time.Duration{
+		"HandshakeTimeout": c.HandshakeTimeout, "PingInterval": c.PingInterval, "DialTimeout": c.DialTimeout,
+		"FailoverTimeout": c.FailoverTimeout, "StallTimeout": c.StallTimeout, "Linger": c.Linger,
+	} {
+		if d < 0 {
+			bad = append(bad, name)
+		}
+	}
+	for name, n := range map[string]int{
+		"RequestBurst": c.RequestBurst, "SendBuffer": c.SendBuffer, "RecvBuffer": c.RecvBuffer,
+		"StreamWindow": c.StreamWindow, "AcceptBacklog": c.AcceptBacklog,
+	} {
+		if n < 0 {
+			bad = append(bad, name)
+		}
+	}
+	if c.RequestRate < 0 {
+		bad = append(bad, "RequestRate")
+	}
+	if len(bad) > 0 {
+		slices.Sort(bad)
+		return fmt.Errorf("%w: negative Config.%s (zero means the default)", ErrBadConfig, strings.Join(bad, ", Config."))
+	}
+	if c.StreamWindow > math.MaxUint32 {
+		return fmt.Errorf("%w: Config.StreamWindow %d is over 4 GiB", ErrBadConfig, c.StreamWindow)
+	}
+	return nil
 }
 
 // Node is one participant of the network: it holds peer links, relays for
@@ -90,6 +143,9 @@ type Node struct {
 // to cfg.Peers. It fails if a listen address is unusable or any address is
 // malformed.
 func NewNode(cfg Config) (*Node, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
 	if cfg.Identity == nil {
 		k, err := GenerateKey()
 		if err != nil {
@@ -127,6 +183,10 @@ func NewNode(cfg Config) (*Node, error) {
 		StallTimeout:    cfg.StallTimeout,
 		EncryptDirect:   cfg.EncryptDirect,
 		Billing:         cfg.Billing,
+		SendBuffer:      cfg.SendBuffer,
+		RecvBuffer:      cfg.RecvBuffer,
+		Linger:          cfg.Linger,
+		AcceptBacklog:   cfg.AcceptBacklog,
 	})
 	if err != nil {
 		return nil, err
@@ -139,6 +199,7 @@ func NewNode(cfg Config) (*Node, error) {
 		Logger:           n.log,
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		PingInterval:     cfg.PingInterval,
+		StreamWindow:     uint32(cfg.StreamWindow),
 	})
 	if err != nil {
 		n.router.Close()

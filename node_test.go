@@ -2,6 +2,7 @@ package foxtrot
 
 import (
 	"context"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -94,4 +95,42 @@ func TestEnvConfigReadsTheEnvironment(t *testing.T) {
 	c := EnvConfig()
 	require.Equal(t, []string{"/mem/0", "/ip4/127.0.0.1/tcp/0"}, c.ListenAddrs)
 	require.Empty(t, c.Peers)
+}
+
+func TestNewNodeRefusesNegativeSettings(t *testing.T) {
+	_, err := NewNode(Config{SendBuffer: -1, Linger: -time.Second})
+	require.ErrorIs(t, err, ErrBadConfig)
+	require.ErrorContains(t, err, "Config.Linger")
+	require.ErrorContains(t, err, "Config.SendBuffer")
+}
+
+func TestSettingsReachTheConnection(t *testing.T) {
+	// A tiny send buffer makes a Write to a listener that never reads
+	// block once the buffer and the receive window are full: the setting
+	// reached the session.
+	a := newTestNode(t, Config{ListenAddrs: []string{"/mem/0"}, SendBuffer: 4 << 10, RecvBuffer: 4 << 10, StreamWindow: 256 << 10, Linger: time.Second})
+	b := newTestNode(t, Config{Peers: a.ListenAddrs(), SendBuffer: 4 << 10, RecvBuffer: 4 << 10})
+	key, err := GenerateKey()
+	require.NoError(t, err)
+	l, err := a.Listen(key)
+	require.NoError(t, err)
+	defer l.Close()
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			<-t.Context().Done()
+			c.Close()
+		}
+	}()
+	require.Eventually(t, func() bool { return len(b.Peers()) == 1 }, 10*time.Second, time.Millisecond)
+	c, err := b.Dial(AddrFromPubKey(key.PubKey()).String())
+	require.NoError(t, err)
+	defer c.Close()
+	require.NoError(t, c.SetWriteDeadline(time.Now().Add(500*time.Millisecond)))
+	// 4 KiB in the sender's buffer plus the other end's initial window
+	// (512 KiB before any update) is all that can be written.
+	n, err := c.Write(make([]byte, 4<<20))
+	require.Error(t, err)
+	require.True(t, err.(net.Error).Timeout())
+	require.Less(t, n, 1<<20)
 }

@@ -19,6 +19,10 @@ var (
 	ErrAddrInUse = errors.New("route: key already listened on")
 	// ErrBadRequest means a connect request failed its checks.
 	ErrBadRequest = errors.New("route: bad connect request")
+	// ErrBadConfig means a Config value is out of range (a negative
+	// duration, size or rate: zero means the default, below zero is a
+	// mistake).
+	ErrBadConfig = errors.New("route: bad config")
 	// ErrBadAck means an ack or refusal failed its checks.
 	ErrBadAck = errors.New("route: bad connect ack")
 	// The connection errors are package session's: these are the same

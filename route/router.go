@@ -53,6 +53,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -159,7 +160,11 @@ func (c *Config) setDefaults() error {
 	if int(c.HopLimit) >= wire.MaxHops {
 		return fmt.Errorf("route: HopLimit %d must be below %d", c.HopLimit, wire.MaxHops)
 	}
+	var bad []string // negative settings: an error, never a default
 	dur := func(d *time.Duration, v time.Duration) {
+		if *d < 0 {
+			bad = append(bad, d.String())
+		}
 		if *d <= 0 {
 			*d = v
 		}
@@ -169,9 +174,15 @@ func (c *Config) setDefaults() error {
 	dur(&c.DialTimeout, 10*time.Second)
 	dur(&c.Linger, 10*time.Second)
 	num := func(n *int, v int) {
+		if *n < 0 {
+			bad = append(bad, fmt.Sprint(*n))
+		}
 		if *n <= 0 {
 			*n = v
 		}
+	}
+	if c.RequestRate < 0 || c.DirectedWait < 0 {
+		bad = append(bad, "a negative rate")
 	}
 	if c.RequestRate <= 0 {
 		c.RequestRate = 1000
@@ -197,6 +208,9 @@ func (c *Config) setDefaults() error {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if len(bad) > 0 {
+		return fmt.Errorf("%w: negative settings (%s): zero means the default", ErrBadConfig, strings.Join(bad, ", "))
 	}
 	return nil
 }
