@@ -1,4 +1,4 @@
-package peer
+package noise
 
 import (
 	"crypto/hkdf"
@@ -80,7 +80,7 @@ func noiseVectorInputs() []noiseVector {
 func noiseRunVector(t *testing.T, v noiseVector) noiseVector {
 	t.Helper()
 	netKey := noiseHex(t, v.NetworkKey)
-	icfg := HandshakeConfig{
+	icfg := Config{
 		Static:     noisePriv(t, v.InitiatorStatic),
 		NetworkKey: netKey,
 		Ephemeral:  noiseFixedEphemeral(t, v.InitiatorEphemeral),
@@ -91,7 +91,7 @@ func noiseRunVector(t *testing.T, v noiseVector) noiseVector {
 	}
 	ini, err := NewInitiator(icfg)
 	require.NoError(t, err)
-	resp, err := NewResponder(HandshakeConfig{
+	resp, err := NewResponder(Config{
 		Static:     rKey,
 		NetworkKey: netKey,
 		Ephemeral:  noiseFixedEphemeral(t, v.ResponderEphemeral),
