@@ -304,3 +304,38 @@ func TestLargeTransferBothWaysIntact(t *testing.T) {
 		})
 	}
 }
+
+// WriteVec sends a||b as one run of frames: the reader sees the
+// concatenation, across frame boundaries, whatever the split.
+func TestWriteVecSendsTheConcatenation(t *testing.T) {
+	ck, sk := newKey(t), newKey(t)
+	a, b := pipe.New(pipe.Options{})
+	c, s, cerr, serr := securePair(t, a, b, Config{Static: ck}, Config{Static: sk}, nil)
+	require.NoError(t, errors.Join(cerr, serr))
+	defer c.Close()
+	defer s.Close()
+	body := make([]byte, 2*MaxFrameBody+5)
+	rand.Read(body)
+	cases := []struct{ a, b []byte }{
+		{[]byte("twelve bytes"), body},
+		{[]byte("head only"), nil},
+		{nil, []byte("body only")},
+		{body[:MaxFrameBody], body[MaxFrameBody:]},
+	}
+	for _, tc := range cases {
+		want := append(bytes.Clone(tc.a), tc.b...)
+		done := make(chan error, 1)
+		go func() {
+			n, err := c.WriteVec(tc.a, tc.b)
+			if err == nil && n != len(want) {
+				err = io.ErrShortWrite
+			}
+			done <- err
+		}()
+		got := make([]byte, len(want))
+		_, err := io.ReadFull(s, got)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+		require.NoError(t, <-done)
+	}
+}

@@ -127,7 +127,7 @@ const (
 // Then both sides split: sk, rk = HKDF(ck, ""), the initiator sending with
 // sk and the responder with rk; see [Handshake.Ciphers]. The prologue is
 // "lightning", or "lightning" || netTag with a network key, where
-// netTag = SHA256("foxtrot network key" || key). peer/SPEC-noise.md has the
+// netTag = SHA256("foxtrot network key" || key). peer/noise/SPEC.md has the
 // byte-level steps of XX and a test vector.
 //
 // The call sequence, one method per step, each exactly once:
