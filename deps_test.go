@@ -28,6 +28,7 @@ var layers = []struct {
 	{1, []string{"internal/pipe"}},  // on deadline and signal
 	{2, []string{"transport"}},
 	{3, []string{"internal/simnet"}},
+	{3, []string{"peer/noise"}}, // the links' handshake and framing: on internal/ only
 	{4, []string{"peer"}},
 	{5, []string{"channel"}},
 	{6, []string{"channel/btcdtest", "dht", "stealth", "billing"}}, // btcdtest drives channel/rpcchain; billing drives channels

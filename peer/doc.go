@@ -2,8 +2,8 @@
 // between nodes (Noise over secp256k1, BOLT 8 style), each carrying
 // multiplexed streams, and the Set of a node's links.
 //
-// A Link is a SecureConn (the handshake and framing, in secure.go and
-// noise.go) carrying a Muxer: yamux by default, or whatever
+// A Link is a SecureConn (the handshake and framing, in package
+// peer/noise) carrying a Muxer: yamux by default, or whatever
 // Config.NewMuxer makes, so a transport with streams of its own (QUIC)
 // can carry links. Its first stream is the control stream, on which typed
 // messages (package internal/wire) travel; every other stream opens with a

@@ -4,13 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"net"
+
+	"github.com/foxtrotnet/foxtrot/peer/noise"
 )
 
-// Errors of the link layer (the handshake's own are in noise_errors.go).
+// Errors of the link layer (the handshake's own are package noise's, and
+// named here too, below).
 var (
 	// ErrHandshakeTimeout means a handshake did not finish in time (its
-	// context ended). It also wraps the context's error.
-	ErrHandshakeTimeout = errors.New("peer: handshake timed out")
+	// context ended). It also wraps the context's error. It is
+	// [noise.ErrHandshakeTimeout].
+	ErrHandshakeTimeout = noise.ErrHandshakeTimeout
 	// ErrWrongIdentity means the peer authenticated as someone other than
 	// the identity its address named.
 	ErrWrongIdentity = errors.New("peer: peer has the wrong identity")
@@ -25,7 +29,8 @@ var (
 	// ErrRefused means the peer closed the handshake without answering:
 	// it does not hold the key the address named, or this node lacks the
 	// peer's network key (a responder cannot tell which, and says nothing).
-	ErrRefused = errors.New("peer: handshake refused: the peer does not hold the expected key, or we lack its network key")
+	// It is [noise.ErrRefused].
+	ErrRefused = noise.ErrRefused
 	// ErrPeerDead means the peer answered nothing for Config.DeadAfter.
 	ErrPeerDead = errors.New("peer: peer stopped answering")
 	// ErrDuplicateLink means a link lost to another link with the same peer
@@ -40,4 +45,18 @@ var (
 	// ErrBadHeader means a stream header cannot be sent (its meta is
 	// longer than wire.MaxStreamMeta).
 	ErrBadHeader = errors.New("peer: bad stream header")
+)
+
+// Errors of the handshake and the frame cipher, which live in package
+// noise; each is the same value as its namesake there.
+var (
+	ErrHandshakeConfig = noise.ErrHandshakeConfig // an unusable HandshakeConfig
+	ErrHandshakeState  = noise.ErrHandshakeState  // a handshake step out of order
+	ErrActSize         = noise.ErrActSize         // a handshake act of the wrong length
+	ErrBadVersion      = noise.ErrBadVersion      // an unknown handshake version
+	ErrBadKey          = noise.ErrBadKey          // an invalid public key in a handshake act
+	ErrBadMAC          = noise.ErrBadMAC          // a handshake act that failed authentication
+	ErrFrameAuth       = noise.ErrFrameAuth       // a frame that failed authentication
+	ErrFrameSize       = noise.ErrFrameSize       // a frame buffer of the wrong length
+	ErrFrameState      = noise.ErrFrameState      // frame decoding out of order
 )

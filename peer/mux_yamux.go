@@ -128,7 +128,7 @@ type muxConn struct {
 func (m *muxConn) Write(p []byte) (int, error) {
 	if m.holding {
 		m.holding = false
-		n, err := m.SecureConn.writeVec(m.held[:], p)
+		n, err := m.SecureConn.WriteVec(m.held[:], p)
 		return max(n-len(m.held), 0), err
 	}
 	// Header: version, type (0 = data), flags, stream ID, length.

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/btcsuite/btcd/btcec/v2"
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -31,6 +32,12 @@ type recorder struct {
 	msgs    chan wire.Message
 	streams chan *Stream
 	echo    bool // echo streams back instead of queueing them
+}
+
+func newKey(t testing.TB) *btcec.PrivateKey {
+	k, err := btcec.NewPrivateKey()
+	require.NoError(t, err)
+	return k
 }
 
 func newRecorder() *recorder {

@@ -1,4 +1,4 @@
-package peer
+package noise
 
 import (
 	"bytes"
@@ -56,13 +56,13 @@ func noiseExchange(ini, resp *Handshake, tamper func(act int, b []byte)) (int, e
 func noisePair(t testing.TB, xk bool, iNet, rNet []byte) (ini, resp *Handshake, iKey, rKey *btcec.PrivateKey) {
 	t.Helper()
 	iKey, rKey = noiseNewKey(t), noiseNewKey(t)
-	icfg := HandshakeConfig{Static: iKey, NetworkKey: iNet}
+	icfg := Config{Static: iKey, NetworkKey: iNet}
 	if xk {
 		icfg.RemoteStatic = rKey.PubKey()
 	}
 	ini, err := NewInitiator(icfg)
 	require.NoError(t, err)
-	resp, err = NewResponder(HandshakeConfig{Static: rKey, NetworkKey: rNet})
+	resp, err = NewResponder(Config{Static: rKey, NetworkKey: rNet})
 	require.NoError(t, err)
 	return ini, resp, iKey, rKey
 }
@@ -127,7 +127,7 @@ func TestXKHandshakeWithRandomKeys(t *testing.T) {
 
 func TestHandshakesUseFreshEphemeralKeys(t *testing.T) {
 	rKey := noiseNewKey(t)
-	cfg := HandshakeConfig{Static: noiseNewKey(t), RemoteStatic: rKey.PubKey()}
+	cfg := Config{Static: noiseNewKey(t), RemoteStatic: rKey.PubKey()}
 	a, err := NewInitiator(cfg)
 	require.NoError(t, err)
 	b, err := NewInitiator(cfg)
@@ -173,13 +173,13 @@ func TestNetworkKeyMatrix(t *testing.T) {
 
 func TestXKInitiatorWithWrongResponderKeyFailsActOne(t *testing.T) {
 	for _, net := range [][]byte{nil, []byte("some network key")} {
-		ini, err := NewInitiator(HandshakeConfig{
+		ini, err := NewInitiator(Config{
 			Static:       noiseNewKey(t),
 			RemoteStatic: noiseNewKey(t).PubKey(), // not the responder's
 			NetworkKey:   net,
 		})
 		require.NoError(t, err)
-		resp, err := NewResponder(HandshakeConfig{Static: noiseNewKey(t), NetworkKey: net})
+		resp, err := NewResponder(Config{Static: noiseNewKey(t), NetworkKey: net})
 		require.NoError(t, err)
 		act, err := noiseExchange(ini, resp, nil)
 		require.ErrorIs(t, err, ErrBadMAC)
@@ -302,17 +302,17 @@ func TestHandshakeRejectsOutOfOrderCalls(t *testing.T) {
 }
 
 func TestHandshakeConfigIsValidated(t *testing.T) {
-	_, err := NewInitiator(HandshakeConfig{})
+	_, err := NewInitiator(Config{})
 	require.ErrorIs(t, err, ErrHandshakeConfig)
-	_, err = NewResponder(HandshakeConfig{})
+	_, err = NewResponder(Config{})
 	require.ErrorIs(t, err, ErrHandshakeConfig)
-	_, err = NewInitiator(HandshakeConfig{Static: new(btcec.PrivateKey)})
+	_, err = NewInitiator(Config{Static: new(btcec.PrivateKey)})
 	require.ErrorIs(t, err, ErrHandshakeConfig, "zero static key")
-	_, err = NewResponder(HandshakeConfig{Static: noiseNewKey(t), RemoteStatic: noiseNewKey(t).PubKey()})
+	_, err = NewResponder(Config{Static: noiseNewKey(t), RemoteStatic: noiseNewKey(t).PubKey()})
 	require.ErrorIs(t, err, ErrHandshakeConfig, "a responder cannot pin the initiator's key")
 
 	boom := errors.New("no entropy")
-	ini, err := NewInitiator(HandshakeConfig{
+	ini, err := NewInitiator(Config{
 		Static:    noiseNewKey(t),
 		Ephemeral: func() (*btcec.PrivateKey, error) { return nil, boom },
 	})
@@ -320,7 +320,7 @@ func TestHandshakeConfigIsValidated(t *testing.T) {
 	_, err = ini.GenActOne()
 	require.ErrorIs(t, err, boom)
 
-	ini, err = NewInitiator(HandshakeConfig{
+	ini, err = NewInitiator(Config{
 		Static:    noiseNewKey(t),
 		Ephemeral: func() (*btcec.PrivateKey, error) { return nil, nil },
 	})
@@ -331,11 +331,11 @@ func TestHandshakeConfigIsValidated(t *testing.T) {
 
 func TestHandshakeConfigIsNotRetained(t *testing.T) {
 	net := []byte("network key")
-	cfg := HandshakeConfig{Static: noiseNewKey(t), NetworkKey: net}
+	cfg := Config{Static: noiseNewKey(t), NetworkKey: net}
 	ini, err := NewInitiator(cfg)
 	require.NoError(t, err)
 	net[0] ^= 1 // the caller reuses its buffer
-	resp, err := NewResponder(HandshakeConfig{Static: noiseNewKey(t), NetworkKey: []byte("network key")})
+	resp, err := NewResponder(Config{Static: noiseNewKey(t), NetworkKey: []byte("network key")})
 	require.NoError(t, err)
 	_, err = noiseExchange(ini, resp, nil)
 	require.NoError(t, err)

@@ -1,4 +1,4 @@
-package peer
+package noise
 
 import (
 	"crypto/cipher"
@@ -56,7 +56,7 @@ func newCipher(key, ck [32]byte) (*Cipher, error) {
 func (c *Cipher) setKey() error {
 	aead, err := chacha20poly1305.New(c.key[:])
 	if err != nil {
-		return fmt.Errorf("peer: frame cipher: %w", err)
+		return fmt.Errorf("noise: frame cipher: %w", err)
 	}
 	c.aead = aead
 	return nil
@@ -80,7 +80,7 @@ func (c *Cipher) advance() {
 	if err := c.setKey(); err != nil {
 		// chacha20poly1305.New fails only for a bad key size, or in FIPS
 		// 140-only mode, which newCipher would already have reported.
-		panic("peer: unreachable: " + err.Error())
+		panic("noise: unreachable: " + err.Error())
 	}
 }
 

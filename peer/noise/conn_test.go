@@ -1,4 +1,4 @@
-package peer
+package noise
 
 import (
 	"bytes"
@@ -54,12 +54,12 @@ func newKey(t testing.TB) *btcec.PrivateKey {
 }
 
 type hsResult struct {
-	c   *SecureConn
+	c   *Conn
 	err error
 }
 
 // securePair runs both handshake sides over a raw pair.
-func securePair(t testing.TB, a, b net.Conn, ccfg, scfg HandshakeConfig, verify func(*btcec.PublicKey) error) (*SecureConn, *SecureConn, error, error) {
+func securePair(t testing.TB, a, b net.Conn, ccfg, scfg Config, verify func(*btcec.PublicKey) error) (*Conn, *Conn, error, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	srv := make(chan hsResult, 1)
@@ -82,12 +82,12 @@ func TestSecureConnPassesNettest(t *testing.T) {
 			t.Run(name, func(t *testing.T) {
 				nettest.TestConn(t, func() (net.Conn, net.Conn, func(), error) {
 					ck, sk := newKey(t), newKey(t)
-					ccfg := HandshakeConfig{Static: ck}
+					ccfg := Config{Static: ck}
 					if xk {
 						ccfg.RemoteStatic = sk.PubKey()
 					}
 					a, b := rc.pair(t)
-					c, s, cerr, serr := securePair(t, a, b, ccfg, HandshakeConfig{Static: sk}, nil)
+					c, s, cerr, serr := securePair(t, a, b, ccfg, Config{Static: sk}, nil)
 					if err := errors.Join(cerr, serr); err != nil {
 						return nil, nil, nil, err
 					}
@@ -104,7 +104,7 @@ func TestHandshakeAuthenticatesBothSides(t *testing.T) {
 			ck, sk := newKey(t), newKey(t)
 			a, b := rc.pair(t)
 			c, s, cerr, serr := securePair(t, a, b,
-				HandshakeConfig{Static: ck, RemoteStatic: sk.PubKey()}, HandshakeConfig{Static: sk}, nil)
+				Config{Static: ck, RemoteStatic: sk.PubKey()}, Config{Static: sk}, nil)
 			require.NoError(t, cerr)
 			require.NoError(t, serr)
 			defer c.Close()
@@ -123,24 +123,28 @@ func TestXKWithWrongResponderKeyGetsNoReply(t *testing.T) {
 			ck, sk, other := newKey(t), newKey(t), newKey(t)
 			a, b := rc.pair(t)
 			_, _, cerr, serr := securePair(t, a, b,
-				HandshakeConfig{Static: ck, RemoteStatic: other.PubKey()}, HandshakeConfig{Static: sk}, nil)
+				Config{Static: ck, RemoteStatic: other.PubKey()}, Config{Static: sk}, nil)
 			require.ErrorIs(t, serr, ErrBadMAC)
 			require.Error(t, cerr)
 		})
 	}
 }
 
+// errWrongIdentity is what a verify callback returns for a key it does not
+// want (package peer's is peer.ErrWrongIdentity).
+var errWrongIdentity = errors.New("noise test: wrong identity")
+
 func TestXXVerifyRejectsWrongIdentityBeforeRevealingOurs(t *testing.T) {
 	ck, sk, want := newKey(t), newKey(t), newKey(t)
 	a, b := pipe.New(pipe.Options{})
 	verify := func(got *btcec.PublicKey) error {
 		if !got.IsEqual(want.PubKey()) {
-			return ErrWrongIdentity
+			return errWrongIdentity
 		}
 		return nil
 	}
-	_, _, cerr, serr := securePair(t, a, b, HandshakeConfig{Static: ck}, HandshakeConfig{Static: sk}, verify)
-	require.ErrorIs(t, cerr, ErrWrongIdentity)
+	_, _, cerr, serr := securePair(t, a, b, Config{Static: ck}, Config{Static: sk}, verify)
+	require.ErrorIs(t, cerr, errWrongIdentity)
 	require.Error(t, serr, "the responder never got act three")
 }
 
@@ -163,10 +167,10 @@ func TestNetworkKeyMismatchGetsNoByteBack(t *testing.T) {
 					defer a.Close()
 					srv := make(chan error, 1)
 					go func() {
-						_, err := Server(context.Background(), b, HandshakeConfig{Static: sk, NetworkKey: netKey})
+						_, err := Server(context.Background(), b, Config{Static: sk, NetworkKey: netKey})
 						srv <- err
 					}()
-					cfg := HandshakeConfig{Static: ck, NetworkKey: tc.client}
+					cfg := Config{Static: ck, NetworkKey: tc.client}
 					if xk {
 						cfg.RemoteStatic = sk.PubKey()
 					}
@@ -192,7 +196,7 @@ func TestNetworkKeyMatchLinks(t *testing.T) {
 	key := []byte("shared")
 	ck, sk := newKey(t), newKey(t)
 	a, b := pipe.New(pipe.Options{})
-	c, s, cerr, serr := securePair(t, a, b, HandshakeConfig{Static: ck, NetworkKey: key}, HandshakeConfig{Static: sk, NetworkKey: key}, nil)
+	c, s, cerr, serr := securePair(t, a, b, Config{Static: ck, NetworkKey: key}, Config{Static: sk, NetworkKey: key}, nil)
 	require.NoError(t, cerr)
 	require.NoError(t, serr)
 	c.Close()
@@ -205,7 +209,7 @@ func TestGarbageHandshakeIsDroppedSilently(t *testing.T) {
 	defer a.Close()
 	srv := make(chan error, 1)
 	go func() {
-		_, err := Server(context.Background(), b, HandshakeConfig{Static: sk})
+		_, err := Server(context.Background(), b, Config{Static: sk})
 		srv <- err
 	}()
 	garbage := make([]byte, ActOneSize)
@@ -228,7 +232,7 @@ func TestStalledHandshakeTimesOut(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 			defer cancel()
 			start := time.Now()
-			_, err := Server(ctx, b, HandshakeConfig{Static: sk})
+			_, err := Server(ctx, b, Config{Static: sk})
 			require.ErrorIs(t, err, ErrHandshakeTimeout)
 			require.ErrorIs(t, err, context.DeadlineExceeded)
 			require.Less(t, time.Since(start), 5*time.Second)
@@ -242,7 +246,7 @@ func TestCancelledHandshakeStops(t *testing.T) {
 	defer b.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	_, err := Client(ctx, a, HandshakeConfig{Static: ck}, nil) // nobody answers
+	_, err := Client(ctx, a, Config{Static: ck}, nil) // nobody answers
 	require.ErrorIs(t, err, ErrHandshakeTimeout)
 	require.ErrorIs(t, err, context.Canceled)
 }
@@ -250,7 +254,7 @@ func TestCancelledHandshakeStops(t *testing.T) {
 func TestTamperedFrameFailsAndClosesTheLink(t *testing.T) {
 	ck, sk := newKey(t), newKey(t)
 	a, b := pipe.New(pipe.Options{})
-	c, s, cerr, serr := securePair(t, a, b, HandshakeConfig{Static: ck, RemoteStatic: sk.PubKey()}, HandshakeConfig{Static: sk}, nil)
+	c, s, cerr, serr := securePair(t, a, b, Config{Static: ck, RemoteStatic: sk.PubKey()}, Config{Static: sk}, nil)
 	require.NoError(t, errors.Join(cerr, serr))
 	defer c.Close()
 	defer s.Close()
@@ -270,14 +274,14 @@ func TestLargeTransferBothWaysIntact(t *testing.T) {
 		t.Run(rc.name, func(t *testing.T) {
 			ck, sk := newKey(t), newKey(t)
 			a, b := rc.pair(t)
-			c, s, cerr, serr := securePair(t, a, b, HandshakeConfig{Static: ck}, HandshakeConfig{Static: sk}, nil)
+			c, s, cerr, serr := securePair(t, a, b, Config{Static: ck}, Config{Static: sk}, nil)
 			require.NoError(t, errors.Join(cerr, serr))
 			defer c.Close()
 			defer s.Close()
 			data := make([]byte, 3<<20+17)
 			rand.Read(data)
 			want := sha256.Sum256(data)
-			send := func(w *SecureConn) chan error {
+			send := func(w *Conn) chan error {
 				e := make(chan error, 1)
 				go func() {
 					_, err := io.Copy(w, bytes.NewReader(data))
@@ -289,7 +293,7 @@ func TestLargeTransferBothWaysIntact(t *testing.T) {
 				return e
 			}
 			e1, e2 := send(c), send(s)
-			for _, r := range []*SecureConn{c, s} {
+			for _, r := range []*Conn{c, s} {
 				h := sha256.New()
 				_, err := io.Copy(h, r)
 				require.NoError(t, err)
@@ -298,5 +302,40 @@ func TestLargeTransferBothWaysIntact(t *testing.T) {
 			require.NoError(t, <-e1)
 			require.NoError(t, <-e2)
 		})
+	}
+}
+
+// WriteVec sends a||b as one run of frames: the reader sees the
+// concatenation, across frame boundaries, whatever the split.
+func TestWriteVecSendsTheConcatenation(t *testing.T) {
+	ck, sk := newKey(t), newKey(t)
+	a, b := pipe.New(pipe.Options{})
+	c, s, cerr, serr := securePair(t, a, b, Config{Static: ck}, Config{Static: sk}, nil)
+	require.NoError(t, errors.Join(cerr, serr))
+	defer c.Close()
+	defer s.Close()
+	body := make([]byte, 2*MaxFrameBody+5)
+	rand.Read(body)
+	cases := []struct{ a, b []byte }{
+		{[]byte("twelve bytes"), body},
+		{[]byte("head only"), nil},
+		{nil, []byte("body only")},
+		{body[:MaxFrameBody], body[MaxFrameBody:]},
+	}
+	for _, tc := range cases {
+		want := append(bytes.Clone(tc.a), tc.b...)
+		done := make(chan error, 1)
+		go func() {
+			n, err := c.WriteVec(tc.a, tc.b)
+			if err == nil && n != len(want) {
+				err = io.ErrShortWrite
+			}
+			done <- err
+		}()
+		got := make([]byte, len(want))
+		_, err := io.ReadFull(s, got)
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+		require.NoError(t, <-done)
 	}
 }

@@ -1,4 +1,4 @@
-package peer
+package noise
 
 import (
 	"crypto/sha256"
@@ -58,7 +58,7 @@ func noiseHKDF(ck *[32]byte, ikm []byte) (k1, k2 [32]byte) {
 	r := hkdf.New(sha256.New, ikm, ck[:], nil)
 	if _, err := io.ReadFull(r, out[:]); err != nil {
 		// HKDF-SHA256 can expand to 255*32 bytes; 64 never fails.
-		panic("peer: unreachable: hkdf: " + err.Error())
+		panic("noise: unreachable: hkdf: " + err.Error())
 	}
 	copy(k1[:], out[:32])
 	copy(k2[:], out[32:])
@@ -103,7 +103,7 @@ func (s *noiseSymmetric) mixKey(ikm []byte) {
 func (s *noiseSymmetric) encrypt(dst []byte, n uint64, plaintext []byte) ([]byte, error) {
 	aead, err := chacha20poly1305.New(s.k[:])
 	if err != nil {
-		return dst, fmt.Errorf("peer: handshake cipher: %w", err)
+		return dst, fmt.Errorf("noise: handshake cipher: %w", err)
 	}
 	var nonce [chacha20poly1305.NonceSize]byte
 	noiseNonce(&nonce, n)
@@ -115,7 +115,7 @@ func (s *noiseSymmetric) encrypt(dst []byte, n uint64, plaintext []byte) ([]byte
 func (s *noiseSymmetric) decrypt(n uint64, ciphertext []byte) ([]byte, error) {
 	aead, err := chacha20poly1305.New(s.k[:])
 	if err != nil {
-		return nil, fmt.Errorf("peer: handshake cipher: %w", err)
+		return nil, fmt.Errorf("noise: handshake cipher: %w", err)
 	}
 	var nonce [chacha20poly1305.NonceSize]byte
 	noiseNonce(&nonce, n)

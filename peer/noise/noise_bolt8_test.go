@@ -1,4 +1,4 @@
-package peer
+package noise
 
 import (
 	"encoding/hex"
@@ -70,7 +70,7 @@ func noiseFixedEphemeral(t testing.TB, s string) func() (*btcec.PrivateKey, erro
 
 func bolt8Initiator(t testing.TB) *Handshake {
 	t.Helper()
-	h, err := NewInitiator(HandshakeConfig{
+	h, err := NewInitiator(Config{
 		Static:       noisePriv(t, bolt8InitiatorStatic),
 		RemoteStatic: noisePub(t, bolt8ResponderStaticPub),
 		Ephemeral:    noiseFixedEphemeral(t, bolt8InitiatorEph),
@@ -81,7 +81,7 @@ func bolt8Initiator(t testing.TB) *Handshake {
 
 func bolt8Responder(t testing.TB) *Handshake {
 	t.Helper()
-	h, err := NewResponder(HandshakeConfig{
+	h, err := NewResponder(Config{
 		Static:    noisePriv(t, bolt8ResponderStatic),
 		Ephemeral: noiseFixedEphemeral(t, bolt8ResponderEph),
 	})

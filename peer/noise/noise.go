@@ -1,4 +1,4 @@
-package peer
+package noise
 
 import (
 	"fmt"
@@ -59,9 +59,9 @@ func (p Pattern) version() byte {
 	return noiseVersionXK
 }
 
-// HandshakeConfig configures one side of a handshake. It is read by
+// Config configures one side of a handshake. It is read by
 // [NewInitiator] and [NewResponder] and not retained, so it may be reused.
-type HandshakeConfig struct {
+type Config struct {
 	// Static is this node's identity key. Required.
 	Static *btcec.PrivateKey
 
@@ -127,7 +127,7 @@ const (
 // Then both sides split: sk, rk = HKDF(ck, ""), the initiator sending with
 // sk and the responder with rk; see [Handshake.Ciphers]. The prologue is
 // "lightning", or "lightning" || netTag with a network key, where
-// netTag = SHA256("foxtrot network key" || key). peer/SPEC-noise.md has the
+// netTag = SHA256("foxtrot network key" || key). peer/noise/SPEC.md has the
 // byte-level steps of XX and a test vector.
 //
 // The call sequence, one method per step, each exactly once:
@@ -161,7 +161,7 @@ type Handshake struct {
 
 // NewInitiator returns the initiating side of a handshake: Noise_XK if
 // cfg.RemoteStatic is set, else Noise_XX.
-func NewInitiator(cfg HandshakeConfig) (*Handshake, error) {
+func NewInitiator(cfg Config) (*Handshake, error) {
 	h, err := newHandshake(cfg, true)
 	if err != nil {
 		return nil, err
@@ -178,14 +178,14 @@ func NewInitiator(cfg HandshakeConfig) (*Handshake, error) {
 
 // NewResponder returns the responding side of a handshake. The pattern is
 // chosen by the initiator and learnt from act one.
-func NewResponder(cfg HandshakeConfig) (*Handshake, error) {
+func NewResponder(cfg Config) (*Handshake, error) {
 	if cfg.RemoteStatic != nil {
 		return nil, fmt.Errorf("%w: RemoteStatic is for initiators only", ErrHandshakeConfig)
 	}
 	return newHandshake(cfg, false)
 }
 
-func newHandshake(cfg HandshakeConfig, initiator bool) (*Handshake, error) {
+func newHandshake(cfg Config, initiator bool) (*Handshake, error) {
 	if cfg.Static == nil || cfg.Static.Key.IsZero() {
 		return nil, fmt.Errorf("%w: Static key is required", ErrHandshakeConfig)
 	}
@@ -384,7 +384,7 @@ func (h *Handshake) fail(err error) error {
 func (h *Handshake) newEphemeral() error {
 	e, err := h.ephemeral()
 	if err != nil {
-		return fmt.Errorf("peer: generating ephemeral key: %w", err)
+		return fmt.Errorf("noise: generating ephemeral key: %w", err)
 	}
 	if e == nil || e.Key.IsZero() {
 		return fmt.Errorf("%w: Ephemeral returned no key", ErrHandshakeConfig)

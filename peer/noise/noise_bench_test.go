@@ -1,4 +1,4 @@
-package peer
+package noise
 
 import "testing"
 
@@ -6,11 +6,11 @@ func BenchmarkHandshakeXK(b *testing.B) {
 	iKey, rKey := noiseNewKey(b), noiseNewKey(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		ini, err := NewInitiator(HandshakeConfig{Static: iKey, RemoteStatic: rKey.PubKey()})
+		ini, err := NewInitiator(Config{Static: iKey, RemoteStatic: rKey.PubKey()})
 		if err != nil {
 			b.Fatal(err)
 		}
-		resp, err := NewResponder(HandshakeConfig{Static: rKey})
+		resp, err := NewResponder(Config{Static: rKey})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -30,11 +30,11 @@ func BenchmarkHandshakeXX(b *testing.B) {
 	iKey, rKey := noiseNewKey(b), noiseNewKey(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		ini, err := NewInitiator(HandshakeConfig{Static: iKey})
+		ini, err := NewInitiator(Config{Static: iKey})
 		if err != nil {
 			b.Fatal(err)
 		}
-		resp, err := NewResponder(HandshakeConfig{Static: rKey})
+		resp, err := NewResponder(Config{Static: rKey})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -54,7 +54,7 @@ func BenchmarkRejectActOneWrongNetworkKey(b *testing.B) {
 		}
 		b.Run(name, func(b *testing.B) {
 			rKey := noiseNewKey(b)
-			cfg := HandshakeConfig{Static: noiseNewKey(b), NetworkKey: []byte("wrong")}
+			cfg := Config{Static: noiseNewKey(b), NetworkKey: []byte("wrong")}
 			if xk {
 				cfg.RemoteStatic = rKey.PubKey()
 			}
@@ -68,7 +68,7 @@ func BenchmarkRejectActOneWrongNetworkKey(b *testing.B) {
 			}
 			b.ReportAllocs()
 			for b.Loop() {
-				resp, err := NewResponder(HandshakeConfig{Static: rKey, NetworkKey: []byte("right")})
+				resp, err := NewResponder(Config{Static: rKey, NetworkKey: []byte("right")})
 				if err != nil {
 					b.Fatal(err)
 				}

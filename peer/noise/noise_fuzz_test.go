@@ -1,4 +1,4 @@
-package peer
+package noise
 
 import (
 	"bytes"
@@ -16,12 +16,12 @@ import (
 
 var noiseFuzzNetKey = []byte("fuzz network key")
 
-func noiseFuzzConfigs(tb testing.TB, xk, keyed bool) (ini, resp HandshakeConfig) {
+func noiseFuzzConfigs(tb testing.TB, xk, keyed bool) (ini, resp Config) {
 	var net []byte
 	if keyed {
 		net = noiseFuzzNetKey
 	}
-	ini = HandshakeConfig{
+	ini = Config{
 		Static:     noisePriv(tb, bolt8InitiatorStatic),
 		NetworkKey: net,
 		Ephemeral:  noiseFixedEphemeral(tb, bolt8InitiatorEph),
@@ -29,7 +29,7 @@ func noiseFuzzConfigs(tb testing.TB, xk, keyed bool) (ini, resp HandshakeConfig)
 	if xk {
 		ini.RemoteStatic = noisePub(tb, bolt8ResponderStaticPub)
 	}
-	resp = HandshakeConfig{
+	resp = Config{
 		Static:     noisePriv(tb, bolt8ResponderStatic),
 		NetworkKey: net,
 		Ephemeral:  noiseFixedEphemeral(tb, bolt8ResponderEph),

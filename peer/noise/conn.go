@@ -1,4 +1,4 @@
-package peer
+package noise
 
 import (
 	"context"
@@ -17,7 +17,7 @@ import (
 	"github.com/foxtrotnet/foxtrot/internal/deadline"
 )
 
-// SecureConn is a net.Conn encrypted and authenticated by a Noise
+// Conn is a net.Conn encrypted and authenticated by a Noise
 // handshake (see Handshake) and BOLT 8 framing (see Cipher). It wraps the
 // transport conn the way tls.Conn does: deadlines are the transport's,
 // Close closes the transport.
@@ -28,7 +28,7 @@ import (
 // keeps the rest and sends it first on the next Write, so a deadline
 // never desynchronises the stream. Authentication failures and transport
 // errors other than timeouts are sticky.
-type SecureConn struct {
+type Conn struct {
 	conn    net.Conn
 	pattern Pattern
 	local   *btcec.PublicKey
@@ -63,7 +63,7 @@ const maxWriteChunk = 4 * MaxFrameBody
 // responder's key before this side reveals its own, so a wrong identity
 // aborts the handshake early. ctx bounds the handshake. On failure conn is
 // closed.
-func Client(ctx context.Context, conn net.Conn, cfg HandshakeConfig, verify func(*btcec.PublicKey) error) (*SecureConn, error) {
+func Client(ctx context.Context, conn net.Conn, cfg Config, verify func(*btcec.PublicKey) error) (*Conn, error) {
 	return handshake(ctx, conn, func() (*Handshake, error) { return NewInitiator(cfg) }, true, cfg.Static, verify)
 }
 
@@ -71,12 +71,12 @@ func Client(ctx context.Context, conn net.Conn, cfg HandshakeConfig, verify func
 // sends nothing until act one has authenticated, so a dialler without the
 // right network key (or speaking garbage) gets no byte back: conn is just
 // closed. ctx bounds the handshake. On failure conn is closed.
-func Server(ctx context.Context, conn net.Conn, cfg HandshakeConfig) (*SecureConn, error) {
+func Server(ctx context.Context, conn net.Conn, cfg Config) (*Conn, error) {
 	return handshake(ctx, conn, func() (*Handshake, error) { return NewResponder(cfg) }, false, cfg.Static, nil)
 }
 
 func handshake(ctx context.Context, conn net.Conn, newHS func() (*Handshake, error), initiator bool,
-	static *btcec.PrivateKey, verify func(*btcec.PublicKey) error) (sc *SecureConn, err error) {
+	static *btcec.PrivateKey, verify func(*btcec.PublicKey) error) (sc *Conn, err error) {
 	defer func() {
 		if err != nil {
 			conn.Close()
@@ -117,7 +117,7 @@ func handshake(ctx context.Context, conn net.Conn, newHS func() (*Handshake, err
 	if err != nil {
 		return nil, err
 	}
-	return &SecureConn{
+	return &Conn{
 		conn: conn, pattern: hs.Pattern(), local: static.PubKey(), remote: hs.RemoteStatic(),
 		recv: recv, send: send, bodyLen: -1,
 	}, nil
@@ -138,7 +138,7 @@ func runInitiator(conn net.Conn, hs *Handshake, verify func(*btcec.PublicKey) er
 			// A responder that cannot authenticate act one closes in silence.
 			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
-		return fmt.Errorf("peer: reading act two: %w", err)
+		return fmt.Errorf("noise: reading act two: %w", err)
 	}
 	if err := hs.RecvActTwo(act2); err != nil {
 		return err
@@ -160,7 +160,7 @@ func runInitiator(conn net.Conn, hs *Handshake, verify func(*btcec.PublicKey) er
 func runResponder(conn net.Conn, hs *Handshake) error {
 	act1 := make([]byte, ActOneSize)
 	if _, err := io.ReadFull(conn, act1); err != nil {
-		return fmt.Errorf("peer: reading act one: %w", err)
+		return fmt.Errorf("noise: reading act one: %w", err)
 	}
 	if err := hs.RecvActOne(act1); err != nil {
 		return err
@@ -174,7 +174,7 @@ func runResponder(conn net.Conn, hs *Handshake) error {
 	}
 	act3 := make([]byte, ActThreeSize)
 	if _, err := io.ReadFull(conn, act3); err != nil {
-		return fmt.Errorf("peer: reading act three: %w", err)
+		return fmt.Errorf("noise: reading act three: %w", err)
 	}
 	return hs.RecvActThree(act3)
 }
@@ -185,16 +185,16 @@ func isTimeout(err error) bool {
 }
 
 // Pattern returns the handshake pattern used (XK or XX).
-func (c *SecureConn) Pattern() Pattern { return c.pattern }
+func (c *Conn) Pattern() Pattern { return c.pattern }
 
 // RemoteKey returns the authenticated static key of the other side.
-func (c *SecureConn) RemoteKey() *btcec.PublicKey { return c.remote }
+func (c *Conn) RemoteKey() *btcec.PublicKey { return c.remote }
 
 // LocalKey returns this side's static public key.
-func (c *SecureConn) LocalKey() *btcec.PublicKey { return c.local }
+func (c *Conn) LocalKey() *btcec.PublicKey { return c.local }
 
 // Read reads decrypted bytes.
-func (c *SecureConn) Read(p []byte) (int, error) {
+func (c *Conn) Read(p []byte) (int, error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	for {
@@ -224,7 +224,7 @@ func (c *SecureConn) Read(p []byte) (int, error) {
 // readFrameLocked reads one frame. When the whole body fits in p it is
 // decrypted straight into p; otherwise into c.plain. Timeouts return with
 // progress kept; other errors are sticky.
-func (c *SecureConn) readFrameLocked(p []byte) (int, error) {
+func (c *Conn) readFrameLocked(p []byte) (int, error) {
 	for c.hdrN < FrameHeaderSize {
 		n, err := c.conn.Read(c.hdr[c.hdrN:])
 		c.hdrN += n
@@ -277,7 +277,7 @@ func (c *SecureConn) readFrameLocked(p []byte) (int, error) {
 // readErr classifies a read failure: timeouts are returned and leave the
 // frame state for the next Read; anything else is sticky and releases
 // buffers. A clean EOF between frames stays io.EOF.
-func (c *SecureConn) readErr(err error, atBoundary bool) error {
+func (c *Conn) readErr(err error, atBoundary bool) error {
 	if isTimeout(err) {
 		return err
 	}
@@ -294,13 +294,15 @@ func (c *SecureConn) readErr(err error, atBoundary bool) error {
 }
 
 // Write encrypts and writes p.
-func (c *SecureConn) Write(p []byte) (int, error) {
-	return c.writeVec(p, nil)
+func (c *Conn) Write(p []byte) (int, error) {
+	return c.WriteVec(p, nil)
 }
 
-// writeVec writes a then b as one run of frames, so a small header and
-// the body that follows it travel in one frame and one transport write.
-func (c *SecureConn) writeVec(a, b []byte) (int, error) {
+// WriteVec encrypts and writes a then b as one run of frames, so a small
+// header and the body that follows it travel in one frame and one
+// transport write. It returns how many bytes of a||b were written; like
+// Write, it is safe to call concurrently with Read.
+func (c *Conn) WriteVec(a, b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if c.werr != nil {
@@ -350,7 +352,7 @@ func copyVec(dst, a, b []byte, off int) {
 
 // flushLocked writes pending ciphertext. A timeout keeps the unsent rest;
 // any other error is sticky.
-func (c *SecureConn) flushLocked() error {
+func (c *Conn) flushLocked() error {
 	for len(c.pending) > 0 {
 		n, err := c.conn.Write(c.pending)
 		c.pending = c.pending[n:]
@@ -366,15 +368,15 @@ func (c *SecureConn) flushLocked() error {
 	return nil
 }
 
-func (c *SecureConn) opErr(op string, err error) error {
+func (c *Conn) opErr(op string, err error) error {
 	return &net.OpError{Op: op, Net: c.conn.LocalAddr().Network(), Source: c.conn.LocalAddr(), Addr: c.conn.RemoteAddr(), Err: err}
 }
 
 // Close closes the transport conn, unblocking Read and Write.
-func (c *SecureConn) Close() error { return c.conn.Close() }
+func (c *Conn) Close() error { return c.conn.Close() }
 
 // CloseWrite half-closes the transport if it supports it (TCP and mem do).
-func (c *SecureConn) CloseWrite() error {
+func (c *Conn) CloseWrite() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	if err := c.flushLocked(); err != nil {
@@ -387,22 +389,22 @@ func (c *SecureConn) CloseWrite() error {
 }
 
 // LocalAddr returns the transport's local address.
-func (c *SecureConn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
+func (c *Conn) LocalAddr() net.Addr { return c.conn.LocalAddr() }
 
 // RemoteAddr returns the transport's remote address.
-func (c *SecureConn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
+func (c *Conn) RemoteAddr() net.Addr { return c.conn.RemoteAddr() }
 
 // SetDeadline sets the transport's deadlines.
-func (c *SecureConn) SetDeadline(t time.Time) error {
+func (c *Conn) SetDeadline(t time.Time) error {
 	c.wd.Set(t)
 	return c.conn.SetDeadline(t)
 }
 
 // SetReadDeadline sets the transport's read deadline.
-func (c *SecureConn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.conn.SetReadDeadline(t) }
 
 // SetWriteDeadline sets the transport's write deadline.
-func (c *SecureConn) SetWriteDeadline(t time.Time) error {
+func (c *Conn) SetWriteDeadline(t time.Time) error {
 	c.wd.Set(t)
 	return c.conn.SetWriteDeadline(t)
 }

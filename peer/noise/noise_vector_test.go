@@ -1,4 +1,4 @@
-package peer
+package noise
 
 import (
 	"crypto/hkdf"
@@ -19,9 +19,9 @@ import (
 // The golden file testdata/noise-vectors.json holds handshake vectors for
 // what BOLT 8 does not cover: Noise_XX, and the network-key prologue. They
 // are produced by the implementation and checked against the slow,
-// literal reference below, written from peer/SPEC-noise.md alone.
+// literal reference below, written from peer/noise/SPEC.md alone.
 // Regenerate with: go test ./peer -run TestHandshakeMatchesGoldenVectors -update-noise
-var noiseUpdate = flag.Bool("update-noise", false, "rewrite peer/testdata/noise-vectors.json")
+var noiseUpdate = flag.Bool("update-noise", false, "rewrite peer/noise/testdata/noise-vectors.json")
 
 const noiseVectorFile = "testdata/noise-vectors.json"
 
@@ -80,7 +80,7 @@ func noiseVectorInputs() []noiseVector {
 func noiseRunVector(t *testing.T, v noiseVector) noiseVector {
 	t.Helper()
 	netKey := noiseHex(t, v.NetworkKey)
-	icfg := HandshakeConfig{
+	icfg := Config{
 		Static:     noisePriv(t, v.InitiatorStatic),
 		NetworkKey: netKey,
 		Ephemeral:  noiseFixedEphemeral(t, v.InitiatorEphemeral),
@@ -91,7 +91,7 @@ func noiseRunVector(t *testing.T, v noiseVector) noiseVector {
 	}
 	ini, err := NewInitiator(icfg)
 	require.NoError(t, err)
-	resp, err := NewResponder(HandshakeConfig{
+	resp, err := NewResponder(Config{
 		Static:     rKey,
 		NetworkKey: netKey,
 		Ephemeral:  noiseFixedEphemeral(t, v.ResponderEphemeral),
@@ -162,7 +162,7 @@ func TestHandshakeMatchesGoldenVectors(t *testing.T) {
 }
 
 // noiseReference is a literal, step-by-step transcription of
-// peer/SPEC-noise.md, sharing no code with the implementation except
+// peer/noise/SPEC.md, sharing no code with the implementation except
 // btcec's curve arithmetic. It returns act one, two and three, ck, sk, rk.
 func noiseReference(t *testing.T, v noiseVector) noiseVector {
 	cat := func(parts ...[]byte) []byte {
