@@ -276,7 +276,7 @@ func TestAForgedResumeCannotTakeOverAConnection(t *testing.T) {
 	attacker := nodes[1].r
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	d := attacker.newDial(l.Addr())
+	d := attacker.newDial(wire.TargetAddr, l.Addr())
 	ev, err := attacker.awaitAck(ctx, d)
 	require.NoError(t, err)
 	master := dialerSecret(ev.id, ev.eph, ev.tKey, ev.tEph)

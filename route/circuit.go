@@ -56,9 +56,9 @@ func (r *Router) handleStream(l *peer.Link, s stream, h wire.StreamHeader) {
 	}
 	if in := r.inbound[h.ID]; in != nil && in.paths[h.Path] == l && !in.streamed[h.Path] {
 		in.streamed[h.Path] = true
-		lst, master, helloH := in.lst, in.master, in.helloH
+		lst, key, master, helloH := in.lst, in.key, in.master, in.helloH
 		r.mu.Unlock()
-		r.acceptPath(lst, l, s, h, master, helloH)
+		r.acceptPath(lst, key, l, s, h, master, helloH)
 		return
 	}
 	r.mu.Unlock()
@@ -172,7 +172,7 @@ func pump(dst, src stream, moved func(n int64)) bool {
 // dialler's identity is checked); a resume moves an existing session onto
 // the stream. Anything else is dropped and counted: Accept never sees a
 // failure.
-func (r *Router) acceptPath(lst *Listener, l *peer.Link, st io.ReadWriteCloser, h wire.StreamHeader, master, helloH [32]byte) {
+func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.ReadWriteCloser, h wire.StreamHeader, master, helloH [32]byte) {
 	p := r.newPath(st, l, nil, h.ID, h.Path, master, false, 0, false)
 	fail := func(err error) {
 		p.Close()
@@ -192,7 +192,7 @@ func (r *Router) acceptPath(lst *Listener, l *peer.Link, st io.ReadWriteCloser, 
 		}
 		p.SetHops(hops)
 		p.AllowDirect(!r.cfg.EncryptDirect && len(hops) == 0)
-		s := r.newTargetSession(h.ID, lst.key.pub, pub, master)
+		s := r.newTargetSession(h.ID, key.pub, pub, master)
 		if err := r.registerInbound(s); err != nil {
 			s.Abort(err)
 			fail(err)
@@ -231,7 +231,7 @@ func (r *Router) acceptPath(lst *Listener, l *peer.Link, st io.ReadWriteCloser, 
 			fail(err)
 			return
 		}
-		s := r.newTargetSession(res.ID, in.lst.key.pub, pub, in.master)
+		s := r.newTargetSession(res.ID, in.key.pub, pub, in.master)
 		if err := r.registerInbound(s); err != nil {
 			s.Abort(err)
 			fail(err)

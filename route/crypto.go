@@ -38,6 +38,11 @@ func newKeyPair(k *btcec.PrivateKey) *keyPair {
 // newRequest makes a signed connect request for target with a fresh
 // ephemeral key, which it returns for the session key derivation.
 func newRequest(target [20]byte, hopLimit, flags uint8, maxPrice uint64, now time.Time, rnd io.Reader) (*wire.ConnectRequest, *keyPair, error) {
+	return newRequestKind(wire.TargetAddr, target, hopLimit, flags, maxPrice, now, rnd)
+}
+
+// newRequestKind makes a request for a target of the given kind.
+func newRequestKind(kind uint8, target [20]byte, hopLimit, flags uint8, maxPrice uint64, now time.Time, rnd io.Reader) (*wire.ConnectRequest, *keyPair, error) {
 	if rnd == nil {
 		rnd = rand.Reader
 	}
@@ -47,7 +52,7 @@ func newRequest(target [20]byte, hopLimit, flags uint8, maxPrice uint64, now tim
 	}
 	req := &wire.ConnectRequest{
 		HopLimit: hopLimit,
-		Kind:     wire.TargetAddr,
+		Kind:     kind,
 		Flags:    flags,
 		Target:   target,
 		Time:     uint64(now.UnixMilli()),

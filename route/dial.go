@@ -31,6 +31,7 @@ type dialEvent struct {
 // dialState collects the answers to the requests made for one target.
 // Once a session exists, further acks become its backup paths.
 type dialState struct {
+	kind   uint8 // the requests' target kind
 	target [20]byte
 	events chan dialEvent
 
@@ -81,7 +82,7 @@ func (r *Router) forgetDial(d *dialState) {
 // it, to every peer. It returns how long a directed request deserves
 // before the dial floods (0 if this one flooded).
 func (r *Router) sendRequest(d *dialState, flags uint8) (time.Duration, error) {
-	req, eph, err := newRequest(d.target, r.cfg.HopLimit, flags, r.maxPrice(), r.now(), r.cfg.Rand)
+	req, eph, err := newRequestKind(d.kind, d.target, r.cfg.HopLimit, flags, r.maxPrice(), r.now(), r.cfg.Rand)
 	if err != nil {
 		return 0, err
 	}
@@ -215,8 +216,8 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 	}
 }
 
-func (r *Router) newDial(target [20]byte) *dialState {
-	return &dialState{target: target, events: make(chan dialEvent, 16), reqs: make(map[[20]byte]*keyPair)}
+func (r *Router) newDial(kind uint8, target [20]byte) *dialState {
+	return &dialState{kind: kind, target: target, events: make(chan dialEvent, 16), reqs: make(map[[20]byte]*keyPair)}
 }
 
 // Dial connects to the key whose HASH160 is target, proving identity
@@ -228,6 +229,16 @@ func (r *Router) newDial(target [20]byte) *dialState {
 // in time, which is what an address nobody listens on gives). A dial whose
 // context has no deadline gets Config.DialTimeout.
 func (r *Router) Dial(ctx context.Context, identityKey *btcec.PrivateKey, target [20]byte) (*Session, error) {
+	return r.DialKind(ctx, identityKey, wire.TargetAddr, target)
+}
+
+// DialKind is Dial for a target of another kind (see Matcher): its
+// requests carry kind, and the listener whose Matcher recognises them
+// answers with a key that hashes to target. Only key targets
+// (TargetAddr) are found on this node itself; a kind whose target hash
+// changes per request (a stealth address) needs more than this and is
+// not supported yet.
+func (r *Router) DialKind(ctx context.Context, identityKey *btcec.PrivateKey, kind uint8, target [20]byte) (*Session, error) {
 	identity := r.id
 	if identityKey != nil && identityKey != r.cfg.Identity {
 		identity = newKeyPair(identityKey)
@@ -247,13 +258,16 @@ func (r *Router) Dial(ctx context.Context, identityKey *btcec.PrivateKey, target
 		r.mu.Unlock()
 		return nil, ErrClosed
 	}
-	lst := r.listeners[target]
+	var lst *Listener
+	if kind == wire.TargetAddr {
+		lst = r.listeners[target]
+	}
 	r.mu.Unlock()
 	if lst != nil {
 		return r.dialLocal(identity, lst)
 	}
 
-	d := r.newDial(target)
+	d := r.newDial(kind, target)
 	var lastErr error
 	for {
 		ev, err := r.awaitAck(ctx, d)
@@ -294,7 +308,7 @@ func (r *Router) connect(ctx context.Context, identity *keyPair, d *dialState, e
 	if err != nil {
 		return nil, fmt.Errorf("%w: opening the data stream: %w", ErrPathBroken, err)
 	}
-	f := r.newFinder(d.target, ev.tKey, ev.id, master)
+	f := r.newFinder(d.kind, d.target, ev.tKey, ev.id, master)
 	cfg := r.sessionConfig(ev.id, true, identity.pub, ev.tKey, master)
 	cfg.Hello = buildHello(identity, helloH, hops)
 	cfg.Finder = f
@@ -331,7 +345,7 @@ func (r *Router) connect(ctx context.Context, identity *keyPair, d *dialState, e
 // requestPath asks the network again for f's target (a failover's fresh
 // path): the answers become f's backups after the first.
 func (r *Router) requestPath(ctx context.Context, f *finder) (dialEvent, error) {
-	d := r.newDial(f.target)
+	d := r.newDial(f.kind, f.target)
 	ev, err := r.awaitAck(ctx, d)
 	if err != nil {
 		r.forgetDial(d)
@@ -403,7 +417,7 @@ func (r *Router) dialLocal(identity *keyPair, lst *Listener) (*Session, error) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.acceptPath(lst, nil, b, wire.StreamHeader{ID: id, Path: 1}, master, helloH)
+		r.acceptPath(lst, lst.key, nil, b, wire.StreamHeader{ID: id, Path: 1}, master, helloH)
 	}()
 	return ds, nil
 }

@@ -41,6 +41,7 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 		r.log.Debug("dropping request", "from", ident.String(l.ID()), "err", err)
 		return
 	}
+	lst, key := r.listenerFor(req)
 	r.mu.Lock()
 	if _, dup := r.seen[id]; dup || len(r.seen) >= r.cfg.MaxSeen {
 		r.mu.Unlock()
@@ -50,8 +51,11 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 	e := &seenEntry{from: l, target: req.Target, dEph: req.Ephemeral, maxPrice: req.MaxPrice, expires: now.Add(2 * r.cfg.MaxClockSkew)}
 	r.seen[id] = e
 	r.stats.requestsSeen.Add(1)
-	lst := r.listeners[req.Target]
-	gone, wasGone := r.gone[req.Target]
+	var gone goneKey
+	var wasGone bool
+	if req.Kind == wire.TargetAddr {
+		gone, wasGone = r.gone[req.Target]
+	}
 	var fwd []*peer.Link
 	if lst == nil && !wasGone && req.HopLimit > 0 {
 		fwd = r.nextHopsLocked(req, l, now)
@@ -69,9 +73,10 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 		// Only a verified request makes copies of it worth answering.
 		r.mu.Lock()
 		e.inbound = true
+		e.lst, e.key = lst, key
 		e.ackedVia = map[*peer.Link]bool{l: true}
 		r.mu.Unlock()
-		r.answer(l, req, id, lst)
+		r.answer(l, req, id, lst, key)
 	case wasGone:
 		if l.Send(newRefuse(id, gone.key, wire.RefuseNoListener)) == nil {
 			r.stats.acksSent.Add(1)
@@ -123,27 +128,28 @@ func (r *Router) handleDuplicate(l *peer.Link, req *wire.ConnectRequest, id [20]
 		r.mu.Unlock()
 		return true
 	}
-	lst := r.listeners[req.Target]
-	if lst == nil {
+	lst, key := e.lst, e.key
+	if lst == nil || lst.isClosed() {
 		r.mu.Unlock()
 		return true
 	}
 	e.ackedVia[l] = true
 	r.mu.Unlock()
-	// A copy matches the ID, so it is the request already verified.
-	r.answer(l, req, id, lst)
+	// A copy matches the ID, so it is the request already verified (and
+	// recognised: the key that answered the first copy answers it too).
+	r.answer(l, req, id, lst, key)
 	return true
 }
 
 // answer acks a request for a key this node listens on, over link l, or
 // refuses it when the listener's queue is full.
-func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id [20]byte, lst *Listener) {
+func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id [20]byte, lst *Listener, key *keyPair) {
 	r.mu.Lock()
 	in := r.inbound[id]
 	if in == nil {
 		if lst.full() {
 			r.mu.Unlock()
-			if l.Send(newRefuse(id, lst.key, wire.RefuseBusy)) == nil {
+			if l.Send(newRefuse(id, key, wire.RefuseBusy)) == nil {
 				r.stats.acksSent.Add(1)
 			}
 			return
@@ -159,9 +165,9 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id [20]byte, lst
 			return
 		}
 		in = &inboundState{
-			lst: lst, eph: eph, dEph: req.Ephemeral,
-			master:   targetSecret(id, lst.key, eph, dEph),
-			helloH:   helloHash(id, req.Ephemeral, lst.key.ser, eph.ser),
+			lst: lst, key: key, eph: eph, dEph: req.Ephemeral,
+			master:   targetSecret(id, key, eph, dEph),
+			helloH:   helloHash(id, req.Ephemeral, key.ser, eph.ser),
 			paths:    make(map[uint32]*peer.Link),
 			streamed: make(map[uint32]bool),
 			expires:  r.now().Add(r.cfg.CircuitSetupTimeout),
@@ -177,7 +183,7 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id [20]byte, lst
 	in.paths[path] = l
 	eph := in.eph
 	r.mu.Unlock()
-	if l.Send(newAck(id, req.Ephemeral, lst.key, eph, path)) == nil {
+	if l.Send(newAck(id, req.Ephemeral, in.key, eph, path)) == nil {
 		r.stats.acksSent.Add(1)
 		r.log.Debug("answered connect request", "conn", ident.String(id), "path", path, "via", ident.String(l.ID()))
 	}

@@ -8,10 +8,12 @@ import (
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 )
 
-// Listener accepts connections to one key.
+// Listener accepts connections to one key (Listen), or to the keys a
+// Matcher recognises (ListenMatcher).
 type Listener struct {
 	r     *Router
-	key   *keyPair
+	key   *keyPair // nil for a matcher's listener
+	match Matcher  // nil for a key's listener
 	addr  [20]byte
 	queue chan *Session
 	done  chan struct{}
@@ -34,16 +36,39 @@ func (r *Router) Listen(key *btcec.PrivateKey) (*Listener, error) {
 		return nil, ErrAddrInUse
 	}
 	delete(r.gone, h)
-	l := &Listener{r: r, key: kp, addr: h, queue: make(chan *Session, r.cfg.AcceptBacklog), done: make(chan struct{})}
+	l := newListener(r, kp, nil)
 	r.listeners[h] = l
 	return l, nil
 }
 
-// Addr returns HASH160 of the listened key.
+func newListener(r *Router, kp *keyPair, m Matcher) *Listener {
+	l := &Listener{r: r, key: kp, match: m, queue: make(chan *Session, r.cfg.AcceptBacklog), done: make(chan struct{})}
+	if kp != nil {
+		l.addr = ident.Hash160(kp.pub)
+	}
+	return l
+}
+
+// Addr returns HASH160 of the listened key (zero for a matcher's
+// listener).
 func (l *Listener) Addr() [20]byte { return l.addr }
 
-// Key returns the listened key.
-func (l *Listener) Key() *btcec.PrivateKey { return l.key.priv }
+// Key returns the listened key (nil for a matcher's listener).
+func (l *Listener) Key() *btcec.PrivateKey {
+	if l.key == nil {
+		return nil
+	}
+	return l.key.priv
+}
+
+func (l *Listener) isClosed() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
 
 // Accept waits for the next connection whose dialler proved its identity.
 // After Close it returns ErrClosed (which wraps net.ErrClosed).
@@ -98,7 +123,8 @@ func (l *Listener) Close() error {
 	}
 	r := l.r
 	r.mu.Lock()
-	if r.listeners[l.addr] == l {
+	delete(r.matchers, l)
+	if l.key != nil && r.listeners[l.addr] == l {
 		delete(r.listeners, l.addr)
 		if !r.closed {
 			r.gone[l.addr] = goneKey{key: l.key, expires: r.now().Add(goneKeyTTL)}

@@ -232,7 +232,8 @@ type Router struct {
 	dials     map[[20]byte]*dialState
 	inbound   map[[20]byte]*inboundState
 	listeners map[[20]byte]*Listener
-	gone      map[[20]byte]goneKey // recently closed listeners, to refuse for
+	matchers  map[*Listener]struct{} // listeners of other target kinds
+	gone      map[[20]byte]goneKey   // recently closed listeners, to refuse for
 	sessions  map[*Session]struct{}
 	routes    *table
 	bill      *billing.Engine // nil: billing is off
@@ -313,6 +314,8 @@ type seenEntry struct {
 	expires  time.Time
 	relayed  int // acks relayed back for this request
 	inbound  bool
+	lst      *Listener // target: the listener that answered, and its key
+	key      *keyPair
 	ackedVia map[*peer.Link]bool // target: arrivals answered
 }
 
@@ -349,6 +352,7 @@ func (c *circuit) stop() {
 // inboundState is the target's side of a connection being set up.
 type inboundState struct {
 	lst      *Listener
+	key      *keyPair // the key that answered: the listener's, or its matcher's
 	eph      *keyPair
 	dEph     [33]byte
 	master   [32]byte
@@ -385,6 +389,7 @@ func New(cfg Config) (*Router, error) {
 		dials:     make(map[[20]byte]*dialState),
 		inbound:   make(map[[20]byte]*inboundState),
 		listeners: make(map[[20]byte]*Listener),
+		matchers:  make(map[*Listener]struct{}),
 		gone:      make(map[[20]byte]goneKey),
 		sessions:  make(map[*Session]struct{}),
 	}
@@ -422,6 +427,9 @@ func (r *Router) Close() error {
 	r.closed = true
 	listeners := make([]*Listener, 0, len(r.listeners))
 	for _, l := range r.listeners {
+		listeners = append(listeners, l)
+	}
+	for l := range r.matchers {
 		listeners = append(listeners, l)
 	}
 	r.mu.Unlock()

@@ -56,6 +56,7 @@ func (r *Router) newPath(stream io.ReadWriteCloser, link *peer.Link, hops []Hop,
 // It is the session's session.Finder.
 type finder struct {
 	r      *Router
+	kind   uint8 // the target's kind
 	target [20]byte
 	tKey   *btcec.PublicKey
 	id     [20]byte // the session's connection ID
@@ -68,8 +69,8 @@ type finder struct {
 	links   map[*session.Path]*peer.Link // first hops of the paths handed out
 }
 
-func (r *Router) newFinder(target [20]byte, tKey *btcec.PublicKey, id [20]byte, master [32]byte) *finder {
-	return &finder{r: r, target: target, tKey: tKey, id: id, master: master,
+func (r *Router) newFinder(kind uint8, target [20]byte, tKey *btcec.PublicKey, id [20]byte, master [32]byte) *finder {
+	return &finder{r: r, kind: kind, target: target, tKey: tKey, id: id, master: master,
 		used: make(map[circuitKey]bool), links: make(map[*session.Path]*peer.Link)}
 }
 

@@ -22,7 +22,11 @@ func (*Pong) Type() Type                   { return TypePong }
 func (m *Pong) AppendBody(b []byte) []byte { return appendU64(b, m.Nonce) }
 func (m *Pong) decodeBody(d decoder)       { m.Nonce = d.U64() }
 
-// Target kinds of a ConnectRequest.
+// Target kinds of a ConnectRequest. The kind tells the target how to
+// recognise a request as its own; relays route every kind alike, by
+// Target. Kinds other than TargetAddr belong to the target kinds that
+// plug into route (a stealth target, whose key is a one-time key the
+// listener finds by scanning, is next).
 const (
 	// TargetAddr: Target is HASH160 of the listener's public key.
 	TargetAddr uint8 = 0
@@ -43,7 +47,7 @@ const (
 // connection ID commits to it.
 type ConnectRequest struct {
 	HopLimit  uint8
-	Kind      uint8    // TargetAddr
+	Kind      uint8    // TargetAddr, or a kind a target plugs in
 	Flags     uint8    // FlagFlood
 	Target    [20]byte // HASH160 of the target public key (addr.Addr.Hash160)
 	Ephemeral [33]byte // the dialer's ephemeral public key (compressed)
@@ -89,9 +93,6 @@ func (m *ConnectRequest) decodeBody(d decoder) {
 	m.Time = d.U64()
 	m.MaxPrice = d.U64()
 	d.Copy(m.Sig[:])
-	if d.Err() == nil && m.Kind != TargetAddr {
-		d.Fail("unknown target kind %d", m.Kind)
-	}
 	if d.Err() == nil && m.Flags&^knownFlags != 0 {
 		d.Fail("unknown flags %#x", m.Flags)
 	}

@@ -1,0 +1,125 @@
+package route
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	"github.com/stretchr/testify/require"
+
+	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/internal/simnet"
+	"github.com/foxtrotnet/foxtrot/internal/wire"
+)
+
+// testKind is a target kind of the test's own: the request names HASH160
+// of one of the matcher's keys, which it recognises by looking it up.
+const testKind = 0x7f
+
+type keyMatcher struct {
+	keys  map[[20]byte]*btcec.PrivateKey
+	calls chan *wire.ConnectRequest // every request it was asked about
+	lie   *btcec.PrivateKey         // if set, answered for every request
+}
+
+func (m *keyMatcher) Kind() uint8 { return testKind }
+
+func (m *keyMatcher) Match(req *wire.ConnectRequest) *btcec.PrivateKey {
+	select {
+	case m.calls <- req:
+	default:
+	}
+	if m.lie != nil {
+		return m.lie
+	}
+	return m.keys[req.Target]
+}
+
+func newKeyMatcher(keys ...*btcec.PrivateKey) *keyMatcher {
+	m := &keyMatcher{keys: make(map[[20]byte]*btcec.PrivateKey), calls: make(chan *wire.ConnectRequest, 64)}
+	for _, k := range keys {
+		m.keys[ident.Hash160(k.PubKey())] = k
+	}
+	return m
+}
+
+func TestATargetKindPlugsInThroughAMatcher(t *testing.T) {
+	sn := simnet.New(3, simnet.Line, simnet.Options{})
+	nodes := startNodes(t, sn, nil, nil)
+	k1, k2 := newTestKey(t), newTestKey(t)
+	l, err := nodes[2].r.ListenMatcher(newKeyMatcher(k1, k2))
+	require.NoError(t, err)
+	defer l.Close()
+	require.Nil(t, l.Key())
+	go func() {
+		for {
+			s, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer s.Close()
+				buf := make([]byte, 64)
+				n, _ := s.Read(buf)
+				s.Write(buf[:n])
+			}()
+		}
+	}()
+
+	// Each key the matcher knows answers through the relay, and the
+	// session's local key at the target is the one that matched.
+	for _, k := range []*btcec.PrivateKey{k1, k2} {
+		s, err := nodes[0].r.DialKind(t.Context(), nil, testKind, ident.Hash160(k.PubKey()))
+		require.NoError(t, err)
+		require.Len(t, s.Path(), 1)
+		require.True(t, s.RemoteKey().IsEqual(k.PubKey()))
+		roundTrip(t, s, "hello, kind")
+		s.Close()
+	}
+
+	// A key listener is not asked about other kinds, and a request of the
+	// key kind for a matcher's key finds nobody.
+	_, err = dialKind(nodes[0].r, wire.TargetAddr, ident.Hash160(k1.PubKey()), 300*time.Millisecond)
+	require.Error(t, err)
+}
+
+func TestAMatcherCannotAnswerForAKeyTheRequestDidNotName(t *testing.T) {
+	sn := simnet.New(2, simnet.Line, simnet.Options{})
+	nodes := startNodes(t, sn, nil, nil)
+	m := newKeyMatcher()
+	m.lie = newTestKey(t) // answers everything with a key of its own
+	l, err := nodes[1].r.ListenMatcher(m)
+	require.NoError(t, err)
+	defer l.Close()
+	target := ident.Hash160(newTestKey(t).PubKey())
+	_, err = dialKind(nodes[0].r, testKind, target, 500*time.Millisecond)
+	require.Error(t, err)
+	select {
+	case req := <-m.calls:
+		require.Equal(t, target, req.Target) // it was asked, and its answer was not used
+	case <-time.After(10 * time.Second):
+		t.Fatal("the matcher was never asked")
+	}
+	require.Zero(t, nodes[1].r.Stats().AcksSent)
+}
+
+func TestListenMatcherRefusesTheKeyKind(t *testing.T) {
+	sn := simnet.New(1, simnet.Line, simnet.Options{})
+	nodes := startNodes(t, sn, nil, nil)
+	m := &kindOnly{wire.TargetAddr}
+	_, err := nodes[0].r.ListenMatcher(m)
+	require.True(t, errors.Is(err, ErrBadConfig), "%v", err)
+}
+
+type kindOnly struct{ k uint8 }
+
+func (m *kindOnly) Kind() uint8                                  { return m.k }
+func (m *kindOnly) Match(*wire.ConnectRequest) *btcec.PrivateKey { return nil }
+
+func dialKind(r *Router, kind uint8, target [20]byte, timeout time.Duration) (*Session, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return r.DialKind(ctx, nil, kind, target)
+}
