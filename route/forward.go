@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/foxtrotnet/foxtrot/billing"
@@ -48,7 +49,8 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 		r.stats.requestsDuplicate.Add(1)
 		return
 	}
-	e := &seenEntry{from: l, target: req.Target, dEph: req.Ephemeral, maxPrice: req.MaxPrice, expires: now.Add(2 * r.cfg.MaxClockSkew)}
+	e := &seenEntry{from: l, target: req.Target, dEph: req.Ephemeral, maxPrice: req.MaxPrice, expires: now.Add(2 * r.cfg.MaxClockSkew),
+		checking: lst != nil}
 	r.seen[id] = e
 	r.stats.requestsSeen.Add(1)
 	var gone goneKey
@@ -65,18 +67,37 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 
 	switch {
 	case lst != nil:
-		if _, err := checkRequest(req, now, r.cfg.MaxClockSkew); err != nil {
+		if r.beforeVerify != nil {
+			r.beforeVerify()
+		}
+		_, err := checkRequest(req, now, r.cfg.MaxClockSkew)
+		r.mu.Lock()
+		early := e.early
+		e.checking, e.early = false, nil
+		if err != nil {
+			r.mu.Unlock()
 			r.stats.requestsInvalid.Add(1)
 			r.log.Debug("dropping request", "from", ident.String(l.ID()), "err", err)
 			return
 		}
-		// Only a verified request makes copies of it worth answering.
-		r.mu.Lock()
+		// Only a verified request makes copies of it worth answering:
+		// this one, those that arrived while it was checked, and later
+		// ones (handleDuplicate), up to MaxAcks arrivals.
 		e.inbound = true
 		e.lst, e.key = lst, key
 		e.ackedVia = map[*peer.Link]bool{l: true}
+		var also []*peer.Link
+		for _, c := range early {
+			if !e.ackedVia[c] && len(e.ackedVia) < r.cfg.MaxAcks {
+				e.ackedVia[c] = true
+				also = append(also, c)
+			}
+		}
 		r.mu.Unlock()
 		r.answer(l, req, id, lst, key)
+		for _, c := range also {
+			r.answer(c, req, id, lst, key)
+		}
 	case wasGone:
 		if l.Send(newRefuse(id, gone.key, wire.RefuseNoListener)) == nil {
 			r.stats.acksSent.Add(1)
@@ -124,6 +145,13 @@ func (r *Router) handleDuplicate(l *peer.Link, req *wire.ConnectRequest, id [20]
 		return false
 	}
 	r.stats.requestsDuplicate.Add(1)
+	if e.checking && len(e.early) < r.cfg.MaxAcks && e.from != l && !slices.Contains(e.early, l) {
+		// The first copy is still being verified: this copy (the same
+		// ID, so the same request) is answered once it passes.
+		e.early = append(e.early, l)
+		r.mu.Unlock()
+		return true
+	}
 	if !e.inbound || e.ackedVia[l] || len(e.ackedVia) >= r.cfg.MaxAcks {
 		r.mu.Unlock()
 		return true

@@ -244,6 +244,10 @@ type Router struct {
 	wg     sync.WaitGroup
 
 	stats counters
+
+	// beforeVerify, if set (by tests), runs before a target verifies a
+	// request's signature.
+	beforeVerify func()
 }
 
 // neighbour is a peer as the router sees it. Two token buckets guard the
@@ -317,6 +321,11 @@ type seenEntry struct {
 	lst      *Listener // target: the listener that answered, and its key
 	key      *keyPair
 	ackedVia map[*peer.Link]bool // target: arrivals answered
+	// checking is set at the target while the first copy's signature is
+	// being verified; copies that arrive meanwhile wait in early and are
+	// answered once it passes (they are the dialler's backup paths).
+	checking bool
+	early    []*peer.Link
 }
 
 type circuitKey struct {

@@ -3,6 +3,7 @@ package route
 import (
 	"context"
 	"errors"
+	"sync"
 	"testing"
 	"time"
 
@@ -122,4 +123,36 @@ func dialKind(r *Router, kind uint8, target [20]byte, timeout time.Duration) (*S
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	return r.DialKind(ctx, nil, kind, target)
+}
+
+func TestCopiesArrivingWhileTheFirstIsCheckedAreAnsweredToo(t *testing.T) {
+	// 0 reaches 3 through 1 and through 2: two copies of each request.
+	sn := simnet.New(4, simnet.Custom([][2]int{{0, 1}, {0, 2}, {1, 3}, {2, 3}}), simnet.Options{})
+	nodes := startNodes(t, sn, nil, nil)
+	l := echo(t, nodes[3])
+	// The target holds the first copy's check until the second copy has
+	// arrived (and been counted as a duplicate).
+	target := nodes[3].r
+	var once sync.Once
+	target.beforeVerify = func() {
+		once.Do(func() {
+			// Not require: this runs on a link's goroutine. If the copy
+			// never comes, the assertion below fails.
+			tick := time.NewTicker(time.Millisecond)
+			defer tick.Stop()
+			for giveUp := time.After(10 * time.Second); target.Stats().RequestsDuplicate < 1; {
+				select {
+				case <-tick.C:
+				case <-giveUp:
+					return
+				}
+			}
+		})
+	}
+	s, err := dial(t, nodes[0], l.Addr(), 10*time.Second)
+	require.NoError(t, err)
+	defer s.Close()
+	roundTrip(t, s, "both ways")
+	// Both arrivals were answered: the dialler has a backup path.
+	require.Eventually(t, func() bool { return target.Stats().AcksSent == 2 }, 10*time.Second, time.Millisecond)
 }
