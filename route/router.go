@@ -31,12 +31,15 @@
 // a path number and a signature over the ID, both ephemeral keys and the
 // path. The ack travels back along the reverse path; every relay checks
 // the signature and that the key hashes to the target, records the
-// circuit (ID, path) -> (upstream, downstream), and appends itself to the
-// ack's hop list.
+// circuit (ID, path) -> (upstream, downstream) in its circuit table
+// (package relay), and appends itself to the ack's hop list.
 //
 // The dialler takes an ack, opens a stream to the peer the ack came from
-// naming (ID, path); each relay opens a stream to its downstream and
-// splices the two. Both ends derive the session keys from ECDH of the two
+// naming (ID, path); each relay's circuit table takes the stream, opens
+// one to its downstream and splices the two. The router keeps the glue:
+// a neighbour cut off for unpaid relaying is refused, relayed bytes are
+// counted per neighbour and metered for billing, and a circuit's outcome
+// teaches the route table. Both ends derive the session keys from ECDH of the two
 // ephemeral keys, bound to the target's key, which signed the exchange;
 // the dialler's first record is a hello with its identity key and a
 // signature binding it to the exchange. From there package session carries
