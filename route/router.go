@@ -39,11 +39,11 @@
 // one to its downstream and splices the two. The router keeps the glue:
 // a neighbour cut off for unpaid relaying is refused, relayed bytes are
 // counted per neighbour and metered for billing, and a circuit's outcome
-// teaches the route table. Both ends derive the session keys from ECDH of the two
-// ephemeral keys, bound to the target's key, which signed the exchange;
-// the dialler's first record is a hello with its identity key and a
-// signature binding it to the exchange. From there package session carries
-// the connection: the router hands each session its paths.
+// teaches the route table. Both ends derive the session keys from ECDH
+// of the two ephemeral keys, bound to the target's key, which signed the
+// exchange; the dialler's first record is a hello with its identity key
+// and a signature binding it to the exchange. From there package session
+// carries the connection: the router hands each session its paths.
 //
 // Tables are bounded and expire: seen requests after twice the skew
 // window, circuits that never got a stream after Config.CircuitSetupTimeout,
