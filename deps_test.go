@@ -33,6 +33,7 @@ var layers = []struct {
 	{5, []string{"channel"}},
 	{6, []string{"channel/btcdtest", "dht", "stealth", "billing"}}, // btcdtest drives channel/rpcchain; billing drives channels
 	{6, []string{"session"}},                                       // knows paths, not how they were found
+	{6, []string{"relay"}},                                         // circuits and splicing; beside billing, so it cannot import it
 	{7, []string{"route"}},
 	{8, []string{""}},                        // the root package
 	{9, []string{"examples", "foxtrottest"}}, // foxtrottest builds networks of root Nodes for tests

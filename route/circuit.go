@@ -4,27 +4,22 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"sync"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
 	"github.com/foxtrotnet/foxtrot/billing"
-	"github.com/foxtrotnet/foxtrot/internal/bufpool"
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
+	"github.com/foxtrotnet/foxtrot/relay"
 	"github.com/foxtrotnet/foxtrot/session"
 )
 
 const (
-	// relayOpenTimeout bounds opening the downstream stream of a circuit.
-	relayOpenTimeout = 10 * time.Second
 	// helloTimeout bounds the wait for a new stream's first record (a
 	// hello or a resume) at the target.
 	helloTimeout = 10 * time.Second
-	// spliceBuffer is the copy buffer of each direction of a splice.
-	spliceBuffer = 64 << 10
 )
 
 // HandleStream implements peer.Handler: a stream names a circuit this node
@@ -39,21 +34,13 @@ type stream interface {
 	CloseWrite() error
 }
 
+// handleStream gives a stream to the circuit table first (a circuit this
+// node relays), then to the inbound connections of its listeners.
 func (r *Router) handleStream(l *peer.Link, s stream, h wire.StreamHeader) {
-	key := circuitKey{h.ID, h.Path}
-	r.mu.Lock()
-	if c := r.circuits[key]; c != nil && c.up == l && !c.active {
-		if r.bill != nil && r.bill.CutOff(l.ID()) {
-			r.mu.Unlock()
-			r.stats.requestsRefusedCredit.Add(1)
-			s.Close()
-			return
-		}
-		c.active = true
-		r.mu.Unlock()
-		r.relay(key, c, s, h)
+	if r.relay.Handle(relayLink{l}, s, h) {
 		return
 	}
+	r.mu.Lock()
 	if in := r.inbound[h.ID]; in != nil && in.paths[h.Path] == l && !in.streamed[h.Path] {
 		in.streamed[h.Path] = true
 		lst, key, master, helloH := in.lst, in.key, in.master, in.helloH
@@ -67,105 +54,76 @@ func (r *Router) handleStream(l *peer.Link, s stream, h wire.StreamHeader) {
 	s.Close()
 }
 
-// relay opens the downstream half of a circuit and splices it to up.
-func (r *Router) relay(key circuitKey, c *circuit, up stream, h wire.StreamHeader) {
-	defer func() {
-		r.mu.Lock()
-		delete(r.circuits, key)
-		r.mu.Unlock()
-	}()
-	ctx, cancel := context.WithTimeout(r.ctx, relayOpenTimeout)
-	down, err := c.down.OpenStream(ctx, h)
-	cancel()
+// relayLink is a peer link as the circuit table sees it. It compares
+// equal to another relayLink of the same link.
+type relayLink struct{ *peer.Link }
+
+// OpenStream implements relay.Link.
+func (l relayLink) OpenStream(ctx context.Context, h wire.StreamHeader) (relay.Stream, error) {
+	s, err := l.Link.OpenStream(ctx, h)
 	if err != nil {
-		r.log.Debug("circuit's next hop unreachable", "conn", ident.String(h.ID), "path", h.Path, "err", err)
-		up.Close()
-		return
+		return nil, err
 	}
-	c.smu.Lock()
-	c.streams = []stream{up, down}
-	stopped := c.stopping
-	c.smu.Unlock()
-	if stopped {
-		up.Close()
-		down.Close()
-		return
-	}
-	r.stats.circuitsRelayed.Add(1)
-	r.stats.circuitsActive.Add(1)
-	defer r.stats.circuitsActive.Add(-1)
-	var meter billing.Meter // atomic adds only: nothing on the splice waits for billing
-	if r.bill != nil && c.upRate > 0 {
-		m := r.bill.Relay(c.up.ID(), c.down.ID(), c.upRate, c.downRate, c.stop)
-		defer m.Close()
-		meter = m
-	}
-	upObs, downObs := r.observe(c.up), r.observe(c.down)
-	ok := splice(up, down, func(n int64) {
-		r.stats.bytesRelayed.Add(n)
-		upObs.bytes.Add(n)
-		downObs.bytes.Add(n)
-		if meter != nil {
-			meter.Add(n)
-		}
+	return s, nil
+}
+
+// newRelay makes the router's circuit table: a neighbour cut off for
+// unpaid relaying is refused, every relayed byte is counted for both
+// neighbours (and billed when billing is on), and the route table learns
+// how each circuit ended.
+func (r *Router) newRelay() *relay.Table {
+	return relay.New(relay.Config{
+		Logger: r.log,
+		Refuse: func(up relay.Link) bool {
+			return r.bill != nil && r.bill.CutOff(up.ID())
+		},
+		Meter: func(c relay.Circuit, stop func()) relay.Meter {
+			up, down := c.Up.(relayLink).Link, c.Down.(relayLink).Link
+			m := &circuitMeter{up: r.observe(up), down: r.observe(down)}
+			if r.bill != nil && c.UpRate > 0 {
+				m.bill = r.bill.Relay(up.ID(), down.ID(), c.UpRate, c.DownRate, stop)
+			}
+			return m
+		},
+		Done: func(c relay.Circuit, ok bool) {
+			up, down := c.Up.(relayLink).Link, c.Down.(relayLink).Link
+			for _, o := range []*observed{r.observe(up), r.observe(down)} {
+				if ok {
+					o.circuitsOK.Add(1)
+				} else {
+					o.circuitsBroke.Add(1)
+				}
+			}
+			r.mu.Lock()
+			r.routes.outcome(c.Target, down, ok)
+			r.mu.Unlock()
+		},
 	})
-	for _, o := range []*observed{upObs, downObs} {
-		if ok {
-			o.circuitsOK.Add(1)
-		} else {
-			o.circuitsBroke.Add(1)
-		}
-	}
-	r.mu.Lock()
-	r.routes.outcome(c.target, c.down, ok)
-	r.mu.Unlock()
 }
 
-// splice copies a<->b until both directions end: an EOF on one side
-// half-closes the other, an error closes both. It returns when both
-// copies are done, with both streams closed, and reports whether both
-// ended with an orderly EOF.
-func splice(a, b stream, moved func(n int64)) bool {
-	var wg sync.WaitGroup
-	var okBA bool
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		okBA = pump(b, a, moved)
-	}()
-	okAB := pump(a, b, moved)
-	wg.Wait()
-	a.Close()
-	b.Close()
-	return okAB && okBA
+// circuitMeter counts a circuit's bytes for both its neighbours and bills
+// them: atomic adds only, nothing on the splice waits for billing.
+type circuitMeter struct {
+	up, down *observed
+	bill     *billing.RelayMeter // nil: not billed
 }
 
-// pump copies src to dst with a pooled buffer, reporting each chunk to
-// moved; it reports whether src ended with EOF (rather than an error).
-func pump(dst, src stream, moved func(n int64)) bool {
-	buf := bufpool.Get(spliceBuffer)
-	defer bufpool.Put(buf)
-	for {
-		n, err := src.Read(*buf)
-		if n > 0 {
-			if _, werr := dst.Write((*buf)[:n]); werr != nil {
-				src.Close()
-				dst.Close()
-				return false
-			}
-			moved(int64(n))
-		}
-		if err != nil {
-			if err == io.EOF {
-				dst.CloseWrite()
-				return true
-			}
-			src.Close()
-			dst.Close()
-			return false
-		}
+func (m *circuitMeter) Add(n int64) {
+	m.up.bytes.Add(n)
+	m.down.bytes.Add(n)
+	if m.bill != nil {
+		m.bill.Add(n)
 	}
 }
+
+func (m *circuitMeter) Close() {
+	if m.bill != nil {
+		m.bill.Close()
+	}
+}
+
+// splice copies a<->b until both directions end; see relay.Splice.
+func splice(a, b stream, moved func(n int64)) bool { return relay.Splice(a, b, moved) }
 
 // acceptPath reads the first record of a new stream at the target. A
 // hello opens a session for the listener (queued for Accept once the

@@ -9,6 +9,7 @@ import (
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
+	"github.com/foxtrotnet/foxtrot/relay"
 )
 
 // handleRequest: throttle, deduplicate, check, record, then answer (we
@@ -276,20 +277,24 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 	// An ack over the dialler's limit is passed on, so it can say why it
 	// found no path, but no circuit is kept for it: no stream will come.
 	over := down+price < down || down+price > e.maxPrice
-	key := circuitKey{ack.ID, ack.Path}
+	key := relay.Key{ID: ack.ID, Path: ack.Path}
 	r.mu.Lock()
-	if _, dup := r.circuits[key]; dup || e.relayed >= r.cfg.MaxAcks {
+	if e.relayed >= r.cfg.MaxAcks {
 		r.mu.Unlock()
 		return
 	}
-	e.relayed++
-	c := &circuit{up: e.from, down: l, target: target, expires: r.now().Add(r.cfg.CircuitSetupTimeout),
-		upRate: down + price, downRate: down}
 	if over {
+		if r.relay.Has(key) {
+			r.mu.Unlock()
+			return
+		}
 		r.stats.acksOverPrice.Add(1)
-	} else {
-		r.circuits[key] = c
+	} else if err := r.relay.Add(key, relay.Circuit{Up: relayLink{e.from}, Down: relayLink{l}, Target: target,
+		Expires: r.now().Add(r.cfg.CircuitSetupTimeout), UpRate: down + price, DownRate: down}); err != nil {
+		r.mu.Unlock()
+		return // a duplicate, or the router is closing
 	}
+	e.relayed++
 	// The target is len(hops)+1 links away through l.
 	r.routes.learn(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), down, r.now())
 	up := e.from

@@ -31,16 +31,19 @@
 // a path number and a signature over the ID, both ephemeral keys and the
 // path. The ack travels back along the reverse path; every relay checks
 // the signature and that the key hashes to the target, records the
-// circuit (ID, path) -> (upstream, downstream), and appends itself to the
-// ack's hop list.
+// circuit (ID, path) -> (upstream, downstream) in its circuit table
+// (package relay), and appends itself to the ack's hop list.
 //
 // The dialler takes an ack, opens a stream to the peer the ack came from
-// naming (ID, path); each relay opens a stream to its downstream and
-// splices the two. Both ends derive the session keys from ECDH of the two
-// ephemeral keys, bound to the target's key, which signed the exchange;
-// the dialler's first record is a hello with its identity key and a
-// signature binding it to the exchange. From there package session carries
-// the connection: the router hands each session its paths.
+// naming (ID, path); each relay's circuit table takes the stream, opens
+// one to its downstream and splices the two. The router keeps the glue:
+// a neighbour cut off for unpaid relaying is refused, relayed bytes are
+// counted per neighbour and metered for billing, and a circuit's outcome
+// teaches the route table. Both ends derive the session keys from ECDH
+// of the two ephemeral keys, bound to the target's key, which signed the
+// exchange; the dialler's first record is a hello with its identity key
+// and a signature binding it to the exchange. From there package session
+// carries the connection: the router hands each session its paths.
 //
 // Tables are bounded and expire: seen requests after twice the skew
 // window, circuits that never got a stream after Config.CircuitSetupTimeout,
@@ -65,6 +68,7 @@ import (
 	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
+	"github.com/foxtrotnet/foxtrot/relay"
 	"github.com/foxtrotnet/foxtrot/session"
 )
 
@@ -228,13 +232,13 @@ type Router struct {
 	mu        sync.Mutex
 	nbrs      map[*peer.Link]*neighbour
 	seen      map[[20]byte]*seenEntry
-	circuits  map[circuitKey]*circuit
 	dials     map[[20]byte]*dialState
 	inbound   map[[20]byte]*inboundState
 	listeners map[[20]byte]*Listener
 	matchers  map[*Listener]struct{} // listeners of other target kinds
 	gone      map[[20]byte]goneKey   // recently closed listeners, to refuse for
 	sessions  map[*Session]struct{}
+	relay     *relay.Table // the circuits this node relays
 	routes    *table
 	bill      *billing.Engine // nil: billing is off
 	closed    bool
@@ -333,31 +337,6 @@ type circuitKey struct {
 	path uint32
 }
 
-type circuit struct {
-	up, down *peer.Link
-	target   [20]byte
-	expires  time.Time
-	active   bool
-	// What a MiB through it earns from the upstream (our price and the
-	// rest of the path's) and costs toward the downstream.
-	upRate, downRate uint64
-
-	smu      sync.Mutex
-	streams  []stream // while active
-	stopping bool
-}
-
-// stop ends an active circuit (its neighbour was cut off).
-func (c *circuit) stop() {
-	c.smu.Lock()
-	c.stopping = true
-	ss := c.streams
-	c.smu.Unlock()
-	for _, s := range ss {
-		s.Close()
-	}
-}
-
 // inboundState is the target's side of a connection being set up.
 type inboundState struct {
 	lst      *Listener
@@ -394,7 +373,6 @@ func New(cfg Config) (*Router, error) {
 		log:       cfg.Logger,
 		nbrs:      make(map[*peer.Link]*neighbour),
 		seen:      make(map[[20]byte]*seenEntry),
-		circuits:  make(map[circuitKey]*circuit),
 		dials:     make(map[[20]byte]*dialState),
 		inbound:   make(map[[20]byte]*inboundState),
 		listeners: make(map[[20]byte]*Listener),
@@ -403,11 +381,13 @@ func New(cfg Config) (*Router, error) {
 		sessions:  make(map[*Session]struct{}),
 	}
 	r.routes = newTable(cfg.RouteTTL, cfg.MaxRoutes)
+	r.relay = r.newRelay()
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	if cfg.Billing != nil {
 		b, err := billing.New(*cfg.Billing, billing.Host{Identity: cfg.Identity, Logger: cfg.Logger, Now: cfg.Now})
 		if err != nil {
 			r.cancel()
+			r.relay.Close()
 			return nil, err
 		}
 		r.bill = b
@@ -465,6 +445,7 @@ wait:
 		}
 	}
 	r.cancel()
+	r.relay.Close()
 	for _, s := range sessions {
 		s.Abort(ErrClosed)
 	}
@@ -503,11 +484,7 @@ func (r *Router) expire(now time.Time) {
 			delete(r.seen, id)
 		}
 	}
-	for k, c := range r.circuits {
-		if !c.active && now.After(c.expires) {
-			delete(r.circuits, k)
-		}
-	}
+	r.relay.Expire(now)
 	for id, in := range r.inbound {
 		if in.session == nil && now.After(in.expires) {
 			delete(r.inbound, id)
@@ -569,11 +546,7 @@ func (r *Router) LinkDown(l *peer.Link, err error) {
 	delete(r.nbrs, l)
 	r.shareForwardingLocked()
 	r.routes.dropLink(l)
-	for k, c := range r.circuits {
-		if !c.active && c.down == l {
-			delete(r.circuits, k)
-		}
-	}
+	r.relay.LinkDown(relayLink{l})
 }
 
 // HandleMessage implements peer.Handler.
@@ -629,7 +602,7 @@ type counters struct {
 	requestsSent, acksSent,
 	requestsSeen, requestsForwarded, requestsDuplicate, requestsInvalid,
 	requestsThrottled, requestsNotForwarded, requestsDeadEnd, acksRelayed, acksInvalid, acksUnknown,
-	circuitsRelayed, circuitsActive, bytesRelayed, streamsRejected,
+	streamsRejected,
 	acceptsFailed, directedTimeouts,
 	acksOverPrice, requestsRefusedCredit atomic.Int64
 	session session.Counters // failovers, their time, direct paths
@@ -682,6 +655,7 @@ func (s Stats) ControlMessages() int64 {
 // Stats returns the router's counters.
 func (r *Router) Stats() Stats {
 	c := &r.stats
+	rs := r.relay.Stats()
 	var cutOffs int64
 	if r.bill != nil {
 		cutOffs = r.bill.Stats().CutOffs
@@ -693,13 +667,13 @@ func (r *Router) Stats() Stats {
 		RequestsThrottled: c.requestsThrottled.Load(), RequestsNotForwarded: c.requestsNotForwarded.Load(),
 		RequestsDeadEnd: c.requestsDeadEnd.Load(),
 		AcksRelayed:     c.acksRelayed.Load(), AcksInvalid: c.acksInvalid.Load(), AcksUnknown: c.acksUnknown.Load(),
-		CircuitsRelayed: c.circuitsRelayed.Load(), CircuitsActive: c.circuitsActive.Load(),
-		BytesRelayed: c.bytesRelayed.Load(), StreamsRejected: c.streamsRejected.Load(),
+		CircuitsRelayed: rs.Relayed, CircuitsActive: rs.Active,
+		BytesRelayed: rs.Bytes, StreamsRejected: c.streamsRejected.Load(),
 		AcceptsFailed: c.acceptsFailed.Load(),
 		Failovers:     c.session.Failovers.Load(), FailoverTime: time.Duration(c.session.FailoverNanos.Load()),
 		DirectedTimeouts: c.directedTimeouts.Load(),
 		AcksOverPrice:    c.acksOverPrice.Load(), CutOffs: cutOffs,
-		RequestsRefusedCredit: c.requestsRefusedCredit.Load(),
+		RequestsRefusedCredit: c.requestsRefusedCredit.Load() + rs.Refused,
 		DirectPaths:           c.session.DirectPaths.Load(),
 	}
 }

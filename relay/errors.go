@@ -1,0 +1,14 @@
+package relay
+
+import "errors"
+
+// Errors of the relay package.
+var (
+	// ErrDuplicate means a circuit with the same key is already known.
+	ErrDuplicate = errors.New("relay: circuit already known")
+	// ErrClosed means the table is closed.
+	ErrClosed = errors.New("relay: table closed")
+	// ErrUnreachable means a circuit's downstream stream could not be
+	// opened.
+	ErrUnreachable = errors.New("relay: next hop unreachable")
+)

@@ -1,0 +1,363 @@
+// Package relay carries the circuits a node relays: it keeps the circuit
+// table (connection ID and path number to upstream and downstream link),
+// takes the stream of a known circuit from its upstream, opens the
+// matching stream downstream and splices the two with pooled buffers.
+//
+//	 upstream link                relay                 downstream link
+//	───────────────►  Handle(up, s, hdr)  ── OpenStream(hdr) ──►
+//	                  │ circuits[ID,path] │
+//	 stream s  ◄═════►│  Splice(s, down)  │◄═════► stream down
+//	                  │   Meter.Add(n)    │
+//	                  └── Done(ok) ───────┘
+//
+// Route records a circuit (Table.Add) when it verifies an ack it passes
+// upstream, and asks the table first about every circuit stream it gets
+// (Table.Handle). A circuit not carrying a stream by its expiry is
+// forgotten (Table.Expire); one whose downstream link goes away before
+// its stream arrives is dropped (Table.LinkDown).
+//
+// Nothing on the splice can block on anything but the two streams: each
+// chunk is counted with atomic adds and reported to a Meter, which must
+// not block either (billing's RelayMeter only adds to atomic counters).
+// Relay knows no billing: the refusal of a cut-off neighbour and the
+// meter of a circuit are the caller's, through Config.
+package relay
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/foxtrotnet/foxtrot/addr"
+	"github.com/foxtrotnet/foxtrot/internal/bufpool"
+	"github.com/foxtrotnet/foxtrot/internal/wire"
+)
+
+const (
+	// DefaultOpenTimeout bounds opening the downstream stream of a
+	// circuit when Config.OpenTimeout is zero.
+	DefaultOpenTimeout = 10 * time.Second
+	// spliceBuffer is the copy buffer of each direction of a splice.
+	spliceBuffer = 64 << 10
+)
+
+// Stream is what a circuit needs of a link stream.
+type Stream interface {
+	io.ReadWriteCloser
+	CloseWrite() error
+}
+
+// Link is a neighbour as relay sees it. Links are compared with ==: the
+// same neighbour must always be the same value.
+type Link interface {
+	ID() addr.NodeID
+	// OpenStream opens a stream to the neighbour and sends hdr on it.
+	OpenStream(ctx context.Context, hdr wire.StreamHeader) (Stream, error)
+}
+
+// Meter is told of every chunk a circuit carries, either direction. Add
+// must not block. A Meter that also has a Close method is closed when its
+// circuit ends.
+type Meter interface{ Add(n int64) }
+
+// Key names a circuit: a connection ID and one of its path numbers.
+type Key struct {
+	ID   addr.ConnID
+	Path uint32
+}
+
+// Circuit is what the table knows of a circuit.
+type Circuit struct {
+	Up, Down Link     // the stream comes from Up and goes on to Down
+	Target   [20]byte // the target the circuit leads to
+	// What a MiB through it earns from the upstream (our price and the
+	// rest of the path's) and costs toward the downstream.
+	UpRate, DownRate uint64
+	Expires          time.Time // forgotten then if it never got its stream
+}
+
+// Config is the caller's part of a Table. Every field is optional.
+type Config struct {
+	// OpenTimeout bounds opening a circuit's downstream stream
+	// (DefaultOpenTimeout if zero).
+	OpenTimeout time.Duration
+	// Refuse reports whether a stream from up must be refused (a
+	// neighbour cut off for unpaid relaying). It must not block.
+	Refuse func(up Link) bool
+	// Meter returns the meter of a circuit about to carry a stream, or
+	// nil. stop ends the circuit: call it (on any goroutine) to close
+	// both its streams.
+	Meter func(c Circuit, stop func()) Meter
+	// Done is told how a circuit that carried a stream ended: ok when
+	// both directions ended with an orderly EOF.
+	Done   func(c Circuit, ok bool)
+	Logger *slog.Logger
+}
+
+// Stats are a table's counters.
+type Stats struct {
+	Relayed  int64 // circuits that carried a stream
+	Active   int64 // circuits carrying a stream now
+	Bytes    int64 // bytes spliced, both directions
+	Refused  int64 // streams refused by Config.Refuse
+	Circuits int64 // circuits in the table now, active or waiting
+}
+
+// Table is a node's circuit table. Its methods are safe for concurrent
+// use; none calls back into Config while holding the table's lock.
+type Table struct {
+	cfg    Config
+	ctx    context.Context // cancelled by Close: opens in progress give up
+	cancel context.CancelFunc
+
+	mu       sync.Mutex
+	circuits map[Key]*circuit
+	closed   bool
+
+	relayed, active, bytes, refused atomic.Int64
+}
+
+type circuit struct {
+	Circuit
+	active bool // guarded by Table.mu
+
+	smu      sync.Mutex
+	streams  []Stream // while active
+	stopping bool
+}
+
+// stop ends an active circuit: both its streams are closed, now or as
+// soon as they are both open.
+func (c *circuit) stop() {
+	c.smu.Lock()
+	c.stopping = true
+	ss := c.streams
+	c.smu.Unlock()
+	for _, s := range ss {
+		s.Close()
+	}
+}
+
+// New returns an empty table.
+func New(cfg Config) *Table {
+	if cfg.OpenTimeout == 0 {
+		cfg.OpenTimeout = DefaultOpenTimeout
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	t := &Table{cfg: cfg, circuits: make(map[Key]*circuit)}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	return t
+}
+
+// Add records a circuit waiting for its stream. It fails with
+// ErrDuplicate if the key is taken, ErrClosed after Close.
+func (t *Table) Add(k Key, c Circuit) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return ErrClosed
+	}
+	if _, dup := t.circuits[k]; dup {
+		return ErrDuplicate
+	}
+	t.circuits[k] = &circuit{Circuit: c}
+	return nil
+}
+
+// Has reports whether a circuit with key k is known.
+func (t *Table) Has(k Key) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	_, ok := t.circuits[k]
+	return ok
+}
+
+// Handle takes stream s, which arrived from up with header h, if it
+// names a circuit from up still waiting for its stream, and reports
+// whether it did. A taken stream is the table's: refused (closed) if
+// Config.Refuse says so, otherwise relayed on the caller's goroutine,
+// Handle returning when the circuit ends. A stream Handle does not take
+// is left untouched for the caller.
+func (t *Table) Handle(up Link, s Stream, h wire.StreamHeader) bool {
+	k := Key{h.ID, h.Path}
+	t.mu.Lock()
+	c := t.circuits[k]
+	if c == nil || c.Up != up || c.active {
+		t.mu.Unlock()
+		return false
+	}
+	t.mu.Unlock()
+	if t.cfg.Refuse != nil && t.cfg.Refuse(up) {
+		t.refused.Add(1)
+		s.Close()
+		return true
+	}
+	t.mu.Lock()
+	if t.circuits[k] != c || c.active {
+		t.mu.Unlock()
+		return false // expired, dropped or taken in between
+	}
+	c.active = true
+	t.mu.Unlock()
+	t.run(k, c, s, h)
+	return true
+}
+
+// run opens the downstream half of a circuit and splices it to up.
+func (t *Table) run(k Key, c *circuit, up Stream, h wire.StreamHeader) {
+	defer func() {
+		t.mu.Lock()
+		if t.circuits[k] == c {
+			delete(t.circuits, k)
+		}
+		t.mu.Unlock()
+	}()
+	ctx, cancel := context.WithTimeout(t.ctx, t.cfg.OpenTimeout)
+	down, err := c.Down.OpenStream(ctx, h)
+	cancel()
+	if err != nil {
+		t.cfg.Logger.Debug("circuit's next hop unreachable", "conn", h.ID, "path", h.Path, "err", fmt.Errorf("%w: %w", ErrUnreachable, err))
+		up.Close()
+		return
+	}
+	c.smu.Lock()
+	c.streams = []Stream{up, down}
+	stopped := c.stopping
+	c.smu.Unlock()
+	if stopped {
+		up.Close()
+		down.Close()
+		return
+	}
+	t.relayed.Add(1)
+	t.active.Add(1)
+	defer t.active.Add(-1)
+	var m Meter
+	if t.cfg.Meter != nil {
+		m = t.cfg.Meter(c.Circuit, c.stop)
+	}
+	if cl, ok := m.(interface{ Close() }); ok {
+		defer cl.Close()
+	}
+	ok := Splice(up, down, func(n int64) {
+		t.bytes.Add(n)
+		if m != nil {
+			m.Add(n)
+		}
+	})
+	if t.cfg.Done != nil {
+		t.cfg.Done(c.Circuit, ok)
+	}
+}
+
+// Stop ends the active circuit k (closing both its streams) and reports
+// whether there was one.
+func (t *Table) Stop(k Key) bool {
+	t.mu.Lock()
+	c := t.circuits[k]
+	t.mu.Unlock()
+	if c == nil || !c.active {
+		return false
+	}
+	c.stop()
+	return true
+}
+
+// Expire forgets the circuits that never got their stream and expired
+// before now.
+func (t *Table) Expire(now time.Time) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, c := range t.circuits {
+		if !c.active && now.After(c.Expires) {
+			delete(t.circuits, k)
+		}
+	}
+}
+
+// LinkDown drops the circuits still waiting for a stream that would go
+// out over l. Circuits through l end as their streams fail. A circuit
+// waiting for its stream from l is kept until it expires: the stream may
+// have arrived just before the link went down, and its bytes are still
+// there to relay.
+func (t *Table) LinkDown(l Link) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for k, c := range t.circuits {
+		if !c.active && c.Down == l {
+			delete(t.circuits, k)
+		}
+	}
+}
+
+// Close makes Add fail and gives up the opens of downstream streams in
+// progress. Circuits already carrying a stream end with their streams
+// (their links are closed by their owner). Idempotent.
+func (t *Table) Close() error {
+	t.mu.Lock()
+	t.closed = true
+	t.mu.Unlock()
+	t.cancel()
+	return nil
+}
+
+// Stats returns the table's counters.
+func (t *Table) Stats() Stats {
+	t.mu.Lock()
+	n := len(t.circuits)
+	t.mu.Unlock()
+	return Stats{Relayed: t.relayed.Load(), Active: t.active.Load(), Bytes: t.bytes.Load(),
+		Refused: t.refused.Load(), Circuits: int64(n)}
+}
+
+// Splice copies a<->b until both directions end: an EOF on one side
+// half-closes the other, an error closes both. It returns when both
+// copies are done, with both streams closed, and reports whether both
+// ended with an orderly EOF. moved is told of every chunk written.
+func Splice(a, b Stream, moved func(n int64)) bool {
+	var wg sync.WaitGroup
+	var okBA bool
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		okBA = pump(b, a, moved)
+	}()
+	okAB := pump(a, b, moved)
+	wg.Wait()
+	a.Close()
+	b.Close()
+	return okAB && okBA
+}
+
+// pump copies src to dst with a pooled buffer, reporting each chunk to
+// moved; it reports whether src ended with EOF (rather than an error).
+func pump(dst, src Stream, moved func(n int64)) bool {
+	buf := bufpool.Get(spliceBuffer)
+	defer bufpool.Put(buf)
+	for {
+		n, err := src.Read(*buf)
+		if n > 0 {
+			if _, werr := dst.Write((*buf)[:n]); werr != nil {
+				src.Close()
+				dst.Close()
+				return false
+			}
+			moved(int64(n))
+		}
+		if err != nil {
+			if err == io.EOF {
+				dst.CloseWrite()
+				return true
+			}
+			src.Close()
+			dst.Close()
+			return false
+		}
+	}
+}
