@@ -78,19 +78,22 @@ func echo(t testing.TB, n *node) *Listener {
 	l, err := n.r.Listen(newTestKey(t))
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			s, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer s.Close()
-				io.Copy(s, s)
-			}()
-		}
-	}()
+	go serveEcho(l)
 	return l
+}
+
+// serveEcho echoes every connection l accepts until it is closed.
+func serveEcho(l *Listener) {
+	for {
+		s, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer s.Close()
+			io.Copy(s, s)
+		}()
+	}
 }
 
 func dial(t testing.TB, n *node, target [20]byte, timeout time.Duration) (*Session, error) {

@@ -54,20 +54,7 @@ func TestATargetKindPlugsInThroughAMatcher(t *testing.T) {
 	require.NoError(t, err)
 	defer l.Close()
 	require.Nil(t, l.Key())
-	go func() {
-		for {
-			s, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer s.Close()
-				buf := make([]byte, 64)
-				n, _ := s.Read(buf)
-				s.Write(buf[:n])
-			}()
-		}
-	}()
+	go serveEcho(l)
 
 	// Each key the matcher knows answers through the relay, and the
 	// session's local key at the target is the one that matched.
@@ -77,7 +64,7 @@ func TestATargetKindPlugsInThroughAMatcher(t *testing.T) {
 		require.Len(t, s.Path(), 1)
 		require.True(t, s.RemoteKey().IsEqual(k.PubKey()))
 		roundTrip(t, s, "hello, kind")
-		s.Close()
+		require.NoError(t, s.Close())
 	}
 
 	// A key listener is not asked about other kinds, and a request of the
