@@ -13,7 +13,6 @@ import (
 
 	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/channel"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
 
@@ -49,7 +48,7 @@ type Engine struct {
 	now   func() time.Time
 	store channel.Store
 
-	tallies sync.Map // [20]byte -> *tally: the data path's side
+	tallies sync.Map // addr.NodeID -> *tally: the data path's side
 
 	in    chan func()   // events for the loop
 	nudge chan struct{} // a meter crossed a point the loop waits for
@@ -64,7 +63,7 @@ type Engine struct {
 	cutOffs, dropped atomic.Int64
 
 	// Owned by the loop.
-	accts       map[[20]byte]*account
+	accts       map[addr.NodeID]*account
 	height      uint32 // the chain's height at the last poll
 	heightKnown bool
 	polling     bool     // a chain poll is running
@@ -100,7 +99,7 @@ func New(cfg Config, h Host) (*Engine, error) {
 	e := &Engine{
 		cfg: cfg, key: h.Identity, log: h.Logger, now: h.Now, ticks: h.Ticks,
 		in: make(chan func(), queueLen), nudge: make(chan struct{}, 1),
-		done: make(chan struct{}), accts: make(map[[20]byte]*account),
+		done: make(chan struct{}), accts: make(map[addr.NodeID]*account),
 	}
 	copy(e.keyS[:], h.Identity.PubKey().SerializeCompressed())
 	if e.log == nil {
@@ -146,7 +145,7 @@ func (e *Engine) MaxPrice() uint64 { return e.cfg.MaxPrice }
 
 // Quote is this relay's hop in an ack for path of connection id: its key
 // and, when it charges, its price, signed, valid for Config.QuoteTTL.
-func (e *Engine) Quote(id [20]byte, path uint32) wire.Hop {
+func (e *Engine) Quote(id addr.ConnID, path uint32) wire.Hop {
 	return quote(e.key, wire.Hop{Key: e.keyS}, id, path, e.cfg.Price, e.now().Add(e.cfg.QuoteTTL))
 }
 
@@ -182,7 +181,7 @@ func (e *Engine) loop(stopTicker func()) {
 }
 
 // post queues f for the loop without blocking; a full queue drops it.
-func (e *Engine) post(f func(), what string, peer [20]byte) {
+func (e *Engine) post(f func(), what string, peer addr.NodeID) {
 	if len(e.in) < messageQueue {
 		select {
 		case e.in <- f:
@@ -191,7 +190,7 @@ func (e *Engine) post(f func(), what string, peer [20]byte) {
 		}
 	}
 	e.dropped.Add(1)
-	e.log.Warn("billing queue full: message dropped", "type", what, "peer", ident.String(peer))
+	e.log.Warn("billing queue full: message dropped", "type", what, "peer", peer.String())
 }
 
 // send queues f for the loop, waiting for room; false if the engine closed.
@@ -271,7 +270,7 @@ func (e *Engine) poll() {
 	}
 	e.polling = true
 	var txids [][32]byte
-	var peers [][20]byte
+	var peers []addr.NodeID
 	for id, a := range e.accts {
 		if a.confirming {
 			txids, peers = append(txids, a.funding), append(peers, id)

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/channel"
 	"github.com/foxtrotnet/foxtrot/channel/simchain"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
@@ -29,7 +30,7 @@ func payerConfig(chain channel.Chain, w Wallet) Config {
 func TestMeteringAsksForPaymentAtTheChunk(t *testing.T) {
 	chain := simchain.New(simchain.Config{})
 	relay := newNode(t, relayConfig(chain))
-	up, down := [20]byte{1}, [20]byte{2}
+	up, down := addr.NodeID{1}, addr.NodeID{2}
 	l := newWireLink(up)
 	relay.e.LinkUp(l)
 	m := relay.e.Relay(up, down, price, 0, nil)
@@ -56,7 +57,7 @@ func TestMeteringAsksForPaymentAtTheChunk(t *testing.T) {
 func TestARelayChargesItsUpstreamAndOwesItsDownstream(t *testing.T) {
 	chain := simchain.New(simchain.Config{})
 	relay := newNode(t, relayConfig(chain))
-	up, down := [20]byte{1}, [20]byte{2}
+	up, down := addr.NodeID{1}, addr.NodeID{2}
 	m := relay.e.Relay(up, down, 3*price, 2*price, nil) // our price is the difference
 	defer m.Close()
 	m.Add(10 * kib)
@@ -77,7 +78,7 @@ func TestANeighbourPastItsCreditIsCutOffAndReinstatedWhenItPays(t *testing.T) {
 
 	stopped := make(chan struct{})
 	var once sync.Once
-	circuit := relay.e.Relay(payer.id, [20]byte{9}, price, 0, func() { once.Do(func() { close(stopped) }) })
+	circuit := relay.e.Relay(payer.id, addr.NodeID{9}, price, 0, func() { once.Do(func() { close(stopped) }) })
 	defer circuit.Close()
 	conn := payer.e.Origin(relay.id, price)
 	// The payer meters the same bytes (first: it never pays more than its
@@ -105,7 +106,7 @@ func TestANeighbourPastItsCreditIsCutOffAndReinstatedWhenItPays(t *testing.T) {
 	require.EqualValues(t, 410, s.OwedToUs)
 	require.Zero(t, s.PaidToUs)
 	late := make(chan struct{})
-	relay.e.Relay(payer.id, [20]byte{9}, price, 0, func() { close(late) }).Close()
+	relay.e.Relay(payer.id, addr.NodeID{9}, price, 0, func() { close(late) }).Close()
 	<-late
 	require.EqualValues(t, 1, relay.e.Stats().CutOffs)
 
@@ -141,7 +142,7 @@ func TestASlowChainBlocksNeitherMeteringNorAnotherNeighbour(t *testing.T) {
 
 	// far asks mid to pay; mid sets out to open a channel, and its chain
 	// hangs on the height the open needs.
-	farCircuit := far.e.Relay(mid.id, [20]byte{9}, price, 0, nil)
+	farCircuit := far.e.Relay(mid.id, addr.NodeID{9}, price, 0, nil)
 	defer farCircuit.Close()
 	mid.e.Origin(far.id, price).Add(50 * kib)
 	farCircuit.Add(50 * kib)
@@ -171,7 +172,7 @@ func TestASlowChainBlocksNeitherMeteringNorAnotherNeighbour(t *testing.T) {
 
 func TestAFullQueueDropsMessagesAndNeverBlocksTheReader(t *testing.T) {
 	n := newNode(t, Config{}) // no chain: nothing but the test queues events
-	l := newWireLink([20]byte{1})
+	l := newWireLink(addr.NodeID{1})
 	n.e.LinkUp(l)
 	busy, release := make(chan struct{}), make(chan struct{})
 	var once sync.Once
@@ -192,7 +193,7 @@ func TestAFullQueueDropsMessagesAndNeverBlocksTheReader(t *testing.T) {
 func TestLinkChurnAndConcurrentMeteringAddUp(t *testing.T) {
 	chain := simchain.New(simchain.Config{})
 	n := newNode(t, Config{Price: price, Chunk: 1 << 30, CreditLimit: 1 << 40, Chain: chain})
-	up, down := [20]byte{1}, [20]byte{2}
+	up, down := addr.NodeID{1}, addr.NodeID{2}
 	const workers, rounds = 8, 200
 	var wg sync.WaitGroup
 	for range workers {
@@ -230,11 +231,11 @@ func TestCloseIsIdempotentAndEndsTheAPI(t *testing.T) {
 	require.NoError(t, n.e.Close())
 	require.NoError(t, n.e.Close())
 	require.Nil(t, n.e.Channels())
-	require.ErrorIs(t, n.e.CloseChannel([20]byte{1}, 1000), ErrClosed)
-	_, err := n.e.ForceCloseChannel([20]byte{1})
+	require.ErrorIs(t, n.e.CloseChannel(addr.NodeID{1}, 1000), ErrClosed)
+	_, err := n.e.ForceCloseChannel(addr.NodeID{1})
 	require.ErrorIs(t, err, ErrClosed)
-	n.e.LinkUp(newWireLink([20]byte{1})) // returns
-	n.e.HandleMessage(newWireLink([20]byte{1}), &wire.PaymentRequest{Owed: 1})
+	n.e.LinkUp(newWireLink(addr.NodeID{1})) // returns
+	n.e.HandleMessage(newWireLink(addr.NodeID{1}), &wire.PaymentRequest{Owed: 1})
 }
 
 func TestConfigDefaultsAndErrors(t *testing.T) {

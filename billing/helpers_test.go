@@ -19,7 +19,6 @@ import (
 	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/channel"
 	"github.com/foxtrotnet/foxtrot/channel/simchain"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
 
@@ -49,7 +48,7 @@ func (c *clock) Advance(d time.Duration) {
 // node is an engine whose ticks and clock the test drives.
 type node struct {
 	e     *Engine
-	id    [20]byte
+	id    addr.NodeID
 	ticks chan time.Time
 	clock *clock
 }
@@ -58,8 +57,8 @@ func newNode(t *testing.T, cfg Config) *node {
 	t.Helper()
 	key, err := btcec.NewPrivateKey()
 	require.NoError(t, err)
-	n := &node{id: ident.Hash160(key.PubKey()), ticks: make(chan time.Time), clock: &clock{now: time.Unix(1_700_000_000, 0)}}
-	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", ident.String(n.id)[:6])
+	n := &node{id: addr.NodeIDFromPubKey(key.PubKey()), ticks: make(chan time.Time), clock: &clock{now: time.Unix(1_700_000_000, 0)}}
+	log := slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", n.id.String()[:6])
 	n.e, err = New(cfg, Host{Identity: key, Ticks: n.ticks, Now: n.clock.Now, Logger: log})
 	require.NoError(t, err)
 	t.Cleanup(func() { n.e.Close() })
@@ -86,7 +85,7 @@ func (n *node) tick(t *testing.T) {
 
 // status is n's account with peer, read through its loop (so everything
 // queued before it, and everything metered, is in it).
-func (n *node) status(peer [20]byte) ChannelStatus {
+func (n *node) status(peer addr.NodeID) ChannelStatus {
 	for _, s := range n.e.Channels() {
 		if s.Peer == peer {
 			return s
@@ -99,13 +98,13 @@ func (n *node) status(peer [20]byte) ChannelStatus {
 // does: encoded and decoded by package wire, in order, and recorded for
 // the test to watch. A link with no peer engine only records.
 type wireLink struct {
-	id   [20]byte // the neighbour's identity
+	id   addr.NodeID // the neighbour's identity
 	peer *Engine
 	back *wireLink // the neighbour's link to us
 	sent chan wire.Message
 }
 
-func newWireLink(id [20]byte) *wireLink {
+func newWireLink(id addr.NodeID) *wireLink {
 	return &wireLink{id: id, sent: make(chan wire.Message, 4096)}
 }
 

@@ -9,8 +9,8 @@ import (
 	"github.com/btcsuite/btcd/btcutil"
 	btcwire "github.com/btcsuite/btcd/wire"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/channel"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
 
@@ -39,7 +39,7 @@ type account struct {
 	askedOfUs  int64    // satoshis the neighbour last asked for, not yet paid
 }
 
-func (e *Engine) acct(id [20]byte) *account {
+func (e *Engine) acct(id addr.NodeID) *account {
 	a := e.accts[id]
 	if a == nil {
 		a = &account{t: e.tally(id)}
@@ -48,7 +48,7 @@ func (e *Engine) acct(id [20]byte) *account {
 	return a
 }
 
-func (a *account) peer() string { return ident.String(a.t.id) }
+func (a *account) peer() string { return a.t.id.String() }
 
 // fold moves what the meters counted into the ledgers, and acts on the
 // accounts that now owe us more.
@@ -238,7 +238,7 @@ func (e *Engine) onChannelMessage(l Link, m *wire.ChannelMessage) {
 			e.parked = append(e.parked, func() { e.onChannelMessage(l, m) })
 		} else {
 			e.dropped.Add(1)
-			e.log.Warn("channel message dropped: no chain height yet", "peer", ident.String(l.ID()))
+			e.log.Warn("channel message dropped: no chain height yet", "peer", l.ID().String())
 		}
 		return
 	}

@@ -4,6 +4,8 @@ import (
 	"math"
 	"sync"
 	"sync/atomic"
+
+	"github.com/foxtrotnet/foxtrot/addr"
 )
 
 // Meter is how the data path reports the bytes it moved: a relay's splice
@@ -28,7 +30,7 @@ func millisat(n, rate int64) int64 { return n * rate >> 20 }
 // metered since the loop last folded it in, and the cut-off flag the data
 // path reads. The loop owns the account itself.
 type tally struct {
-	id     [20]byte
+	id     addr.NodeID
 	toUs   atomic.Int64 // millisatoshis the neighbour owes us, not yet folded
 	byUs   atomic.Int64 // millisatoshis we owe it, not yet folded
 	nudge  atomic.Int64 // toUs at which the loop must look (ask or cut off)
@@ -51,7 +53,7 @@ func (t *tally) charge(d int64, nudge chan<- struct{}) {
 }
 
 // tally returns the neighbour's tally, making it on first use.
-func (e *Engine) tally(id [20]byte) *tally {
+func (e *Engine) tally(id addr.NodeID) *tally {
 	if t, ok := e.tallies.Load(id); ok {
 		return t.(*tally)
 	}
@@ -63,7 +65,7 @@ func (e *Engine) tally(id [20]byte) *tally {
 
 // CutOff reports whether the neighbour owes more than the credit limit:
 // relay nothing for it and refuse its requests. It never blocks.
-func (e *Engine) CutOff(peer [20]byte) bool {
+func (e *Engine) CutOff(peer addr.NodeID) bool {
 	t, ok := e.tallies.Load(peer)
 	return ok && t.(*tally).cutOff.Load()
 }
@@ -83,7 +85,7 @@ type RelayMeter struct {
 // the path's from up; the rest of the path's to down). stop ends the
 // circuit; the engine calls it (on a goroutine of its own) if up is cut
 // off while the circuit lives, or at once if it already is.
-func (e *Engine) Relay(up, down [20]byte, upRate, downRate uint64, stop func()) *RelayMeter {
+func (e *Engine) Relay(up, down addr.NodeID, upRate, downRate uint64, stop func()) *RelayMeter {
 	m := &RelayMeter{up: e.tally(up), down: e.tally(down), upRate: rateOf(upRate), downRate: rateOf(downRate),
 		stop: stop, nudge: e.nudge}
 	m.up.mu.Lock()
@@ -123,7 +125,7 @@ type OriginMeter struct {
 
 // Origin returns the meter of this node's own connection whose path
 // starts at neighbour first and whose relays quoted rate per MiB in all.
-func (e *Engine) Origin(first [20]byte, rate uint64) OriginMeter {
+func (e *Engine) Origin(first addr.NodeID, rate uint64) OriginMeter {
 	return OriginMeter{first: e.tally(first), rate: rateOf(rate)}
 }
 

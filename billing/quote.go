@@ -8,7 +8,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 
-	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
 
@@ -19,13 +19,13 @@ import (
 // Quote returns a relay's hop for path of connection id: its key and, when
 // price is not 0, its price signed with key (BIP-340 over wire.QuoteHash),
 // valid until validUntil. A free hop carries no signature.
-func Quote(key *btcec.PrivateKey, id [20]byte, path uint32, price uint64, validUntil time.Time) wire.Hop {
+func Quote(key *btcec.PrivateKey, id addr.ConnID, path uint32, price uint64, validUntil time.Time) wire.Hop {
 	var h wire.Hop
 	copy(h.Key[:], key.PubKey().SerializeCompressed())
 	return quote(key, h, id, path, price, validUntil)
 }
 
-func quote(key *btcec.PrivateKey, h wire.Hop, id [20]byte, path uint32, price uint64, validUntil time.Time) wire.Hop {
+func quote(key *btcec.PrivateKey, h wire.Hop, id addr.ConnID, path uint32, price uint64, validUntil time.Time) wire.Hop {
 	h.Price = price
 	if price == 0 {
 		return h
@@ -56,15 +56,15 @@ func CheckQuotes(ack *wire.ConnectAck, now time.Time) error {
 			return fmt.Errorf("%w: relay key: %v", ErrBadQuote, err)
 		}
 		if int64(h.ValidUntil) < now.Unix() {
-			return fmt.Errorf("%w: quote of %s expired", ErrBadQuote, ident.String(h.Node()))
+			return fmt.Errorf("%w: quote of %s expired", ErrBadQuote, h.Node().String())
 		}
 		sig, err := schnorr.ParseSignature(h.Sig[:])
 		if err != nil {
-			return fmt.Errorf("%w: quote of %s: %v", ErrBadQuote, ident.String(h.Node()), err)
+			return fmt.Errorf("%w: quote of %s: %v", ErrBadQuote, h.Node().String(), err)
 		}
 		hash := wire.QuoteHash(ack.ID, ack.Path, h.Key, h.Price, h.ValidUntil)
 		if !sig.Verify(hash[:], key) {
-			return fmt.Errorf("%w: quote of %s: signature does not verify", ErrBadQuote, ident.String(h.Node()))
+			return fmt.Errorf("%w: quote of %s: signature does not verify", ErrBadQuote, h.Node().String())
 		}
 	}
 	return nil

@@ -8,6 +8,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/stretchr/testify/require"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/channel/simchain"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
@@ -16,7 +17,7 @@ func TestQuotesVerifyAndAlteredOnesDoNot(t *testing.T) {
 	key, err := btcec.NewPrivateKey()
 	require.NoError(t, err)
 	now := time.Unix(1_700_000_000, 0)
-	id := [20]byte{7}
+	id := addr.ConnID{7}
 	ack := &wire.ConnectAck{ID: id, Path: 2, Hops: []wire.Hop{
 		Quote(key, id, 2, 0, now), // free: unsigned
 		Quote(key, id, 2, 30, now.Add(time.Minute)),
@@ -42,12 +43,12 @@ func TestQuotesVerifyAndAlteredOnesDoNot(t *testing.T) {
 
 func TestAnEngineQuotesItsPriceForQuoteTTL(t *testing.T) {
 	n := newNode(t, Config{Price: 30, QuoteTTL: time.Minute, Chain: simchain.New(simchain.Config{})})
-	h := n.e.Quote([20]byte{1}, 4)
+	h := n.e.Quote(addr.ConnID{1}, 4)
 	require.EqualValues(t, 30, h.Price)
 	require.EqualValues(t, n.clock.Now().Add(time.Minute).Unix(), h.ValidUntil)
 	require.Equal(t, n.e.key.PubKey().SerializeCompressed(), h.Key[:])
-	require.NoError(t, CheckQuotes(&wire.ConnectAck{ID: [20]byte{1}, Path: 4, Hops: []wire.Hop{h}}, n.clock.Now()))
-	require.ErrorIs(t, CheckQuotes(&wire.ConnectAck{ID: [20]byte{1}, Path: 5, Hops: []wire.Hop{h}}, n.clock.Now()), ErrBadQuote)
+	require.NoError(t, CheckQuotes(&wire.ConnectAck{ID: addr.ConnID{1}, Path: 4, Hops: []wire.Hop{h}}, n.clock.Now()))
+	require.ErrorIs(t, CheckQuotes(&wire.ConnectAck{ID: addr.ConnID{1}, Path: 5, Hops: []wire.Hop{h}}, n.clock.Now()), ErrBadQuote)
 }
 
 func TestPathPriceSaturatesInsteadOfWrapping(t *testing.T) {
@@ -59,7 +60,7 @@ func TestPathPriceSaturatesInsteadOfWrapping(t *testing.T) {
 // never panic, and a free hop list always passes.
 func FuzzCheckQuotes(f *testing.F) {
 	key, _ := btcec.NewPrivateKey()
-	h := Quote(key, [20]byte{1}, 1, 5, time.Unix(1_800_000_000, 0))
+	h := Quote(key, addr.ConnID{1}, 1, 5, time.Unix(1_800_000_000, 0))
 	f.Add(h.Key[:], h.Price, h.ValidUntil, h.Sig[:])
 	f.Add([]byte{2}, uint64(0), uint32(0), []byte{})
 	f.Fuzz(func(t *testing.T, k []byte, price uint64, until uint32, sig []byte) {
@@ -67,7 +68,7 @@ func FuzzCheckQuotes(f *testing.F) {
 		copy(hop.Key[:], k)
 		copy(hop.Sig[:], sig)
 		hop.Price, hop.ValidUntil = price, until
-		err := CheckQuotes(&wire.ConnectAck{ID: [20]byte{1}, Path: 1, Hops: []wire.Hop{hop}}, time.Unix(1_700_000_000, 0))
+		err := CheckQuotes(&wire.ConnectAck{ID: addr.ConnID{1}, Path: 1, Hops: []wire.Hop{hop}}, time.Unix(1_700_000_000, 0))
 		if price == 0 {
 			require.NoError(t, err)
 		}

@@ -6,14 +6,14 @@ import (
 	"github.com/btcsuite/btcd/btcutil"
 	btcwire "github.com/btcsuite/btcd/wire"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/channel"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
 
 // ChannelStatus describes the account and channel with one neighbour.
 type ChannelStatus struct {
-	Peer          [20]byte
+	Peer          addr.NodeID
 	ID            channel.ID
 	Phase         channel.Phase
 	Ready         bool
@@ -60,16 +60,16 @@ func (e *Engine) Channels() []ChannelStatus {
 // CloseChannel closes the channel with a neighbour cooperatively at fee
 // rate: both sides sign a final transaction paying each its balance,
 // broadcast as soon as it is complete.
-func (e *Engine) CloseChannel(peer [20]byte, rate channel.FeeRate) error {
+func (e *Engine) CloseChannel(peer addr.NodeID, rate channel.FeeRate) error {
 	var err error
 	if derr := e.do(func() {
 		a := e.accts[peer]
 		switch {
 		case a == nil || a.ch == nil:
-			err = fmt.Errorf("%w: %s", ErrNoChannel, ident.String(peer))
+			err = fmt.Errorf("%w: %s", ErrNoChannel, peer.String())
 			return
 		case a.link == nil:
-			err = fmt.Errorf("%w: %s", ErrNoLink, ident.String(peer))
+			err = fmt.Errorf("%w: %s", ErrNoLink, peer.String())
 			return
 		}
 		var msg []byte
@@ -84,13 +84,13 @@ func (e *Engine) CloseChannel(peer [20]byte, rate channel.FeeRate) error {
 
 // ForceCloseChannel returns the newest state of the channel with a
 // neighbour, signed by both, to broadcast once its lock time is reached.
-func (e *Engine) ForceCloseChannel(peer [20]byte) (*btcwire.MsgTx, error) {
+func (e *Engine) ForceCloseChannel(peer addr.NodeID) (*btcwire.MsgTx, error) {
 	var tx *btcwire.MsgTx
 	var err error
 	if derr := e.do(func() {
 		a := e.accts[peer]
 		if a == nil || a.ch == nil {
-			err = fmt.Errorf("%w: %s", ErrNoChannel, ident.String(peer))
+			err = fmt.Errorf("%w: %s", ErrNoChannel, peer.String())
 			return
 		}
 		tx, err = a.ch.ForceClose()

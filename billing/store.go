@@ -13,8 +13,8 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"golang.org/x/crypto/hkdf"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/channel"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 )
 
 // chanCfg is the channel configuration: the engine's store, and the
@@ -28,7 +28,7 @@ func (e *Engine) chanCfg() channel.Config {
 
 // channelKey derives this node's channel key for a peer from its
 // identity, so a restarted node finds its channels' keys again.
-func (e *Engine) channelKey(peer [20]byte) *btcec.PrivateKey {
+func (e *Engine) channelKey(peer addr.NodeID) *btcec.PrivateKey {
 	var k [32]byte
 	r := hkdf.New(sha256.New, e.key.Serialize(), []byte("foxtrot/channel-key"), peer[:])
 	if _, err := io.ReadFull(r, k[:]); err != nil {
@@ -97,7 +97,7 @@ func (e *Engine) restore() error {
 		return fmt.Errorf("%w: %w", ErrIndex, err)
 	}
 	for p, c := range ix {
-		var peer [20]byte
+		var peer addr.NodeID
 		var cid channel.ID
 		pb, err1 := hex.DecodeString(p)
 		cb, err2 := hex.DecodeString(c)
@@ -108,7 +108,7 @@ func (e *Engine) restore() error {
 		copy(cid[:], cb)
 		ch, err := channel.Load(e.chanCfg(), e.channelKey(peer), cid)
 		if err != nil {
-			return fmt.Errorf("billing: restoring the channel with %s: %w", ident.String(peer), err)
+			return fmt.Errorf("billing: restoring the channel with %s: %w", peer.String(), err)
 		}
 		a := e.acct(peer)
 		a.ch = ch

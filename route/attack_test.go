@@ -9,7 +9,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/simnet"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
@@ -59,7 +59,7 @@ func TestForgedAcksAreRejectedAndTheRealPathWins(t *testing.T) {
 	s, err := dial(t, nodes[0], target.Addr(), 5*time.Second)
 	require.NoError(t, err)
 	defer s.Close()
-	require.Equal(t, [][20]byte{ident.Hash160(sn.Keys[2].PubKey())}, s.Path())
+	require.Equal(t, []addr.NodeID{addr.NodeIDFromPubKey(sn.Keys[2].PubKey())}, s.Path())
 	roundTrip(t, s, "not fooled")
 	require.Eventually(t, func() bool { return f.sent.Load() >= 2 }, 5*time.Second, time.Millisecond)
 	require.Eventually(t, func() bool { return nodes[0].r.Stats().AcksInvalid >= 2 }, 5*time.Second, time.Millisecond)
@@ -76,7 +76,7 @@ func TestAForgedAckAloneNeverConnects(t *testing.T) {
 		}
 		return nil
 	})
-	_, err := dial(t, nodes[0], ident.Hash160(victim.PubKey()), 300*time.Millisecond)
+	_, err := dial(t, nodes[0], addr.FromPubKey(victim.PubKey()).Hash160(), 300*time.Millisecond)
 	require.Error(t, err)
 	require.NotErrorIs(t, err, ErrRefused)
 	require.EqualValues(t, 2, nodes[0].r.Stats().AcksInvalid)
@@ -289,7 +289,7 @@ func TestAForgedResumeCannotTakeOverAConnection(t *testing.T) {
 	require.Eventually(t, func() bool { return nodes[2].r.Stats().AcceptsFailed == 1 }, 5*time.Second, time.Millisecond)
 
 	roundTrip(t, victim, "after: still mine")
-	require.Equal(t, [][20]byte{ident.Hash160(sn.Keys[1].PubKey())}, victim.Path(), "the victim's path never moved")
+	require.Equal(t, []addr.NodeID{addr.NodeIDFromPubKey(sn.Keys[1].PubKey())}, victim.Path(), "the victim's path never moved")
 }
 
 func TestARelayNeverRoutesByAForgedAck(t *testing.T) {

@@ -3,6 +3,7 @@ package route
 import (
 	btcwire "github.com/btcsuite/btcd/wire"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/billing"
 	"github.com/foxtrotnet/foxtrot/channel"
 )
@@ -30,7 +31,7 @@ func (r *Router) Channels() []ChannelStatus {
 // CloseChannel closes the channel with a neighbour cooperatively: both
 // sides sign a final transaction paying each its balance, broadcast as
 // soon as it is complete.
-func (r *Router) CloseChannel(peerID [20]byte, rate channel.FeeRate) error {
+func (r *Router) CloseChannel(peerID addr.NodeID, rate channel.FeeRate) error {
 	if r.bill == nil {
 		return ErrBillingOff
 	}
@@ -39,7 +40,7 @@ func (r *Router) CloseChannel(peerID [20]byte, rate channel.FeeRate) error {
 
 // ForceCloseChannel returns the newest state of the channel with a
 // neighbour, to broadcast once its lock time is reached.
-func (r *Router) ForceCloseChannel(peerID [20]byte) (*btcwire.MsgTx, error) {
+func (r *Router) ForceCloseChannel(peerID addr.NodeID) (*btcwire.MsgTx, error) {
 	if r.bill == nil {
 		return nil, ErrBillingOff
 	}

@@ -7,8 +7,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/channel/simchain"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/simnet"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
@@ -88,7 +88,7 @@ func TestALinkComingUpWhileARelayAsksForPaymentIsNoDataRace(t *testing.T) {
 	close(stop)
 	require.Positive(t, <-relinked)
 
-	dialler := ident.Hash160(nodes[0].r.cfg.Identity.PubKey())
+	dialler := addr.NodeIDFromPubKey(nodes[0].r.cfg.Identity.PubKey())
 	var owed int64
 	for _, c := range nodes[1].r.Channels() {
 		if c.Peer == dialler {

@@ -8,8 +8,8 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/billing"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
 	"github.com/foxtrotnet/foxtrot/relay"
@@ -50,7 +50,7 @@ func (r *Router) handleStream(l *peer.Link, s stream, h wire.StreamHeader) {
 	}
 	r.mu.Unlock()
 	r.stats.streamsRejected.Add(1)
-	r.log.Debug("stream for no circuit of ours", "conn", ident.String(h.ID), "path", h.Path, "from", ident.String(l.ID()))
+	r.log.Debug("stream for no circuit of ours", "conn", h.ID.String(), "path", h.Path, "from", l.ID().String())
 	s.Close()
 }
 
@@ -135,7 +135,7 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 	fail := func(err error) {
 		p.Close()
 		r.stats.acceptsFailed.Add(1)
-		r.log.Debug("inbound stream dropped", "conn", ident.String(h.ID), "err", err)
+		r.log.Debug("inbound stream dropped", "conn", h.ID.String(), "err", err)
 	}
 	first, err := p.ReadFirst(helloTimeout)
 	if err != nil {
@@ -207,7 +207,7 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 }
 
 // newTargetSession makes the target's session of a connection.
-func (r *Router) newTargetSession(id [20]byte, local, remote *btcec.PublicKey, master [32]byte) *Session {
+func (r *Router) newTargetSession(id addr.ConnID, local, remote *btcec.PublicKey, master [32]byte) *Session {
 	cfg := r.sessionConfig(id, false, local, remote, master)
 	cfg.OnEnd = r.removeSession
 	return session.New(cfg)

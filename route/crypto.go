@@ -11,8 +11,8 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2/schnorr"
 	"golang.org/x/crypto/hkdf"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/ecdh"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
 
@@ -140,7 +140,7 @@ func sign(key *btcec.PrivateKey, hash [32]byte) [64]byte {
 }
 
 // newAck makes the target's signed answer on one path.
-func newAck(id [20]byte, dialerEph [33]byte, key, eph *keyPair, path uint32) *wire.ConnectAck {
+func newAck(id addr.ConnID, dialerEph [33]byte, key, eph *keyPair, path uint32) *wire.ConnectAck {
 	ack := &wire.ConnectAck{ID: id, Path: path, TargetKey: key.ser, Ephemeral: eph.ser}
 	ack.Sig = sign(key.priv, wire.AckSigHash(id, dialerEph, ack.TargetKey, ack.Ephemeral, path))
 	return ack
@@ -153,8 +153,8 @@ func checkAck(ack *wire.ConnectAck, target [20]byte, dialerEph [33]byte) (tKey, 
 	if tKey, err = btcec.ParsePubKey(ack.TargetKey[:]); err != nil {
 		return nil, nil, fmt.Errorf("%w: target key: %v", ErrBadAck, err)
 	}
-	if ident.Hash160(tKey) != target {
-		return nil, nil, fmt.Errorf("%w: key of %s, not of %s", ErrBadAck, ident.KeyString(tKey), ident.String(target))
+	if addr.FromPubKey(tKey).Hash160() != target {
+		return nil, nil, fmt.Errorf("%w: key of %s, not of %s", ErrBadAck, addr.FromPubKey(tKey).String(), addr.FromHash160(target).String())
 	}
 	if tEph, err = btcec.ParsePubKey(ack.Ephemeral[:]); err != nil {
 		return nil, nil, fmt.Errorf("%w: ephemeral key: %v", ErrBadAck, err)
@@ -165,7 +165,7 @@ func checkAck(ack *wire.ConnectAck, target [20]byte, dialerEph [33]byte) (tKey, 
 	return tKey, tEph, nil
 }
 
-func newRefuse(id [20]byte, key *keyPair, reason uint8) *wire.ConnectRefuse {
+func newRefuse(id addr.ConnID, key *keyPair, reason uint8) *wire.ConnectRefuse {
 	m := &wire.ConnectRefuse{ID: id, Reason: reason, TargetKey: key.ser}
 	m.Sig = sign(key.priv, wire.RefuseSigHash(id, m.TargetKey, reason))
 	return m
@@ -173,7 +173,7 @@ func newRefuse(id [20]byte, key *keyPair, reason uint8) *wire.ConnectRefuse {
 
 func checkRefuse(m *wire.ConnectRefuse, target [20]byte) error {
 	tKey, err := btcec.ParsePubKey(m.TargetKey[:])
-	if err != nil || ident.Hash160(tKey) != target {
+	if err != nil || addr.FromPubKey(tKey).Hash160() != target {
 		return fmt.Errorf("%w: refusal not from the target", ErrBadAck)
 	}
 	if err := verify(tKey, wire.RefuseSigHash(m.ID, m.TargetKey, m.Reason), m.Sig); err != nil {
@@ -194,7 +194,7 @@ func checkRefuse(m *wire.ConnectRefuse, target [20]byte) error {
 // pattern TLS 1.3 follows. A second ECDH with S_t would add nothing the
 // signature does not give, and would cost each side a scalar
 // multiplication on the connection's critical path.
-func sessionSecret(id [20]byte, ee [32]byte, dEph, tKey, tEph [33]byte) [32]byte {
+func sessionSecret(id addr.ConnID, ee [32]byte, dEph, tKey, tEph [33]byte) [32]byte {
 	salt := append([]byte("foxtrot/e2e/v2"), id[:]...)
 	info := make([]byte, 0, 99)
 	info = append(append(append(info, dEph[:]...), tKey[:]...), tEph[:]...)
@@ -206,12 +206,12 @@ func sessionSecret(id [20]byte, ee [32]byte, dEph, tKey, tEph [33]byte) [32]byte
 }
 
 // dialerSecret is the dialler's side of sessionSecret.
-func dialerSecret(id [20]byte, eph *keyPair, tKey, tEph *btcec.PublicKey) [32]byte {
+func dialerSecret(id addr.ConnID, eph *keyPair, tKey, tEph *btcec.PublicKey) [32]byte {
 	return sessionSecret(id, ecdh.Shared(eph.priv, tEph), eph.ser, ser(tKey), ser(tEph))
 }
 
 // targetSecret is the target's side of sessionSecret.
-func targetSecret(id [20]byte, key, eph *keyPair, dEph *btcec.PublicKey) [32]byte {
+func targetSecret(id addr.ConnID, key, eph *keyPair, dEph *btcec.PublicKey) [32]byte {
 	return sessionSecret(id, ecdh.Shared(eph.priv, dEph), ser(dEph), key.ser, eph.ser)
 }
 
@@ -229,7 +229,7 @@ const helloMin = 33 + 64 + 1
 
 // helloHash is what the dialler signs with its identity key to prove who
 // it is; it binds the connection ID and all the key material.
-func helloHash(id [20]byte, dEph, tKey, tEph [33]byte) [32]byte {
+func helloHash(id addr.ConnID, dEph, tKey, tEph [33]byte) [32]byte {
 	h := sha256.New()
 	h.Write([]byte("foxtrot/e2e-hello"))
 	h.Write(id[:])

@@ -9,7 +9,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
-	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/pipe"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
@@ -18,9 +18,9 @@ import (
 
 // dialEvent is an answer to one of a dial's requests.
 type dialEvent struct {
-	id         [20]byte   // the request's connection ID
-	eph        *keyPair   // the request's ephemeral key
-	link       *peer.Link // where the answer came from
+	id         addr.ConnID // the request's connection ID
+	eph        *keyPair    // the request's ephemeral key
+	link       *peer.Link  // where the answer came from
 	ack        *wire.ConnectAck
 	tKey, tEph *btcec.PublicKey
 	refuse     *wire.ConnectRefuse
@@ -36,11 +36,11 @@ type dialState struct {
 	events chan dialEvent
 
 	mu     sync.Mutex
-	reqs   map[[20]byte]*keyPair // request ID -> its ephemeral key
-	finder *finder               // the session's, once there is one
+	reqs   map[addr.ConnID]*keyPair // request ID -> its ephemeral key
+	finder *finder                  // the session's, once there is one
 }
 
-func (d *dialState) eph(id [20]byte) *keyPair {
+func (d *dialState) eph(id addr.ConnID) *keyPair {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.reqs[id]
@@ -63,7 +63,7 @@ func (d *dialState) deliver(ev dialEvent) {
 // forgetDial unregisters a dial's requests: later answers are dropped.
 func (r *Router) forgetDial(d *dialState) {
 	d.mu.Lock()
-	ids := make([][20]byte, 0, len(d.reqs))
+	ids := make([]addr.ConnID, 0, len(d.reqs))
 	for id := range d.reqs {
 		ids = append(ids, id)
 	}
@@ -118,10 +118,10 @@ func (r *Router) sendRequest(d *dialState, flags uint8) (time.Duration, error) {
 		}
 	}
 	r.stats.requestsSent.Add(int64(sent))
-	r.log.Debug("connect request sent", "conn", ident.String(id), "target", ident.String(d.target),
+	r.log.Debug("connect request sent", "conn", id.String(), "target", addr.FromHash160(d.target).String(),
 		"peers", sent, "directed", wait > 0, "flood", flags&wire.FlagFlood != 0)
 	if sent == 0 {
-		return 0, fmt.Errorf("%w to %s: no peers", ErrNoRoute, ident.String(d.target))
+		return 0, fmt.Errorf("%w to %s: no peers", ErrNoRoute, addr.FromHash160(d.target).String())
 	}
 	return wait, nil
 }
@@ -159,7 +159,7 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 		select {
 		case ev := <-d.events:
 			if ev.refuse != nil {
-				return ev, fmt.Errorf("%w by %s: %s", ErrRefused, ident.String(d.target), refuseReason(ev.refuse.Reason))
+				return ev, fmt.Errorf("%w by %s: %s", ErrRefused, addr.FromHash160(d.target).String(), refuseReason(ev.refuse.Reason))
 			}
 			if ev.overPrice {
 				cheapest = min(cheapest, ev.price)
@@ -192,7 +192,7 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 				return *best, nil
 			}
 			return dialEvent{}, fmt.Errorf("%w: the cheapest path to %s costs %d sat/MiB, the limit is %d",
-				ErrTooExpensive, ident.String(d.target), cheapest, r.maxPrice())
+				ErrTooExpensive, addr.FromHash160(d.target).String(), cheapest, r.maxPrice())
 		case <-flood:
 			flood = nil
 			r.stats.directedTimeouts.Add(1)
@@ -208,16 +208,16 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 			}
 			if cheapest != ^uint64(0) {
 				return dialEvent{}, fmt.Errorf("%w: the cheapest path to %s costs %d sat/MiB, the limit is %d",
-					ErrTooExpensive, ident.String(d.target), cheapest, r.maxPrice())
+					ErrTooExpensive, addr.FromHash160(d.target).String(), cheapest, r.maxPrice())
 			}
-			r.log.Debug("no answer", "target", ident.String(d.target), "requests", len(d.reqs), "err", ctx.Err())
-			return dialEvent{}, fmt.Errorf("no answer from %s: %w", ident.String(d.target), ctx.Err())
+			r.log.Debug("no answer", "target", addr.FromHash160(d.target).String(), "requests", len(d.reqs), "err", ctx.Err())
+			return dialEvent{}, fmt.Errorf("no answer from %s: %w", addr.FromHash160(d.target).String(), ctx.Err())
 		}
 	}
 }
 
 func (r *Router) newDial(kind uint8, target [20]byte) *dialState {
-	return &dialState{kind: kind, target: target, events: make(chan dialEvent, 16), reqs: make(map[[20]byte]*keyPair)}
+	return &dialState{kind: kind, target: target, events: make(chan dialEvent, 16), reqs: make(map[addr.ConnID]*keyPair)}
 }
 
 // Dial connects to the key whose HASH160 is target, proving identity
@@ -387,9 +387,9 @@ func buildHello(identity *keyPair, helloH [32]byte, hops []Hop) []byte {
 // pipe, with the same session layer as any other connection.
 func (r *Router) dialLocal(identity *keyPair, lst *Listener) (*Session, error) {
 	if lst.full() {
-		return nil, fmt.Errorf("%w by %s: %s", ErrRefused, ident.String(lst.addr), refuseReason(wire.RefuseBusy))
+		return nil, fmt.Errorf("%w by %s: %s", ErrRefused, addr.FromHash160(lst.addr).String(), refuseReason(wire.RefuseBusy))
 	}
-	var id [20]byte
+	var id addr.ConnID
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, err
 	}

@@ -5,8 +5,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/billing"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
 	"github.com/foxtrotnet/foxtrot/relay"
@@ -40,7 +40,7 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 	now := r.now()
 	if err := checkRequestTime(req, now, r.cfg.MaxClockSkew); err != nil {
 		r.stats.requestsInvalid.Add(1)
-		r.log.Debug("dropping request", "from", ident.String(l.ID()), "err", err)
+		r.log.Debug("dropping request", "from", l.ID().String(), "err", err)
 		return
 	}
 	lst, key := r.listenerFor(req)
@@ -78,7 +78,7 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 		if err != nil {
 			r.mu.Unlock()
 			r.stats.requestsInvalid.Add(1)
-			r.log.Debug("dropping request", "from", ident.String(l.ID()), "err", err)
+			r.log.Debug("dropping request", "from", l.ID().String(), "err", err)
 			return
 		}
 		// Only a verified request makes copies of it worth answering:
@@ -138,7 +138,7 @@ func (r *Router) nextHopsLocked(req *wire.ConnectRequest, from *peer.Link, now t
 // handleDuplicate drops a request already seen. At the target a copy that
 // arrived over another peer is answered too, up to Config.MaxAcks paths:
 // those are the dialler's backup paths.
-func (r *Router) handleDuplicate(l *peer.Link, req *wire.ConnectRequest, id [20]byte) bool {
+func (r *Router) handleDuplicate(l *peer.Link, req *wire.ConnectRequest, id addr.ConnID) bool {
 	r.mu.Lock()
 	e := r.seen[id]
 	if e == nil {
@@ -172,7 +172,7 @@ func (r *Router) handleDuplicate(l *peer.Link, req *wire.ConnectRequest, id [20]
 
 // answer acks a request for a key this node listens on, over link l, or
 // refuses it when the listener's queue is full.
-func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id [20]byte, lst *Listener, key *keyPair) {
+func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id addr.ConnID, lst *Listener, key *keyPair) {
 	r.mu.Lock()
 	in := r.inbound[id]
 	if in == nil {
@@ -214,7 +214,7 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id [20]byte, lst
 	r.mu.Unlock()
 	if l.Send(newAck(id, req.Ephemeral, in.key, eph, path)) == nil {
 		r.stats.acksSent.Add(1)
-		r.log.Debug("answered connect request", "conn", ident.String(id), "path", path, "via", ident.String(l.ID()))
+		r.log.Debug("answered connect request", "conn", id.String(), "path", path, "via", l.ID().String())
 	}
 }
 
@@ -247,7 +247,7 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		}
 		if err != nil {
 			r.stats.acksInvalid.Add(1)
-			r.log.Debug("dropping ack", "from", ident.String(l.ID()), "err", err)
+			r.log.Debug("dropping ack", "from", l.ID().String(), "err", err)
 			return
 		}
 		r.mu.Lock()
@@ -255,7 +255,7 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		d := r.dials[ack.ID]
 		r.mu.Unlock()
 		r.observe(l).acksBack.Add(1)
-		r.log.Debug("ack for our request", "conn", ident.String(ack.ID), "path", ack.Path,
+		r.log.Debug("ack for our request", "conn", ack.ID.String(), "path", ack.Path,
 			"relays", len(ack.Hops), "after", r.now().Sub(e.sentAt), "dial", d != nil)
 		if d != nil {
 			d.deliver(dialEvent{id: ack.ID, eph: d.eph(ack.ID), link: l, ack: ack, tKey: tKey, tEph: tEph,
@@ -269,7 +269,7 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 	// of the target's genuine one, or use up the request's ack budget.
 	if _, _, err := checkAck(ack, target, dEph); err != nil {
 		r.stats.acksInvalid.Add(1)
-		r.log.Debug("dropping ack", "from", ident.String(l.ID()), "err", err)
+		r.log.Debug("dropping ack", "from", l.ID().String(), "err", err)
 		return
 	}
 	down := billing.PathPrice(ack.Hops)
@@ -318,7 +318,7 @@ func (r *Router) price() uint64 {
 
 // quote is this relay's hop in an ack: its key and, when it charges, its
 // signed price for this path (see billing.Quote).
-func (r *Router) quote(id [20]byte, path uint32) wire.Hop {
+func (r *Router) quote(id addr.ConnID, path uint32) wire.Hop {
 	if r.bill == nil {
 		return wire.Hop{Key: r.id.ser}
 	}

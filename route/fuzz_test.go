@@ -7,7 +7,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
-	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
 
@@ -57,7 +57,7 @@ func FuzzConnectRequest(f *testing.F) {
 func FuzzConnectAck(f *testing.F) {
 	target := fixedKey(3)
 	dEph := ser(fixedKey(4).PubKey())
-	id := [20]byte{5}
+	id := addr.ConnID{5}
 	genuine := newAck(id, dEph, newKeyPair(target), newKeyPair(fixedKey(6)), 1)
 	withHop := *genuine
 	withHop.Hops = []wire.Hop{{Key: [33]byte{2, 8}, Price: 2}}
@@ -65,7 +65,7 @@ func FuzzConnectAck(f *testing.F) {
 		frame, _ := wire.Append(nil, m)
 		f.Add(frame[4:])
 	}
-	th := ident.Hash160(target.PubKey())
+	th := addr.FromPubKey(target.PubKey()).Hash160()
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		m, err := wire.Decode(payload)
 		if err != nil {

@@ -10,7 +10,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/require"
 
-	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/simnet"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
@@ -229,7 +229,7 @@ func BenchmarkHandleAck(b *testing.B) {
 	relay := nodes[1].r
 	up, down := linkTo(b, nodes[1], nodes[0]), linkTo(b, nodes[1], nodes[2])
 	tk := newKeyPair(newTestKey(b))
-	target := ident.Hash160(tk.pub)
+	target := addr.FromPubKey(tk.pub).Hash160()
 	eph := newKeyPair(newTestKey(b))
 	base, _, err := newRequest(target, 8, 0, 0, time.Now(), nil)
 	require.NoError(b, err)
@@ -256,8 +256,8 @@ func BenchmarkHandleAck(b *testing.B) {
 // ack: two key decompressions, HASH160 and a BIP-340 verification.
 func BenchmarkCheckAck(b *testing.B) {
 	tk, eph := newKeyPair(newTestKey(b)), newKeyPair(newTestKey(b))
-	target := ident.Hash160(tk.pub)
-	var id [20]byte
+	target := addr.FromPubKey(tk.pub).Hash160()
+	var id addr.ConnID
 	var dEph [33]byte
 	copy(dEph[:], newTestKey(b).PubKey().SerializeCompressed())
 	ack := newAck(id, dEph, tk, eph, 1)

@@ -4,8 +4,7 @@ import (
 	"sync"
 
 	"github.com/btcsuite/btcd/btcec/v2"
-
-	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/addr"
 )
 
 // Listener accepts connections to one key (Listen), or to the keys a
@@ -26,7 +25,7 @@ type Listener struct {
 // keys; each key once (ErrAddrInUse).
 func (r *Router) Listen(key *btcec.PrivateKey) (*Listener, error) {
 	kp := newKeyPair(key)
-	h := ident.Hash160(kp.pub)
+	h := addr.FromPubKey(kp.pub).Hash160()
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.closed {
@@ -44,7 +43,7 @@ func (r *Router) Listen(key *btcec.PrivateKey) (*Listener, error) {
 func newListener(r *Router, kp *keyPair, m Matcher) *Listener {
 	l := &Listener{r: r, key: kp, match: m, queue: make(chan *Session, r.cfg.AcceptBacklog), done: make(chan struct{})}
 	if kp != nil {
-		l.addr = ident.Hash160(kp.pub)
+		l.addr = addr.FromPubKey(kp.pub).Hash160()
 	}
 	return l
 }

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
-	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/simnet"
 	"github.com/foxtrotnet/foxtrot/peer"
 	"github.com/foxtrotnet/foxtrot/transport"
@@ -114,7 +114,7 @@ func roundTrip(t testing.TB, s *Session, msg string) {
 
 // linkTo returns a's link to b.
 func linkTo(t testing.TB, a, b *node) *peer.Link {
-	l := a.set.Link(ident.Hash160(b.r.cfg.Identity.PubKey()))
+	l := a.set.Link(addr.NodeIDFromPubKey(b.r.cfg.Identity.PubKey()))
 	require.NotNil(t, l)
 	return l
 }

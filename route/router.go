@@ -64,8 +64,8 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"golang.org/x/time/rate"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/billing"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
 	"github.com/foxtrotnet/foxtrot/relay"
@@ -226,14 +226,14 @@ func (c *Config) setDefaults() error {
 type Router struct {
 	cfg  Config
 	id   *keyPair // cfg.Identity
-	self [20]byte
+	self addr.NodeID
 	log  *slog.Logger
 
 	mu        sync.Mutex
 	nbrs      map[*peer.Link]*neighbour
-	seen      map[[20]byte]*seenEntry
-	dials     map[[20]byte]*dialState
-	inbound   map[[20]byte]*inboundState
+	seen      map[addr.ConnID]*seenEntry
+	dials     map[addr.ConnID]*dialState
+	inbound   map[addr.ConnID]*inboundState
 	listeners map[[20]byte]*Listener
 	matchers  map[*Listener]struct{} // listeners of other target kinds
 	gone      map[[20]byte]goneKey   // recently closed listeners, to refuse for
@@ -279,7 +279,7 @@ type observed struct {
 
 // PeerObservation is what the router saw of one neighbour.
 type PeerObservation struct {
-	Peer          [20]byte
+	Peer          addr.NodeID
 	RequestsSent  int64 // connect requests sent to it
 	AcksBack      int64 // verified acks that came back through it
 	CircuitsOK    int64 // relayed circuits through it that ended well
@@ -333,7 +333,7 @@ type seenEntry struct {
 }
 
 type circuitKey struct {
-	id   [20]byte
+	id   addr.ConnID
 	path uint32
 }
 
@@ -369,12 +369,12 @@ func New(cfg Config) (*Router, error) {
 	r := &Router{
 		cfg:       cfg,
 		id:        id,
-		self:      ident.Hash160(id.pub),
+		self:      addr.NodeIDFromPubKey(id.pub),
 		log:       cfg.Logger,
 		nbrs:      make(map[*peer.Link]*neighbour),
-		seen:      make(map[[20]byte]*seenEntry),
-		dials:     make(map[[20]byte]*dialState),
-		inbound:   make(map[[20]byte]*inboundState),
+		seen:      make(map[addr.ConnID]*seenEntry),
+		dials:     make(map[addr.ConnID]*dialState),
+		inbound:   make(map[addr.ConnID]*inboundState),
 		listeners: make(map[[20]byte]*Listener),
 		matchers:  make(map[*Listener]struct{}),
 		gone:      make(map[[20]byte]goneKey),

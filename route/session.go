@@ -8,6 +8,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
 	"github.com/foxtrotnet/foxtrot/session"
@@ -23,7 +24,7 @@ type Hop = session.Hop
 
 // sessionConfig is the part of a session's configuration that comes from
 // the router's.
-func (r *Router) sessionConfig(id [20]byte, dialer bool, local, remote *btcec.PublicKey, master [32]byte) session.Config {
+func (r *Router) sessionConfig(id addr.ConnID, dialer bool, local, remote *btcec.PublicKey, master [32]byte) session.Config {
 	return session.Config{
 		ID: id, Dialer: dialer, Local: local, Remote: remote, Master: master, Self: r.self,
 		SendBuffer: r.cfg.SendBuffer, RecvBuffer: r.cfg.RecvBuffer,
@@ -37,7 +38,7 @@ func (r *Router) sessionConfig(id [20]byte, dialer bool, local, remote *btcec.Pu
 // link (nil for a same-node pipe). rate is what its relays charge the
 // dialler per MiB; direct lets the path rely on the peer link's
 // encryption (see session.PathInfo.Direct).
-func (r *Router) newPath(stream io.ReadWriteCloser, link *peer.Link, hops []Hop, id [20]byte, num uint32, master [32]byte, dialer bool, rate uint64, direct bool) *session.Path {
+func (r *Router) newPath(stream io.ReadWriteCloser, link *peer.Link, hops []Hop, id addr.ConnID, num uint32, master [32]byte, dialer bool, rate uint64, direct bool) *session.Path {
 	info := session.PathInfo{ID: id, Num: num, Hops: hops, Peer: r.self, Local: link == nil, Direct: direct}
 	if link != nil {
 		info.Peer = link.ID()
@@ -59,7 +60,7 @@ type finder struct {
 	kind   uint8 // the target's kind
 	target [20]byte
 	tKey   *btcec.PublicKey
-	id     [20]byte // the session's connection ID
+	id     addr.ConnID // the session's connection ID
 	master [32]byte
 	done   <-chan struct{} // the session's Done
 
@@ -69,7 +70,7 @@ type finder struct {
 	links   map[*session.Path]*peer.Link // first hops of the paths handed out
 }
 
-func (r *Router) newFinder(kind uint8, target [20]byte, tKey *btcec.PublicKey, id [20]byte, master [32]byte) *finder {
+func (r *Router) newFinder(kind uint8, target [20]byte, tKey *btcec.PublicKey, id addr.ConnID, master [32]byte) *finder {
 	return &finder{r: r, kind: kind, target: target, tKey: tKey, id: id, master: master,
 		used: make(map[circuitKey]bool), links: make(map[*session.Path]*peer.Link)}
 }

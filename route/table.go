@@ -4,6 +4,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/peer"
 )
 
@@ -176,8 +177,8 @@ func (t *table) evictOldest() {
 // Route describes one learned next hop toward a target.
 type Route struct {
 	Target    [20]byte
-	NextHop   [20]byte // the neighbour's identity
-	Hops      int      // links to the target through NextHop
+	NextHop   addr.NodeID // the neighbour's identity
+	Hops      int         // links to the target through NextHop
 	Latency   time.Duration
 	Successes int
 	Failures  int

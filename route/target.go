@@ -5,7 +5,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
-	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
 
@@ -77,7 +77,7 @@ func (r *Router) listenerFor(req *wire.ConnectRequest) (*Listener, *keyPair) {
 	for _, l := range cands {
 		if k := l.match.Match(req); k != nil {
 			kp := newKeyPair(k)
-			if ident.Hash160(kp.pub) != req.Target {
+			if addr.FromPubKey(kp.pub).Hash160() != req.Target {
 				continue // a matcher's mistake must not answer for another key
 			}
 			return l, kp

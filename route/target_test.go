@@ -10,7 +10,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/stretchr/testify/require"
 
-	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/simnet"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
@@ -41,7 +41,7 @@ func (m *keyMatcher) Match(req *wire.ConnectRequest) *btcec.PrivateKey {
 func newKeyMatcher(keys ...*btcec.PrivateKey) *keyMatcher {
 	m := &keyMatcher{keys: make(map[[20]byte]*btcec.PrivateKey), calls: make(chan *wire.ConnectRequest, 64)}
 	for _, k := range keys {
-		m.keys[ident.Hash160(k.PubKey())] = k
+		m.keys[addr.FromPubKey(k.PubKey()).Hash160()] = k
 	}
 	return m
 }
@@ -59,7 +59,7 @@ func TestATargetKindPlugsInThroughAMatcher(t *testing.T) {
 	// Each key the matcher knows answers through the relay, and the
 	// session's local key at the target is the one that matched.
 	for _, k := range []*btcec.PrivateKey{k1, k2} {
-		s, err := nodes[0].r.DialKind(t.Context(), nil, testKind, ident.Hash160(k.PubKey()))
+		s, err := nodes[0].r.DialKind(t.Context(), nil, testKind, addr.FromPubKey(k.PubKey()).Hash160())
 		require.NoError(t, err)
 		require.Len(t, s.Path(), 1)
 		require.True(t, s.RemoteKey().IsEqual(k.PubKey()))
@@ -69,7 +69,7 @@ func TestATargetKindPlugsInThroughAMatcher(t *testing.T) {
 
 	// A key listener is not asked about other kinds, and a request of the
 	// key kind for a matcher's key finds nobody.
-	_, err = dialKind(nodes[0].r, wire.TargetAddr, ident.Hash160(k1.PubKey()), 300*time.Millisecond)
+	_, err = dialKind(nodes[0].r, wire.TargetAddr, addr.FromPubKey(k1.PubKey()).Hash160(), 300*time.Millisecond)
 	require.Error(t, err)
 }
 
@@ -81,7 +81,7 @@ func TestAMatcherCannotAnswerForAKeyTheRequestDidNotName(t *testing.T) {
 	l, err := nodes[1].r.ListenMatcher(m)
 	require.NoError(t, err)
 	defer l.Close()
-	target := ident.Hash160(newTestKey(t).PubKey())
+	target := addr.FromPubKey(newTestKey(t).PubKey()).Hash160()
 	_, err = dialKind(nodes[0].r, testKind, target, 500*time.Millisecond)
 	require.Error(t, err)
 	select {

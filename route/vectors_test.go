@@ -10,7 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
 
@@ -40,7 +40,7 @@ type vectors struct {
 func TestVectorsMatchSPEC(t *testing.T) {
 	dEph, tKey, tEph, dID := fixedKey(1), fixedKey(2), fixedKey(3), fixedKey(4)
 	req := &wire.ConnectRequest{HopLimit: 8, Kind: wire.TargetAddr, Time: 1_800_000_000_000, MaxPrice: 0}
-	req.Target = ident.Hash160(tKey.PubKey())
+	req.Target = addr.FromPubKey(tKey.PubKey()).Hash160()
 	req.Ephemeral = ser(dEph.PubKey())
 	copy(req.Nonce[:], "0123456789abcdef")
 	req.Sig = sign(dEph, req.SigHash())

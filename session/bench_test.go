@@ -11,6 +11,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/require"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/bufpool"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
@@ -83,7 +84,7 @@ func tcpLink(b *testing.B, h peer.Handler) *peer.Link {
 
 // benchConfig is a session's configuration with route's defaults.
 func benchConfig(dialer bool) Config {
-	return Config{ID: [20]byte{1}, Dialer: dialer, Hello: make([]byte, 33+64+1),
+	return Config{ID: addr.ConnID{1}, Dialer: dialer, Hello: make([]byte, 33+64+1),
 		SendBuffer: 2 << 20, RecvBuffer: 1 << 20, Heartbeat: time.Second,
 		StallTimeout: 4 * time.Second, FailoverTimeout: 20 * time.Second, Linger: 10 * time.Second}
 }

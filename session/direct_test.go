@@ -5,6 +5,7 @@ import (
 	"io"
 	"testing"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -15,9 +16,9 @@ import (
 // offer or that does not match, since the target's records would be
 // unreadable from then on.
 func TestDirectRecordsAreCheckedAgainstThePath(t *testing.T) {
-	self := [20]byte{7}
-	other := [20]byte{9}
-	body := func(from, to [20]byte) []byte { return append(append([]byte(nil), from[:]...), to[:]...) }
+	self := addr.NodeID{7}
+	other := addr.NodeID{9}
+	body := func(from, to addr.NodeID) []byte { return append(append([]byte(nil), from[:]...), to[:]...) }
 	var c Counters
 	// A same-node path: its peer node is this node.
 	path := func(dialer, canDirect bool) *Path {

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/foxtrotnet/foxtrot/internal/bufpool"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 )
 
 const (
@@ -268,7 +267,7 @@ func (s *Session) recordLocked(now time.Time, p *Path, typ byte, b []byte, buf *
 		}
 		s.cfg.Stats.Failovers.Add(1)
 		s.cfg.Stats.FailoverNanos.Add(int64(took))
-		s.log.Info("connection moved to a new path", "conn", ident.String(s.cfg.ID),
+		s.log.Info("connection moved to a new path", "conn", s.cfg.ID.String(),
 			"relays", len(p.info.Hops), "after", took.Round(time.Millisecond))
 		return nil
 	case recPing:
@@ -300,12 +299,12 @@ func (s *Session) lostLocked(now time.Time, p *Path, cause error) {
 	}
 	switch s.m.pathLost(now, cause, !p.info.Local) {
 	case verdictFailover:
-		s.log.Debug("path lost; failing over", "conn", ident.String(s.cfg.ID), "err", cause)
+		s.log.Debug("path lost; failing over", "conn", s.cfg.ID.String(), "err", cause)
 		if s.cfg.Finder != nil {
 			s.cfg.Finder.PathDone(p, false)
 		}
 	case verdictWait:
-		s.log.Debug("path lost; waiting for the dialler to resume", "conn", ident.String(s.cfg.ID), "err", cause)
+		s.log.Debug("path lost; waiting for the dialler to resume", "conn", s.cfg.ID.String(), "err", cause)
 	}
 }
 

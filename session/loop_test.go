@@ -12,6 +12,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -22,7 +23,7 @@ import (
 var testMaster = [32]byte{42}
 
 func loopConfig(dialer bool, mod func(*Config)) Config {
-	c := Config{ID: [20]byte{1}, Dialer: dialer, Master: testMaster, Hello: make([]byte, 33+64+1),
+	c := Config{ID: addr.ConnID{1}, Dialer: dialer, Master: testMaster, Hello: make([]byte, 33+64+1),
 		SendBuffer: 2 << 20, RecvBuffer: 1 << 20, Heartbeat: time.Second,
 		StallTimeout: 4 * time.Second, FailoverTimeout: 20 * time.Second, Linger: 10 * time.Second,
 		Stats: new(Counters)}
@@ -46,7 +47,7 @@ func newTarget(mod func(*Config)) *target {
 }
 
 func (tg *target) accept(t *testing.T, st io.ReadWriteCloser, num uint32) {
-	p := NewPath(st, PathInfo{ID: [20]byte{1}, Num: num}, testMaster, false)
+	p := NewPath(st, PathInfo{ID: addr.ConnID{1}, Num: num}, testMaster, false)
 	first, err := p.ReadFirst(time.Second)
 	if err != nil {
 		p.Close()
@@ -85,7 +86,7 @@ func (f *pipeFinder) NewPath(ctx context.Context) (*Path, error) {
 	f.num++
 	a, b := net.Pipe()
 	go f.tg.accept(f.t, b, f.num)
-	return NewPath(a, PathInfo{ID: [20]byte{1}, Num: f.num}, testMaster, true), nil
+	return NewPath(a, PathInfo{ID: addr.ConnID{1}, Num: f.num}, testMaster, true), nil
 }
 
 func (f *pipeFinder) PathDone(p *Path, ok bool) {
@@ -102,7 +103,7 @@ func dialPipe(t *testing.T, tg *target, f Finder, mod func(*Config)) (*Session, 
 	d := New(cfg)
 	a, b := net.Pipe()
 	go tg.accept(t, b, 1)
-	d.Start(NewPath(a, PathInfo{ID: [20]byte{1}, Num: 1}, testMaster, true))
+	d.Start(NewPath(a, PathInfo{ID: addr.ConnID{1}, Num: 1}, testMaster, true))
 	return d, a
 }
 
@@ -204,7 +205,7 @@ func TestASilentPathStallsAndAFailoverWithNoPathEndsInPathBroken(t *testing.T) {
 		cfg.Finder = f
 		d := New(cfg)
 		start := time.Now()
-		d.Start(NewPath(newSilent(), PathInfo{ID: [20]byte{1}, Num: 1}, testMaster, true))
+		d.Start(NewPath(newSilent(), PathInfo{ID: addr.ConnID{1}, Num: 1}, testMaster, true))
 		<-d.Done()
 		took := time.Since(start)
 		require.ErrorIs(t, d.Err(), ErrPathBroken)
@@ -219,7 +220,7 @@ func TestASilentPathStallsAndAFailoverWithNoPathEndsInPathBroken(t *testing.T) {
 func TestCloseLingersThenDropsWhatNobodyAcknowledged(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		d := New(loopConfig(true, func(c *Config) { c.Linger = time.Second }))
-		d.Start(NewPath(newSilent(), PathInfo{ID: [20]byte{1}, Num: 1}, testMaster, true))
+		d.Start(NewPath(newSilent(), PathInfo{ID: addr.ConnID{1}, Num: 1}, testMaster, true))
 		_, err := d.Write([]byte("never acknowledged"))
 		require.NoError(t, err)
 		start := time.Now()
@@ -242,8 +243,8 @@ func TestAForgedResumeIsRefusedAndThePathStays(t *testing.T) {
 		go echoAll(g)
 		a, b := net.Pipe()
 		defer a.Close()
-		p := NewPath(b, PathInfo{ID: [20]byte{1}, Num: 2}, testMaster, false)
-		go NewPath(a, PathInfo{ID: [20]byte{1}, Num: 2}, testMaster, true).SendResume(&Resume{ID: [20]byte{1}})
+		p := NewPath(b, PathInfo{ID: addr.ConnID{1}, Num: 2}, testMaster, false)
+		go NewPath(a, PathInfo{ID: addr.ConnID{1}, Num: 2}, testMaster, true).SendResume(&Resume{ID: addr.ConnID{1}})
 		first, err := p.ReadFirst(time.Second)
 		require.NoError(t, err)
 		require.ErrorIs(t, g.Adopt(p, first.Resume), ErrProtocol, "a guessed proof")

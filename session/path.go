@@ -9,14 +9,14 @@ import (
 	"sync"
 	"time"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/bufpool"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 )
 
 // Hop is a relay on a path: its identity (HASH160) and the price it
 // quoted (satoshis per MiB; known to the dialler only).
 type Hop struct {
-	Node  [20]byte
+	Node  addr.NodeID
 	Price uint64
 }
 
@@ -30,14 +30,14 @@ type Meter interface {
 type PathInfo struct {
 	// ID and Num name the path's circuit: the connection ID of the
 	// request it answers and the path number the target gave it.
-	ID  [20]byte
+	ID  addr.ConnID
 	Num uint32
 	// Hops are the relays, dialler side first.
 	Hops []Hop
 	// Peer is the node at the other end of the path's stream: the first
 	// relay, the other end's node on a direct path, or this node for a
 	// same-node pipe.
-	Peer [20]byte
+	Peer addr.NodeID
 	// Local marks a same-node pipe: nothing can replace it.
 	Local bool
 	// Direct lets this end offer (dialler) or accept (target) relying on
@@ -154,11 +154,11 @@ type First struct {
 // Resume is a dialler's resume record: it moves the connection ID onto
 // the path it arrives on.
 type Resume struct {
-	ID     [20]byte // the connection to resume (its first path's ID)
-	Proof  [32]byte // HMAC-SHA256(master, "foxtrot/resume" || ID || path ID || path number)
-	Offset uint64   // what the dialler has received
-	Hops   []Hop    // the new path's relays, dialler side first
-	Hello  []byte   // the dialler's hello, until it heard from the target; else nil
+	ID     addr.ConnID // the connection to resume (its first path's ID)
+	Proof  [32]byte    // HMAC-SHA256(master, "foxtrot/resume" || ID || path ID || path number)
+	Offset uint64      // what the dialler has received
+	Hops   []Hop       // the new path's relays, dialler side first
+	Hello  []byte      // the dialler's hello, until it heard from the target; else nil
 }
 
 // ReadFirst reads the path's first record (the target's side) within
@@ -223,7 +223,7 @@ func resumeBody(r *Resume) []byte {
 }
 
 // resumeProof binds a resume to the session's secret and the new path.
-func resumeProof(master [32]byte, id, pathID [20]byte, num uint32) [32]byte {
+func resumeProof(master [32]byte, id, pathID addr.ConnID, num uint32) [32]byte {
 	m := hmac.New(sha256.New, master[:])
 	m.Write([]byte("foxtrot/resume"))
 	m.Write(id[:])
@@ -242,15 +242,15 @@ func resumeProof(master [32]byte, id, pathID [20]byte, num uint32) [32]byte {
 // they are exactly our stream's peer and this node. It returns the
 // record this end must send in turn (direct, plain, or 0 for none). The
 // reader owns the opener.
-func (p *Path) onDirect(b []byte, self [20]byte, c *Counters) (byte, error) {
-	var from, to [20]byte
+func (p *Path) onDirect(b []byte, self addr.NodeID, c *Counters) (byte, error) {
+	var from, to addr.NodeID
 	copy(from[:], b[:20])
 	copy(to[:], b[20:])
 	match := from == p.info.Peer && to == self
 	if p.dialer {
 		if !p.info.Direct || p.direct || !match {
 			return 0, fmt.Errorf("%w: direct answer from %s to %s on a path to %s", ErrProtocol,
-				ident.String(from), ident.String(to), ident.String(p.info.Peer))
+				from.String(), to.String(), p.info.Peer.String())
 		}
 		p.direct = true
 		p.open.plain()

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/stretchr/testify/require"
 )
 
@@ -133,7 +134,7 @@ func FuzzOpenRecords(f *testing.F) {
 // to the target's ReadFirst. Nothing may panic; whatever parses as a
 // resume encodes back to exactly the body that was sealed.
 func FuzzReadFirst(f *testing.F) {
-	f.Add(byte(recResume), resumeBody(&Resume{ID: [20]byte{1}, Offset: 7, Hops: []Hop{{Node: [20]byte{2}}}}))
+	f.Add(byte(recResume), resumeBody(&Resume{ID: addr.ConnID{1}, Offset: 7, Hops: []Hop{{Node: addr.NodeID{2}}}}))
 	f.Add(byte(recResume), resumeBody(&Resume{Hello: make([]byte, 33+64+1)}))
 	f.Add(byte(recHello), make([]byte, 33+64+1))
 	f.Add(byte(recData), []byte("not first"))

@@ -9,6 +9,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/deadline"
 	"github.com/foxtrotnet/foxtrot/internal/signal"
 )
@@ -17,7 +18,7 @@ import (
 // or negative gets the default route.Config documents for it.
 type Config struct {
 	// ID is the connection ID of the session's first path: its name.
-	ID [20]byte
+	ID addr.ConnID
 	// Dialer is set at the end that dialled.
 	Dialer bool
 	// Local is this end's key: the dialler's identity or the listened
@@ -29,7 +30,7 @@ type Config struct {
 	// path (and inside its resumes until the target has answered).
 	Hello []byte
 	// Self is this node's identity HASH160 (for direct paths).
-	Self [20]byte
+	Self addr.NodeID
 
 	// SendBuffer bounds the written bytes not yet acknowledged;
 	// RecvBuffer the received bytes not yet read (the receive window).
@@ -118,7 +119,7 @@ type Session struct {
 }
 
 type pathKey struct {
-	id  [20]byte
+	id  addr.ConnID
 	num uint32
 }
 
@@ -191,7 +192,7 @@ func (s *Session) usePathLocked(p *Path) {
 }
 
 // ID returns the connection ID.
-func (s *Session) ID() [20]byte { return s.cfg.ID }
+func (s *Session) ID() addr.ConnID { return s.cfg.ID }
 
 // LocalKey returns this end's key on the connection.
 func (s *Session) LocalKey() *btcec.PublicKey { return s.cfg.Local }
@@ -202,12 +203,12 @@ func (s *Session) RemoteKey() *btcec.PublicKey { return s.cfg.Remote }
 
 // Path returns the identities (HASH160) of the relays on the current
 // path, dialler side first. A direct or same-node connection has none.
-func (s *Session) Path() [][20]byte {
+func (s *Session) Path() []addr.NodeID {
 	hops := s.Hops()
 	if hops == nil {
 		return nil
 	}
-	out := make([][20]byte, len(hops))
+	out := make([]addr.NodeID, len(hops))
 	for i, h := range hops {
 		out[i] = h.Node
 	}
