@@ -23,9 +23,8 @@ var layers = []struct {
 }{
 	{0, []string{"internal/deadline", "internal/signal", "internal/bufpool", "internal/ecdh", "internal/codec"}},
 	{1, []string{"addr"}},
-	{2, []string{"internal/ident"}}, // forwards to addr; still used by peer and internal/simnet
-	{2, []string{"internal/wire"}},  // on internal/codec and addr
-	{1, []string{"internal/pipe"}},  // on deadline and signal
+	{2, []string{"internal/wire"}}, // on internal/codec and addr
+	{1, []string{"internal/pipe"}}, // on deadline and signal
 	{2, []string{"transport"}},
 	{3, []string{"internal/simnet"}},
 	{3, []string{"peer/noise"}}, // the links' handshake and framing: on internal/ only

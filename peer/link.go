@@ -17,7 +17,6 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/foxtrotnet/foxtrot/addr"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 )
 
@@ -85,10 +84,10 @@ const (
 func newLink(ctx context.Context, s *Set, sc *SecureConn, outbound bool, maddr ma.Multiaddr) (*Link, error) {
 	l := &Link{
 		set: s, sc: sc, outbound: outbound, maddr: maddr, since: time.Now(),
-		id: ident.Hash160(sc.RemoteKey()), done: make(chan struct{}),
+		id: addr.NodeIDFromPubKey(sc.RemoteKey()), done: make(chan struct{}),
 		pings: make(map[uint64]pingWait),
 	}
-	l.log = s.log.With("peer", ident.String(l.id))
+	l.log = s.log.With("peer", l.id.String())
 	l.lastRecv.Store(time.Now().UnixNano())
 	var err error
 	l.mux, err = s.cfg.NewMuxer(sc, outbound, MuxConfig{StreamWindow: s.cfg.StreamWindow, Logger: s.log})

@@ -15,7 +15,6 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/foxtrotnet/foxtrot/addr"
-	"github.com/foxtrotnet/foxtrot/internal/ident"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/transport"
 )
@@ -158,7 +157,7 @@ func NewSet(cfg Config) (*Set, error) {
 	s := &Set{
 		cfg:     cfg,
 		log:     cfg.Logger,
-		self:    ident.Hash160(cfg.Identity.PubKey()),
+		self:    addr.NodeIDFromPubKey(cfg.Identity.PubKey()),
 		hcfg:    HandshakeConfig{Static: cfg.Identity, NetworkKey: cfg.NetworkKey},
 		links:   make(map[addr.NodeID]*Link),
 		dialing: make(map[addr.NodeID]*dialCall),
@@ -184,7 +183,7 @@ func (s *Set) Listen(addr ma.Multiaddr) (ma.Multiaddr, error) {
 	if err != nil {
 		return nil, err
 	}
-	full, err := transport.WithIdentity(l.Multiaddr(), ident.String(s.self))
+	full, err := transport.WithIdentity(l.Multiaddr(), s.self.String())
 	if err != nil {
 		l.Close()
 		return nil, err
@@ -260,7 +259,7 @@ func (s *Set) handleInbound(c net.Conn) {
 		s.log.Debug("inbound handshake failed", "from", c.RemoteAddr(), "err", err)
 		return
 	}
-	if ident.Hash160(sc.RemoteKey()) == s.self {
+	if addr.NodeIDFromPubKey(sc.RemoteKey()) == s.self {
 		sc.Close()
 		return
 	}
@@ -353,12 +352,12 @@ func (s *Set) dial(ctx context.Context, base ma.Multiaddr, cfg HandshakeConfig, 
 		return nil, err
 	}
 	verify := func(pub *btcec.PublicKey) error {
-		h := ident.Hash160(pub)
+		h := addr.NodeIDFromPubKey(pub)
 		if h == s.self {
 			return ErrSelfLink
 		}
 		if want != nil && h != *want {
-			return fmt.Errorf("%w: %s answered as %s", ErrWrongIdentity, ident.String(*want), ident.String(h))
+			return fmt.Errorf("%w: %s answered as %s", ErrWrongIdentity, want.String(), h.String())
 		}
 		return nil
 	}
@@ -366,7 +365,7 @@ func (s *Set) dial(ctx context.Context, base ma.Multiaddr, cfg HandshakeConfig, 
 	if err != nil {
 		return nil, err
 	}
-	full, err := transport.WithIdentity(base, ident.KeyString(sc.RemoteKey()))
+	full, err := transport.WithIdentity(base, addr.FromPubKey(sc.RemoteKey()).String())
 	if err != nil {
 		sc.Close()
 		return nil, err
@@ -402,7 +401,7 @@ func (s *Set) add(l *Link) (*Link, error) {
 	old := s.links[l.id]
 	if old != nil && old.Err() == nil && !s.keepNew(old, l) {
 		s.mu.Unlock()
-		s.log.Debug("duplicate link closed", "peer", ident.String(l.id))
+		s.log.Debug("duplicate link closed", "peer", l.id.String())
 		l.shutdown(ErrDuplicateLink)
 		return old, nil
 	}
@@ -413,7 +412,7 @@ func (s *Set) add(l *Link) (*Link, error) {
 	if old != nil {
 		old.shutdown(ErrDuplicateLink)
 	}
-	s.log.Debug("link up", "peer", ident.String(l.id), "outbound", l.outbound, "pattern", l.Pattern())
+	s.log.Debug("link up", "peer", l.id.String(), "outbound", l.outbound, "pattern", l.Pattern())
 	if h := s.cfg.Handler; h != nil {
 		h.LinkUp(l)
 	}
@@ -448,7 +447,7 @@ func (s *Set) linkDown(l *Link, err error) {
 	if !l.up.Load() {
 		return // lost a duplicate race or failed before registration
 	}
-	s.log.Debug("link down", "peer", ident.String(l.id), "err", err)
+	s.log.Debug("link down", "peer", l.id.String(), "err", err)
 	if h := s.cfg.Handler; h != nil {
 		h.LinkDown(l, err)
 	}
@@ -507,7 +506,7 @@ func (s *Set) keep(addr ma.Multiaddr) {
 			if _, id := transport.SplitIdentity(addr); id == "" && l.maddr != nil {
 				addr = l.maddr
 			} else if id == "" {
-				if full, e := transport.WithIdentity(addr, ident.String(l.id)); e == nil {
+				if full, e := transport.WithIdentity(addr, l.id.String()); e == nil {
 					addr = full
 				}
 			}

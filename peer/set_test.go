@@ -17,7 +17,7 @@ import (
 	"go.uber.org/goleak"
 	"golang.org/x/net/nettest"
 
-	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/transport"
 	"github.com/foxtrotnet/foxtrot/transport/mem"
@@ -164,11 +164,11 @@ func TestWrongIdentityIsRefusedWithAnErrorThatSaysSo(t *testing.T) {
 			base, _ := transport.SplitIdentity(listen(t, a, c.listen))
 			other := newKey(t).PubKey()
 
-			byAddr, err := transport.WithIdentity(base, ident.KeyString(other))
+			byAddr, err := transport.WithIdentity(base, addr.FromPubKey(other).String())
 			require.NoError(t, err)
 			_, err = b.Connect(ctxT(t), byAddr)
 			require.ErrorIs(t, err, ErrWrongIdentity)
-			require.Contains(t, err.Error(), ident.KeyString(other))
+			require.Contains(t, err.Error(), addr.FromPubKey(other).String())
 
 			byKey, err := transport.WithIdentity(base, hex.EncodeToString(other.SerializeCompressed()))
 			require.NoError(t, err)

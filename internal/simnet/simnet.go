@@ -22,7 +22,7 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
-	"github.com/foxtrotnet/foxtrot/internal/ident"
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/transport"
 	"github.com/foxtrotnet/foxtrot/transport/mem"
 )
@@ -183,7 +183,7 @@ func (sn *Net) Listen(i int) string { return fmt.Sprintf("/mem/%d", i+1) }
 
 // Addr returns node i's full peer address, identity included.
 func (sn *Net) Addr(i int) string {
-	return sn.Listen(i) + "/foxtrot/" + ident.KeyString(sn.Keys[i].PubKey())
+	return sn.Listen(i) + "/foxtrot/" + addr.FromPubKey(sn.Keys[i].PubKey()).String()
 }
 
 // Peers returns the addresses node i dials: each link is dialled once, by
