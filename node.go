@@ -79,8 +79,8 @@ type Config struct {
 	// Default 2 MiB.
 	SendBuffer int
 	// RecvBuffer is how many received bytes may wait for Read: the
-	// receive window each connection advertises to the other end.
-	// Default 1 MiB.
+	// receive window each connection advertises to the other end, so
+	// also the most a connection has in flight. Default 2 MiB.
 	RecvBuffer int
 	// Linger bounds how long Close keeps delivering what was written
 	// before it gives up on it. Default 10s.

@@ -104,7 +104,10 @@ type Config struct {
 	// RecvBuffer is how many received bytes may wait for Read: the
 	// receive window a connection advertises to the other end, which
 	// sends no more until Read makes room (at the start, the protocol's
-	// initial window of 512 KiB applies if it is larger). Default 1 MiB.
+	// initial window of 512 KiB applies if it is larger). Default 2 MiB:
+	// what a connection may have in flight, so it bounds throughput at
+	// RecvBuffer / RTT (through 3 relays on loopback, 1 MiB measured 0.9
+	// of 2 MiB); a slow reader costs at most this much memory.
 	RecvBuffer int
 	// Linger bounds how long Close keeps sending what was written.
 	// Default 10s.
@@ -194,7 +197,7 @@ func (c *Config) setDefaults() error {
 	num(&c.RequestBurst, 1000)
 	num(&c.MaxAcks, 3)
 	num(&c.SendBuffer, 2<<20)
-	num(&c.RecvBuffer, 1<<20)
+	num(&c.RecvBuffer, 2<<20)
 	num(&c.AcceptBacklog, 128)
 	num(&c.MaxSeen, 1<<16)
 	num(&c.Fanout, 2)

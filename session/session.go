@@ -130,7 +130,7 @@ func New(cfg Config) *Session {
 		cfg.Stats = new(Counters)
 	}
 	positive(&cfg.SendBuffer, 2<<20)
-	positive(&cfg.RecvBuffer, 1<<20)
+	positive(&cfg.RecvBuffer, 2<<20)
 	positive(&cfg.Heartbeat, time.Second)
 	positive(&cfg.StallTimeout, 4*time.Second)
 	positive(&cfg.FailoverTimeout, 20*time.Second)
