@@ -3,19 +3,13 @@ package foxtrot
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"io"
 	"net"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcutil"
-	btcwire "github.com/btcsuite/btcd/wire"
 	"github.com/stretchr/testify/require"
 
-	"github.com/foxtrotnet/foxtrot/channel"
 	"github.com/foxtrotnet/foxtrot/channel/simchain"
 	"github.com/foxtrotnet/foxtrot/internal/simnet"
 	"github.com/foxtrotnet/foxtrot/route"
@@ -50,41 +44,13 @@ func newChainWorld(t testing.TB) *chainWorld {
 	return w
 }
 
-// simWallet holds coinbase coins paid to its key.
-type simWallet struct {
-	key   *btcec.PrivateKey
-	mu    sync.Mutex
-	coins []channel.FundingInput
-}
-
 // wallet mines n matured coins to a fresh key.
-func (w *chainWorld) wallet(n int) *simWallet {
-	key, _ := btcec.NewPrivateKey()
-	sw := &simWallet{key: key}
-	for i := 0; i < n; i++ {
-		w.chain.MineTo(1, channel.P2WPKH(key.PubKey()))
-		h, _ := w.chain.Height(context.Background())
-		cb := w.chain.Block(h)[0]
-		sw.coins = append(sw.coins, channel.FundingInput{
-			OutPoint: btcwire.OutPoint{Hash: cb.TxHash(), Index: 0},
-			PrevOut:  *cb.TxOut[0],
-			Signer:   channel.KeySigner{Key: key},
-		})
+func (w *chainWorld) wallet(n int) *simchain.Wallet {
+	sw, err := w.chain.NewWallet(n)
+	if err != nil {
+		panic(err) // a fresh key and a simulated chain cannot fail
 	}
-	w.chain.MineTo(simchain.CoinbaseMaturity, simchain.AnyoneCanSpendScript())
 	return sw
-}
-
-func (sw *simWallet) Fund(amount btcutil.Amount) ([]channel.FundingInput, *btcwire.TxOut, error) {
-	sw.mu.Lock()
-	defer sw.mu.Unlock()
-	if len(sw.coins) == 0 {
-		return nil, nil, errors.New("wallet empty")
-	}
-	c := sw.coins[0]
-	sw.coins = sw.coins[1:]
-	change := btcwire.NewTxOut(c.PrevOut.Value-int64(amount)-5000, channel.P2WPKH(sw.key.PubKey()))
-	return []channel.FundingInput{c}, change, nil
 }
 
 // billingFor builds a node's billing: price it charges, the most it pays,
@@ -291,7 +257,7 @@ func TestARestartLosesNoMoney(t *testing.T) {
 	w := newChainWorld(t)
 	sn := simnet.New(3, simnet.Line, simnet.Options{})
 	dirs := []string{t.TempDir(), t.TempDir()}
-	wallets := []*simWallet{w.wallet(1), w.wallet(1)}
+	wallets := []*simchain.Wallet{w.wallet(1), w.wallet(1)}
 	logs := logOnFailure(t)
 	cfg := func(i int, c *Config) {
 		logs(i, c)

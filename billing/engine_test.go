@@ -71,7 +71,7 @@ func TestARelayChargesItsUpstreamAndOwesItsDownstream(t *testing.T) {
 func TestANeighbourPastItsCreditIsCutOffAndReinstatedWhenItPays(t *testing.T) {
 	chain := simchain.New(simchain.Config{})
 	w := newWallet(t, chain, 1)
-	coin := w.coins[0].OutPoint
+	coin := w.Coins()[0]
 	relay := newNode(t, relayConfig(chain))
 	payer := newNode(t, payerConfig(chain, w))
 	toPayer, _ := connect(relay, payer)

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
-	"github.com/btcsuite/btcd/btcutil"
 	btcwire "github.com/btcsuite/btcd/wire"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
@@ -192,43 +191,11 @@ func quiet(t *testing.T, l *wireLink) {
 	}
 }
 
-// wallet holds matured coinbase coins on a simulated chain.
-type wallet struct {
-	key   *btcec.PrivateKey
-	mu    sync.Mutex
-	coins []channel.FundingInput
-}
-
-// newWallet mines n coins to a fresh key and lets them mature.
-func newWallet(t *testing.T, chain *simchain.Chain, n int) *wallet {
-	key, err := btcec.NewPrivateKey()
+// newWallet mines n matured coins to a fresh key on chain.
+func newWallet(t *testing.T, chain *simchain.Chain, n int) *simchain.Wallet {
+	w, err := chain.NewWallet(n)
 	require.NoError(t, err)
-	w := &wallet{key: key}
-	for range n {
-		chain.MineTo(1, channel.P2WPKH(key.PubKey()))
-		h, err := chain.Height(context.Background())
-		require.NoError(t, err)
-		cb := chain.Block(h)[0]
-		w.coins = append(w.coins, channel.FundingInput{
-			OutPoint: btcwire.OutPoint{Hash: cb.TxHash(), Index: 0},
-			PrevOut:  *cb.TxOut[0],
-			Signer:   channel.KeySigner{Key: key},
-		})
-	}
-	chain.MineTo(simchain.CoinbaseMaturity, simchain.AnyoneCanSpendScript())
 	return w
-}
-
-func (w *wallet) Fund(amount btcutil.Amount) ([]channel.FundingInput, *btcwire.TxOut, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if len(w.coins) == 0 {
-		return nil, nil, errors.New("wallet empty")
-	}
-	c := w.coins[0]
-	w.coins = w.coins[1:]
-	change := btcwire.NewTxOut(c.PrevOut.Value-int64(amount)-5000, channel.P2WPKH(w.key.PubKey()))
-	return []channel.FundingInput{c}, change, nil
 }
 
 // spent waits until the chain's mempool or blocks spend op (a funding
