@@ -2,6 +2,7 @@ package peer
 
 import (
 	"bytes"
+	"container/list"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +16,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/foxtrotnet/foxtrot/addr"
+	"github.com/foxtrotnet/foxtrot/internal/budget"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/transport"
 )
@@ -70,12 +72,35 @@ type Config struct {
 	// on loopback (RTT tens of µs) 256 KiB already carries GB/s, and 1 MiB
 	// leaves room for a 10 ms path at 100 MB/s. Idle streams hold nothing.
 	StreamWindow uint32
-	// MaxHandshakes bounds inbound handshakes in progress; more are closed
-	// at once. Default 128.
+	// MaxHandshakes bounds inbound handshakes past act one, the part
+	// that costs curve arithmetic; more are closed at once (in silence,
+	// with a network key). When more than half are taken, a handshake
+	// past act one has a quarter of HandshakeTimeout to finish. Default
+	// 128.
 	MaxHandshakes int
 	// NewMuxer starts each link's stream multiplexer over its encrypted
 	// conn. Default Yamux.
 	NewMuxer NewMuxerFunc
+	// MaxInboundHandshakes bounds inbound connections whose handshake has
+	// not ended, act one not yet arrived included. A connection takes a
+	// handshake slot (MaxHandshakes) only once act one has fully arrived;
+	// until then it costs a goroutine blocked in a read. When all are
+	// taken, the one that has waited longest for its act one is closed to
+	// make room, and above half of them every new connection's deadline is
+	// a quarter of HandshakeTimeout. Default 512.
+	MaxInboundHandshakes int
+	// MaxHandshakesPerAddr bounds inbound connections in handshake from
+	// one source address (IP, not IP:port), both before and after act
+	// one; more are closed at once. Default 16.
+	MaxHandshakesPerAddr int
+	// MaxPendingStreamsPerPeer bounds the streams one peer has opened
+	// whose header is still being read (each costs a goroutine). Beyond
+	// it the link stops accepting streams, the muxer's backlog fills, and
+	// further streams are reset by the muxer unread, and counted. Default
+	// 32.
+	MaxPendingStreamsPerPeer int
+	// MaxPendingStreams bounds such streams over all links. Default 1024.
+	MaxPendingStreams int
 }
 
 func (c *Config) setDefaults() error {
@@ -107,6 +132,15 @@ func (c *Config) setDefaults() error {
 	if c.MaxHandshakes <= 0 {
 		c.MaxHandshakes = 128
 	}
+	defInt := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	defInt(&c.MaxInboundHandshakes, 512)
+	defInt(&c.MaxHandshakesPerAddr, 16)
+	defInt(&c.MaxPendingStreamsPerPeer, 32)
+	defInt(&c.MaxPendingStreams, 1024)
 	if c.NewMuxer == nil {
 		c.NewMuxer = Yamux
 	}
@@ -140,7 +174,11 @@ type Set struct {
 	cancel context.CancelFunc
 	done   <-chan struct{}
 	wg     sync.WaitGroup
-	hsSem  chan struct{}
+	now    func() time.Time // the clock of handshake deadlines
+
+	budget  *budget.Budget
+	amu     sync.Mutex // guards waiting
+	waiting list.List  // *inbound not yet in their handshake, oldest first
 
 	regMu sync.Mutex // serializes Register
 	reg   atomic.Pointer[registry]
@@ -161,7 +199,8 @@ func NewSet(cfg Config) (*Set, error) {
 		hcfg:    HandshakeConfig{Static: cfg.Identity, NetworkKey: cfg.NetworkKey},
 		links:   make(map[addr.NodeID]*Link),
 		dialing: make(map[addr.NodeID]*dialCall),
-		hsSem:   make(chan struct{}, cfg.MaxHandshakes),
+		now:     time.Now,
+		budget:  newBudget(&cfg),
 	}
 	s.reg.Store(new(registry))
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -233,43 +272,8 @@ func (s *Set) acceptLoop(l transport.Listener) {
 			}
 			continue
 		}
-		select {
-		case s.hsSem <- struct{}{}:
-		default:
-			s.failedHandshakes.Add(1)
-			c.Close() // too many handshakes in progress
-			continue
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer func() { <-s.hsSem }()
-			s.handleInbound(c)
-		}()
+		s.admit(c)
 	}
-}
-
-// handleInbound runs the responder handshake and link setup.
-func (s *Set) handleInbound(c net.Conn) {
-	ctx, cancel := s.setupContext(context.Background())
-	defer cancel()
-	sc, err := Server(ctx, c, s.hcfg)
-	if err != nil {
-		s.failedHandshakes.Add(1)
-		s.log.Debug("inbound handshake failed", "from", c.RemoteAddr(), "err", err)
-		return
-	}
-	if addr.NodeIDFromPubKey(sc.RemoteKey()) == s.self {
-		sc.Close()
-		return
-	}
-	l, err := newLink(ctx, s, sc, false, nil)
-	if err != nil {
-		s.failedHandshakes.Add(1)
-		s.log.Debug("inbound link setup failed", "from", c.RemoteAddr(), "err", err)
-		return
-	}
-	s.add(l)
 }
 
 // setupContext bounds a handshake by HandshakeTimeout, ctx and the Set's
