@@ -49,7 +49,7 @@ func (s *Set) Refusals() Refusals {
 	return Refusals{
 		Sockets:    s.budget.Refused(KindSocket),
 		Handshakes: s.budget.Refused(KindHandshake),
-		Streams:    s.budget.Refused(KindPendingStream),
+		Streams:    s.streamsReset.Load(),
 	}
 }
 
@@ -323,3 +323,36 @@ func (s *Set) closeSilently(in *inbound) {
 		return
 	}
 }
+
+// reserveStream takes a pending-stream unit for a stream of l's peer,
+// waiting while the peer's or the Set's are all taken. It reports false
+// if the link went down meanwhile.
+func (s *Set) reserveStream(l *Link) (func(), bool) {
+	key := l.id.String()
+	for {
+		s.amu.Lock()
+		freed := s.streamFreed.Wait()
+		s.amu.Unlock()
+		release, err := s.budget.Reserve(KindPendingStream, key)
+		if err == nil {
+			return release, true
+		}
+		select {
+		case <-freed:
+		case <-l.done:
+			return nil, false
+		}
+	}
+}
+
+// releaseStream gives a pending-stream unit back and wakes accept loops
+// waiting for one.
+func (s *Set) releaseStream(release func()) {
+	release()
+	s.amu.Lock()
+	s.streamFreed.Notify()
+	s.amu.Unlock()
+}
+
+// streamReset counts a stream the muxer reset unread (MuxConfig.OnReset).
+func (s *Set) streamReset() { s.streamsReset.Add(1) }

@@ -118,7 +118,7 @@ func BenchmarkThroughput(b *testing.B) {
 	})
 	b.Run("tcp+yamux", func(b *testing.B) {
 		c, s := benchTCPPair(b)
-		cfg := yamuxConfig(1<<20, slog.New(slog.DiscardHandler))
+		cfg := yamuxConfig(1<<20, slog.New(slog.DiscardHandler), nil)
 		cs, err := yamux.Client(c, cfg)
 		if err != nil {
 			b.Fatal(err)

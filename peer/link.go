@@ -90,7 +90,7 @@ func newLink(ctx context.Context, s *Set, sc *SecureConn, outbound bool, maddr m
 	l.log = s.log.With("peer", l.id.String())
 	l.lastRecv.Store(time.Now().UnixNano())
 	var err error
-	l.mux, err = s.cfg.NewMuxer(sc, outbound, MuxConfig{StreamWindow: s.cfg.StreamWindow, Logger: s.log})
+	l.mux, err = s.cfg.NewMuxer(sc, outbound, MuxConfig{StreamWindow: s.cfg.StreamWindow, Logger: s.log, OnReset: s.streamReset})
 	if err == nil {
 		if outbound {
 			if l.ctrl, err = l.mux.Open(ctx); err == nil {
@@ -295,13 +295,22 @@ func (l *Link) readError(err error) error {
 func (l *Link) acceptLoop() {
 	defer l.wg.Done()
 	for {
+		// A pending-stream unit first: while the peer has its
+		// MaxPendingStreamsPerPeer streams without a header (or the Set
+		// its MaxPendingStreams), the loop waits, the muxer's backlog
+		// fills, and the muxer resets further streams unread.
+		release, ok := l.set.reserveStream(l)
+		if !ok {
+			return // the link is down
+		}
 		ms, err := l.mux.Accept(context.Background())
 		if err != nil {
+			release()
 			l.shutdown(err)
 			return
 		}
 		l.wg.Add(1)
-		go l.serveStream(newStream(ms, l))
+		go l.serveStream(newStream(ms, l), release)
 	}
 }
 
@@ -309,10 +318,11 @@ func (l *Link) acceptLoop() {
 // protocol registered for its kind, or a circuit to the Handler. A stream
 // with a malformed header, or of a kind nobody serves, is closed and
 // counted (Set.RefusedStreams); the link stays up.
-func (l *Link) serveStream(s *Stream) {
+func (l *Link) serveStream(s *Stream, release func()) {
 	defer l.wg.Done()
 	s.SetReadDeadline(time.Now().Add(streamHdrTimeout))
 	hdr, err := wire.ReadStreamHeader(s)
+	l.set.releaseStream(release)
 	if err != nil {
 		// Counted before the close, so a peer that sees it sees the count.
 		if errors.Is(err, wire.ErrMalformed) {

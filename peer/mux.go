@@ -58,6 +58,9 @@ type MuxConfig struct {
 	StreamWindow uint32
 	// Logger receives the muxer's debug events; never nil.
 	Logger *slog.Logger
+	// OnReset, if not nil, is called for every stream the muxer resets
+	// unread because its backlog of streams not yet accepted was full.
+	OnReset func()
 }
 
 // NewMuxerFunc starts a Muxer over an authenticated link's conn. client

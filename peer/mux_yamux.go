@@ -19,11 +19,14 @@ import (
 // the dialler being the yamux client. Over a SecureConn it seals each
 // data frame's header with its body (see muxConn).
 func Yamux(c net.Conn, client bool, cfg MuxConfig) (Muxer, error) {
+	return yamuxWith(c, client, yamuxConfig(cfg.StreamWindow, cfg.Logger, cfg.OnReset))
+}
+
+func yamuxWith(c net.Conn, client bool, ycfg *yamux.Config) (Muxer, error) {
 	var conn io.ReadWriteCloser = c
 	if sc, ok := c.(*SecureConn); ok {
 		conn = &muxConn{SecureConn: sc}
 	}
-	ycfg := yamuxConfig(cfg.StreamWindow, cfg.Logger)
 	var (
 		sess *yamux.Session
 		err  error
@@ -140,24 +143,41 @@ func (m *muxConn) Write(p []byte) (int, error) {
 	return m.SecureConn.Write(p)
 }
 
-func yamuxConfig(window uint32, log *slog.Logger) *yamux.Config {
+// yamuxBacklog is yamux's AcceptBacklog: streams the peer opened that the
+// link has not accepted yet; beyond it yamux resets new streams unread.
+const yamuxBacklog = 64
+
+func yamuxConfig(window uint32, log *slog.Logger, onReset func()) *yamux.Config {
 	c := yamux.DefaultConfig()
 	// Streams are accepted as soon as they arrive, so a short backlog is
 	// enough; the channel it sizes is the largest part of an idle session.
-	c.AcceptBacklog = 64
+	c.AcceptBacklog = yamuxBacklog
 	c.EnableKeepAlive = false // our pings on the control stream do this
 	c.MaxStreamWindowSize = window
 	c.StreamOpenTimeout = 30 * time.Second
 	c.StreamCloseTimeout = time.Minute
 	c.LogOutput = nil
-	c.Logger = yamuxLogger{log}
+	c.Logger = yamuxLogger{log, onReset}
 	return c
 }
 
-type yamuxLogger struct{ l *slog.Logger }
+// yamuxLogger passes yamux's log lines to slog. yamux v0.1.2 says
+// nothing else when it resets a stream because its accept backlog is full,
+// so that line (its format string) is also counted through onReset.
+type yamuxLogger struct {
+	l       *slog.Logger
+	onReset func()
+}
+
+// yamuxBacklogReset is yamux v0.1.2's log line for a stream it resets
+// because its accept backlog is full (session.go, incomingStream).
+const yamuxBacklogReset = "[WARN] yamux: backlog exceeded, forcing connection reset"
 
 func (y yamuxLogger) Print(v ...any) { y.l.Debug(fmt.Sprint(v...), "from", "yamux") }
 func (y yamuxLogger) Printf(format string, v ...any) {
+	if format == yamuxBacklogReset && y.onReset != nil {
+		y.onReset()
+	}
 	y.l.Debug(fmt.Sprintf(format, v...), "from", "yamux")
 }
 func (y yamuxLogger) Println(v ...any) { y.l.Debug(fmt.Sprint(v...), "from", "yamux") }

@@ -17,6 +17,7 @@ import (
 
 	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/budget"
+	"github.com/foxtrotnet/foxtrot/internal/signal"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/transport"
 )
@@ -179,12 +180,16 @@ type Set struct {
 	budget  *budget.Budget
 	amu     sync.Mutex // guards waiting
 	waiting list.List  // *inbound not yet in their handshake, oldest first
+	// streamFreed wakes accept loops waiting for a pending-stream unit;
+	// guarded by amu.
+	streamFreed signal.Signal
 
 	regMu sync.Mutex // serializes Register
 	reg   atomic.Pointer[registry]
 
 	failedHandshakes atomic.Uint64
 	refusedStreams   atomic.Uint64
+	streamsReset     atomic.Uint64
 }
 
 // NewSet returns a Set; it listens and dials nothing until told to.
