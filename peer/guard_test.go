@@ -87,7 +87,6 @@ func TestLegitimatePeerLinksDuringAHandshakeFlood(t *testing.T) {
 	full := listen(t, victim, "/ip4/127.0.0.1/tcp/0")
 	stop := make(chan struct{})
 	wg := flood(t, hostport(t, full), 1000, stop)
-	defer func() { close(stop); wg.Wait() }()
 	require.Eventually(t, func() bool {
 		return victim.Budget().Usage(KindSocket).InUse >= victim.cfg.MaxInboundHandshakes
 	}, 30*time.Second, time.Millisecond, "the flood fills every pre-handshake socket")
@@ -107,6 +106,9 @@ func TestLegitimatePeerLinksDuringAHandshakeFlood(t *testing.T) {
 	t.Logf("worst of 5 links during the flood: %v; sockets refused or evicted: %d", worst, victim.Refusals().Sockets)
 	require.Less(t, worst, 3*time.Second, "the aim is 1 s; the bound is generous for -race on a busy machine")
 	require.NotZero(t, victim.Refusals().Sockets)
+	close(stop)
+	wg.Wait()
+	victim.Close()
 }
 
 // probes are what a prober might send a node with a network key: random
@@ -195,6 +197,8 @@ func TestProbesGetSilenceAndTheSameClose(t *testing.T) {
 	legit := newTestSet(t, tr, nil, func(c *Config) { c.NetworkKey = netKey })
 	_, err := legit.Connect(ctxT(t), listen(t, victim, "/ip4/127.0.0.1/tcp/0"))
 	require.NoError(t, err)
+	legit.Close()
+	victim.Close()
 }
 
 // greedyYamux is a muxer for an attacker: its own yamux lets it open
