@@ -29,6 +29,10 @@ const (
 	KindPendingStream budget.Kind = "pending stream"
 )
 
+// lastChance is how long an evicted conn's last read of a buffered act
+// one may take.
+const lastChance = 20 * time.Millisecond
+
 // Refusals counts what a Set refused for lack of budget.
 type Refusals struct {
 	// Sockets is inbound connections closed before their handshake:
@@ -233,9 +237,20 @@ func (s *Set) handleInbound(in *inbound) {
 	stop := context.AfterFunc(s.ctx, func() { in.setReadDeadline(time.Unix(1, 0)) })
 	in.setReadDeadline(in.deadline)
 	act1 := make([]byte, noise.ActOneSize)
-	_, err := io.ReadFull(in.Conn, act1)
+	n, err := io.ReadFull(in.Conn, act1)
 	stop()
-	if err != nil || !s.unwait(in) {
+	if !s.unwait(in) && err == nil || err != nil && in.isGone() && !s.isClosed() {
+		// Evicted: a conn whose act one has already arrived (a peer that
+		// waited in the accept queue behind a flood) is not refused for a
+		// read this goroutine had not got to yet. A last read of what is
+		// already buffered decides; the conn no longer holds a socket unit,
+		// and goes on only to take a handshake slot.
+		if err != nil {
+			in.Conn.SetReadDeadline(s.now().Add(lastChance))
+			_, err = io.ReadFull(in.Conn, act1[n:])
+		}
+	}
+	if err != nil {
 		s.failedHandshakes.Add(1)
 		s.log.Debug("inbound handshake: no act one", "from", in.RemoteAddr(), "err", err)
 		s.closeInbound(in)

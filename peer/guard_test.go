@@ -263,3 +263,33 @@ func TestStreamFloodFromOnePeerIsBounded(t *testing.T) {
 	attacker.Close()
 	legit.Close()
 }
+
+// BenchmarkLinkDuringHandshakeFlood measures how long a legitimate peer
+// takes to link while 1,000 stalled sockets from 200 addresses flood the
+// node (see TestLegitimatePeerLinksDuringAHandshakeFlood). Run:
+//
+//	go test -run '^$' -bench LinkDuringHandshakeFlood -benchtime 20x ./peer/
+func BenchmarkLinkDuringHandshakeFlood(b *testing.B) {
+	tr := tcp.New()
+	victim := newTestSet(b, tr, nil, nil)
+	full := listen(b, victim, "/ip4/127.0.0.1/tcp/0")
+	stop := make(chan struct{})
+	wg := flood(b, hostport(b, full), 1000, stop)
+	defer func() { close(stop); wg.Wait(); victim.Close() }()
+	require.Eventually(b, func() bool {
+		return victim.Budget().Usage(KindSocket).InUse >= victim.cfg.MaxInboundHandshakes
+	}, 30*time.Second, time.Millisecond)
+	var worst time.Duration
+	b.ResetTimer()
+	for range b.N {
+		legit := newTestSet(b, tr, nil, nil)
+		start := time.Now()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		_, err := legit.Connect(ctx, full)
+		cancel()
+		worst = max(worst, time.Since(start))
+		require.NoError(b, err)
+		legit.Close()
+	}
+	b.ReportMetric(float64(worst.Microseconds())/1000, "worst-ms")
+}
