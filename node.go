@@ -91,6 +91,23 @@ type Config struct {
 	// AcceptBacklog is how many connections wait for Accept per
 	// listener; more are refused. Default 128.
 	AcceptBacklog int
+	// MaxInboundHandshakes bounds inbound peer connections whose
+	// handshake has not ended (act one not yet arrived included); when all
+	// are taken the longest-waiting idle one is closed to make room.
+	// Default 512 (see peer.Config).
+	MaxInboundHandshakes int
+	// MaxHandshakes bounds inbound peer handshakes past act one (the part
+	// that costs curve arithmetic). Default 128.
+	MaxHandshakes int
+	// MaxHandshakesPerAddr bounds inbound peer handshakes from one source
+	// IP. Default 16.
+	MaxHandshakesPerAddr int
+	// MaxPendingStreamsPerPeer bounds the streams one peer has opened
+	// whose header is still being read; beyond it further streams are
+	// reset unread. Default 32.
+	MaxPendingStreamsPerPeer int
+	// MaxPendingStreams bounds such streams over all peers. Default 1024.
+	MaxPendingStreams int
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -200,6 +217,12 @@ func NewNode(cfg Config) (*Node, error) {
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		PingInterval:     cfg.PingInterval,
 		StreamWindow:     uint32(cfg.StreamWindow),
+
+		MaxInboundHandshakes:     cfg.MaxInboundHandshakes,
+		MaxHandshakes:            cfg.MaxHandshakes,
+		MaxHandshakesPerAddr:     cfg.MaxHandshakesPerAddr,
+		MaxPendingStreamsPerPeer: cfg.MaxPendingStreamsPerPeer,
+		MaxPendingStreams:        cfg.MaxPendingStreams,
 	})
 	if err != nil {
 		n.router.Close()

@@ -41,6 +41,12 @@ type Stats struct {
 	// encryption instead of sealing every record again (see
 	// Config.EncryptDirect), counted by each end as it switches.
 	DirectPaths int64
+	// Refusals for lack of budget on the peer links (see peer.Refusals):
+	// inbound connections closed before their handshake (over
+	// MaxHandshakesPerAddr, or evicted when MaxInboundHandshakes were
+	// open), handshakes closed after act one (over MaxHandshakes), and
+	// streams reset unread (over MaxPendingStreamsPerPeer).
+	SocketsRefused, HandshakesRefused, StreamsRefused int64
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -76,6 +82,8 @@ func (n *Node) Stats() Stats {
 		AcksOverPrice: r.AcksOverPrice, CutOffs: r.CutOffs, RequestsRefusedCredit: r.RequestsRefusedCredit,
 		DirectPaths: r.DirectPaths,
 	}
+	pr := n.peers.Refusals()
+	s.SocketsRefused, s.HandshakesRefused, s.StreamsRefused = int64(pr.Sockets), int64(pr.Handshakes), int64(pr.Streams)
 	obs := make(map[[20]byte]route.PeerObservation)
 	for _, o := range n.router.Observations() {
 		obs[o.Peer] = o

@@ -26,10 +26,12 @@ var (
 	ErrSendQueueFull = errors.New("peer: control send queue full")
 	// ErrSelfLink means an address led back to this node itself.
 	ErrSelfLink = errors.New("peer: dialled ourselves")
-	// ErrRefused means the peer closed the handshake without answering:
-	// it does not hold the key the address named, or this node lacks the
-	// peer's network key (a responder cannot tell which, and says nothing).
-	// It is [noise.ErrRefused].
+	// ErrRefused means the peer closed the handshake before answering:
+	// it was overloaded (over its MaxInboundHandshakes, MaxHandshakes or
+	// MaxHandshakesPerAddr), it does not hold the key the address named,
+	// this node lacks the peer's network key, or it is not a foxtrot node
+	// (a responder says nothing, so cannot say which). It is
+	// [noise.ErrRefused].
 	ErrRefused = noise.ErrRefused
 	// ErrPeerDead means the peer answered nothing for Config.DeadAfter.
 	ErrPeerDead = errors.New("peer: peer stopped answering")

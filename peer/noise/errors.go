@@ -11,11 +11,12 @@ var (
 	// error.
 	ErrHandshakeTimeout = errors.New("noise: handshake timed out")
 
-	// ErrRefused means the responder closed the handshake without
-	// answering act one: it does not hold the key the initiator expected,
-	// or the initiator lacks its network key (a responder cannot tell
-	// which, and says nothing).
-	ErrRefused = errors.New("noise: handshake refused: the peer does not hold the expected key, or we lack its network key")
+	// ErrRefused means the responder closed the handshake before
+	// answering act one: it is overloaded (it sheds handshakes by closing
+	// them unanswered), it does not hold the key the initiator expected,
+	// the initiator lacks its network key, or it is not a foxtrot node (a
+	// responder cannot tell which, and says nothing).
+	ErrRefused = errors.New("noise: handshake refused: the peer closed before answering (overloaded, not the expected key or network key, or not a foxtrot node)")
 
 	// ErrHandshakeConfig reports an unusable [Config], or an
 	// Ephemeral function that returned no key.
