@@ -42,6 +42,10 @@ type Refusals struct {
 	// Handshakes is inbound handshakes closed after act one because
 	// MaxHandshakes (or MaxHandshakesPerAddr of them) were in progress.
 	Handshakes uint64
+	// Cookies is cookie replies sent: act ones answered, under load, with
+	// a round trip before any curve arithmetic; CookiesFailed is those
+	// not echoed correctly in time.
+	Cookies, CookiesFailed uint64
 	// Streams is streams a peer opened that were reset unread: its
 	// MaxPendingStreamsPerPeer (or the Set's MaxPendingStreams) were
 	// waiting for their headers and the muxer's backlog was full.
@@ -54,6 +58,9 @@ func (s *Set) Refusals() Refusals {
 		Sockets:    s.budget.Refused(KindSocket),
 		Handshakes: s.budget.Refused(KindHandshake),
 		Streams:    s.streamsReset.Load(),
+
+		Cookies:       s.cookies.Load(),
+		CookiesFailed: s.cookiesFailed.Load(),
 	}
 }
 
@@ -257,6 +264,14 @@ func (s *Set) handleInbound(in *inbound) {
 		return
 	}
 	in.first = act1
+	if s.budget.Scarce(KindHandshake) && s.cookieWorthy(act1) {
+		if err := s.cookieRoundTrip(in, act1); err != nil {
+			s.failedHandshakes.Add(1)
+			s.log.Debug("inbound handshake: cookie not echoed", "from", in.RemoteAddr(), "err", err)
+			s.closeInbound(in)
+			return
+		}
+	}
 	slot, err := s.budget.Reserve(KindHandshake, in.key)
 	if err != nil {
 		s.failedHandshakes.Add(1)
@@ -371,3 +386,43 @@ func (s *Set) releaseStream(release func()) {
 
 // streamReset counts a stream the muxer reset unread (MuxConfig.OnReset).
 func (s *Set) streamReset() { s.streamsReset.Add(1) }
+
+// cookieWorthy reports whether a node under load should ask act1's sender
+// for a cookie round trip rather than spend curve arithmetic on it. A node
+// with a network key asks only senders that proved the key, which an XX
+// act one does without curve arithmetic; an XK act one proves it only
+// through an ECDH, so it goes on as usual (within MaxHandshakes), and a
+// prober never sees a cookie.
+func (s *Set) cookieWorthy(act1 []byte) bool {
+	if len(s.cfg.NetworkKey) == 0 {
+		return true
+	}
+	if act1[0] != noiseVersionXX {
+		return false
+	}
+	hs, err := noise.NewResponder(s.hcfg)
+	return err == nil && hs.RecvActOne(act1) == nil
+}
+
+// noiseVersionXX is the version byte of a Noise_XX act one.
+const noiseVersionXX = 1
+
+// cookieRoundTrip answers act1 with a cookie reply and reads its echo.
+func (s *Set) cookieRoundTrip(in *inbound, act1 []byte) error {
+	s.cookies.Add(1)
+	in.wrote.Store(true) // silence is over: the sender proved the network key
+	if _, err := in.Conn.Write(s.cookieJar.Reply(act1, in.key)); err != nil {
+		s.cookiesFailed.Add(1)
+		return err
+	}
+	echo := make([]byte, noise.CookieEchoSize)
+	if _, err := io.ReadFull(in.Conn, echo); err != nil {
+		s.cookiesFailed.Add(1)
+		return err
+	}
+	if !s.cookieJar.Check(act1, in.key, echo) {
+		s.cookiesFailed.Add(1)
+		return ErrBadCookie
+	}
+	return nil
+}

@@ -58,6 +58,7 @@ var (
 	ErrBadVersion      = noise.ErrBadVersion      // an unknown handshake version
 	ErrBadKey          = noise.ErrBadKey          // an invalid public key in a handshake act
 	ErrBadMAC          = noise.ErrBadMAC          // a handshake act that failed authentication
+	ErrBadCookie       = noise.ErrBadCookie       // a bad cookie reply, or a bad echo of one
 	ErrFrameAuth       = noise.ErrFrameAuth       // a frame that failed authentication
 	ErrFrameSize       = noise.ErrFrameSize       // a frame buffer of the wrong length
 	ErrFrameState      = noise.ErrFrameState      // frame decoding out of order

@@ -19,6 +19,7 @@ import (
 	"github.com/foxtrotnet/foxtrot/internal/budget"
 	"github.com/foxtrotnet/foxtrot/internal/signal"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
+	"github.com/foxtrotnet/foxtrot/peer/noise"
 	"github.com/foxtrotnet/foxtrot/transport"
 )
 
@@ -190,6 +191,9 @@ type Set struct {
 	failedHandshakes atomic.Uint64
 	refusedStreams   atomic.Uint64
 	streamsReset     atomic.Uint64
+	cookieJar        *noise.CookieJar
+	cookies          atomic.Uint64
+	cookiesFailed    atomic.Uint64
 }
 
 // NewSet returns a Set; it listens and dials nothing until told to.
@@ -206,6 +210,8 @@ func NewSet(cfg Config) (*Set, error) {
 		dialing: make(map[addr.NodeID]*dialCall),
 		now:     time.Now,
 		budget:  newBudget(&cfg),
+
+		cookieJar: noise.NewCookieJar(cfg.NetworkKey, nil),
 	}
 	s.reg.Store(new(registry))
 	s.ctx, s.cancel = context.WithCancel(context.Background())

@@ -132,11 +132,15 @@ func runInitiator(conn net.Conn, hs *Handshake, verify func(*btcec.PublicKey) er
 	if _, err := conn.Write(act1); err != nil {
 		return err
 	}
-	act2 := make([]byte, hs.ActTwoSize())
-	if _, err := io.ReadFull(conn, act2); err != nil {
-		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, syscall.ECONNRESET) {
-			// A responder that cannot authenticate act one closes in silence.
+	act2, err := readActTwo(conn, hs, act1)
+	if err != nil {
+		if errors.Is(err, io.EOF) || errors.Is(err, syscall.ECONNRESET) {
+			// A responder that cannot authenticate act one, or sheds load,
+			// closes in silence.
 			return fmt.Errorf("%w: %w", ErrRefused, err)
+		}
+		if errors.Is(err, ErrBadCookie) {
+			return err
 		}
 		return fmt.Errorf("noise: reading act two: %w", err)
 	}

@@ -18,6 +18,10 @@ var (
 	// responder cannot tell which, and says nothing).
 	ErrRefused = errors.New("noise: handshake refused: the peer closed before answering (overloaded, not the expected key or network key, or not a foxtrot node)")
 
+	// ErrBadCookie reports a cookie reply (sent by a responder under load
+	// instead of act two) of the wrong size or with a bad tag.
+	ErrBadCookie = errors.New("noise: bad cookie reply")
+
 	// ErrHandshakeConfig reports an unusable [Config], or an
 	// Ephemeral function that returned no key.
 	ErrHandshakeConfig = errors.New("noise: invalid handshake config")
