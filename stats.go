@@ -47,6 +47,9 @@ type Stats struct {
 	// open), handshakes closed after act one (over MaxHandshakes), and
 	// streams reset unread (over MaxPendingStreamsPerPeer).
 	SocketsRefused, HandshakesRefused, StreamsRefused int64
+	// Cookie replies sent to inbound handshakes while under load, and
+	// those not echoed correctly (see SPEC.md, "Cookies").
+	HandshakeCookies, HandshakeCookiesFailed int64
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -84,6 +87,7 @@ func (n *Node) Stats() Stats {
 	}
 	pr := n.peers.Refusals()
 	s.SocketsRefused, s.HandshakesRefused, s.StreamsRefused = int64(pr.Sockets), int64(pr.Handshakes), int64(pr.Streams)
+	s.HandshakeCookies, s.HandshakeCookiesFailed = int64(pr.Cookies), int64(pr.CookiesFailed)
 	obs := make(map[[20]byte]route.PeerObservation)
 	for _, o := range n.router.Observations() {
 		obs[o.Peer] = o

@@ -416,7 +416,10 @@ func (s *Set) cookieRoundTrip(in *inbound, act1 []byte) error {
 		return err
 	}
 	echo := make([]byte, noise.CookieEchoSize)
-	if _, err := io.ReadFull(in.Conn, echo); err != nil {
+	stop := context.AfterFunc(s.ctx, func() { in.Conn.SetReadDeadline(time.Unix(1, 0)) })
+	_, err := io.ReadFull(in.Conn, echo)
+	stop()
+	if err != nil {
 		s.cookiesFailed.Add(1)
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"sync"
@@ -292,4 +293,64 @@ func BenchmarkLinkDuringHandshakeFlood(b *testing.B) {
 		legit.Close()
 	}
 	b.ReportMetric(float64(worst.Microseconds())/1000, "worst-ms")
+}
+
+// A responder under load (over half its MaxHandshakes taken by peers that
+// stall after act one) answers a new act one with a cookie reply, not act
+// two: an initiator that never reads costs it no curve arithmetic, and a
+// real one answers the cookie and links.
+func TestUnderLoadAResponderAsksForACookieFirst(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for _, netKey := range [][]byte{nil, []byte("our little network")} {
+		t.Run(fmt.Sprintf("netkey=%t", netKey != nil), func(t *testing.T) {
+			tr := tcp.New()
+			victim := newTestSet(t, tr, nil, func(c *Config) {
+				c.NetworkKey = netKey
+				c.MaxHandshakes = 3
+			})
+			hp := hostport(t, listen(t, victim, "/ip4/127.0.0.1/tcp/0"))
+			// Two stallers: a genuine XX act one, then nothing.
+			actOne := func() []byte {
+				hs, err := noise.NewInitiator(noise.Config{Static: newKey(t), NetworkKey: netKey})
+				require.NoError(t, err)
+				a, err := hs.GenActOne()
+				require.NoError(t, err)
+				return a
+			}
+			for range 2 {
+				c, err := net.Dial("tcp", hp)
+				require.NoError(t, err)
+				defer c.Close()
+				_, err = c.Write(actOne())
+				require.NoError(t, err)
+			}
+			require.Eventually(t, func() bool { return victim.Budget().Usage(KindHandshake).InUse == 2 },
+				5*time.Second, time.Millisecond)
+
+			// An act one now gets a cookie reply, and nothing more without an echo.
+			c, err := net.Dial("tcp", hp)
+			require.NoError(t, err)
+			defer c.Close()
+			a1 := actOne()
+			_, err = c.Write(a1)
+			require.NoError(t, err)
+			reply := make([]byte, noise.CookieReplySize)
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			_, err = io.ReadFull(c, reply)
+			require.NoError(t, err)
+			_, err = noise.OpenCookieReply(netKey, a1, reply)
+			require.NoError(t, err)
+			require.EqualValues(t, 2, victim.Budget().Usage(KindHandshake).InUse, "no slot for a cookie")
+
+			// A real peer answers the cookie and links.
+			legit := newTestSet(t, tr, nil, func(c *Config) { c.NetworkKey = netKey })
+			_, err = legit.Connect(ctxT(t), listen(t, victim, "/ip4/127.0.0.1/tcp/0"))
+			require.NoError(t, err)
+			r := victim.Refusals()
+			require.GreaterOrEqual(t, r.Cookies, uint64(2))
+			t.Logf("cookies sent %d, failed %d", r.Cookies, r.CookiesFailed)
+			legit.Close()
+			victim.Close()
+		})
+	}
 }
