@@ -145,7 +145,9 @@ func probes(t *testing.T, victimKey *noise.Config) [][]byte {
 // the whole, not sooner.
 func TestProbesGetSilenceAndTheSameClose(t *testing.T) {
 	defer goleak.VerifyNone(t)
-	const timeout = time.Second
+	// Deadlines fall between 1 and 2 s: long enough that a prober slowed
+	// down by a busy machine still writes its probe well before.
+	const timeout = 2 * time.Second
 	tr := tcp.New()
 	netKey := []byte("our little network")
 	victimKey := newKey(t)
@@ -185,7 +187,7 @@ func TestProbesGetSilenceAndTheSameClose(t *testing.T) {
 	var lo, hi time.Duration = time.Hour, 0
 	for i, r := range results {
 		require.Zero(t, r.n, "probe %d (%d bytes) got a byte back", i, len(ps[i]))
-		require.ErrorIs(t, r.err, io.EOF, "probe %d (%d bytes): the close is a FIN", i, len(ps[i]))
+		require.ErrorIs(t, r.err, io.EOF, "probe %d (%d bytes): the close is a FIN; got %v after %v", i, len(ps[i]), r.err, r.took)
 		require.False(t, errors.Is(r.err, syscall.ECONNRESET))
 		require.GreaterOrEqual(t, r.took, timeout/2-50*time.Millisecond, "probe %d (%d bytes) closed early", i, len(ps[i]))
 		require.Less(t, r.took, timeout+3*time.Second, "probe %d (%d bytes) closed late", i, len(ps[i]))
@@ -236,10 +238,10 @@ func TestStreamFloodFromOnePeerIsBounded(t *testing.T) {
 		_, err := sess.OpenStream()
 		require.NoError(t, err)
 	}
-	held := victim.cfg.MaxPendingStreamsPerPeer + yamuxBacklog
 	require.Eventually(t, func() bool {
-		return victim.Refusals().Streams >= streams-uint64(held)
-	}, 60*time.Second, 5*time.Millisecond, "the victim resets what it does not hold")
+		return victim.Refusals().Streams+victim.acceptedStreams.Load() == streams
+	}, 60*time.Second, 5*time.Millisecond, "the victim resets what it does not take")
+	require.GreaterOrEqual(t, victim.Refusals().Streams, uint64(streams/2), "most are reset unread")
 	after := takeBudgetSnapshot()
 	gr := after.goroutines - before.goroutines
 	heap := int64(after.heapAlloc) - int64(before.heapAlloc)

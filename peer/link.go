@@ -309,6 +309,7 @@ func (l *Link) acceptLoop() {
 			l.shutdown(err)
 			return
 		}
+		l.set.acceptedStreams.Add(1)
 		l.wg.Add(1)
 		go l.serveStream(newStream(ms, l), release)
 	}

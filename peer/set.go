@@ -191,6 +191,7 @@ type Set struct {
 	failedHandshakes atomic.Uint64
 	refusedStreams   atomic.Uint64
 	streamsReset     atomic.Uint64
+	acceptedStreams  atomic.Uint64 // streams taken from peers' muxers, headers not yet read
 	cookieJar        *noise.CookieJar
 	cookies          atomic.Uint64
 	cookiesFailed    atomic.Uint64
