@@ -356,3 +356,37 @@ func TestUnderLoadAResponderAsksForACookieFirst(t *testing.T) {
 		})
 	}
 }
+
+// One source address holds at most MaxHandshakesPerAddr sockets before
+// their handshake; more are closed at once and counted, and a dialler
+// from that address learns that the node closed before answering.
+func TestOneAddressHoldsAtMostItsShareOfSockets(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tr := tcp.New()
+	victim := newTestSet(t, tr, nil, func(c *Config) { c.MaxHandshakesPerAddr = 4 })
+	full := listen(t, victim, "/ip4/127.0.0.1/tcp/0")
+	hp := hostport(t, full)
+	var conns []net.Conn
+	for range 10 {
+		c, err := loopbackFrom(t, hp, 1)
+		require.NoError(t, err)
+		conns = append(conns, c)
+	}
+	require.Eventually(t, func() bool { return victim.Refusals().Sockets == 6 }, 5*time.Second, time.Millisecond)
+	require.Equal(t, 4, victim.Budget().InUseBy(KindSocket, "127.0.0.1"))
+
+	// A peer from the same address is refused, and told so plainly.
+	legit := newTestSet(t, tr, nil, nil)
+	_, err := legit.Connect(ctxT(t), full)
+	require.ErrorIs(t, err, ErrRefused)
+	require.Contains(t, err.Error(), "closed before answering")
+	// Once those sockets are gone, it links.
+	for _, c := range conns {
+		c.Close()
+	}
+	require.Eventually(t, func() bool { return victim.Budget().Usage(KindSocket).InUse == 0 }, 5*time.Second, time.Millisecond)
+	_, err = legit.Connect(ctxT(t), full)
+	require.NoError(t, err)
+	legit.Close()
+	victim.Close()
+}
