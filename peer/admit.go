@@ -200,8 +200,7 @@ func (s *Set) evictOldest() bool {
 	in.Conn.SetReadDeadline(time.Unix(1, 0))
 	in.mu.Unlock()
 	close(in.evicted)
-	in.release()
-	s.budget.Refuse(KindSocket)
+	in.release() // the newcomer's refused Reserve counted this eviction
 	return true
 }
 
