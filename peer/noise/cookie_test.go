@@ -2,6 +2,9 @@ package noise
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net"
 	"testing"
 	"time"
 
@@ -71,4 +74,74 @@ func FuzzOpenCookieReply(f *testing.F) {
 		require.NoError(t, err)
 		require.True(t, j.Check(act1, string(source), echo))
 	})
+}
+
+// cookieResponder is a responder under load, as package peer runs one: it
+// answers act one with a cookie reply (tampered if bad), checks the echo,
+// and only then runs the handshake on.
+func cookieResponder(conn net.Conn, cfg Config, bad bool) error {
+	defer conn.Close()
+	act1 := make([]byte, ActOneSize)
+	if _, err := io.ReadFull(conn, act1); err != nil {
+		return err
+	}
+	j := NewCookieJar(cfg.NetworkKey, nil)
+	reply := j.Reply(act1, "pipe")
+	if bad {
+		reply[len(reply)-1] ^= 1
+	}
+	if _, err := conn.Write(reply); err != nil {
+		return err
+	}
+	echo := make([]byte, CookieEchoSize)
+	if _, err := io.ReadFull(conn, echo); err != nil {
+		return err
+	}
+	if !j.Check(act1, "pipe", echo) {
+		return ErrBadCookie
+	}
+	hs, err := NewResponder(cfg)
+	if err != nil {
+		return err
+	}
+	if err := hs.RecvActOne(act1); err != nil {
+		return err
+	}
+	act2, err := hs.GenActTwo()
+	if err != nil {
+		return err
+	}
+	if _, err := conn.Write(act2); err != nil {
+		return err
+	}
+	act3 := make([]byte, ActThreeSize)
+	if _, err := io.ReadFull(conn, act3); err != nil {
+		return err
+	}
+	return hs.RecvActThree(act3)
+}
+
+// An initiator answers a cookie reply and goes on to link; a reply with a
+// bad tag fails the handshake with ErrBadCookie.
+func TestInitiatorAnswersACookieReply(t *testing.T) {
+	for _, bad := range []bool{false, true} {
+		for _, netKey := range [][]byte{nil, []byte("net")} {
+			a, b := net.Pipe()
+			srvKey := newKey(t)
+			srv := make(chan error, 1)
+			go func() { srv <- cookieResponder(b, Config{Static: srvKey, NetworkKey: netKey}, bad) }()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c, err := Client(ctx, a, Config{Static: newKey(t), RemoteStatic: srvKey.PubKey(), NetworkKey: netKey}, nil)
+			cancel()
+			if bad {
+				require.ErrorIs(t, err, ErrBadCookie)
+				<-srv
+				continue
+			}
+			require.NoError(t, err)
+			require.NoError(t, <-srv)
+			require.True(t, c.RemoteKey().IsEqual(srvKey.PubKey()))
+			c.Close()
+		}
+	}
 }
