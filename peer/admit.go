@@ -239,9 +239,10 @@ func (s *Set) handleInbound(in *inbound) {
 	defer in.release()
 	ctx, cancel := context.WithDeadline(s.ctx, in.deadline)
 	defer cancel()
-	// The Set's Close ends the wait for act one.
-	stop := context.AfterFunc(s.ctx, func() { in.setReadDeadline(time.Unix(1, 0)) })
+	// The Set's Close ends the wait for act one (registered after the
+	// deadline is set, so that it cannot be undone by it).
 	in.setReadDeadline(in.deadline)
+	stop := context.AfterFunc(s.ctx, func() { in.setReadDeadline(time.Unix(1, 0)) })
 	act1 := make([]byte, noise.ActOneSize)
 	n, err := io.ReadFull(in.Conn, act1)
 	stop()
@@ -330,9 +331,9 @@ func (s *Set) closeInbound(in *inbound) {
 // Set's Close cut the wait short.
 func (s *Set) closeSilently(in *inbound) {
 	defer in.Conn.Close()
+	in.setReadDeadline(in.deadline)
 	stop := context.AfterFunc(s.ctx, func() { in.setReadDeadline(time.Unix(1, 0)) })
 	defer stop()
-	in.setReadDeadline(in.deadline)
 	var buf [512]byte
 	for {
 		_, err := in.Conn.Read(buf[:])

@@ -88,6 +88,8 @@ func TestLegitimatePeerLinksDuringAHandshakeFlood(t *testing.T) {
 	full := listen(t, victim, "/ip4/127.0.0.1/tcp/0")
 	stop := make(chan struct{})
 	wg := flood(t, hostport(t, full), 1000, stop)
+	stopFlood := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	t.Cleanup(stopFlood) // also when the test fails half way
 	require.Eventually(t, func() bool {
 		return victim.Budget().Usage(KindSocket).InUse >= victim.cfg.MaxInboundHandshakes
 	}, 30*time.Second, time.Millisecond, "the flood fills every pre-handshake socket")
@@ -107,8 +109,7 @@ func TestLegitimatePeerLinksDuringAHandshakeFlood(t *testing.T) {
 	t.Logf("worst of 5 links during the flood: %v; sockets refused or evicted: %d", worst, victim.Refusals().Sockets)
 	require.Less(t, worst, 3*time.Second, "the aim is 1 s; the bound is generous for -race on a busy machine")
 	require.NotZero(t, victim.Refusals().Sockets)
-	close(stop)
-	wg.Wait()
+	stopFlood()
 	victim.Close()
 }
 
