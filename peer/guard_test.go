@@ -107,7 +107,7 @@ func TestLegitimatePeerLinksDuringAHandshakeFlood(t *testing.T) {
 		legit.Close()
 	}
 	t.Logf("worst of 5 links during the flood: %v; sockets refused or evicted: %d", worst, victim.Refusals().Sockets)
-	require.Less(t, worst, 3*time.Second, "the aim is 1 s; the bound is generous for -race on a busy machine")
+	require.Less(t, worst, 5*time.Second, "the aim is 1 s (see BenchmarkLinkDuringHandshakeFlood); the bound is generous for -race on a busy shared machine, and still far below the 9.8 s or never of a node without the budget")
 	require.NotZero(t, victim.Refusals().Sockets)
 	stopFlood()
 	victim.Close()
