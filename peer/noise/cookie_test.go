@@ -78,9 +78,15 @@ func FuzzOpenCookieReply(f *testing.F) {
 
 // cookieResponder is a responder under load, as package peer runs one: it
 // answers act one with a cookie reply (tampered if bad), checks the echo,
-// and only then runs the handshake on.
-func cookieResponder(conn net.Conn, cfg Config, bad bool) error {
-	defer conn.Close()
+// and only then runs the handshake on. It closes conn on failure only (a
+// close right after act three could fail the initiator's last write on a
+// net.Pipe).
+func cookieResponder(conn net.Conn, cfg Config, bad bool) (err error) {
+	defer func() {
+		if err != nil {
+			conn.Close()
+		}
+	}()
 	act1 := make([]byte, ActOneSize)
 	if _, err := io.ReadFull(conn, act1); err != nil {
 		return err
@@ -142,6 +148,7 @@ func TestInitiatorAnswersACookieReply(t *testing.T) {
 			require.NoError(t, <-srv)
 			require.True(t, c.RemoteKey().IsEqual(srvKey.PubKey()))
 			c.Close()
+			b.Close()
 		}
 	}
 }
