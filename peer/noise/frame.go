@@ -35,9 +35,9 @@ const frameRekeyInterval = 1000
 type Cipher struct {
 	aead  cipher.AEAD
 	suite CipherSuite // CipherChaCha20Poly1305 until Upgrade
-	key   [32]byte // current key, kept for rotation
-	ck    [32]byte // this direction's chaining key
-	n     uint64   // next nonce
+	key   [32]byte    // current key, kept for rotation
+	ck    [32]byte    // this direction's chaining key
+	n     uint64      // next nonce
 	nonce [chacha20poly1305.NonceSize]byte
 	hdr   [2]byte // OpenHeader's plaintext
 
