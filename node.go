@@ -91,6 +91,11 @@ type Config struct {
 	// AcceptBacklog is how many connections wait for Accept per
 	// listener; more are refused. Default 128.
 	AcceptBacklog int
+	// LinkCipher says whether peer links offer AES-256-GCM for their
+	// frames. Default peer.CipherAuto: offered when this machine has AES
+	// hardware; a link uses it when both ends offered, else BOLT 8's
+	// ChaCha20-Poly1305 (peer.CipherChaCha20Poly1305 never offers it).
+	LinkCipher peer.CipherSuite
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -200,6 +205,7 @@ func NewNode(cfg Config) (*Node, error) {
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		PingInterval:     cfg.PingInterval,
 		StreamWindow:     uint32(cfg.StreamWindow),
+		LinkCipher:       cfg.LinkCipher,
 	})
 	if err != nil {
 		n.router.Close()

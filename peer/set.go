@@ -76,6 +76,11 @@ type Config struct {
 	// NewMuxer starts each link's stream multiplexer over its encrypted
 	// conn. Default Yamux.
 	NewMuxer NewMuxerFunc
+	// LinkCipher says whether links offer AES-256-GCM for their frames
+	// (see CipherSuite). Default CipherAuto: offered when this
+	// machine has AES hardware; a link uses it when both ends offered,
+	// else BOLT 8's ChaCha20-Poly1305.
+	LinkCipher CipherSuite
 }
 
 func (c *Config) setDefaults() error {
@@ -158,7 +163,7 @@ func NewSet(cfg Config) (*Set, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		self:    addr.NodeIDFromPubKey(cfg.Identity.PubKey()),
-		hcfg:    HandshakeConfig{Static: cfg.Identity, NetworkKey: cfg.NetworkKey},
+		hcfg:    HandshakeConfig{Static: cfg.Identity, NetworkKey: cfg.NetworkKey, LinkCipher: cfg.LinkCipher},
 		links:   make(map[addr.NodeID]*Link),
 		dialing: make(map[addr.NodeID]*dialCall),
 		hsSem:   make(chan struct{}, cfg.MaxHandshakes),
