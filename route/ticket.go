@@ -320,3 +320,80 @@ func ticketConfirm(master [32]byte, id addr.ConnID) [32]byte {
 	m.Sum(out[:0])
 	return out
 }
+
+// ticketStore is a dialler's tickets, by target address: at most perTarget
+// for each of at most maxTargets targets (the oldest target is dropped
+// first), each used once. It holds secrets (rs): take erases a ticket as
+// it hands it out, and expired ones are dropped as they are found.
+type ticketStore struct {
+	now        func() time.Time
+	perTarget  int
+	maxTargets int
+
+	mu    sync.Mutex
+	byKey map[[20]byte][]heldTicket
+	order [][20]byte // targets, oldest first
+}
+
+func newTicketStore(now func() time.Time, perTarget, maxTargets int) *ticketStore {
+	return &ticketStore{now: now, perTarget: max(perTarget, 1), maxTargets: max(maxTargets, 1),
+		byKey: make(map[[20]byte][]heldTicket)}
+}
+
+// add keeps a ticket the target issued over a connection with master
+// secret master, valid for lifetime.
+func (s *ticketStore) add(target [20]byte, master [32]byte, ticket []byte, lifetime time.Duration) {
+	if len(ticket) != TicketSize {
+		return
+	}
+	h := heldTicket{ticket: append([]byte(nil), ticket...), rs: ticketSecret(master, ticket), expires: s.now().Add(lifetime)}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held, known := s.byKey[target]
+	if !known {
+		if len(s.order) >= s.maxTargets {
+			old := s.order[0]
+			s.order = s.order[1:]
+			for i := range s.byKey[old] {
+				clear(s.byKey[old][i].rs[:])
+			}
+			delete(s.byKey, old)
+		}
+		s.order = append(s.order, target)
+	}
+	if len(held) >= s.perTarget {
+		clear(held[0].rs[:])
+		held = held[1:]
+	}
+	s.byKey[target] = append(held, h)
+}
+
+// take removes and returns the newest unexpired ticket for target. The
+// caller erases its rs once the request is made.
+func (s *ticketStore) take(target [20]byte) (heldTicket, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	held := s.byKey[target]
+	now := s.now()
+	for len(held) > 0 {
+		h := held[len(held)-1]
+		held[len(held)-1] = heldTicket{} // no copy of rs stays behind
+		held = held[:len(held)-1]
+		if now.Before(h.expires) {
+			s.byKey[target] = held
+			return h, true
+		}
+		clear(h.rs[:])
+	}
+	for i := range held {
+		clear(held[i].rs[:])
+	}
+	delete(s.byKey, target)
+	for i, t := range s.order {
+		if t == target {
+			s.order = append(s.order[:i], s.order[i+1:]...)
+			break
+		}
+	}
+	return heldTicket{}, false
+}

@@ -274,3 +274,46 @@ func FuzzOpenTicket(f *testing.F) {
 		require.ErrorIs(t, err, ErrTicketUsed)
 	})
 }
+
+// A dialler's ticket is used once, newest first, never after it expires,
+// and the store is bounded per target and in targets.
+func TestTicketStoreHandsEachTicketOutOnce(t *testing.T) {
+	clk := &ticketClock{t: time.Unix(1_800_000_000, 0)}
+	s := newTicketStore(clk.now, 2, 2)
+	iss := newTicketIssuer(clk.now, rand.Reader, time.Minute, 0)
+	master, target, dialler := ticketFixture(t)
+	var tickets [][]byte
+	for range 3 {
+		tk, err := iss.issue(master, target, dialler)
+		require.NoError(t, err)
+		tickets = append(tickets, tk)
+		s.add(target, master, tk, time.Minute)
+	}
+	h, ok := s.take(target)
+	require.True(t, ok)
+	require.Equal(t, tickets[2], h.ticket, "newest first")
+	require.Equal(t, ticketSecret(master, tickets[2]), h.rs)
+	h, ok = s.take(target)
+	require.True(t, ok)
+	require.Equal(t, tickets[1], h.ticket)
+	_, ok = s.take(target)
+	require.False(t, ok, "two per target: the oldest was dropped")
+
+	s.add(target, master, tickets[0], time.Minute)
+	clk.add(time.Minute)
+	_, ok = s.take(target)
+	require.False(t, ok, "expired")
+
+	var a, b, c [20]byte
+	a[0], b[0], c[0] = 1, 2, 3
+	for _, tg := range [][20]byte{a, b, c} {
+		s.add(tg, master, tickets[0], time.Minute)
+	}
+	_, ok = s.take(a)
+	require.False(t, ok, "two targets: the oldest was dropped")
+	_, ok = s.take(c)
+	require.True(t, ok)
+	s.add(target, master, []byte("short"), time.Minute)
+	_, ok = s.take(target)
+	require.False(t, ok, "a malformed ticket is not kept")
+}
