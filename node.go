@@ -108,6 +108,11 @@ type Config struct {
 	MaxPendingStreamsPerPeer int
 	// MaxPendingStreams bounds such streams over all peers. Default 1024.
 	MaxPendingStreams int
+	// LinkCipher says whether peer links offer AES-256-GCM for their
+	// frames. Default peer.CipherAuto: offered when this machine has AES
+	// hardware; a link uses it when both ends offered, else BOLT 8's
+	// ChaCha20-Poly1305 (peer.CipherChaCha20Poly1305 never offers it).
+	LinkCipher peer.CipherSuite
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -223,6 +228,7 @@ func NewNode(cfg Config) (*Node, error) {
 		MaxHandshakesPerAddr:     cfg.MaxHandshakesPerAddr,
 		MaxPendingStreamsPerPeer: cfg.MaxPendingStreamsPerPeer,
 		MaxPendingStreams:        cfg.MaxPendingStreams,
+		LinkCipher:       cfg.LinkCipher,
 	})
 	if err != nil {
 		n.router.Close()

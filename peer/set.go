@@ -103,6 +103,11 @@ type Config struct {
 	MaxPendingStreamsPerPeer int
 	// MaxPendingStreams bounds such streams over all links. Default 1024.
 	MaxPendingStreams int
+	// LinkCipher says whether links offer AES-256-GCM for their frames
+	// (see CipherSuite). Default CipherAuto: offered when this
+	// machine has AES hardware; a link uses it when both ends offered,
+	// else BOLT 8's ChaCha20-Poly1305.
+	LinkCipher CipherSuite
 }
 
 func (c *Config) setDefaults() error {
@@ -206,7 +211,7 @@ func NewSet(cfg Config) (*Set, error) {
 		cfg:     cfg,
 		log:     cfg.Logger,
 		self:    addr.NodeIDFromPubKey(cfg.Identity.PubKey()),
-		hcfg:    HandshakeConfig{Static: cfg.Identity, NetworkKey: cfg.NetworkKey},
+		hcfg:    HandshakeConfig{Static: cfg.Identity, NetworkKey: cfg.NetworkKey, LinkCipher: cfg.LinkCipher},
 		links:   make(map[addr.NodeID]*Link),
 		dialing: make(map[addr.NodeID]*dialCall),
 		now:     time.Now,

@@ -2,6 +2,7 @@ package route
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/foxtrotnet/foxtrot/session"
 )
@@ -48,4 +49,26 @@ var (
 	ErrTooExpensive = errors.New("route: every path costs more than the price limit")
 	// ErrBillingOff means a channel operation on a node without Billing.
 	ErrBillingOff = errors.New("route: billing is off")
+)
+
+// Resumption ticket errors (see SPEC.md, "Resumption tickets"). A dial
+// that meets any of them falls back to the full handshake; they all wrap
+// ErrTicket.
+var (
+	// ErrTicket is what every ticket refusal wraps.
+	ErrTicket = errors.New("route: resumption ticket refused")
+	// ErrTicketUnknown means a ticket was not sealed by a key the target
+	// still holds (forged, corrupted, or the target restarted or rotated
+	// the key out).
+	ErrTicketUnknown = fmt.Errorf("%w: unknown ticket", ErrTicket)
+	// ErrTicketExpired means the ticket's lifetime is over.
+	ErrTicketExpired = fmt.Errorf("%w: ticket expired", ErrTicket)
+	// ErrTicketUsed means the ticket was presented before: tickets are
+	// single use, so a replayed request gets nothing.
+	ErrTicketUsed = fmt.Errorf("%w: ticket already used", ErrTicket)
+	// ErrTicketWrongTarget means the ticket was issued for another address.
+	ErrTicketWrongTarget = fmt.Errorf("%w: ticket is for another address", ErrTicket)
+	// ErrTicketBusy means the target remembers as many used, unexpired
+	// tickets as it may: it takes no more until some expire.
+	ErrTicketBusy = fmt.Errorf("%w: too many tickets in use", ErrTicket)
 )

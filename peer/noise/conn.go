@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -45,6 +46,14 @@ type Conn struct {
 	plainB  *[]byte // pooled buffer holding plain
 	rerr    error   // sticky read error
 
+	// Frame cipher negotiation (see negotiate.go).
+	offered     bool        // this side offers AES-256-GCM; fixed at construction
+	peerOffered atomic.Bool // the peer's first frame was its offer (set under rmu)
+	firstSeen   bool        // under rmu: the peer's first frame has been read
+	recvSwitch  atomic.Bool // the peer's marker arrived: recv is AES-256-GCM (set under rmu)
+	offerSent   bool        // under wmu: our offer went out
+	sendSwitch  atomic.Bool // our marker went out: send is AES-256-GCM (set under wmu)
+
 	wmu     sync.Mutex
 	send    *Cipher
 	wd      deadline.Deadline // mirror of the write deadline, to refuse before sealing
@@ -64,7 +73,7 @@ const maxWriteChunk = 4 * MaxFrameBody
 // aborts the handshake early. ctx bounds the handshake. On failure conn is
 // closed.
 func Client(ctx context.Context, conn net.Conn, cfg Config, verify func(*btcec.PublicKey) error) (*Conn, error) {
-	return handshake(ctx, conn, func() (*Handshake, error) { return NewInitiator(cfg) }, true, cfg.Static, verify)
+	return handshake(ctx, conn, func() (*Handshake, error) { return NewInitiator(cfg) }, true, cfg.Static, cfg.LinkCipher, verify)
 }
 
 // Server runs the responder side of a handshake over conn. A responder
@@ -72,11 +81,11 @@ func Client(ctx context.Context, conn net.Conn, cfg Config, verify func(*btcec.P
 // right network key (or speaking garbage) gets no byte back: conn is just
 // closed. ctx bounds the handshake. On failure conn is closed.
 func Server(ctx context.Context, conn net.Conn, cfg Config) (*Conn, error) {
-	return handshake(ctx, conn, func() (*Handshake, error) { return NewResponder(cfg) }, false, cfg.Static, nil)
+	return handshake(ctx, conn, func() (*Handshake, error) { return NewResponder(cfg) }, false, cfg.Static, cfg.LinkCipher, nil)
 }
 
 func handshake(ctx context.Context, conn net.Conn, newHS func() (*Handshake, error), initiator bool,
-	static *btcec.PrivateKey, verify func(*btcec.PublicKey) error) (sc *Conn, err error) {
+	static *btcec.PrivateKey, suite CipherSuite, verify func(*btcec.PublicKey) error) (sc *Conn, err error) {
 	defer func() {
 		if err != nil {
 			conn.Close()
@@ -119,7 +128,7 @@ func handshake(ctx context.Context, conn net.Conn, newHS func() (*Handshake, err
 	}
 	return &Conn{
 		conn: conn, pattern: hs.Pattern(), local: static.PubKey(), remote: hs.RemoteStatic(),
-		recv: recv, send: send, bodyLen: -1,
+		recv: recv, send: send, bodyLen: -1, offered: suite.offersAES(),
 	}, nil
 }
 
@@ -264,6 +273,9 @@ func (c *Conn) readFrameLocked(p []byte) (int, error) {
 		out, err = c.recv.OpenBody(ct[:0], ct)
 	}
 	c.hdrN, c.bodyLen, c.bodyN = 0, -1, 0
+	if err == nil {
+		err = c.noteFrameLocked(len(out))
+	}
 	if err != nil {
 		bufpool.Put(c.body)
 		c.body = nil
@@ -323,8 +335,13 @@ func (c *Conn) WriteVec(a, b []byte) (int, error) {
 		}
 		chunk := min(total-written, maxWriteChunk)
 		nframes := (chunk + MaxFrameBody - 1) / MaxFrameBody
-		buf := bufpool.Get(chunk + nframes*FrameOverhead)
-		out := (*buf)[:0]
+		buf := bufpool.Get(chunk + (nframes+2)*FrameOverhead)
+		out, err := c.negotiateLocked((*buf)[:0])
+		if err != nil {
+			bufpool.Put(buf)
+			c.werr = err
+			return written, err
+		}
 		for done := 0; done < chunk; {
 			m := min(chunk-done, MaxFrameBody)
 			at := len(out) + FrameHeaderSize

@@ -2,7 +2,10 @@
 // handshake over secp256k1 in the manner of Lightning's BOLT 8 (Noise_XK
 // when the initiator knows the responder's key, Noise_XX when it does not),
 // BOLT 8 message framing with key rotation, and Conn, a net.Conn secured by
-// both.
+// both. Frames are sealed with BOLT 8's ChaCha20-Poly1305 or, when both
+// ends offer it ([Config.LinkCipher], [CipherSuite]), AES-256-GCM, agreed
+// in the link's first exchange in a way an attacker cannot downgrade and
+// an older peer does not notice.
 //
 // The handshake ([Handshake]) and the framing ([Cipher]) are pure state
 // machines over byte slices with injectable randomness: they do no I/O,

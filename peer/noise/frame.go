@@ -34,9 +34,10 @@ const frameRekeyInterval = 1000
 // key rotation.
 type Cipher struct {
 	aead  cipher.AEAD
-	key   [32]byte // current key, kept for rotation
-	ck    [32]byte // this direction's chaining key
-	n     uint64   // next nonce
+	suite CipherSuite // CipherChaCha20Poly1305 until Upgrade
+	key   [32]byte    // current key, kept for rotation
+	ck    [32]byte    // this direction's chaining key
+	n     uint64      // next nonce
 	nonce [chacha20poly1305.NonceSize]byte
 	hdr   [2]byte // OpenHeader's plaintext
 
@@ -46,7 +47,7 @@ type Cipher struct {
 }
 
 func newCipher(key, ck [32]byte) (*Cipher, error) {
-	c := &Cipher{key: key, ck: ck}
+	c := &Cipher{key: key, ck: ck, suite: CipherChaCha20Poly1305}
 	if err := c.setKey(); err != nil {
 		return nil, err
 	}
@@ -54,7 +55,7 @@ func newCipher(key, ck [32]byte) (*Cipher, error) {
 }
 
 func (c *Cipher) setKey() error {
-	aead, err := chacha20poly1305.New(c.key[:])
+	aead, err := c.suite.newAEAD(c.key[:])
 	if err != nil {
 		return fmt.Errorf("noise: frame cipher: %w", err)
 	}
@@ -78,8 +79,9 @@ func (c *Cipher) advance() {
 	c.ck, c.key = noiseHKDF(&c.ck, c.key[:])
 	c.n = 0
 	if err := c.setKey(); err != nil {
-		// chacha20poly1305.New fails only for a bad key size, or in FIPS
-		// 140-only mode, which newCipher would already have reported.
+		// The AEADs fail only for a bad key size, or (ChaCha) in FIPS
+		// 140-only mode, which newCipher or Upgrade would already have
+		// reported.
 		panic("noise: unreachable: " + err.Error())
 	}
 }

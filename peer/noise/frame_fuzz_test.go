@@ -32,7 +32,21 @@ func frameFuzzCipher(tb testing.TB) *Cipher {
 // link's reader does. Only the genuine frames, in order, may decode; the
 // first forged, reordered or truncated piece must fail, and the cipher
 // must then refuse everything.
-func FuzzOpenFrame(f *testing.F) {
+func FuzzOpenFrame(f *testing.F) { fuzzOpenFrame(f, frameFuzzCipher) }
+
+// FuzzOpenFrameAES is FuzzOpenFrame after the cipher upgraded to
+// AES-256-GCM (at nonce 0, then set to 994, so it also rotates).
+func FuzzOpenFrameAES(f *testing.F) {
+	fuzzOpenFrame(f, func(tb testing.TB) *Cipher {
+		c := frameFuzzCipher(tb)
+		c.n = 0
+		require.NoError(tb, c.Upgrade())
+		c.n = 994
+		return c
+	})
+}
+
+func fuzzOpenFrame(f *testing.F, frameFuzzCipher func(testing.TB) *Cipher) {
 	send := frameFuzzCipher(f)
 	var frames [][]byte
 	var stream []byte

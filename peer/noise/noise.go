@@ -81,6 +81,13 @@ type Config struct {
 	// Ephemeral returns a fresh ephemeral key; it is called once per
 	// handshake. Nil means btcec.NewPrivateKey. Tests inject fixed keys.
 	Ephemeral func() (*btcec.PrivateKey, error)
+
+	// LinkCipher says whether [Client] and [Server] offer AES-256-GCM for
+	// the link's frames. The zero value, CipherAuto, offers it when this
+	// machine has AES hardware; CipherChaCha20Poly1305 never offers it.
+	// The link uses AES-256-GCM only when both sides offered. The
+	// [Handshake] state machine itself ignores this field.
+	LinkCipher CipherSuite
 }
 
 // noiseStep is where a Handshake is in its sequence of acts.
