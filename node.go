@@ -228,7 +228,7 @@ func NewNode(cfg Config) (*Node, error) {
 		MaxHandshakesPerAddr:     cfg.MaxHandshakesPerAddr,
 		MaxPendingStreamsPerPeer: cfg.MaxPendingStreamsPerPeer,
 		MaxPendingStreams:        cfg.MaxPendingStreams,
-		LinkCipher:       cfg.LinkCipher,
+		LinkCipher:               cfg.LinkCipher,
 	})
 	if err != nil {
 		n.router.Close()
