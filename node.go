@@ -136,6 +136,8 @@ type Node struct {
 	peers  *peer.Set
 	router *route.Router
 
+	dialTimeout time.Duration // Config.DialTimeout, defaulted
+
 	closeOnce sync.Once
 }
 
@@ -168,8 +170,12 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		id:  AddrFromPubKey(cfg.Identity.PubKey()),
-		key: cfg.Identity,
+		id:          AddrFromPubKey(cfg.Identity.PubKey()),
+		key:         cfg.Identity,
+		dialTimeout: cfg.DialTimeout,
+	}
+	if n.dialTimeout == 0 {
+		n.dialTimeout = 10 * time.Second
 	}
 	n.log = cfg.Logger.With("node", n.id.String())
 	n.router, err = route.New(route.Config{
@@ -206,10 +212,12 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	for _, a := range listen {
-		if _, err := n.peers.Listen(a); err != nil {
+		full, err := n.peers.Listen(a)
+		if err != nil {
 			n.Close()
 			return nil, fmt.Errorf("foxtrot: listen on %s: %w", a, err)
 		}
+		n.log.Info("listening for peers", "addr", full.String())
 	}
 	for _, p := range peers {
 		n.peers.Keep(p)

@@ -41,6 +41,10 @@ type Stats struct {
 	// encryption instead of sealing every record again (see
 	// Config.EncryptDirect), counted by each end as it switches.
 	DirectPaths int64
+	// Unlinked are the Config.Peers entries (and other kept peers) with
+	// no link now: being dialled for the first time, or unreachable,
+	// with how often and why their dials failed. Sorted by multiaddr.
+	Unlinked []UnlinkedPeer
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -75,6 +79,7 @@ func (n *Node) Stats() Stats {
 		Failovers: r.Failovers, FailoverTime: r.FailoverTime, DirectedTimeouts: r.DirectedTimeouts,
 		AcksOverPrice: r.AcksOverPrice, CutOffs: r.CutOffs, RequestsRefusedCredit: r.RequestsRefusedCredit,
 		DirectPaths: r.DirectPaths,
+		Unlinked:    n.unlinked(),
 	}
 	obs := make(map[[20]byte]route.PeerObservation)
 	for _, o := range n.router.Observations() {
