@@ -247,3 +247,54 @@ func bitsLen(n int) int {
 }
 
 var _ = io.EOF
+
+func TestADialThatMeetsADeadEndAsksAgain(t *testing.T) {
+	relay := newTestNode(t, Config{ListenAddrs: []string{"/mem/0"}})
+	cli := newTestNode(t, Config{Peers: relay.ListenAddrs()})
+	srv := newTestNode(t, Config{})
+	l := echoListener(t, srv)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, cli.WaitReady(ctx))
+
+	res := make(chan error, 1)
+	go func() {
+		c, err := cli.DialContext(ctx, "foxtrot", l.Addr().String())
+		if err == nil {
+			c.Close()
+		}
+		res <- err
+	}()
+	// The relay has nowhere to send the request: a dead end, as when the
+	// target's link to it is still coming up.
+	require.Eventually(t, func() bool { return relay.Stats().RequestsDeadEnd >= 1 }, 10*time.Second, time.Millisecond)
+	require.NoError(t, srv.Connect(ctx, relay.ListenAddrs()[0]))
+	require.NoError(t, <-res)
+	require.GreaterOrEqual(t, cli.router.Stats().DialRetries, int64(1))
+}
+
+func TestADialRightAfterConnectReturnsSucceeds(t *testing.T) {
+	relay := newTestNode(t, Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
+	cli := newTestNode(t, Config{Peers: relay.ListenAddrs()})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, cli.WaitReady(ctx))
+	failed := 0
+	for range 20 {
+		srv := newTestNode(t, Config{})
+		l := echoListener(t, srv)
+		require.NoError(t, srv.Connect(ctx, relay.ListenAddrs()[0]))
+		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
+		c, err := cli.DialContext(dctx, "foxtrot", l.Addr().String())
+		dcancel()
+		if err != nil {
+			failed++
+			t.Logf("dial failed: %v", err)
+		} else {
+			c.Close()
+		}
+		l.Close()
+		srv.Close()
+	}
+	require.Zero(t, failed, "dials right after Connect that failed, of 20")
+}

@@ -155,8 +155,20 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 	var best *dialEvent
 	var window <-chan time.Time
 	cheapest := ^uint64(0)
+	retryWait, retries := r.cfg.retryPolicy()
+	sched := newRetrySchedule(start, retryWait, retries)
+	again, stopRetry := r.retryTimer(sched)
+	defer func() { stopRetry() }()
 	for {
 		select {
+		case <-again: // no answer yet: the request may have met a dead end
+			if best == nil && window == nil {
+				r.retry(d, sched)
+				stopRetry()
+				again, stopRetry = r.retryTimer(sched)
+			} else {
+				again = nil
+			}
 		case ev := <-d.events:
 			if ev.refuse != nil {
 				return ev, fmt.Errorf("%w by %s: %s", ErrRefused, addr.FromHash160(d.target).String(), refuseReason(ev.refuse.Reason))

@@ -152,6 +152,14 @@ type Config struct {
 	Rand io.Reader
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// RetryWait and Retries pace a dial that hears nothing back: it sends
+	// a fresh, flooded request after RetryWait, then after twice that,
+	// and so on, Retries times at most, within its timeout (a request
+	// can meet a dead end nobody reports: a relay whose link to the
+	// target is still coming up). Defaults 500ms and 3; Retries < 0
+	// turns retries off. See retry.go.
+	RetryWait time.Duration
+	Retries   int
 }
 
 func (c *Config) setDefaults() error {
@@ -608,7 +616,8 @@ type counters struct {
 	streamsRejected,
 	acceptsFailed, directedTimeouts,
 	acksOverPrice, requestsRefusedCredit atomic.Int64
-	session session.Counters // failovers, their time, direct paths
+	session     session.Counters // failovers, their time, direct paths
+	dialRetries atomic.Int64
 }
 
 // Stats is a snapshot of the router's counters.
@@ -647,6 +656,9 @@ type Stats struct {
 	// end now reads records that rely on the peer link's encryption
 	// rather than their own (see Config.EncryptDirect).
 	DirectPaths int64
+	// DialRetries counts fresh requests this node's dials sent because
+	// nothing had answered the earlier ones (Config.RetryWait).
+	DialRetries int64
 }
 
 // ControlMessages is the number of connect requests, acks and refusals
@@ -678,5 +690,6 @@ func (r *Router) Stats() Stats {
 		AcksOverPrice:    c.acksOverPrice.Load(), CutOffs: cutOffs,
 		RequestsRefusedCredit: c.requestsRefusedCredit.Load() + rs.Refused,
 		DirectPaths:           c.session.DirectPaths.Load(),
+		DialRetries:           c.dialRetries.Load(),
 	}
 }
