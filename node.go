@@ -91,6 +91,13 @@ type Config struct {
 	// AcceptBacklog is how many connections wait for Accept per
 	// listener; more are refused. Default 128.
 	AcceptBacklog int
+	// GoneTimeout is how long a listener's connection waits for its
+	// dialler to come back after the dialler's node dropped off the
+	// path's first link (its process exited without closing, most
+	// likely): then Read and Write fail with route.ErrPathBroken.
+	// Default 3s. A relay dying is not this: connections through it fail
+	// over within FailoverTimeout.
+	GoneTimeout time.Duration
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -100,6 +107,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"HandshakeTimeout": c.HandshakeTimeout, "PingInterval": c.PingInterval, "DialTimeout": c.DialTimeout,
 		"FailoverTimeout": c.FailoverTimeout, "StallTimeout": c.StallTimeout, "Linger": c.Linger,
+		"GoneTimeout": c.GoneTimeout,
 	} {
 		if d < 0 {
 			bad = append(bad, name)
@@ -193,6 +201,7 @@ func NewNode(cfg Config) (*Node, error) {
 		RecvBuffer:      cfg.RecvBuffer,
 		Linger:          cfg.Linger,
 		AcceptBacklog:   cfg.AcceptBacklog,
+		GoneTimeout:     cfg.GoneTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -209,6 +218,10 @@ func NewNode(cfg Config) (*Node, error) {
 	})
 	if err != nil {
 		n.router.Close()
+		return nil, err
+	}
+	if err := n.peers.Register(n.router.GoneProtocol()); err != nil {
+		n.Close()
 		return nil, err
 	}
 	for _, a := range listen {

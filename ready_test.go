@@ -3,8 +3,8 @@ package foxtrot
 import (
 	"bufio"
 	"context"
-	"io"
 	"fmt"
+	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -297,4 +297,33 @@ func TestADialRightAfterConnectReturnsSucceeds(t *testing.T) {
 		srv.Close()
 	}
 	require.Zero(t, failed, "dials right after Connect that failed, of 20")
+}
+
+func TestTheListenerLearnsSoonThatADiallerProcessExited(t *testing.T) {
+	relay, srv := relayAndServer(t, Config{})
+	key, err := GenerateKey()
+	require.NoError(t, err)
+	l, err := srv.Listen(key)
+	require.NoError(t, err)
+	defer l.Close()
+
+	cmd := child(t, "exit", relay, l.Addr().String())
+	out := &strings.Builder{}
+	cmd.Stdout, cmd.Stderr = out, out
+	require.NoError(t, cmd.Start())
+	c, err := l.Accept()
+	require.NoError(t, err)
+	defer c.Close()
+	r := bufio.NewReader(c)
+	line, err := r.ReadString('\n')
+	require.NoError(t, err)
+	_, err = c.Write([]byte(line))
+	require.NoError(t, err)
+	require.NoError(t, cmd.Wait(), out.String())
+	exited := time.Now()
+	_, err = r.ReadByte()
+	took := time.Since(exited)
+	t.Logf("the listener's Read returned %v %v after the dialler's process exited", err, took.Round(time.Millisecond))
+	require.Error(t, err)
+	require.Less(t, took, 15*time.Second)
 }

@@ -160,6 +160,11 @@ type Config struct {
 	// turns retries off. See retry.go.
 	RetryWait time.Duration
 	Retries   int
+	// GoneTimeout is how long the listening end of a connection waits
+	// for the dialler to resume once the first link of its path (the
+	// dialler's node's own) went down: the dialler's process most likely
+	// exited. Default 3s. Other breaks keep FailoverTimeout. See gone.go.
+	GoneTimeout time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -558,6 +563,13 @@ func (r *Router) LinkDown(l *peer.Link, err error) {
 	r.shareForwardingLocked()
 	r.routes.dropLink(l)
 	r.relay.LinkDown(relayLink{l})
+	if !r.closed { // sessions take their own locks: tell them outside r.mu
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.linkGone(l)
+		}()
+	}
 }
 
 // HandleMessage implements peer.Handler.
