@@ -163,7 +163,9 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 		select {
 		case <-again: // no answer yet: the request may have met a dead end
 			if best == nil && window == nil {
-				r.retry(d, sched)
+				if err := r.retry(d, sched); err != nil {
+					return dialEvent{}, err
+				}
 				stopRetry()
 				again, stopRetry = r.retryTimer(sched)
 			} else {

@@ -1,6 +1,7 @@
 package route
 
 import (
+	"errors"
 	"time"
 
 	"github.com/foxtrotnet/foxtrot/addr"
@@ -97,12 +98,18 @@ func (r *Router) retryTimer(s *retrySchedule) (<-chan time.Time, func()) {
 // retry sends d a fresh flooded request if the schedule says so; a
 // request that finds no peer (every link down for now) is not an error:
 // the next retry or the dial's timeout decides.
-func (r *Router) retry(d *dialState, s *retrySchedule) {
+// A closed router ends the dial (ErrClosed).
+func (r *Router) retry(d *dialState, s *retrySchedule) error {
 	if !s.due(r.now()) {
-		return
+		return nil
 	}
 	r.stats.dialRetries.Add(1)
-	if _, err := r.sendRequest(d, wire.FlagFlood); err != nil {
+	_, err := r.sendRequest(d, wire.FlagFlood)
+	if errors.Is(err, ErrClosed) {
+		return err
+	}
+	if err != nil {
 		r.log.Debug("dial retry not sent", "target", addr.FromHash160(d.target).String(), "err", err)
 	}
+	return nil
 }
