@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"math/rand/v2"
 	"net"
@@ -79,11 +78,15 @@ func relayAndServer(t *testing.T, cfg Config) (string, *Node) {
 func TestFoxtrotDialAtProgramStartWaitsForTheFirstLink(t *testing.T) {
 	relay, srv := relayAndServer(t, Config{})
 	l := echoListener(t, srv)
-	for i := range 3 {
+	failed := 0
+	for i := range 5 {
 		out, err := child(t, "close", relay, l.Addr().String()).CombinedOutput()
-		require.NoError(t, err, "run %d: %s", i, out)
-		require.Contains(t, string(out), "ok hello", "run %d", i)
+		if err != nil || !strings.Contains(string(out), "ok hello") {
+			failed++
+			t.Logf("run %d: %v: %s", i, err, out)
+		}
 	}
+	require.Zero(t, failed, "programs whose first foxtrot.Dial failed, of 5")
 }
 
 func TestWaitReadyReturnsWhenALinkComesUp(t *testing.T) {
@@ -246,7 +249,6 @@ func bitsLen(n int) int {
 	return l
 }
 
-var _ = io.EOF
 
 func TestADialThatMeetsADeadEndAsksAgain(t *testing.T) {
 	relay := newTestNode(t, Config{ListenAddrs: []string{"/mem/0"}})
@@ -325,5 +327,5 @@ func TestTheListenerLearnsSoonThatADiallerProcessExited(t *testing.T) {
 	took := time.Since(exited)
 	t.Logf("the listener's Read returned %v %v after the dialler's process exited", err, took.Round(time.Millisecond))
 	require.Error(t, err)
-	require.Less(t, took, 15*time.Second)
+	require.Less(t, took, 15*time.Second, "well under FailoverTimeout (20s) + 5s, the wait before")
 }
