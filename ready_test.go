@@ -249,7 +249,6 @@ func bitsLen(n int) int {
 	return l
 }
 
-
 func TestADialThatMeetsADeadEndAsksAgain(t *testing.T) {
 	relay := newTestNode(t, Config{ListenAddrs: []string{"/mem/0"}})
 	cli := newTestNode(t, Config{Peers: relay.ListenAddrs()})
