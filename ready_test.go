@@ -249,16 +249,18 @@ func bitsLen(n int) int {
 	return l
 }
 
-func TestADialThatMeetsADeadEndAsksAgain(t *testing.T) {
-	relay := newTestNode(t, Config{ListenAddrs: []string{"/mem/0"}})
-	cli := newTestNode(t, Config{Peers: relay.ListenAddrs()})
-	srv := newTestNode(t, Config{})
+// deadEndDial starts a dial from a client through a relay to a server
+// that is not linked yet, and returns the three nodes, the dial's result
+// and its context, once the relay counted the request as a dead end.
+func deadEndDial(t *testing.T) (relay, cli, srv *Node, res chan error, ctx context.Context) {
+	relay = newTestNode(t, Config{ListenAddrs: []string{"/mem/0"}})
+	cli = newTestNode(t, Config{Peers: relay.ListenAddrs()})
+	srv = newTestNode(t, Config{})
 	l := echoListener(t, srv)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	t.Cleanup(cancel)
 	require.NoError(t, cli.WaitReady(ctx))
-
-	res := make(chan error, 1)
+	res = make(chan error, 1)
 	go func() {
 		c, err := cli.DialContext(ctx, "foxtrot", l.Addr().String())
 		if err == nil {
@@ -269,9 +271,21 @@ func TestADialThatMeetsADeadEndAsksAgain(t *testing.T) {
 	// The relay has nowhere to send the request: a dead end, as when the
 	// target's link to it is still coming up.
 	require.Eventually(t, func() bool { return relay.Stats().RequestsDeadEnd >= 1 }, 10*time.Second, time.Millisecond)
+	return relay, cli, srv, res, ctx
+}
+
+func TestARequestAtADeadEndGoesOnWhenALinkComesUp(t *testing.T) {
+	relay, cli, srv, res, ctx := deadEndDial(t)
 	require.NoError(t, srv.Connect(ctx, relay.ListenAddrs()[0]))
 	require.NoError(t, <-res)
-	require.GreaterOrEqual(t, cli.router.Stats().DialRetries, int64(1))
+	require.Zero(t, cli.router.Stats().DialRetries, "the relay held the first request and sent it on")
+}
+
+func TestADialThatHearsNothingAsksAgain(t *testing.T) {
+	relay, cli, srv, res, ctx := deadEndDial(t)
+	require.Eventually(t, func() bool { return cli.router.Stats().DialRetries >= 1 }, 10*time.Second, time.Millisecond)
+	require.NoError(t, srv.Connect(ctx, relay.ListenAddrs()[0]))
+	require.NoError(t, <-res)
 }
 
 func TestADialRightAfterConnectReturnsSucceeds(t *testing.T) {

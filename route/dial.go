@@ -155,7 +155,7 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 	var best *dialEvent
 	var window <-chan time.Time
 	cheapest := ^uint64(0)
-	retryWait, retries := r.cfg.retryPolicy()
+	retryWait, retries := r.firstRetryWait()
 	sched := newRetrySchedule(start, retryWait, retries)
 	again, stopRetry := r.retryTimer(sched)
 	defer func() { stopRetry() }()
@@ -184,6 +184,9 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 					window = t.C
 				}
 				continue
+			}
+			if best == nil && window == nil {
+				r.answered(r.now().Sub(start))
 			}
 			if ev.price == 0 && best == nil {
 				return ev, nil

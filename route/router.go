@@ -156,8 +156,9 @@ type Config struct {
 	// a fresh, flooded request after RetryWait, then after twice that,
 	// and so on, Retries times at most, within its timeout (a request
 	// can meet a dead end nobody reports: a relay whose link to the
-	// target is still coming up). Defaults 500ms and 3; Retries < 0
-	// turns retries off. See retry.go.
+	// target is still coming up, once it no longer holds it). Defaults
+	// 2s (or 4× the smoothed time this node's dials took to hear an
+	// answer, if more) and 2; Retries < 0 turns retries off. See retry.go.
 	RetryWait time.Duration
 	Retries   int
 	// GoneTimeout is how long the listening end of a connection waits
@@ -263,7 +264,10 @@ type Router struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	stats counters
+	stats     counters
+	setupEWMA atomic.Int64 // smoothed time to a dial's first answer, ns (retry.go)
+	deadMu    sync.Mutex
+	deadEnds  []deadEnd // requests held for a link coming up (retry.go)
 
 	// beforeVerify, if set (by tests), runs before a target verifies a
 	// request's signature.
@@ -519,6 +523,7 @@ func (r *Router) LinkUp(l *peer.Link) {
 	if r.bill != nil {
 		r.bill.LinkUp(l)
 	}
+	defer r.releaseDeadEnds(l) // after r.mu is released (retry.go)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	lim, burst := r.forwardShareLocked(len(r.nbrs) + 1)
@@ -631,6 +636,9 @@ type counters struct {
 	session     session.Counters // failovers, their time, direct paths
 	dialRetries atomic.Int64
 }
+
+// setupEWMA (in Router) is the smoothed time, in ns, from a dial's first
+// request to its first answer: retry.go paces retries by it.
 
 // Stats is a snapshot of the router's counters.
 type Stats struct {
