@@ -65,12 +65,10 @@ func (n *Node) unlinked() []UnlinkedPeer {
 func (n *Node) dialWhenLinked(ctx context.Context, dial func(context.Context) (*route.Session, error)) (*route.Session, error) {
 	for {
 		s, err := dial(ctx)
-		if err == nil || !errors.Is(err, route.ErrNoRoute) || !n.peers.Expecting() {
-			return s, err
+		if err == nil || !errors.Is(err, route.ErrNoRoute) || !n.peers.Expecting() || len(n.peers.Links()) > 0 {
+			return s, err // (with links up, no peer took the request: waiting would spin)
 		}
-		if len(n.peers.Links()) == 0 {
-			n.log.Debug("dial waits for a peer link", "err", err)
-		}
+		n.log.Debug("dial waits for a peer link", "err", err)
 		if werr := n.peers.WaitLink(ctx); werr != nil {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("%w: no peer linked in time (%w)", err, ctx.Err())
