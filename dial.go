@@ -11,6 +11,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 
 	"github.com/foxtrotnet/foxtrot/addr"
+	"github.com/foxtrotnet/foxtrot/route"
 )
 
 // Listen starts accepting connections to key's address. One node may
@@ -22,6 +23,7 @@ func (n *Node) Listen(key *btcec.PrivateKey) (net.Listener, error) {
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "foxtrot", Addr: a, Err: err}
 	}
+	n.log.Info("listening", "addr", a.String())
 	return &Listener{l: l, addr: a}, nil
 }
 
@@ -60,7 +62,11 @@ func (n *Node) DialContext(ctx context.Context, network, address string) (net.Co
 	if err != nil {
 		return nil, opErr(err)
 	}
-	s, err := n.router.Dial(ctx, nil, a.Hash160())
+	ctx, cancel := n.dialContext(ctx)
+	defer cancel()
+	s, err := n.dialWhenLinked(ctx, func(ctx context.Context) (*route.Session, error) {
+		return n.router.Dial(ctx, nil, a.Hash160())
+	})
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
 			err = timeoutError{err}

@@ -20,3 +20,7 @@ var (
 // ErrBadConfig means a Config value is out of range: NewNode refuses a
 // negative duration, size or rate (zero means the default).
 var ErrBadConfig = errors.New("foxtrot: bad config")
+
+// ErrNotReady means WaitReady's context ended before the node had a peer
+// link.
+var ErrNotReady = errors.New("foxtrot: no peer link yet")

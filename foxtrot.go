@@ -31,7 +31,32 @@
 //
 // Package-level Listen and Dial use a default node configured from the
 // environment (FOXTROT_LISTEN, FOXTROT_PEERS), so replacing net.Dial with
-// foxtrot.Dial is often the whole port.
+// foxtrot.Dial is often the whole port, even at program start: a dial made
+// before the node's first peer link is up waits for one within its
+// timeout. Node.WaitReady blocks until the node has a link, for programs
+// that want to know.
+//
+// # gRPC
+//
+// gRPC dials through a function, with the "passthrough:///" scheme so that
+// the address reaches it untouched (the default "dns" scheme would try to
+// resolve it); the server serves any foxtrot listener:
+//
+//	cc, err := grpc.NewClient("passthrough:///"+address,
+//		grpc.WithTransportCredentials(insecure.NewCredentials()), // encrypted end to end already
+//		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
+//			return node.DialContext(ctx, "foxtrot", a)
+//		}))
+//	go grpcServer.Serve(l)
+//
+// # Operating a node
+//
+// At Info level a node logs what an operator needs: peer links up and
+// down (with the reason), the peers it cannot reach (a Warn on the 1st,
+// 2nd, 4th, 8th... failed attempt in a row, not one per attempt), and the
+// addresses and keys it listens on; everything else is Debug.
+// Stats.Unlinked lists the Config.Peers that have no link, with their
+// failed attempts and last error.
 //
 // # Security
 //

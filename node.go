@@ -113,6 +113,13 @@ type Config struct {
 	// hardware; a link uses it when both ends offered, else BOLT 8's
 	// ChaCha20-Poly1305 (peer.CipherChaCha20Poly1305 never offers it).
 	LinkCipher peer.CipherSuite
+	// GoneTimeout is how long a listener's connection waits for its
+	// dialler to come back after the dialler's node dropped off the
+	// path's first link (its process exited without closing, most
+	// likely): then Read and Write fail with route.ErrPathBroken.
+	// Default 3s. A relay dying is not this: connections through it fail
+	// over within FailoverTimeout.
+	GoneTimeout time.Duration
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -122,6 +129,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"HandshakeTimeout": c.HandshakeTimeout, "PingInterval": c.PingInterval, "DialTimeout": c.DialTimeout,
 		"FailoverTimeout": c.FailoverTimeout, "StallTimeout": c.StallTimeout, "Linger": c.Linger,
+		"GoneTimeout": c.GoneTimeout,
 	} {
 		if d < 0 {
 			bad = append(bad, name)
@@ -158,6 +166,8 @@ type Node struct {
 	peers  *peer.Set
 	router *route.Router
 
+	dialTimeout time.Duration // Config.DialTimeout, defaulted
+
 	closeOnce sync.Once
 }
 
@@ -190,8 +200,12 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		id:  AddrFromPubKey(cfg.Identity.PubKey()),
-		key: cfg.Identity,
+		id:          AddrFromPubKey(cfg.Identity.PubKey()),
+		key:         cfg.Identity,
+		dialTimeout: cfg.DialTimeout,
+	}
+	if n.dialTimeout == 0 {
+		n.dialTimeout = 10 * time.Second
 	}
 	n.log = cfg.Logger.With("node", n.id.String())
 	n.router, err = route.New(route.Config{
@@ -209,6 +223,7 @@ func NewNode(cfg Config) (*Node, error) {
 		RecvBuffer:      cfg.RecvBuffer,
 		Linger:          cfg.Linger,
 		AcceptBacklog:   cfg.AcceptBacklog,
+		GoneTimeout:     cfg.GoneTimeout,
 	})
 	if err != nil {
 		return nil, err
@@ -234,11 +249,17 @@ func NewNode(cfg Config) (*Node, error) {
 		n.router.Close()
 		return nil, err
 	}
+	if err := n.peers.Register(n.router.GoneProtocol()); err != nil {
+		n.Close()
+		return nil, err
+	}
 	for _, a := range listen {
-		if _, err := n.peers.Listen(a); err != nil {
+		full, err := n.peers.Listen(a)
+		if err != nil {
 			n.Close()
 			return nil, fmt.Errorf("foxtrot: listen on %s: %w", a, err)
 		}
+		n.log.Info("listening for peers", "addr", full.String())
 	}
 	for _, p := range peers {
 		n.peers.Keep(p)

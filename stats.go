@@ -50,6 +50,10 @@ type Stats struct {
 	// Cookie replies sent to inbound handshakes while under load, and
 	// those not echoed correctly (see SPEC.md, "Cookies").
 	HandshakeCookies, HandshakeCookiesFailed int64
+	// Unlinked are the Config.Peers entries (and other kept peers) with
+	// no link now: being dialled for the first time, or unreachable,
+	// with how often and why their dials failed. Sorted by multiaddr.
+	Unlinked []UnlinkedPeer
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -84,6 +88,7 @@ func (n *Node) Stats() Stats {
 		Failovers: r.Failovers, FailoverTime: r.FailoverTime, DirectedTimeouts: r.DirectedTimeouts,
 		AcksOverPrice: r.AcksOverPrice, CutOffs: r.CutOffs, RequestsRefusedCredit: r.RequestsRefusedCredit,
 		DirectPaths: r.DirectPaths,
+		Unlinked:    n.unlinked(),
 	}
 	pr := n.peers.Refusals()
 	s.SocketsRefused, s.HandshakesRefused, s.StreamsRefused = int64(pr.Sockets), int64(pr.Handshakes), int64(pr.Streams)

@@ -24,6 +24,9 @@ var (
 	// ErrSendQueueFull means a peer is not reading its control stream fast
 	// enough; the message was not queued.
 	ErrSendQueueFull = errors.New("peer: control send queue full")
+	// ErrNoLink means WaitLink gave up (its context ended) before any
+	// link came up. It wraps the context's error too.
+	ErrNoLink = errors.New("peer: no link came up")
 	// ErrSelfLink means an address led back to this node itself.
 	ErrSelfLink = errors.New("peer: dialled ourselves")
 	// ErrRefused means the peer closed the handshake before answering:

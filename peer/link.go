@@ -58,11 +58,12 @@ type Link struct {
 	pings     map[uint64]pingWait
 	pingTimer *time.Timer
 
-	up       atomic.Bool // registered by the Set (LinkUp was called)
-	downOnce sync.Once
-	done     chan struct{}
-	err      error // why the link went down; set before done is closed
-	wg       sync.WaitGroup
+	up        atomic.Bool // registered by the Set (LinkUp was called)
+	announced atomic.Bool // LinkUp handlers have run: usable by protocols
+	downOnce  sync.Once
+	done      chan struct{}
+	err       error // why the link went down; set before done is closed
+	wg        sync.WaitGroup
 }
 
 type pingWait struct {

@@ -200,6 +200,10 @@ type Set struct {
 	cookieJar        *noise.CookieJar
 	cookies          atomic.Uint64
 	cookiesFailed    atomic.Uint64
+
+	// Readiness and kept peers (ready.go), guarded by mu.
+	announced signal.Signal        // notified when a link's LinkUp handlers have run
+	kept      map[string]*keptPeer // Keep's peers, by the multiaddr given
 }
 
 // NewSet returns a Set; it listens and dials nothing until told to.
@@ -218,6 +222,7 @@ func NewSet(cfg Config) (*Set, error) {
 		budget:  newBudget(&cfg),
 
 		cookieJar: noise.NewCookieJar(cfg.NetworkKey, nil),
+		kept:      make(map[string]*keptPeer),
 	}
 	s.reg.Store(new(registry))
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -433,7 +438,7 @@ func (s *Set) add(l *Link) (*Link, error) {
 	if old != nil {
 		old.shutdown(ErrDuplicateLink)
 	}
-	s.log.Debug("link up", "peer", l.id.String(), "outbound", l.outbound, "pattern", l.Pattern())
+	s.logLinkUp(l)
 	if h := s.cfg.Handler; h != nil {
 		h.LinkUp(l)
 	}
@@ -443,6 +448,7 @@ func (s *Set) add(l *Link) (*Link, error) {
 		}
 	}
 	l.start()
+	s.announce(l)
 	return l, nil
 }
 
@@ -468,7 +474,7 @@ func (s *Set) linkDown(l *Link, err error) {
 	if !l.up.Load() {
 		return // lost a duplicate race or failed before registration
 	}
-	s.log.Debug("link down", "peer", l.id.String(), "err", err)
+	s.logLinkDown(l, err)
 	if h := s.cfg.Handler; h != nil {
 		h.LinkDown(l, err)
 	}
@@ -511,10 +517,11 @@ func (s *Set) Keep(addr ma.Multiaddr) {
 		return
 	}
 	s.wg.Add(1)
-	go s.keep(addr)
+	k := s.keepLocked(addr)
+	go s.keep(addr, k)
 }
 
-func (s *Set) keep(addr ma.Multiaddr) {
+func (s *Set) keep(addr ma.Multiaddr, k *keptPeer) {
 	defer s.wg.Done()
 	backoff := s.cfg.RedialMin
 	for {
@@ -532,8 +539,10 @@ func (s *Set) keep(addr ma.Multiaddr) {
 				}
 			}
 			backoff = s.cfg.RedialMin
+			s.keptLinked(k)
 			select {
 			case <-l.Done():
+				s.keptDown(k)
 				s.log.Debug("kept peer went down; redialling", "addr", addr, "err", l.Err())
 			case <-s.done:
 				return
@@ -542,7 +551,7 @@ func (s *Set) keep(addr ma.Multiaddr) {
 			if errors.Is(err, ErrLinkClosed) && s.isClosed() {
 				return
 			}
-			s.log.Debug("dialling kept peer failed", "addr", addr, "err", err, "retry", backoff)
+			s.keptFailed(k, err, backoff)
 		}
 		select {
 		case <-time.After(s.jitter(backoff)):

@@ -96,6 +96,10 @@ type Config struct {
 	// both directions ended with an orderly EOF.
 	Done   func(c Circuit, ok bool)
 	Logger *slog.Logger
+	// Ended, if set, is told of every circuit that carried a stream when
+	// it ends, with its key: ok as for Done. It runs on the circuit's
+	// goroutine after Done and may wait a moment (not block for long).
+	Ended func(k Key, c Circuit, ok bool)
 }
 
 // Stats are a table's counters.
@@ -253,6 +257,9 @@ func (t *Table) run(k Key, c *circuit, up Stream, h wire.StreamHeader) {
 	})
 	if t.cfg.Done != nil {
 		t.cfg.Done(c.Circuit, ok)
+	}
+	if t.cfg.Ended != nil {
+		t.cfg.Ended(k, c.Circuit, ok)
 	}
 }
 

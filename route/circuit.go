@@ -85,6 +85,7 @@ func (r *Router) newRelay() *relay.Table {
 			}
 			return m
 		},
+		Ended: r.circuitEnded,
 		Done: func(c relay.Circuit, ok bool) {
 			up, down := c.Up.(relayLink).Link, c.Down.(relayLink).Link
 			for _, o := range []*observed{r.observe(up), r.observe(down)} {

@@ -155,8 +155,22 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 	var best *dialEvent
 	var window <-chan time.Time
 	cheapest := ^uint64(0)
+	retryWait, retries := r.firstRetryWait()
+	sched := newRetrySchedule(start, retryWait, retries)
+	again, stopRetry := r.retryTimer(sched)
+	defer func() { stopRetry() }()
 	for {
 		select {
+		case <-again: // no answer yet: the request may have met a dead end
+			if best == nil && window == nil {
+				if err := r.retry(d, sched); err != nil {
+					return dialEvent{}, err
+				}
+				stopRetry()
+				again, stopRetry = r.retryTimer(sched)
+			} else {
+				again = nil
+			}
 		case ev := <-d.events:
 			if ev.refuse != nil {
 				return ev, fmt.Errorf("%w by %s: %s", ErrRefused, addr.FromHash160(d.target).String(), refuseReason(ev.refuse.Reason))
@@ -170,6 +184,9 @@ func (r *Router) awaitAck(ctx context.Context, d *dialState) (dialEvent, error) 
 					window = t.C
 				}
 				continue
+			}
+			if best == nil && window == nil {
+				r.answered(r.now().Sub(start))
 			}
 			if ev.price == 0 && best == nil {
 				return ev, nil

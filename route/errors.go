@@ -49,6 +49,9 @@ var (
 	ErrTooExpensive = errors.New("route: every path costs more than the price limit")
 	// ErrBillingOff means a channel operation on a node without Billing.
 	ErrBillingOff = errors.New("route: billing is off")
+	// ErrBadMessage means a control message of the router's own
+	// protocols (CircuitGone) did not parse.
+	ErrBadMessage = errors.New("route: bad message")
 )
 
 // Resumption ticket errors (see SPEC.md, "Resumption tickets"). A dial

@@ -105,6 +105,7 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 		}
 	case len(fwd) == 0:
 		r.stats.requestsDeadEnd.Add(1)
+		r.holdDeadEnd(l, req)
 	case !n.fwd.Allow():
 		r.stats.requestsNotForwarded.Add(1)
 	default:

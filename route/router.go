@@ -152,6 +152,20 @@ type Config struct {
 	Rand io.Reader
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// RetryWait and Retries pace a dial that hears nothing back: it sends
+	// a fresh, flooded request after RetryWait, then after twice that,
+	// and so on, Retries times at most, within its timeout (a request
+	// can meet a dead end nobody reports: a relay whose link to the
+	// target is still coming up, once it no longer holds it). Defaults
+	// 2s (or 4× the smoothed time this node's dials took to hear an
+	// answer, if more) and 2; Retries < 0 turns retries off. See retry.go.
+	RetryWait time.Duration
+	Retries   int
+	// GoneTimeout is how long the listening end of a connection waits
+	// for the dialler to resume once the first link of its path (the
+	// dialler's node's own) went down: the dialler's process most likely
+	// exited. Default 3s. Other breaks keep FailoverTimeout. See gone.go.
+	GoneTimeout time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -250,7 +264,10 @@ type Router struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	stats counters
+	stats     counters
+	setupEWMA atomic.Int64 // smoothed time to a dial's first answer, ns (retry.go)
+	deadMu    sync.Mutex
+	deadEnds  []deadEnd // requests held for a link coming up (retry.go)
 
 	// beforeVerify, if set (by tests), runs before a target verifies a
 	// request's signature.
@@ -506,6 +523,7 @@ func (r *Router) LinkUp(l *peer.Link) {
 	if r.bill != nil {
 		r.bill.LinkUp(l)
 	}
+	defer r.releaseDeadEnds(l) // after r.mu is released (retry.go)
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	lim, burst := r.forwardShareLocked(len(r.nbrs) + 1)
@@ -550,6 +568,13 @@ func (r *Router) LinkDown(l *peer.Link, err error) {
 	r.shareForwardingLocked()
 	r.routes.dropLink(l)
 	r.relay.LinkDown(relayLink{l})
+	if !r.closed { // sessions take their own locks: tell them outside r.mu
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			r.linkGone(l)
+		}()
+	}
 }
 
 // HandleMessage implements peer.Handler.
@@ -608,8 +633,12 @@ type counters struct {
 	streamsRejected,
 	acceptsFailed, directedTimeouts,
 	acksOverPrice, requestsRefusedCredit atomic.Int64
-	session session.Counters // failovers, their time, direct paths
+	session     session.Counters // failovers, their time, direct paths
+	dialRetries atomic.Int64
 }
+
+// setupEWMA (in Router) is the smoothed time, in ns, from a dial's first
+// request to its first answer: retry.go paces retries by it.
 
 // Stats is a snapshot of the router's counters.
 type Stats struct {
@@ -647,6 +676,9 @@ type Stats struct {
 	// end now reads records that rely on the peer link's encryption
 	// rather than their own (see Config.EncryptDirect).
 	DirectPaths int64
+	// DialRetries counts fresh requests this node's dials sent because
+	// nothing had answered the earlier ones (Config.RetryWait).
+	DialRetries int64
 }
 
 // ControlMessages is the number of connect requests, acks and refusals
@@ -678,5 +710,6 @@ func (r *Router) Stats() Stats {
 		AcksOverPrice:    c.acksOverPrice.Load(), CutOffs: cutOffs,
 		RequestsRefusedCredit: c.requestsRefusedCredit.Load() + rs.Refused,
 		DirectPaths:           c.session.DirectPaths.Load(),
+		DialRetries:           c.dialRetries.Load(),
 	}
 }

@@ -81,6 +81,8 @@ type machine struct {
 	closed bool
 	ended  bool
 	err    error // why the session ended; nil for an orderly end
+
+	goneBy time.Time // target: the dialler's node looks gone; give up by then (gone.go)
 }
 
 // limits are the machine's settings (see Config).
@@ -396,7 +398,7 @@ func (m *machine) adopt(now time.Time, off uint64) error {
 	}
 	m.phase = phaseOK
 	m.resumeDue = true
-	m.resumeBy = time.Time{}
+	m.resumeBy, m.goneBy = time.Time{}, time.Time{}
 	m.lastRecv, m.lastSent = now, now
 	return nil
 }
@@ -445,6 +447,7 @@ func (m *machine) pathLost(now time.Time, cause error, replaceable bool) verdict
 			m.resumeBy = now.Add(m.lim.FailoverTimeout + resumeGrace)
 			m.failCause = cause
 		}
+		m.capResume(now)
 		return verdictWait
 	}
 	m.attemptBy = time.Time{}
@@ -537,8 +540,7 @@ func (m *machine) tick(now time.Time) error {
 		return nil
 	}
 	if due(m.resumeBy) {
-		wait := m.lim.FailoverTimeout + resumeGrace
-		m.end(fmt.Errorf("%w: the dialler did not resume within %v (%w)", ErrPathBroken, wait, m.failCause))
+		m.end(m.noResumeErr())
 		return nil
 	}
 	if !m.failingSince.IsZero() && due(m.failingSince.Add(m.lim.FailoverTimeout)) {
