@@ -96,7 +96,23 @@ type Config struct {
 	// both directions ended with an orderly EOF.
 	Done   func(c Circuit, ok bool)
 	Logger *slog.Logger
+
+	// Budgets (zero: no limit). Every circuit in the table, waiting for
+	// its stream or active, reserves Cost bytes (see CircuitCost) and
+	// counts against both its links; Add refuses one that would take the
+	// table past MaxCircuits or Memory, or either link past MaxPerLink or
+	// MemoryPerLink, with an error wrapping ErrOverBudget that names the
+	// limit.
+	MaxCircuits, MaxPerLink int
+	Memory, MemoryPerLink   int64
+	Cost                    int64
 }
+
+// CircuitCost is the most buffer memory a circuit can pin with streams
+// whose per-stream window is window: each direction may fill the window
+// of the stream it reads from while the other end does not read, and
+// each splice direction holds one copy buffer.
+func CircuitCost(window int) int64 { return 2*int64(window) + 2*spliceBuffer }
 
 // Stats are a table's counters.
 type Stats struct {
@@ -105,6 +121,9 @@ type Stats struct {
 	Bytes    int64 // bytes spliced, both directions
 	Refused  int64 // streams refused by Config.Refuse
 	Circuits int64 // circuits in the table now, active or waiting
+	// OverBudget counts circuits Add refused for a budget; Reserved is
+	// the memory the table's circuits reserve now.
+	OverBudget, Reserved int64
 }
 
 // Table is a node's circuit table. Its methods are safe for concurrent
@@ -117,8 +136,16 @@ type Table struct {
 	mu       sync.Mutex
 	circuits map[Key]*circuit
 	closed   bool
+	usage    map[Link]*usage // per link: circuits and reserved bytes
+	reserved int64           // bytes reserved by all circuits
 
-	relayed, active, bytes, refused atomic.Int64
+	relayed, active, bytes, refused, overBudget atomic.Int64
+}
+
+// usage is what one link's circuits take of the budgets.
+type usage struct {
+	n     int
+	bytes int64
 }
 
 type circuit struct {
@@ -150,7 +177,7 @@ func New(cfg Config) *Table {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Table{cfg: cfg, circuits: make(map[Key]*circuit)}
+	t := &Table{cfg: cfg, circuits: make(map[Key]*circuit), usage: make(map[Link]*usage)}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t
 }
@@ -166,8 +193,71 @@ func (t *Table) Add(k Key, c Circuit) error {
 	if _, dup := t.circuits[k]; dup {
 		return ErrDuplicate
 	}
+	if err := t.checkBudgetLocked(c); err != nil {
+		t.overBudget.Add(1)
+		return err
+	}
 	t.circuits[k] = &circuit{Circuit: c}
+	t.chargeLocked(c, 1)
 	return nil
+}
+
+// links returns the distinct links of c.
+func (c Circuit) links() []Link {
+	if c.Up == c.Down {
+		return []Link{c.Up}
+	}
+	return []Link{c.Up, c.Down}
+}
+
+// checkBudgetLocked reports which budget, if any, one more circuit c
+// would exceed.
+func (t *Table) checkBudgetLocked(c Circuit) error {
+	cost := t.cfg.Cost
+	if m := t.cfg.MaxCircuits; m > 0 && len(t.circuits) >= m {
+		return fmt.Errorf("%w: %d circuits (MaxCircuits)", ErrOverBudget, m)
+	}
+	if m := t.cfg.Memory; m > 0 && t.reserved+cost > m {
+		return fmt.Errorf("%w: %d bytes reserved of %d (CircuitMemory)", ErrOverBudget, t.reserved, m)
+	}
+	for _, l := range c.links() {
+		u := t.usage[l]
+		if u == nil {
+			continue
+		}
+		if m := t.cfg.MaxPerLink; m > 0 && u.n >= m {
+			return fmt.Errorf("%w: %d circuits through %s (MaxCircuitsPerPeer)", ErrOverBudget, m, l.ID())
+		}
+		if m := t.cfg.MemoryPerLink; m > 0 && u.bytes+cost > m {
+			return fmt.Errorf("%w: %d bytes reserved through %s of %d (CircuitMemoryPerPeer)", ErrOverBudget, u.bytes, l.ID(), m)
+		}
+	}
+	return nil
+}
+
+// chargeLocked adds (sign 1) or returns (-1) circuit c's share of the
+// budgets.
+func (t *Table) chargeLocked(c Circuit, sign int) {
+	cost := t.cfg.Cost * int64(sign)
+	t.reserved += cost
+	for _, l := range c.links() {
+		u := t.usage[l]
+		if u == nil {
+			u = &usage{}
+			t.usage[l] = u
+		}
+		u.n += sign
+		u.bytes += cost
+		if u.n <= 0 {
+			delete(t.usage, l)
+		}
+	}
+}
+
+// deleteLocked forgets circuit k, which is c, and returns its budget.
+func (t *Table) deleteLocked(k Key, c *circuit) {
+	delete(t.circuits, k)
+	t.chargeLocked(c.Circuit, -1)
 }
 
 // Has reports whether a circuit with key k is known.
@@ -214,7 +304,7 @@ func (t *Table) run(k Key, c *circuit, up Stream, h wire.StreamHeader) {
 	defer func() {
 		t.mu.Lock()
 		if t.circuits[k] == c {
-			delete(t.circuits, k)
+			t.deleteLocked(k, c)
 		}
 		t.mu.Unlock()
 	}()
@@ -276,7 +366,7 @@ func (t *Table) Expire(now time.Time) {
 	defer t.mu.Unlock()
 	for k, c := range t.circuits {
 		if !c.active && now.After(c.Expires) {
-			delete(t.circuits, k)
+			t.deleteLocked(k, c)
 		}
 	}
 }
@@ -291,7 +381,7 @@ func (t *Table) LinkDown(l Link) {
 	defer t.mu.Unlock()
 	for k, c := range t.circuits {
 		if !c.active && c.Down == l {
-			delete(t.circuits, k)
+			t.deleteLocked(k, c)
 		}
 	}
 }
@@ -310,10 +400,10 @@ func (t *Table) Close() error {
 // Stats returns the table's counters.
 func (t *Table) Stats() Stats {
 	t.mu.Lock()
-	n := len(t.circuits)
+	n, reserved := len(t.circuits), t.reserved
 	t.mu.Unlock()
 	return Stats{Relayed: t.relayed.Load(), Active: t.active.Load(), Bytes: t.bytes.Load(),
-		Refused: t.refused.Load(), Circuits: int64(n)}
+		Refused: t.refused.Load(), Circuits: int64(n), OverBudget: t.overBudget.Load(), Reserved: reserved}
 }
 
 // Splice copies a<->b until both directions end: an EOF on one side

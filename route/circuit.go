@@ -73,7 +73,10 @@ func (l relayLink) OpenStream(ctx context.Context, h wire.StreamHeader) (relay.S
 // how each circuit ended.
 func (r *Router) newRelay() *relay.Table {
 	return relay.New(relay.Config{
-		Logger: r.log,
+		Logger:      r.log,
+		MaxCircuits: r.cfg.MaxCircuits, MaxPerLink: r.cfg.MaxCircuitsPerPeer,
+		Memory: r.cfg.CircuitMemory, MemoryPerLink: r.cfg.CircuitMemoryPerPeer,
+		Cost: r.cfg.CircuitCost(),
 		Refuse: func(up relay.Link) bool {
 			return r.bill != nil && r.bill.CutOff(up.ID())
 		},

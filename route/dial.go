@@ -96,7 +96,7 @@ func (r *Router) sendRequest(d *dialState, flags uint8) (time.Duration, error) {
 		r.mu.Unlock()
 		return 0, ErrClosed
 	}
-	r.seen[id] = &seenEntry{target: d.target, dEph: req.Ephemeral, sentAt: now, maxPrice: req.MaxPrice, expires: now.Add(2 * r.cfg.MaxClockSkew)}
+	r.addSeenLocked(id, &seenEntry{target: d.target, dEph: req.Ephemeral, sentAt: now, maxPrice: req.MaxPrice, expires: now.Add(2 * r.cfg.MaxClockSkew)}, seenKey{self: true})
 	r.dials[id] = d
 	var wait time.Duration
 	links := r.neighbourLinksLocked(nil)

@@ -115,7 +115,10 @@ type Config struct {
 	// AcceptBacklog is how many connections wait for Accept per listener;
 	// more are refused. Default 128.
 	AcceptBacklog int
-	// MaxSeen bounds the table of recent requests. Default 65536.
+	// MaxSeen bounds the table of recent requests. It is fair-shared:
+	// each peer may hold max(MaxSeen/peers, 256) entries of requests it
+	// relays and as many of requests for this node's listeners; the
+	// node's own dials are never refused. Default 65536.
 	MaxSeen int
 	// Fanout is how many known next hops a request goes to when the
 	// route table knows the target (otherwise it is flooded). Default 2.
@@ -123,7 +126,8 @@ type Config struct {
 	// RouteTTL is how long a learned route lives unless confirmed again.
 	// Default 10m.
 	RouteTTL time.Duration
-	// MaxRoutes bounds the route table (targets). Default 16384.
+	// MaxRoutes bounds the route table (targets); each next hop may lead
+	// to at most max(MaxRoutes/peers, 64) of them. Default 16384.
 	MaxRoutes int
 	// DirectedWait is how long a dial sent to known next hops waits for an
 	// ack before it floods a fresh request: this multiple of the best
@@ -152,6 +156,42 @@ type Config struct {
 	Rand io.Reader
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+
+	// Circuit budgets. A relayed circuit whose far end does not read
+	// holds up to a stream window of bytes in each of its two link
+	// streams plus two splice buffers: CircuitCost() reserves that much
+	// from the moment its ack passes until it ends. An ack whose circuit
+	// would exceed a budget is dropped (counted in Stats.CircuitsRefused)
+	// and the dialler uses another of its paths. A circuit counts
+	// against both the peer its stream comes from and the one it goes
+	// to.
+	//
+	// StreamWindow is the per-stream window of the node's peer links
+	// (peer.Config.StreamWindow), what one direction of a circuit may
+	// hold. Default 1 MiB.
+	StreamWindow int
+	// MaxCircuits bounds the circuits relayed at once, waiting or
+	// active. Default 4096.
+	MaxCircuits int
+	// MaxCircuitsPerPeer bounds the circuits through one peer.
+	// Default 256.
+	MaxCircuitsPerPeer int
+	// CircuitMemory bounds the bytes reserved by all circuits.
+	// Default 256 MiB (about 120 circuits at the default window).
+	CircuitMemory int64
+	// CircuitMemoryPerPeer bounds the bytes reserved by the circuits
+	// through one peer. Default CircuitMemory/4.
+	CircuitMemoryPerPeer int64
+}
+
+// CircuitCost is the buffer memory one relayed circuit reserves: a
+// stream window each way and two splice buffers.
+func (c *Config) CircuitCost() int64 {
+	w := c.StreamWindow
+	if w <= 0 {
+		w = 1 << 20
+	}
+	return relay.CircuitCost(w)
 }
 
 func (c *Config) setDefaults() error {
@@ -207,6 +247,18 @@ func (c *Config) setDefaults() error {
 	dur(&c.Heartbeat, time.Second)
 	dur(&c.StallTimeout, 4*time.Second)
 	dur(&c.FailoverTimeout, 20*time.Second)
+	num(&c.StreamWindow, 1<<20)
+	num(&c.MaxCircuits, 4096)
+	num(&c.MaxCircuitsPerPeer, 256)
+	if c.CircuitMemory < 0 || c.CircuitMemoryPerPeer < 0 {
+		bad = append(bad, "a negative circuit memory")
+	}
+	if c.CircuitMemory <= 0 {
+		c.CircuitMemory = 256 << 20
+	}
+	if c.CircuitMemoryPerPeer <= 0 {
+		c.CircuitMemoryPerPeer = c.CircuitMemory / 4
+	}
 	if c.DirectedWait <= 0 {
 		c.DirectedWait = 4
 	}
@@ -255,6 +307,8 @@ type Router struct {
 	// beforeVerify, if set (by tests), runs before a target verifies a
 	// request's signature.
 	beforeVerify func()
+
+	seenOwners map[seenKey]*seenOwner // the shares of seen (see seen.go)
 }
 
 // neighbour is a peer as the router sees it. Two token buckets guard the
@@ -333,6 +387,7 @@ type seenEntry struct {
 	// answered once it passes (they are the dialler's backup paths).
 	checking bool
 	early    []*peer.Link
+	owner    seenKey // whose share of the table it uses
 }
 
 type circuitKey struct {
@@ -382,6 +437,8 @@ func New(cfg Config) (*Router, error) {
 		matchers:  make(map[*Listener]struct{}),
 		gone:      make(map[[20]byte]goneKey),
 		sessions:  make(map[*Session]struct{}),
+
+		seenOwners: make(map[seenKey]*seenOwner),
 	}
 	r.routes = newTable(cfg.RouteTTL, cfg.MaxRoutes)
 	r.relay = r.newRelay()
@@ -482,11 +539,7 @@ func (r *Router) janitor() {
 func (r *Router) expire(now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for id, e := range r.seen {
-		if now.After(e.expires) {
-			delete(r.seen, id)
-		}
-	}
+	r.expireSeenLocked(now.UnixNano())
 	r.relay.Expire(now)
 	for id, in := range r.inbound {
 		if in.session == nil && now.After(in.expires) {
@@ -608,7 +661,8 @@ type counters struct {
 	streamsRejected,
 	acceptsFailed, directedTimeouts,
 	acksOverPrice, requestsRefusedCredit atomic.Int64
-	session session.Counters // failovers, their time, direct paths
+	requestsOverShare, seenEvicted, routesOverShare, acceptsRefused atomic.Int64
+	session                                                         session.Counters // failovers, their time, direct paths
 }
 
 // Stats is a snapshot of the router's counters.
@@ -647,6 +701,21 @@ type Stats struct {
 	// end now reads records that rely on the peer link's encryption
 	// rather than their own (see Config.EncryptDirect).
 	DirectPaths int64
+	// RequestsOverShare counts requests dropped because their peer held
+	// its share of the seen-request table (or the table was full of
+	// shares no larger than its own); SeenEvicted, entries dropped from
+	// the largest share to make room for a smaller one; RoutesOverShare,
+	// routes not learned because their next hop held its share of the
+	// route table.
+	RequestsOverShare, SeenEvicted, RoutesOverShare int64
+	// CircuitsRefused counts acks not passed on because the circuit they
+	// would have made was over a budget (Config.MaxCircuits,
+	// MaxCircuitsPerPeer, CircuitMemory, CircuitMemoryPerPeer); the
+	// dialler uses another path.
+	CircuitsRefused int64
+	// AcceptsRefused counts requests refused because their listener's
+	// backlog (queued and reserved connections) was full.
+	AcceptsRefused int64
 }
 
 // ControlMessages is the number of connect requests, acks and refusals
@@ -678,5 +747,8 @@ func (r *Router) Stats() Stats {
 		AcksOverPrice:    c.acksOverPrice.Load(), CutOffs: cutOffs,
 		RequestsRefusedCredit: c.requestsRefusedCredit.Load() + rs.Refused,
 		DirectPaths:           c.session.DirectPaths.Load(),
+		RequestsOverShare:     c.requestsOverShare.Load(), SeenEvicted: c.seenEvicted.Load(),
+		RoutesOverShare: c.routesOverShare.Load(),
+		CircuitsRefused: rs.OverBudget, AcceptsRefused: c.acceptsRefused.Load(),
 	}
 }
