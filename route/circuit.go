@@ -233,7 +233,14 @@ func (r *Router) registerInbound(s *Session) error {
 // confirm queues a new session for Accept (the session has already told
 // the dialler its hello arrived).
 func (r *Router) confirm(lst *Listener, s *Session) {
-	if !lst.enqueue(s) {
+	r.mu.Lock()
+	in := r.inbound[s.ID()]
+	reserved := in != nil && in.reserved && in.lst == lst
+	if reserved {
+		in.reserved = false // the slot is the session's now
+	}
+	r.mu.Unlock()
+	if !lst.enqueue(s, reserved) {
 		s.Abort(fmt.Errorf("%w: listener closed or busy", ErrRefused))
 		r.stats.acceptsFailed.Add(1)
 	}

@@ -181,8 +181,12 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id addr.ConnID, 
 	r.mu.Lock()
 	in := r.inbound[id]
 	if in == nil {
-		if lst.full() {
+		// The backlog slot is reserved before the ack goes out, so
+		// the connection finds room when its hello arrives; without
+		// one the dialler is refused now rather than dropped later.
+		if !lst.reserve() {
 			r.mu.Unlock()
+			r.stats.acceptsRefused.Add(1)
 			if l.Send(newRefuse(id, key, wire.RefuseBusy)) == nil {
 				r.stats.acksSent.Add(1)
 			}
@@ -190,11 +194,13 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id addr.ConnID, 
 		}
 		eph, err := newKey(r.cfg.Rand)
 		if err != nil {
+			lst.release()
 			r.mu.Unlock()
 			return
 		}
 		dEph, err := parseKey(req.Ephemeral)
 		if err != nil {
+			lst.release()
 			r.mu.Unlock()
 			return
 		}
@@ -205,6 +211,7 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id addr.ConnID, 
 			paths:    make(map[uint32]*peer.Link),
 			streamed: make(map[uint32]bool),
 			expires:  r.now().Add(r.cfg.CircuitSetupTimeout),
+			reserved: true,
 		}
 		r.inbound[id] = in
 	}

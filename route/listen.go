@@ -17,8 +17,9 @@ type Listener struct {
 	queue chan *Session
 	done  chan struct{}
 
-	mu     sync.Mutex
-	closed bool
+	mu      sync.Mutex
+	closed  bool
+	pending int // backlog slots reserved by connections being set up
 }
 
 // Listen starts accepting connections to key. One node may listen on many
@@ -83,11 +84,45 @@ func (l *Listener) Accept() (*Session, error) {
 // Done is closed when the listener is closed.
 func (l *Listener) Done() <-chan struct{} { return l.done }
 
-func (l *Listener) full() bool { return len(l.queue) >= cap(l.queue) }
+// The backlog counts the connections waiting for Accept and those being
+// set up: a target reserves a slot (reserve) before it acks a request,
+// and refuses the request when none is left, so a dialler that got an
+// ack finds room when its hello arrives. The slot becomes the queued
+// connection (enqueue with reserved), or is given back (release) when
+// the setup never completes.
 
-func (l *Listener) enqueue(s *Session) bool {
+func (l *Listener) full() bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	return len(l.queue)+l.pending >= cap(l.queue)
+}
+
+// reserve takes a backlog slot for a connection being set up, if one is
+// free and the listener is open.
+func (l *Listener) reserve() bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed || len(l.queue)+l.pending >= cap(l.queue) {
+		return false
+	}
+	l.pending++
+	return true
+}
+
+// release gives back a slot reserve took.
+func (l *Listener) release() {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pending--
+}
+
+// enqueue queues s for Accept, in the slot reserved for it if reserved.
+func (l *Listener) enqueue(s *Session, reserved bool) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if reserved {
+		l.pending--
+	}
 	if l.closed {
 		return false
 	}

@@ -408,6 +408,17 @@ type inboundState struct {
 	nextPath uint32
 	session  *Session
 	expires  time.Time
+	reserved bool // holds a slot of lst's backlog (see Listener.reserve)
+}
+
+// dropInboundLocked forgets the setup of connection id, giving back its
+// backlog slot if it still holds one.
+func (r *Router) dropInboundLocked(id addr.ConnID, in *inboundState) {
+	if in.reserved {
+		in.reserved = false
+		in.lst.release()
+	}
+	delete(r.inbound, id)
 }
 
 type goneKey struct {
@@ -543,7 +554,7 @@ func (r *Router) expire(now time.Time) {
 	r.relay.Expire(now)
 	for id, in := range r.inbound {
 		if in.session == nil && now.After(in.expires) {
-			delete(r.inbound, id)
+			r.dropInboundLocked(id, in)
 		}
 	}
 	for h, g := range r.gone {
@@ -649,7 +660,7 @@ func (r *Router) removeSession(s *Session) {
 	defer r.mu.Unlock()
 	delete(r.sessions, s)
 	if in := r.inbound[s.ID()]; in != nil && in.session == s {
-		delete(r.inbound, s.ID())
+		r.dropInboundLocked(s.ID(), in)
 	}
 }
 
