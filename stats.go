@@ -41,6 +41,17 @@ type Stats struct {
 	// encryption instead of sealing every record again (see
 	// Config.EncryptDirect), counted by each end as it switches.
 	DirectPaths int64
+	// Table shares (see route.Config.MaxSeen, MaxRoutes): requests
+	// dropped because their peer held its share of the seen-request
+	// table, entries evicted from the largest share to make room for a
+	// smaller one, and routes not learned because their next hop held
+	// its share of the route table.
+	RequestsOverShare, SeenEvicted, RoutesOverShare int64
+	// Circuits refused for a budget (Config.MaxCircuits and the rest):
+	// their acks were dropped and the dialler used another path.
+	CircuitsRefused int64
+	// Requests refused because their listener's backlog was full.
+	AcceptsRefused int64
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -74,7 +85,9 @@ func (n *Node) Stats() Stats {
 		HandshakesFailed: int64(n.peers.FailedHandshakes()), AcceptsFailed: r.AcceptsFailed,
 		Failovers: r.Failovers, FailoverTime: r.FailoverTime, DirectedTimeouts: r.DirectedTimeouts,
 		AcksOverPrice: r.AcksOverPrice, CutOffs: r.CutOffs, RequestsRefusedCredit: r.RequestsRefusedCredit,
-		DirectPaths: r.DirectPaths,
+		DirectPaths:       r.DirectPaths,
+		RequestsOverShare: r.RequestsOverShare, SeenEvicted: r.SeenEvicted, RoutesOverShare: r.RoutesOverShare,
+		CircuitsRefused: r.CircuitsRefused, AcceptsRefused: r.AcceptsRefused,
 	}
 	obs := make(map[[20]byte]route.PeerObservation)
 	for _, o := range n.router.Observations() {
