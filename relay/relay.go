@@ -21,6 +21,11 @@
 // not block either (billing's RelayMeter only adds to atomic counters).
 // Relay knows no billing: the refusal of a cut-off neighbour and the
 // meter of a circuit are the caller's, through Config.
+//
+// The table holds circuits to budgets (Config.MaxCircuits, MaxPerLink,
+// Memory, MemoryPerLink): every circuit reserves CircuitCost of buffer
+// memory while it is in the table, and counts against both its links,
+// so one peer cannot pin the node's memory with circuits nobody reads.
 package relay
 
 import (

@@ -47,7 +47,11 @@
 //
 // Tables are bounded and expire: seen requests after twice the skew
 // window, circuits that never got a stream after Config.CircuitSetupTimeout,
-// active circuits when their streams end.
+// active circuits when their streams end. The tables peers fill are
+// fair-shared among them (see seen.go and table), circuits are held to
+// budgets of count and buffer memory per peer and in all, and a
+// listener's backlog is reserved before a request is acked, so no one
+// party can deny the node to the others.
 package route
 
 import (
