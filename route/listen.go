@@ -91,12 +91,6 @@ func (l *Listener) Done() <-chan struct{} { return l.done }
 // connection (enqueue with reserved), or is given back (release) when
 // the setup never completes.
 
-func (l *Listener) full() bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.queue)+l.pending >= cap(l.queue)
-}
-
 // reserve takes a backlog slot for a connection being set up, if one is
 // free and the listener is open.
 func (l *Listener) reserve() bool {
