@@ -129,7 +129,7 @@ func TestCircuitsNobodyReadsStayWithinTheRelaysBudget(t *testing.T) {
 		last = fmt.Sprintf("to3 %d\nvictim %+v\ntarget %+v", victimTo3(), vs, ts)
 		return vs.RequestsSeen >= 1000 && victimTo3() == ts.RequestsSeen+ts.RequestsInvalid+ts.RequestsThrottled+ts.RequestsOverShare &&
 			ts.AcksSent == vs.AcksRelayed-acks0+vs.CircuitsRefused
-	}, 120*time.Second, 10*time.Millisecond)
+	}, 240*time.Second, 10*time.Millisecond)
 	t.Logf("all answered after %v", time.Since(flooded))
 	stopDials()
 	dials.Wait()
