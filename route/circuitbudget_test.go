@@ -123,7 +123,11 @@ func TestCircuitsNobodyReadsStayWithinTheRelaysBudget(t *testing.T) {
 		return -1
 	}
 	var last string
-	defer func() { t.Log(last) }()
+	defer func() {
+		if t.Failed() {
+			t.Log(last)
+		}
+	}()
 	require.Eventually(t, func() bool {
 		vs, ts := victim.Stats(), nodes[3].r.Stats()
 		last = fmt.Sprintf("to3 %d\nvictim %+v\ntarget %+v", victimTo3(), vs, ts)
