@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+
 	"github.com/foxtrotnet/foxtrot/addr"
 )
 
