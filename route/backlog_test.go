@@ -75,3 +75,33 @@ func TestAFullBacklogRefusesNeverDropsLater(t *testing.T) {
 }
 
 func isRefused(err error) bool { return errors.Is(err, ErrRefused) }
+
+func TestSetupsOnePeerNeverCompletesLeaveTheBacklogToOthers(t *testing.T) {
+	// 0 sends 50 signed requests for a listener on 1 and never opens their
+	// streams: the setups hold backlog slots until they expire, but only
+	// 0's share of them, so 2 still connects.
+	const backlog = 64
+	sn := simnet.New(3, simnet.Line, simnet.Options{})
+	nodes := startNodes(t, sn, func(i int, c *Config) {
+		c.AcceptBacklog = backlog
+		c.RequestRate, c.RequestBurst = 1e6, 1e6
+	}, nil)
+	l := echo(t, nodes[1])
+	from0 := linkTo(t, nodes[1], nodes[0])
+	before := nodes[1].r.Stats()
+	for i := 0; i < 50; i++ {
+		req, _, err := newRequest(l.Addr(), 0, 0, 0, time.Now(), nil)
+		require.NoError(t, err)
+		nodes[1].r.handleRequest(from0, req)
+	}
+	st := nodes[1].r.Stats()
+	require.EqualValues(t, 50, st.AcksSent-before.AcksSent, "each answered: acked or refused")
+	require.EqualValues(t, 50-backlog/2, st.AcceptsRefused-before.AcceptsRefused, "0's share is half the backlog")
+
+	s, err := dial(t, nodes[2], l.Addr(), 5*time.Second)
+	require.NoError(t, err, "2 still gets a slot")
+	roundTrip(t, s, "room for me")
+	s.Close()
+	s, err = dial(t, nodes[0], l.Addr(), 5*time.Second)
+	require.ErrorIs(t, err, ErrRefused, "0 has used its share")
+}

@@ -236,11 +236,13 @@ func (r *Router) confirm(lst *Listener, s *Session) {
 	r.mu.Lock()
 	in := r.inbound[s.ID()]
 	reserved := in != nil && in.reserved && in.lst == lst
+	var via *peer.Link
 	if reserved {
 		in.reserved = false // the slot is the session's now
+		via = in.via
 	}
 	r.mu.Unlock()
-	if !lst.enqueue(s, reserved) {
+	if !lst.enqueue(s, reserved, via) {
 		s.Abort(fmt.Errorf("%w: listener closed or busy", ErrRefused))
 		r.stats.acceptsFailed.Add(1)
 	}

@@ -386,14 +386,14 @@ func buildHello(identity *keyPair, helloH [32]byte, hops []Hop) []byte {
 // dialLocal connects to a listener of this very node over an in-memory
 // pipe, with the same session layer as any other connection.
 func (r *Router) dialLocal(identity *keyPair, lst *Listener) (*Session, error) {
-	if !lst.reserve() {
+	if !lst.reserve(nil, 0) {
 		r.stats.acceptsRefused.Add(1)
 		return nil, fmt.Errorf("%w by %s: %s", ErrRefused, addr.FromHash160(lst.addr).String(), refuseReason(wire.RefuseBusy))
 	}
 	reserved := true // until the inbound state below holds the slot
 	defer func() {
 		if reserved {
-			lst.release()
+			lst.release(nil)
 		}
 	}()
 	var id addr.ConnID

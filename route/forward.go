@@ -184,7 +184,8 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id addr.ConnID, 
 		// The backlog slot is reserved before the ack goes out, so
 		// the connection finds room when its hello arrives; without
 		// one the dialler is refused now rather than dropped later.
-		if !lst.reserve() {
+		share := max(cap(lst.queue)/max(len(r.nbrs), 1), min(cap(lst.queue), minBacklogShare))
+		if !lst.reserve(l, share) {
 			r.mu.Unlock()
 			r.stats.acceptsRefused.Add(1)
 			if l.Send(newRefuse(id, key, wire.RefuseBusy)) == nil {
@@ -194,13 +195,13 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id addr.ConnID, 
 		}
 		eph, err := newKey(r.cfg.Rand)
 		if err != nil {
-			lst.release()
+			lst.release(l)
 			r.mu.Unlock()
 			return
 		}
 		dEph, err := parseKey(req.Ephemeral)
 		if err != nil {
-			lst.release()
+			lst.release(l)
 			r.mu.Unlock()
 			return
 		}
@@ -211,7 +212,7 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id addr.ConnID, 
 			paths:    make(map[uint32]*peer.Link),
 			streamed: make(map[uint32]bool),
 			expires:  r.now().Add(r.cfg.CircuitSetupTimeout),
-			reserved: true,
+			reserved: true, via: l,
 		}
 		r.inbound[id] = in
 	}

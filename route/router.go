@@ -412,7 +412,8 @@ type inboundState struct {
 	nextPath uint32
 	session  *Session
 	expires  time.Time
-	reserved bool // holds a slot of lst's backlog (see Listener.reserve)
+	reserved bool       // holds a slot of lst's backlog (see Listener.reserve)
+	via      *peer.Link // the peer the request came from (nil: this node)
 }
 
 // dropInboundLocked forgets the setup of connection id, giving back its
@@ -420,7 +421,7 @@ type inboundState struct {
 func (r *Router) dropInboundLocked(id addr.ConnID, in *inboundState) {
 	if in.reserved {
 		in.reserved = false
-		in.lst.release()
+		in.lst.release(in.via)
 	}
 	delete(r.inbound, id)
 }
