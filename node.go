@@ -94,11 +94,11 @@ type Config struct {
 	AcceptBacklog int
 	// MaxCircuits and MaxCircuitsPerPeer bound the circuits this node
 	// relays at once, in all and through one peer; CircuitMemory and
-	// CircuitMemoryPerPeer bound the buffer memory they may pin, each
-	// circuit reserving two stream windows and two 64 KiB copy buffers
+	// CircuitMemoryPerPeer bound the buffer memory active ones may pin,
+	// each reserving two stream windows and two 64 KiB copy buffers
 	// (route.Config.CircuitCost). A circuit over a budget is refused and
 	// counted in Stats.CircuitsRefused; the dialler uses another path.
-	// Defaults 4096, 256, 256 MiB and a quarter of CircuitMemory.
+	// Defaults 8192, 1024, 256 MiB and half of CircuitMemory.
 	MaxCircuits, MaxCircuitsPerPeer     int
 	CircuitMemory, CircuitMemoryPerPeer int64
 }

@@ -103,11 +103,15 @@ type Config struct {
 	Logger *slog.Logger
 
 	// Budgets (zero: no limit). Every circuit in the table, waiting for
-	// its stream or active, reserves Cost bytes (see CircuitCost) and
-	// counts against both its links; Add refuses one that would take the
-	// table past MaxCircuits or Memory, or either link past MaxPerLink or
-	// MemoryPerLink, with an error wrapping ErrOverBudget that names the
-	// limit.
+	// its stream or active, counts against MaxCircuits and against
+	// MaxPerLink for both its links; an active one also reserves Cost
+	// bytes (see CircuitCost) of Memory and of MemoryPerLink for both
+	// (a circuit waiting for its stream holds no buffers). Add refuses a
+	// circuit over a count, or when a memory budget has no room left
+	// for it; Handle refuses (closes) the stream of a circuit whose
+	// activation would exceed a memory budget. Both count in
+	// Stats.OverBudget; Add's error wraps ErrOverBudget and names the
+	// limit, as does Handle's log.
 	MaxCircuits, MaxPerLink int
 	Memory, MemoryPerLink   int64
 	Cost                    int64
@@ -203,7 +207,7 @@ func (t *Table) Add(k Key, c Circuit) error {
 		return err
 	}
 	t.circuits[k] = &circuit{Circuit: c}
-	t.chargeLocked(c, 1)
+	t.countLocked(c, 1)
 	return nil
 }
 
@@ -216,12 +220,23 @@ func (c Circuit) links() []Link {
 }
 
 // checkBudgetLocked reports which budget, if any, one more circuit c
-// would exceed.
+// would exceed: the counts, and the memory budgets were it active.
 func (t *Table) checkBudgetLocked(c Circuit) error {
-	cost := t.cfg.Cost
 	if m := t.cfg.MaxCircuits; m > 0 && len(t.circuits) >= m {
 		return fmt.Errorf("%w: %d circuits (MaxCircuits)", ErrOverBudget, m)
 	}
+	for _, l := range c.links() {
+		if u, m := t.usage[l], t.cfg.MaxPerLink; u != nil && m > 0 && u.n >= m {
+			return fmt.Errorf("%w: %d circuits through %s (MaxCircuitsPerPeer)", ErrOverBudget, m, l.ID())
+		}
+	}
+	return t.checkMemoryLocked(c)
+}
+
+// checkMemoryLocked reports which memory budget, if any, c's activation
+// would exceed.
+func (t *Table) checkMemoryLocked(c Circuit) error {
+	cost := t.cfg.Cost
 	if m := t.cfg.Memory; m > 0 && t.reserved+cost > m {
 		return fmt.Errorf("%w: %d bytes reserved of %d (CircuitMemory)", ErrOverBudget, t.reserved, m)
 	}
@@ -230,9 +245,6 @@ func (t *Table) checkBudgetLocked(c Circuit) error {
 		if u == nil {
 			continue
 		}
-		if m := t.cfg.MaxPerLink; m > 0 && u.n >= m {
-			return fmt.Errorf("%w: %d circuits through %s (MaxCircuitsPerPeer)", ErrOverBudget, m, l.ID())
-		}
 		if m := t.cfg.MemoryPerLink; m > 0 && u.bytes+cost > m {
 			return fmt.Errorf("%w: %d bytes reserved through %s of %d (CircuitMemoryPerPeer)", ErrOverBudget, u.bytes, l.ID(), m)
 		}
@@ -240,11 +252,9 @@ func (t *Table) checkBudgetLocked(c Circuit) error {
 	return nil
 }
 
-// chargeLocked adds (sign 1) or returns (-1) circuit c's share of the
-// budgets.
-func (t *Table) chargeLocked(c Circuit, sign int) {
-	cost := t.cfg.Cost * int64(sign)
-	t.reserved += cost
+// countLocked adds (sign 1) or takes away (-1) circuit c from the
+// counts of its links.
+func (t *Table) countLocked(c Circuit, sign int) {
 	for _, l := range c.links() {
 		u := t.usage[l]
 		if u == nil {
@@ -252,9 +262,20 @@ func (t *Table) chargeLocked(c Circuit, sign int) {
 			t.usage[l] = u
 		}
 		u.n += sign
-		u.bytes += cost
 		if u.n <= 0 {
 			delete(t.usage, l)
+		}
+	}
+}
+
+// reserveLocked reserves (sign 1) or gives back (-1) an active circuit
+// c's memory; its links are in usage while it is in the table.
+func (t *Table) reserveLocked(c Circuit, sign int) {
+	cost := t.cfg.Cost * int64(sign)
+	t.reserved += cost
+	for _, l := range c.links() {
+		if u := t.usage[l]; u != nil {
+			u.bytes += cost
 		}
 	}
 }
@@ -262,7 +283,10 @@ func (t *Table) chargeLocked(c Circuit, sign int) {
 // deleteLocked forgets circuit k, which is c, and returns its budget.
 func (t *Table) deleteLocked(k Key, c *circuit) {
 	delete(t.circuits, k)
-	t.chargeLocked(c.Circuit, -1)
+	if c.active {
+		t.reserveLocked(c.Circuit, -1)
+	}
+	t.countLocked(c.Circuit, -1)
 }
 
 // Has reports whether a circuit with key k is known.
@@ -298,7 +322,16 @@ func (t *Table) Handle(up Link, s Stream, h wire.StreamHeader) bool {
 		t.mu.Unlock()
 		return false // expired, dropped or taken in between
 	}
+	if err := t.checkMemoryLocked(c.Circuit); err != nil {
+		t.deleteLocked(k, c)
+		t.mu.Unlock()
+		t.overBudget.Add(1)
+		t.cfg.Logger.Debug("circuit refused", "conn", h.ID, "path", h.Path, "err", err)
+		s.Close()
+		return true
+	}
 	c.active = true
+	t.reserveLocked(c.Circuit, 1)
 	t.mu.Unlock()
 	t.run(k, c, s, h)
 	return true

@@ -132,7 +132,7 @@ func TestCircuitsNobodyReadsStayWithinTheRelaysBudget(t *testing.T) {
 		vs, ts := victim.Stats(), nodes[3].r.Stats()
 		last = fmt.Sprintf("to3 %d\nvictim %+v\ntarget %+v", victimTo3(), vs, ts)
 		return vs.RequestsSeen >= 1000 && victimTo3() == ts.RequestsSeen+ts.RequestsInvalid+ts.RequestsThrottled+ts.RequestsOverShare &&
-			ts.AcksSent == vs.AcksRelayed-acks0+vs.CircuitsRefused
+			ts.AcksSent <= vs.AcksRelayed-acks0+vs.CircuitsRefused
 	}, 240*time.Second, 10*time.Millisecond)
 	t.Logf("all answered after %v", time.Since(flooded))
 	stopDials()
@@ -140,26 +140,30 @@ func TestCircuitsNobodyReadsStayWithinTheRelaysBudget(t *testing.T) {
 	mu.Lock()
 	held := len(streams)
 	mu.Unlock()
-	require.LessOrEqual(t, held, fits, "no more circuits than the per-peer budget")
-	require.Positive(t, held)
+	// The attacker got acks and opened streams; the victim carries no
+	// more of them than its per-peer memory budget (2's circuit, which
+	// may not have ended yet, aside) and refused the rest.
+	active := victim.Stats().CircuitsActive
+	require.LessOrEqual(t, active, int64(fits+1), "no more active circuits than the per-peer budget")
+	require.GreaterOrEqual(t, active, int64(fits-1))
 	require.Positive(t, victim.Stats().CircuitsRefused)
 	// The held circuits fill up: 3's window (at least yamux's initial
 	// 256 KiB, as 3 never reads), then the victim's.
 	require.Eventually(t, func() bool {
-		return victim.Stats().BytesRelayed >= int64(held)*256<<10
+		return victim.Stats().BytesRelayed >= (active-1)*256<<10
 	}, 20*time.Second, 10*time.Millisecond)
 
 	before = time.Now()
 	s, err = dial(t, nodes[2], far.Addr(), 5*time.Second)
 	require.NoError(t, err, "a dial through the victim")
-	t.Logf("dial through the victim holding %d unread circuits: %v (before: %v)", held, time.Since(before), calm)
+	t.Logf("dial through the victim holding %d unread circuits: %v (before: %v)", active, time.Since(before), calm)
 	roundTrip(t, s, "during")
 	s.Close()
 
 	heap1, g1 := heapInUse(), runtime.NumGoroutine()
 	st := victim.Stats()
-	t.Logf("%d circuits held, %d refused, %d bytes reserved at the victim; process heap %+d MiB, goroutines %+d",
-		held, st.CircuitsRefused, victim.relay.Stats().Reserved, (int64(heap1)-int64(heap0))>>20, g1-g0)
+	t.Logf("%d streams opened by the attacker, %d circuits active, %d refused, %d bytes reserved at the victim; process heap %+d MiB, goroutines %+d",
+		held, active, st.CircuitsRefused, victim.relay.Stats().Reserved, (int64(heap1)-int64(heap0))>>20, g1-g0)
 	require.LessOrEqual(t, victim.relay.Stats().Reserved, perPeer+cost, "the attacker's share, and 2's circuit if it has not ended yet")
 	// The process holds the victim's budget and the attacker's own
 	// buffers (3's window for each circuit): without the budget it

@@ -164,27 +164,30 @@ type Config struct {
 	// Circuit budgets. A relayed circuit whose far end does not read
 	// holds up to a stream window of bytes in each of its two link
 	// streams plus two splice buffers: CircuitCost() reserves that much
-	// from the moment its ack passes until it ends. An ack whose circuit
-	// would exceed a budget is dropped (counted in Stats.CircuitsRefused)
-	// and the dialler uses another of its paths. A circuit counts
-	// against both the peer its stream comes from and the one it goes
-	// to.
+	// while it carries a stream. A circuit counts against both the peer
+	// its stream comes from and the one it goes to. An ack whose circuit
+	// would exceed a count, or finds a memory budget full, is dropped,
+	// and the dialler uses another of its paths; a stream whose circuit
+	// would exceed a memory budget is closed, and the dialler fails over.
+	// Both count in Stats.CircuitsRefused.
 	//
 	// StreamWindow is the per-stream window of the node's peer links
 	// (peer.Config.StreamWindow), what one direction of a circuit may
 	// hold. Default 1 MiB.
 	StreamWindow int
-	// MaxCircuits bounds the circuits relayed at once, waiting or
-	// active. Default 4096.
+	// MaxCircuits bounds the circuits relayed at once, waiting for their
+	// stream (a backup path holds one for CircuitSetupTimeout) or
+	// active. Default 8192.
 	MaxCircuits int
 	// MaxCircuitsPerPeer bounds the circuits through one peer.
-	// Default 256.
+	// Default 1024.
 	MaxCircuitsPerPeer int
-	// CircuitMemory bounds the bytes reserved by all circuits.
-	// Default 256 MiB (about 120 circuits at the default window).
+	// CircuitMemory bounds the bytes reserved by all active circuits.
+	// Default 256 MiB (about 120 circuits nobody reads at the default
+	// window).
 	CircuitMemory int64
-	// CircuitMemoryPerPeer bounds the bytes reserved by the circuits
-	// through one peer. Default CircuitMemory/4.
+	// CircuitMemoryPerPeer bounds the bytes reserved by the active
+	// circuits through one peer. Default CircuitMemory/2.
 	CircuitMemoryPerPeer int64
 }
 
@@ -252,8 +255,8 @@ func (c *Config) setDefaults() error {
 	dur(&c.StallTimeout, 4*time.Second)
 	dur(&c.FailoverTimeout, 20*time.Second)
 	num(&c.StreamWindow, 1<<20)
-	num(&c.MaxCircuits, 4096)
-	num(&c.MaxCircuitsPerPeer, 256)
+	num(&c.MaxCircuits, 8192)
+	num(&c.MaxCircuitsPerPeer, 1024)
 	if c.CircuitMemory < 0 || c.CircuitMemoryPerPeer < 0 {
 		bad = append(bad, "a negative circuit memory")
 	}
@@ -261,7 +264,7 @@ func (c *Config) setDefaults() error {
 		c.CircuitMemory = 256 << 20
 	}
 	if c.CircuitMemoryPerPeer <= 0 {
-		c.CircuitMemoryPerPeer = c.CircuitMemory / 4
+		c.CircuitMemoryPerPeer = c.CircuitMemory / 2
 	}
 	if c.DirectedWait <= 0 {
 		c.DirectedWait = 4
