@@ -89,7 +89,8 @@ type Config struct {
 	// in flight on one hop of a connection). Default 1 MiB.
 	StreamWindow int
 	// AcceptBacklog is how many connections wait for Accept per
-	// listener; more are refused. Default 128.
+	// listener, counting those being set up; more are refused
+	// (route.ErrRefused). Default 128.
 	AcceptBacklog int
 	// MaxInboundHandshakes bounds inbound peer connections whose
 	// handshake has not ended (act one not yet arrived included); when all
@@ -120,6 +121,15 @@ type Config struct {
 	// Default 3s. A relay dying is not this: connections through it fail
 	// over within FailoverTimeout.
 	GoneTimeout time.Duration
+	// MaxCircuits and MaxCircuitsPerPeer bound the circuits this node
+	// relays at once, in all and through one peer; CircuitMemory and
+	// CircuitMemoryPerPeer bound the buffer memory active ones may pin,
+	// each reserving two stream windows and two 64 KiB copy buffers
+	// (route.Config.CircuitCost). A circuit over a budget is refused and
+	// counted in Stats.CircuitsRefused; the dialler uses another path.
+	// Defaults 8192, 1024, 256 MiB and half of CircuitMemory.
+	MaxCircuits, MaxCircuitsPerPeer     int
+	CircuitMemory, CircuitMemoryPerPeer int64
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -138,6 +148,7 @@ func (c *Config) validate() error {
 	for name, n := range map[string]int{
 		"RequestBurst": c.RequestBurst, "SendBuffer": c.SendBuffer, "RecvBuffer": c.RecvBuffer,
 		"StreamWindow": c.StreamWindow, "AcceptBacklog": c.AcceptBacklog,
+		"MaxCircuits": c.MaxCircuits, "MaxCircuitsPerPeer": c.MaxCircuitsPerPeer,
 	} {
 		if n < 0 {
 			bad = append(bad, name)
@@ -145,6 +156,12 @@ func (c *Config) validate() error {
 	}
 	if c.RequestRate < 0 {
 		bad = append(bad, "RequestRate")
+	}
+	if c.CircuitMemory < 0 {
+		bad = append(bad, "CircuitMemory")
+	}
+	if c.CircuitMemoryPerPeer < 0 {
+		bad = append(bad, "CircuitMemoryPerPeer")
 	}
 	if len(bad) > 0 {
 		slices.Sort(bad)
@@ -224,6 +241,12 @@ func NewNode(cfg Config) (*Node, error) {
 		Linger:          cfg.Linger,
 		AcceptBacklog:   cfg.AcceptBacklog,
 		GoneTimeout:     cfg.GoneTimeout,
+
+		StreamWindow:         cfg.StreamWindow,
+		MaxCircuits:          cfg.MaxCircuits,
+		MaxCircuitsPerPeer:   cfg.MaxCircuitsPerPeer,
+		CircuitMemory:        cfg.CircuitMemory,
+		CircuitMemoryPerPeer: cfg.CircuitMemoryPerPeer,
 	})
 	if err != nil {
 		return nil, err

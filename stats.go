@@ -54,6 +54,17 @@ type Stats struct {
 	// no link now: being dialled for the first time, or unreachable,
 	// with how often and why their dials failed. Sorted by multiaddr.
 	Unlinked []UnlinkedPeer
+	// Table shares (see route.Config.MaxSeen, MaxRoutes): requests
+	// dropped because their peer held its share of the seen-request
+	// table, entries evicted from the largest share to make room for a
+	// smaller one, and routes not learned because their next hop held
+	// its share of the route table.
+	RequestsOverShare, SeenEvicted, RoutesOverShare int64
+	// Circuits refused for a budget (Config.MaxCircuits and the rest):
+	// their acks were dropped and the dialler used another path.
+	CircuitsRefused int64
+	// Requests refused because their listener's backlog was full.
+	AcceptsRefused int64
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -87,8 +98,10 @@ func (n *Node) Stats() Stats {
 		HandshakesFailed: int64(n.peers.FailedHandshakes()), AcceptsFailed: r.AcceptsFailed,
 		Failovers: r.Failovers, FailoverTime: r.FailoverTime, DirectedTimeouts: r.DirectedTimeouts,
 		AcksOverPrice: r.AcksOverPrice, CutOffs: r.CutOffs, RequestsRefusedCredit: r.RequestsRefusedCredit,
-		DirectPaths: r.DirectPaths,
-		Unlinked:    n.unlinked(),
+		Unlinked:          n.unlinked(),
+		DirectPaths:       r.DirectPaths,
+		RequestsOverShare: r.RequestsOverShare, SeenEvicted: r.SeenEvicted, RoutesOverShare: r.RoutesOverShare,
+		CircuitsRefused: r.CircuitsRefused, AcceptsRefused: r.AcceptsRefused,
 	}
 	pr := n.peers.Refusals()
 	s.SocketsRefused, s.HandshakesRefused, s.StreamsRefused = int64(pr.Sockets), int64(pr.Handshakes), int64(pr.Streams)

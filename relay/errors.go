@@ -11,4 +11,7 @@ var (
 	// ErrUnreachable means a circuit's downstream stream could not be
 	// opened.
 	ErrUnreachable = errors.New("relay: next hop unreachable")
+	// ErrOverBudget means a circuit was refused because it would exceed
+	// a circuit or memory budget (the error names which).
+	ErrOverBudget = errors.New("relay: circuit over budget")
 )

@@ -21,6 +21,11 @@
 // not block either (billing's RelayMeter only adds to atomic counters).
 // Relay knows no billing: the refusal of a cut-off neighbour and the
 // meter of a circuit are the caller's, through Config.
+//
+// The table holds circuits to budgets (Config.MaxCircuits, MaxPerLink,
+// Memory, MemoryPerLink): every circuit reserves CircuitCost of buffer
+// memory while it is in the table, and counts against both its links,
+// so one peer cannot pin the node's memory with circuits nobody reads.
 package relay
 
 import (
@@ -100,7 +105,27 @@ type Config struct {
 	// it ends, with its key: ok as for Done. It runs on the circuit's
 	// goroutine after Done and may wait a moment (not block for long).
 	Ended func(k Key, c Circuit, ok bool)
+
+	// Budgets (zero: no limit). Every circuit in the table, waiting for
+	// its stream or active, counts against MaxCircuits and against
+	// MaxPerLink for both its links; an active one also reserves Cost
+	// bytes (see CircuitCost) of Memory and of MemoryPerLink for both
+	// (a circuit waiting for its stream holds no buffers). Add refuses a
+	// circuit over a count, or when a memory budget has no room left
+	// for it; Handle refuses (closes) the stream of a circuit whose
+	// activation would exceed a memory budget. Both count in
+	// Stats.OverBudget; Add's error wraps ErrOverBudget and names the
+	// limit, as does Handle's log.
+	MaxCircuits, MaxPerLink int
+	Memory, MemoryPerLink   int64
+	Cost                    int64
 }
+
+// CircuitCost is the most buffer memory a circuit can pin with streams
+// whose per-stream window is window: each direction may fill the window
+// of the stream it reads from while the other end does not read, and
+// each splice direction holds one copy buffer.
+func CircuitCost(window int) int64 { return 2*int64(window) + 2*spliceBuffer }
 
 // Stats are a table's counters.
 type Stats struct {
@@ -109,6 +134,9 @@ type Stats struct {
 	Bytes    int64 // bytes spliced, both directions
 	Refused  int64 // streams refused by Config.Refuse
 	Circuits int64 // circuits in the table now, active or waiting
+	// OverBudget counts circuits Add refused for a budget; Reserved is
+	// the memory the table's circuits reserve now.
+	OverBudget, Reserved int64
 }
 
 // Table is a node's circuit table. Its methods are safe for concurrent
@@ -121,8 +149,16 @@ type Table struct {
 	mu       sync.Mutex
 	circuits map[Key]*circuit
 	closed   bool
+	usage    map[Link]*usage // per link: circuits and reserved bytes
+	reserved int64           // bytes reserved by all circuits
 
-	relayed, active, bytes, refused atomic.Int64
+	relayed, active, bytes, refused, overBudget atomic.Int64
+}
+
+// usage is what one link's circuits take of the budgets.
+type usage struct {
+	n     int
+	bytes int64
 }
 
 type circuit struct {
@@ -154,7 +190,7 @@ func New(cfg Config) *Table {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	t := &Table{cfg: cfg, circuits: make(map[Key]*circuit)}
+	t := &Table{cfg: cfg, circuits: make(map[Key]*circuit), usage: make(map[Link]*usage)}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
 	return t
 }
@@ -170,8 +206,91 @@ func (t *Table) Add(k Key, c Circuit) error {
 	if _, dup := t.circuits[k]; dup {
 		return ErrDuplicate
 	}
+	if err := t.checkBudgetLocked(c); err != nil {
+		t.overBudget.Add(1)
+		return err
+	}
 	t.circuits[k] = &circuit{Circuit: c}
+	t.countLocked(c, 1)
 	return nil
+}
+
+// links returns the distinct links of c.
+func (c Circuit) links() []Link {
+	if c.Up == c.Down {
+		return []Link{c.Up}
+	}
+	return []Link{c.Up, c.Down}
+}
+
+// checkBudgetLocked reports which budget, if any, one more circuit c
+// would exceed: the counts, and the memory budgets were it active.
+func (t *Table) checkBudgetLocked(c Circuit) error {
+	if m := t.cfg.MaxCircuits; m > 0 && len(t.circuits) >= m {
+		return fmt.Errorf("%w: %d circuits (MaxCircuits)", ErrOverBudget, m)
+	}
+	for _, l := range c.links() {
+		if u, m := t.usage[l], t.cfg.MaxPerLink; u != nil && m > 0 && u.n >= m {
+			return fmt.Errorf("%w: %d circuits through %s (MaxCircuitsPerPeer)", ErrOverBudget, m, l.ID())
+		}
+	}
+	return t.checkMemoryLocked(c)
+}
+
+// checkMemoryLocked reports which memory budget, if any, c's activation
+// would exceed.
+func (t *Table) checkMemoryLocked(c Circuit) error {
+	cost := t.cfg.Cost
+	if m := t.cfg.Memory; m > 0 && t.reserved+cost > m {
+		return fmt.Errorf("%w: %d bytes reserved of %d (CircuitMemory)", ErrOverBudget, t.reserved, m)
+	}
+	for _, l := range c.links() {
+		u := t.usage[l]
+		if u == nil {
+			continue
+		}
+		if m := t.cfg.MemoryPerLink; m > 0 && u.bytes+cost > m {
+			return fmt.Errorf("%w: %d bytes reserved through %s of %d (CircuitMemoryPerPeer)", ErrOverBudget, u.bytes, l.ID(), m)
+		}
+	}
+	return nil
+}
+
+// countLocked adds (sign 1) or takes away (-1) circuit c from the
+// counts of its links.
+func (t *Table) countLocked(c Circuit, sign int) {
+	for _, l := range c.links() {
+		u := t.usage[l]
+		if u == nil {
+			u = &usage{}
+			t.usage[l] = u
+		}
+		u.n += sign
+		if u.n <= 0 {
+			delete(t.usage, l)
+		}
+	}
+}
+
+// reserveLocked reserves (sign 1) or gives back (-1) an active circuit
+// c's memory; its links are in usage while it is in the table.
+func (t *Table) reserveLocked(c Circuit, sign int) {
+	cost := t.cfg.Cost * int64(sign)
+	t.reserved += cost
+	for _, l := range c.links() {
+		if u := t.usage[l]; u != nil {
+			u.bytes += cost
+		}
+	}
+}
+
+// deleteLocked forgets circuit k, which is c, and returns its budget.
+func (t *Table) deleteLocked(k Key, c *circuit) {
+	delete(t.circuits, k)
+	if c.active {
+		t.reserveLocked(c.Circuit, -1)
+	}
+	t.countLocked(c.Circuit, -1)
 }
 
 // Has reports whether a circuit with key k is known.
@@ -207,7 +326,16 @@ func (t *Table) Handle(up Link, s Stream, h wire.StreamHeader) bool {
 		t.mu.Unlock()
 		return false // expired, dropped or taken in between
 	}
+	if err := t.checkMemoryLocked(c.Circuit); err != nil {
+		t.deleteLocked(k, c)
+		t.mu.Unlock()
+		t.overBudget.Add(1)
+		t.cfg.Logger.Debug("circuit refused", "conn", h.ID, "path", h.Path, "err", err)
+		s.Close()
+		return true
+	}
 	c.active = true
+	t.reserveLocked(c.Circuit, 1)
 	t.mu.Unlock()
 	t.run(k, c, s, h)
 	return true
@@ -218,7 +346,7 @@ func (t *Table) run(k Key, c *circuit, up Stream, h wire.StreamHeader) {
 	defer func() {
 		t.mu.Lock()
 		if t.circuits[k] == c {
-			delete(t.circuits, k)
+			t.deleteLocked(k, c)
 		}
 		t.mu.Unlock()
 	}()
@@ -283,7 +411,7 @@ func (t *Table) Expire(now time.Time) {
 	defer t.mu.Unlock()
 	for k, c := range t.circuits {
 		if !c.active && now.After(c.Expires) {
-			delete(t.circuits, k)
+			t.deleteLocked(k, c)
 		}
 	}
 }
@@ -298,7 +426,7 @@ func (t *Table) LinkDown(l Link) {
 	defer t.mu.Unlock()
 	for k, c := range t.circuits {
 		if !c.active && c.Down == l {
-			delete(t.circuits, k)
+			t.deleteLocked(k, c)
 		}
 	}
 }
@@ -317,10 +445,10 @@ func (t *Table) Close() error {
 // Stats returns the table's counters.
 func (t *Table) Stats() Stats {
 	t.mu.Lock()
-	n := len(t.circuits)
+	n, reserved := len(t.circuits), t.reserved
 	t.mu.Unlock()
 	return Stats{Relayed: t.relayed.Load(), Active: t.active.Load(), Bytes: t.bytes.Load(),
-		Refused: t.refused.Load(), Circuits: int64(n)}
+		Refused: t.refused.Load(), Circuits: int64(n), OverBudget: t.overBudget.Load(), Reserved: reserved}
 }
 
 // Splice copies a<->b until both directions end: an EOF on one side

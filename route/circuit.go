@@ -73,7 +73,10 @@ func (l relayLink) OpenStream(ctx context.Context, h wire.StreamHeader) (relay.S
 // how each circuit ended.
 func (r *Router) newRelay() *relay.Table {
 	return relay.New(relay.Config{
-		Logger: r.log,
+		Logger:      r.log,
+		MaxCircuits: r.cfg.MaxCircuits, MaxPerLink: r.cfg.MaxCircuitsPerPeer,
+		Memory: r.cfg.CircuitMemory, MemoryPerLink: r.cfg.CircuitMemoryPerPeer,
+		Cost: r.cfg.CircuitCost(),
 		Refuse: func(up relay.Link) bool {
 			return r.bill != nil && r.bill.CutOff(up.ID())
 		},
@@ -231,7 +234,16 @@ func (r *Router) registerInbound(s *Session) error {
 // confirm queues a new session for Accept (the session has already told
 // the dialler its hello arrived).
 func (r *Router) confirm(lst *Listener, s *Session) {
-	if !lst.enqueue(s) {
+	r.mu.Lock()
+	in := r.inbound[s.ID()]
+	reserved := in != nil && in.reserved && in.lst == lst
+	var via *peer.Link
+	if reserved {
+		in.reserved = false // the slot is the session's now
+		via = in.via
+	}
+	r.mu.Unlock()
+	if !lst.enqueue(s, reserved, via) {
 		s.Abort(fmt.Errorf("%w: listener closed or busy", ErrRefused))
 		r.stats.acceptsFailed.Add(1)
 	}

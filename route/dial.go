@@ -96,7 +96,7 @@ func (r *Router) sendRequest(d *dialState, flags uint8) (time.Duration, error) {
 		r.mu.Unlock()
 		return 0, ErrClosed
 	}
-	r.seen[id] = &seenEntry{target: d.target, dEph: req.Ephemeral, sentAt: now, maxPrice: req.MaxPrice, expires: now.Add(2 * r.cfg.MaxClockSkew)}
+	r.addSeenLocked(id, &seenEntry{target: d.target, dEph: req.Ephemeral, sentAt: now, maxPrice: req.MaxPrice, expires: now.Add(2 * r.cfg.MaxClockSkew)}, seenKey{self: true})
 	r.dials[id] = d
 	var wait time.Duration
 	links := r.neighbourLinksLocked(nil)
@@ -403,9 +403,16 @@ func buildHello(identity *keyPair, helloH [32]byte, hops []Hop) []byte {
 // dialLocal connects to a listener of this very node over an in-memory
 // pipe, with the same session layer as any other connection.
 func (r *Router) dialLocal(identity *keyPair, lst *Listener) (*Session, error) {
-	if lst.full() {
+	if !lst.reserve(nil, 0) {
+		r.stats.acceptsRefused.Add(1)
 		return nil, fmt.Errorf("%w by %s: %s", ErrRefused, addr.FromHash160(lst.addr).String(), refuseReason(wire.RefuseBusy))
 	}
+	reserved := true // until the inbound state below holds the slot
+	defer func() {
+		if reserved {
+			lst.release(nil)
+		}
+	}()
 	var id addr.ConnID
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, err
@@ -425,6 +432,12 @@ func (r *Router) dialLocal(identity *keyPair, lst *Listener) (*Session, error) {
 	cfg.Hello = buildHello(identity, helloH, nil)
 	cfg.OnEnd = r.removeSession
 	ds := session.New(cfg)
+	r.mu.Lock()
+	r.inbound[id] = &inboundState{lst: lst, key: lst.key, master: master, helloH: helloH,
+		paths: map[uint32]*peer.Link{}, streamed: map[uint32]bool{1: true},
+		expires: r.now().Add(r.cfg.CircuitSetupTimeout), reserved: true}
+	reserved = false
+	r.mu.Unlock()
 	a, b := pipe.New(pipe.Options{})
 	if err := r.addSession(ds); err != nil {
 		ds.Abort(err)

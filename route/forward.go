@@ -1,6 +1,7 @@
 package route
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -45,14 +46,18 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 	}
 	lst, key := r.listenerFor(req)
 	r.mu.Lock()
-	if _, dup := r.seen[id]; dup || len(r.seen) >= r.cfg.MaxSeen {
+	if _, dup := r.seen[id]; dup {
 		r.mu.Unlock()
 		r.stats.requestsDuplicate.Add(1)
 		return
 	}
 	e := &seenEntry{from: l, target: req.Target, dEph: req.Ephemeral, maxPrice: req.MaxPrice, expires: now.Add(2 * r.cfg.MaxClockSkew),
 		checking: lst != nil}
-	r.seen[id] = e
+	if !r.addSeenLocked(id, e, seenKey{peer: l.ID(), local: lst != nil}) {
+		r.mu.Unlock()
+		r.log.Debug("dropping request: the peer used its share of the seen table", "from", l.ID().String())
+		return
+	}
 	r.stats.requestsSeen.Add(1)
 	var gone goneKey
 	var wasGone bool
@@ -177,8 +182,13 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id addr.ConnID, 
 	r.mu.Lock()
 	in := r.inbound[id]
 	if in == nil {
-		if lst.full() {
+		// The backlog slot is reserved before the ack goes out, so
+		// the connection finds room when its hello arrives; without
+		// one the dialler is refused now rather than dropped later.
+		share := max(cap(lst.queue)/max(len(r.nbrs), 1), min(cap(lst.queue), minBacklogShare))
+		if !lst.reserve(l, share) {
 			r.mu.Unlock()
+			r.stats.acceptsRefused.Add(1)
 			if l.Send(newRefuse(id, key, wire.RefuseBusy)) == nil {
 				r.stats.acksSent.Add(1)
 			}
@@ -186,11 +196,13 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id addr.ConnID, 
 		}
 		eph, err := newKey(r.cfg.Rand)
 		if err != nil {
+			lst.release(l)
 			r.mu.Unlock()
 			return
 		}
 		dEph, err := parseKey(req.Ephemeral)
 		if err != nil {
+			lst.release(l)
 			r.mu.Unlock()
 			return
 		}
@@ -201,6 +213,7 @@ func (r *Router) answer(l *peer.Link, req *wire.ConnectRequest, id addr.ConnID, 
 			paths:    make(map[uint32]*peer.Link),
 			streamed: make(map[uint32]bool),
 			expires:  r.now().Add(r.cfg.CircuitSetupTimeout),
+			reserved: true, via: l,
 		}
 		r.inbound[id] = in
 	}
@@ -252,7 +265,7 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 			return
 		}
 		r.mu.Lock()
-		r.routes.learn(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), billing.PathPrice(ack.Hops), r.now())
+		r.learnLocked(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), billing.PathPrice(ack.Hops))
 		d := r.dials[ack.ID]
 		r.mu.Unlock()
 		r.observe(l).acksBack.Add(1)
@@ -293,11 +306,16 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 	} else if err := r.relay.Add(key, relay.Circuit{Up: relayLink{e.from}, Down: relayLink{l}, Target: target,
 		Expires: r.now().Add(r.cfg.CircuitSetupTimeout), UpRate: down + price, DownRate: down}); err != nil {
 		r.mu.Unlock()
-		return // a duplicate, or the router is closing
+		if errors.Is(err, relay.ErrOverBudget) {
+			// No circuit, so no ack upstream: the dialler uses
+			// another of its paths.
+			r.log.Debug("dropping ack", "conn", ack.ID.String(), "path", ack.Path, "err", err)
+		}
+		return // over a budget, a duplicate, or the router is closing
 	}
 	e.relayed++
 	// The target is len(hops)+1 links away through l.
-	r.routes.learn(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), down, r.now())
+	r.learnLocked(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), down)
 	up := e.from
 	r.mu.Unlock()
 	r.observe(l).acksBack.Add(1)
@@ -306,6 +324,14 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 	fwd.Hops = append(append(make([]wire.Hop, 0, len(ack.Hops)+1), ack.Hops...), r.quote(ack.ID, ack.Path))
 	if up.Send(&fwd) == nil {
 		r.stats.acksRelayed.Add(1)
+	}
+}
+
+// learnLocked teaches the route table that target answered through l
+// (see table.learn), counting what l's share of the table left out.
+func (r *Router) learnLocked(target [20]byte, l *peer.Link, hops int, latency time.Duration, price uint64) {
+	if !r.routes.learn(target, l, hops, latency, price, r.now(), len(r.nbrs)) {
+		r.stats.routesOverShare.Add(1)
 	}
 }
 

@@ -4,7 +4,9 @@ import (
 	"sync"
 
 	"github.com/btcsuite/btcd/btcec/v2"
+
 	"github.com/foxtrotnet/foxtrot/addr"
+	"github.com/foxtrotnet/foxtrot/peer"
 )
 
 // Listener accepts connections to one key (Listen), or to the keys a
@@ -17,8 +19,10 @@ type Listener struct {
 	queue chan *Session
 	done  chan struct{}
 
-	mu     sync.Mutex
-	closed bool
+	mu        sync.Mutex
+	closed    bool
+	pending   int                // backlog slots reserved by connections being set up
+	pendingBy map[*peer.Link]int // ... by the peer their request came from
 }
 
 // Listen starts accepting connections to key. One node may listen on many
@@ -83,11 +87,68 @@ func (l *Listener) Accept() (*Session, error) {
 // Done is closed when the listener is closed.
 func (l *Listener) Done() <-chan struct{} { return l.done }
 
-func (l *Listener) full() bool { return len(l.queue) >= cap(l.queue) }
+// The backlog counts the connections waiting for Accept and those being
+// set up: a target reserves a slot (reserve) before it acks a request,
+// and refuses the request when none is left, so a dialler that got an
+// ack finds room when its hello arrives. The slot becomes the queued
+// connection (enqueue with reserved), or is given back (release) when
+// the setup never completes. Reserved slots are fair-shared among the
+// peers requests arrive from, as the seen table is (see seen.go): one
+// peer's setups that never complete hold at most its share, so requests
+// through the others are still answered.
 
-func (l *Listener) enqueue(s *Session) bool {
+// minBacklogShare is the least number of connections being set up that
+// one peer may bring to a listener, however many peers there are
+// (bounded by the backlog): a setup lasts about a round trip, so this is
+// a burst.
+const minBacklogShare = 16
+
+// reserve takes a backlog slot for a connection being set up whose
+// request came from via (nil: this node), if one is free, via holds fewer
+// than share, and the listener is open.
+func (l *Listener) reserve(via *peer.Link, share int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if l.closed || len(l.queue)+l.pending >= cap(l.queue) {
+		return false
+	}
+	if via != nil {
+		if l.pendingBy[via] >= share {
+			return false
+		}
+		if l.pendingBy == nil {
+			l.pendingBy = make(map[*peer.Link]int)
+		}
+		l.pendingBy[via]++
+	}
+	l.pending++
+	return true
+}
+
+// release gives back a slot reserve took for via.
+func (l *Listener) release(via *peer.Link) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.releaseLocked(via)
+}
+
+func (l *Listener) releaseLocked(via *peer.Link) {
+	l.pending--
+	if via != nil {
+		if l.pendingBy[via]--; l.pendingBy[via] <= 0 {
+			delete(l.pendingBy, via)
+		}
+	}
+}
+
+// enqueue queues s for Accept, in the slot reserved for it (by a request
+// from via) if reserved.
+func (l *Listener) enqueue(s *Session, reserved bool, via *peer.Link) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if reserved {
+		l.releaseLocked(via)
+	}
 	if l.closed {
 		return false
 	}

@@ -47,7 +47,11 @@
 //
 // Tables are bounded and expire: seen requests after twice the skew
 // window, circuits that never got a stream after Config.CircuitSetupTimeout,
-// active circuits when their streams end.
+// active circuits when their streams end. The tables peers fill are
+// fair-shared among them (see seen.go and table), circuits are held to
+// budgets of count and buffer memory per peer and in all, and a
+// listener's backlog is reserved before a request is acked, so no one
+// party can deny the node to the others.
 package route
 
 import (
@@ -115,7 +119,10 @@ type Config struct {
 	// AcceptBacklog is how many connections wait for Accept per listener;
 	// more are refused. Default 128.
 	AcceptBacklog int
-	// MaxSeen bounds the table of recent requests. Default 65536.
+	// MaxSeen bounds the table of recent requests. It is fair-shared:
+	// each peer may hold max(MaxSeen/peers, 256) entries of requests it
+	// relays and as many of requests for this node's listeners; the
+	// node's own dials are never refused. Default 65536.
 	MaxSeen int
 	// Fanout is how many known next hops a request goes to when the
 	// route table knows the target (otherwise it is flooded). Default 2.
@@ -123,7 +130,8 @@ type Config struct {
 	// RouteTTL is how long a learned route lives unless confirmed again.
 	// Default 10m.
 	RouteTTL time.Duration
-	// MaxRoutes bounds the route table (targets). Default 16384.
+	// MaxRoutes bounds the route table (targets); each next hop may lead
+	// to at most max(MaxRoutes/peers, 64) of them. Default 16384.
 	MaxRoutes int
 	// DirectedWait is how long a dial sent to known next hops waits for an
 	// ack before it floods a fresh request: this multiple of the best
@@ -166,6 +174,45 @@ type Config struct {
 	// dialler's node's own) went down: the dialler's process most likely
 	// exited. Default 3s. Other breaks keep FailoverTimeout. See gone.go.
 	GoneTimeout time.Duration
+
+	// Circuit budgets. A relayed circuit whose far end does not read
+	// holds up to a stream window of bytes in each of its two link
+	// streams plus two splice buffers: CircuitCost() reserves that much
+	// while it carries a stream. A circuit counts against both the peer
+	// its stream comes from and the one it goes to. An ack whose circuit
+	// would exceed a count, or finds a memory budget full, is dropped,
+	// and the dialler uses another of its paths; a stream whose circuit
+	// would exceed a memory budget is closed, and the dialler fails over.
+	// Both count in Stats.CircuitsRefused.
+	//
+	// StreamWindow is the per-stream window of the node's peer links
+	// (peer.Config.StreamWindow), what one direction of a circuit may
+	// hold. Default 1 MiB.
+	StreamWindow int
+	// MaxCircuits bounds the circuits relayed at once, waiting for their
+	// stream (a backup path holds one for CircuitSetupTimeout) or
+	// active. Default 8192.
+	MaxCircuits int
+	// MaxCircuitsPerPeer bounds the circuits through one peer.
+	// Default 1024.
+	MaxCircuitsPerPeer int
+	// CircuitMemory bounds the bytes reserved by all active circuits.
+	// Default 256 MiB (about 120 circuits nobody reads at the default
+	// window).
+	CircuitMemory int64
+	// CircuitMemoryPerPeer bounds the bytes reserved by the active
+	// circuits through one peer. Default CircuitMemory/2.
+	CircuitMemoryPerPeer int64
+}
+
+// CircuitCost is the buffer memory one relayed circuit reserves: a
+// stream window each way and two splice buffers.
+func (c *Config) CircuitCost() int64 {
+	w := c.StreamWindow
+	if w <= 0 {
+		w = 1 << 20
+	}
+	return relay.CircuitCost(w)
 }
 
 func (c *Config) setDefaults() error {
@@ -221,6 +268,18 @@ func (c *Config) setDefaults() error {
 	dur(&c.Heartbeat, time.Second)
 	dur(&c.StallTimeout, 4*time.Second)
 	dur(&c.FailoverTimeout, 20*time.Second)
+	num(&c.StreamWindow, 1<<20)
+	num(&c.MaxCircuits, 8192)
+	num(&c.MaxCircuitsPerPeer, 1024)
+	if c.CircuitMemory < 0 || c.CircuitMemoryPerPeer < 0 {
+		bad = append(bad, "a negative circuit memory")
+	}
+	if c.CircuitMemory <= 0 {
+		c.CircuitMemory = 256 << 20
+	}
+	if c.CircuitMemoryPerPeer <= 0 {
+		c.CircuitMemoryPerPeer = c.CircuitMemory / 2
+	}
 	if c.DirectedWait <= 0 {
 		c.DirectedWait = 4
 	}
@@ -272,6 +331,8 @@ type Router struct {
 	// beforeVerify, if set (by tests), runs before a target verifies a
 	// request's signature.
 	beforeVerify func()
+
+	seenOwners map[seenKey]*seenOwner // the shares of seen (see seen.go)
 }
 
 // neighbour is a peer as the router sees it. Two token buckets guard the
@@ -350,6 +411,7 @@ type seenEntry struct {
 	// answered once it passes (they are the dialler's backup paths).
 	checking bool
 	early    []*peer.Link
+	owner    seenKey // whose share of the table it uses
 }
 
 type circuitKey struct {
@@ -370,6 +432,18 @@ type inboundState struct {
 	nextPath uint32
 	session  *Session
 	expires  time.Time
+	reserved bool       // holds a slot of lst's backlog (see Listener.reserve)
+	via      *peer.Link // the peer the request came from (nil: this node)
+}
+
+// dropInboundLocked forgets the setup of connection id, giving back its
+// backlog slot if it still holds one.
+func (r *Router) dropInboundLocked(id addr.ConnID, in *inboundState) {
+	if in.reserved {
+		in.reserved = false
+		in.lst.release(in.via)
+	}
+	delete(r.inbound, id)
 }
 
 type goneKey struct {
@@ -399,6 +473,8 @@ func New(cfg Config) (*Router, error) {
 		matchers:  make(map[*Listener]struct{}),
 		gone:      make(map[[20]byte]goneKey),
 		sessions:  make(map[*Session]struct{}),
+
+		seenOwners: make(map[seenKey]*seenOwner),
 	}
 	r.routes = newTable(cfg.RouteTTL, cfg.MaxRoutes)
 	r.relay = r.newRelay()
@@ -499,15 +575,11 @@ func (r *Router) janitor() {
 func (r *Router) expire(now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for id, e := range r.seen {
-		if now.After(e.expires) {
-			delete(r.seen, id)
-		}
-	}
+	r.expireSeenLocked(now.UnixNano())
 	r.relay.Expire(now)
 	for id, in := range r.inbound {
 		if in.session == nil && now.After(in.expires) {
-			delete(r.inbound, id)
+			r.dropInboundLocked(id, in)
 		}
 	}
 	for h, g := range r.gone {
@@ -621,7 +693,7 @@ func (r *Router) removeSession(s *Session) {
 	defer r.mu.Unlock()
 	delete(r.sessions, s)
 	if in := r.inbound[s.ID()]; in != nil && in.session == s {
-		delete(r.inbound, s.ID())
+		r.dropInboundLocked(s.ID(), in)
 	}
 }
 
@@ -633,8 +705,9 @@ type counters struct {
 	streamsRejected,
 	acceptsFailed, directedTimeouts,
 	acksOverPrice, requestsRefusedCredit atomic.Int64
-	session     session.Counters // failovers, their time, direct paths
-	dialRetries atomic.Int64
+	session                                                         session.Counters // failovers, their time, direct paths
+	dialRetries                                                     atomic.Int64
+	requestsOverShare, seenEvicted, routesOverShare, acceptsRefused atomic.Int64
 }
 
 // setupEWMA (in Router) is the smoothed time, in ns, from a dial's first
@@ -679,6 +752,21 @@ type Stats struct {
 	// DialRetries counts fresh requests this node's dials sent because
 	// nothing had answered the earlier ones (Config.RetryWait).
 	DialRetries int64
+	// RequestsOverShare counts requests dropped because their peer held
+	// its share of the seen-request table (or the table was full of
+	// shares no larger than its own); SeenEvicted, entries dropped from
+	// the largest share to make room for a smaller one; RoutesOverShare,
+	// routes not learned because their next hop held its share of the
+	// route table.
+	RequestsOverShare, SeenEvicted, RoutesOverShare int64
+	// CircuitsRefused counts acks not passed on because the circuit they
+	// would have made was over a budget (Config.MaxCircuits,
+	// MaxCircuitsPerPeer, CircuitMemory, CircuitMemoryPerPeer); the
+	// dialler uses another path.
+	CircuitsRefused int64
+	// AcceptsRefused counts requests refused because their listener's
+	// backlog (queued and reserved connections) was full.
+	AcceptsRefused int64
 }
 
 // ControlMessages is the number of connect requests, acks and refusals
@@ -711,5 +799,8 @@ func (r *Router) Stats() Stats {
 		RequestsRefusedCredit: c.requestsRefusedCredit.Load() + rs.Refused,
 		DirectPaths:           c.session.DirectPaths.Load(),
 		DialRetries:           c.dialRetries.Load(),
+		RequestsOverShare:     c.requestsOverShare.Load(), SeenEvicted: c.seenEvicted.Load(),
+		RoutesOverShare: c.routesOverShare.Load(),
+		CircuitsRefused: rs.OverBudget, AcceptsRefused: c.acceptsRefused.Load(),
 	}
 }

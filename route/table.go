@@ -20,13 +20,22 @@ import (
 //
 // Candidates expire (Config.RouteTTL after they were last confirmed) and
 // vanish with their link. The table holds at most Config.MaxRoutes
-// targets; the least recently confirmed go first. It is guarded by the
-// router's mutex.
+// targets; the least recently confirmed go first. It is fair-shared among
+// next hops as the seen table is among peers (see seen.go): a neighbour
+// that already leads to its share of targets, max(MaxRoutes/peers, 64),
+// teaches the table no new one until some of its candidates expire, so a
+// peer answering requests for made-up targets cannot push out the routes
+// learned through others. It is guarded by the router's mutex.
 type table struct {
 	ttl     time.Duration
 	max     int
 	targets map[[20]byte]*routeEntry
+	perLink map[*peer.Link]int // candidates through each link
 }
+
+// minRouteShare is the least number of targets one next hop may lead to
+// in the table, however many peers there are (bounded by MaxRoutes).
+const minRouteShare = 64
 
 type routeEntry struct {
 	target  [20]byte
@@ -46,13 +55,35 @@ type candidate struct {
 }
 
 func newTable(ttl time.Duration, max int) *table {
-	return &table{ttl: ttl, max: max, targets: make(map[[20]byte]*routeEntry)}
+	return &table{ttl: ttl, max: max, targets: make(map[[20]byte]*routeEntry), perLink: make(map[*peer.Link]int)}
+}
+
+// share is how many candidates one link may have among peers links.
+func (t *table) share(peers int) int {
+	return max(t.max/max(peers, 1), min(minRouteShare, t.max))
 }
 
 // learn records that target answered through link, hops away, latency
-// after the request went out, at price.
-func (t *table) learn(target [20]byte, link *peer.Link, hops int, latency time.Duration, price uint64, now time.Time) {
+// after the request went out, at price, and reports whether it did: a
+// new candidate through a link that has its share (among peers links)
+// is not recorded.
+func (t *table) learn(target [20]byte, link *peer.Link, hops int, latency time.Duration, price uint64, now time.Time, peers int) bool {
 	e := t.targets[target]
+	if e != nil {
+		for _, c := range e.cands {
+			if c.link == link {
+				e.updated = now
+				c.hops = hops
+				c.latency = ewma(c.latency, latency)
+				c.price = price
+				c.updated = now
+				return true
+			}
+		}
+	}
+	if t.perLink[link] >= t.share(peers) {
+		return false
+	}
 	if e == nil {
 		if len(t.targets) >= t.max {
 			t.evictOldest()
@@ -61,16 +92,16 @@ func (t *table) learn(target [20]byte, link *peer.Link, hops int, latency time.D
 		t.targets[target] = e
 	}
 	e.updated = now
-	for _, c := range e.cands {
-		if c.link == link {
-			c.hops = hops
-			c.latency = ewma(c.latency, latency)
-			c.price = price
-			c.updated = now
-			return
-		}
-	}
 	e.cands = append(e.cands, &candidate{link: link, hops: hops, latency: latency, price: price, updated: now})
+	t.perLink[link]++
+	return true
+}
+
+// forget counts c out of its link's share.
+func (t *table) forget(c *candidate) {
+	if t.perLink[c.link]--; t.perLink[c.link] <= 0 {
+		delete(t.perLink, c.link)
+	}
 }
 
 // outcome records how a circuit or connection toward target through link
@@ -136,6 +167,7 @@ func (t *table) dropLink(link *peer.Link) {
 				kept = append(kept, c)
 			}
 		}
+		delete(t.perLink, link)
 		for i := len(kept); i < len(e.cands); i++ {
 			e.cands[i] = nil
 		}
@@ -153,6 +185,8 @@ func (t *table) expire(now time.Time) {
 		for _, c := range e.cands {
 			if now.Sub(c.updated) <= t.ttl {
 				kept = append(kept, c)
+			} else {
+				t.forget(c)
 			}
 		}
 		e.cands = kept
@@ -170,6 +204,9 @@ func (t *table) evictOldest() {
 		}
 	}
 	if oldest != nil {
+		for _, c := range oldest.cands {
+			t.forget(c)
+		}
 		delete(t.targets, oldest.target)
 	}
 }
