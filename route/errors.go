@@ -48,4 +48,6 @@ var (
 	ErrTooExpensive = errors.New("route: every path costs more than the price limit")
 	// ErrBillingOff means a channel operation on a node without Billing.
 	ErrBillingOff = errors.New("route: billing is off")
+	// ErrBadAdvert means an advert's body is malformed.
+	ErrBadAdvert = errors.New("route: bad advert")
 )

@@ -152,6 +152,21 @@ type Config struct {
 	Rand io.Reader
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// AdvertRadius is how many links from the advertiser a scan-key
+	// advert travels (see advert.go). Default 4.
+	AdvertRadius uint8
+	// AdvertInterval is how often a listener's advert is sent again;
+	// adverts not heard again for three intervals expire. Default 30s.
+	AdvertInterval time.Duration
+	// AdvertRate and AdvertBurst are the bytes of adverts a node sends
+	// one peer (per second, and at once): the default 2500 B/s is 2% of
+	// a 1 Mbit/s link, the cap Reticulum puts on announces; burst 4096.
+	AdvertRate  float64
+	AdvertBurst int
+	// MaxAdverts bounds the fingerprints a node knows; MaxAdvertsPerPeer
+	// those first heard from one peer. Defaults 4096 and 256.
+	MaxAdverts        int
+	MaxAdvertsPerPeer int
 }
 
 func (c *Config) setDefaults() error {
@@ -213,6 +228,7 @@ func (c *Config) setDefaults() error {
 	if c.Rand == nil {
 		c.Rand = rand.Reader
 	}
+	bad = append(bad, c.advertDefaults()...)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -255,6 +271,8 @@ type Router struct {
 	// beforeVerify, if set (by tests), runs before a target verifies a
 	// request's signature.
 	beforeVerify func()
+
+	adv *adverts // scan-key adverts (advert.go)
 }
 
 // neighbour is a peer as the router sees it. Two token buckets guard the
@@ -382,6 +400,7 @@ func New(cfg Config) (*Router, error) {
 		matchers:  make(map[*Listener]struct{}),
 		gone:      make(map[[20]byte]goneKey),
 		sessions:  make(map[*Session]struct{}),
+		adv:       newAdverts(),
 	}
 	r.routes = newTable(cfg.RouteTTL, cfg.MaxRoutes)
 	r.relay = r.newRelay()
@@ -475,6 +494,7 @@ func (r *Router) janitor() {
 			return
 		case <-t.C:
 			r.expire(r.now())
+			r.advertTick(r.now())
 		}
 	}
 }

@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
@@ -38,11 +39,28 @@ type Matcher interface {
 	Match(req *wire.ConnectRequest) *btcec.PrivateKey
 }
 
+// KindsMatcher is a Matcher that recognises requests of several kinds
+// (a stealth address's, with and without its advertised fingerprint).
+// Kind is one of Kinds.
+type KindsMatcher interface {
+	Matcher
+	// Kinds are the request kinds the matcher recognises.
+	Kinds() []uint8
+}
+
+// matchesKind reports whether m recognises requests of kind k.
+func matchesKind(m Matcher, k uint8) bool {
+	if km, ok := m.(KindsMatcher); ok {
+		return slices.Contains(km.Kinds(), k)
+	}
+	return m.Kind() == k
+}
+
 // ListenMatcher starts accepting connections whose requests m recognises.
 // The listener's Addr is zero and its Key nil: each connection is
 // answered by the key m gives for it (Session.LocalKey).
 func (r *Router) ListenMatcher(m Matcher) (*Listener, error) {
-	if m == nil || m.Kind() == wire.TargetAddr {
+	if m == nil || matchesKind(m, wire.TargetAddr) {
 		return nil, fmt.Errorf("%w: a Matcher needs a kind of its own (not TargetAddr)", ErrBadConfig)
 	}
 	r.mu.Lock()
@@ -69,7 +87,7 @@ func (r *Router) listenerFor(req *wire.ConnectRequest) (*Listener, *keyPair) {
 	}
 	var cands []*Listener
 	for l := range r.matchers {
-		if l.match.Kind() == req.Kind {
+		if matchesKind(l.match, req.Kind) {
 			cands = append(cands, l)
 		}
 	}
