@@ -91,6 +91,10 @@ type Config struct {
 	// AcceptBacklog is how many connections wait for Accept per
 	// listener; more are refused. Default 128.
 	AcceptBacklog int
+	// AdvertRadius is how many links a stealth listener's advert travels
+	// from the node that advertises (StealthOptions.Advertise), also
+	// through this node. Default 4.
+	AdvertRadius uint8
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -187,6 +191,7 @@ func NewNode(cfg Config) (*Node, error) {
 		RecvBuffer:      cfg.RecvBuffer,
 		Linger:          cfg.Linger,
 		AcceptBacklog:   cfg.AcceptBacklog,
+		AdvertRadius:    cfg.AdvertRadius,
 	})
 	if err != nil {
 		return nil, err
@@ -203,6 +208,10 @@ func NewNode(cfg Config) (*Node, error) {
 	})
 	if err != nil {
 		n.router.Close()
+		return nil, err
+	}
+	if err := n.peers.Register(n.router.AdvertProtocol()); err != nil {
+		n.Close()
 		return nil, err
 	}
 	for _, a := range listen {
