@@ -191,3 +191,78 @@ func (m *lyingMatcher) Match(req *wire.ConnectRequest) *btcec.PrivateKey {
 	m.matched.Add(1)
 	return m.key
 }
+
+func TestAStealthConnectionFailsOverToAFreshRequestForTheSameOneTimeKey(t *testing.T) {
+	// Two ways from 0 to 3; the target answers one arrival only, so the
+	// failover has no backup and must ask the network again.
+	sn := simnet.New(4, simnet.Custom([][2]int{{0, 1}, {1, 3}, {0, 2}, {2, 3}}), simnet.Options{})
+	nodes := startNodes(t, sn, func(i int, c *Config) { c.MaxAcks = 1 }, nil)
+	keys := newStealthKeys(t)
+	_, m := stealthEcho(t, nodes[3], keys, StealthOptions{})
+	s, err := dialStealth(nodes[0], keys.Address(), 10*time.Second)
+	require.NoError(t, err)
+	defer s.Close()
+	roundTrip(t, s, "before")
+	require.Len(t, s.Path(), 1)
+	relay := 1
+	if s.Path()[0] == addr.NodeIDFromPubKey(sn.Keys[2].PubKey()) {
+		relay = 2
+	}
+	nodes[relay].r.Close()
+	nodes[relay].set.Close()
+	roundTrip(t, s, "after")
+	require.NotEqual(t, s.Path()[0], addr.NodeIDFromPubKey(sn.Keys[relay].PubKey()))
+	require.EqualValues(t, 1, nodes[0].r.Stats().Failovers)
+	// The fresh requests (directed, then flooded: each a new ID) were
+	// recognised as for the same one-time key: the finder takes only an
+	// ack signed by the session's key (finder.openPath).
+	require.GreaterOrEqual(t, m.Matched(), int64(2))
+	require.Zero(t, m.Unanswered())
+}
+
+func TestAStealthDialRepeatsItsFixedFields(t *testing.T) {
+	sn := simnet.New(1, simnet.Line, simnet.Options{})
+	nodes := startNodes(t, sn, nil, nil)
+	keys := newStealthKeys(t)
+	d, err := nodes[0].r.newStealthDial(keys.Address())
+	require.NoError(t, err)
+	a, ea, err := d.newRequest(nodes[0].r, 0)
+	require.NoError(t, err)
+	b, eb, err := d.newRequest(nodes[0].r, wire.FlagFlood)
+	require.NoError(t, err)
+	require.Same(t, ea, eb)
+	require.Equal(t, a.Target, b.Target)
+	require.Equal(t, a.Ephemeral, b.Ephemeral)
+	require.Equal(t, a.Nonce, b.Nonce)
+	require.NotEqual(t, a.ID(), b.ID())
+	// Both are for the address: its keys derive the one-time key that
+	// hashes to the target.
+	for _, req := range []*wire.ConnectRequest{a, b} {
+		_, err := checkRequest(req, nodes[0].r.now(), time.Minute)
+		require.NoError(t, err)
+		e, err := btcec.ParsePubKey(req.Ephemeral[:])
+		require.NoError(t, err)
+		p, err := keys.Derive(e, req.Nonce[:])
+		require.NoError(t, err)
+		require.Equal(t, req.Target, stealth.Target(p.PubKey()))
+	}
+	// A second dial shares none of it.
+	d2, err := nodes[0].r.newStealthDial(keys.Address())
+	require.NoError(t, err)
+	require.NotEqual(t, d.target, d2.target)
+	require.NotEqual(t, d.fixed.nonce, d2.fixed.nonce)
+	require.NotEqual(t, d.fixed.eph.ser, d2.fixed.eph.ser)
+}
+
+func TestDialStealthFindsAListenerOnItsOwnNode(t *testing.T) {
+	sn := simnet.New(2, simnet.Line, simnet.Options{})
+	nodes := startNodes(t, sn, nil, nil)
+	keys := newStealthKeys(t)
+	_, m := stealthEcho(t, nodes[0], keys, StealthOptions{})
+	s, err := dialStealth(nodes[0], keys.Address(), 10*time.Second)
+	require.NoError(t, err)
+	defer s.Close()
+	roundTrip(t, s, "same node")
+	require.EqualValues(t, 1, m.Matched())
+	require.Zero(t, nodes[0].r.Stats().RequestsSent)
+}
