@@ -266,3 +266,55 @@ func TestDialStealthFindsAListenerOnItsOwnNode(t *testing.T) {
 	require.EqualValues(t, 1, m.Matched())
 	require.Zero(t, nodes[0].r.Stats().RequestsSent)
 }
+
+// FuzzStealthRequest decodes arbitrary control payloads and scans every
+// connect request found, as a stealth listener does with what a peer
+// sends. Nothing may panic, and a key comes back only for a request whose
+// target it hashes to.
+func FuzzStealthRequest(f *testing.F) {
+	keys, err := stealth.NewKeys(fixedKey(11), fixedKey(12))
+	if err != nil {
+		f.Fatal(err)
+	}
+	m, err := NewStealthMatcher(keys)
+	if err != nil {
+		f.Fatal(err)
+	}
+	a := keys.Address()
+	for _, kind := range []uint8{TargetStealth, TargetStealthAdvert} {
+		var nonce [16]byte
+		nonce[15] = kind
+		if kind == TargetStealthAdvert {
+			fp := a.Fingerprint()
+			copy(nonce[:], fp[:])
+		}
+		eph := newKeyPair(fixedKey(kind + 20))
+		p, err := a.OneTimeKey(eph.priv, nonce[:])
+		if err != nil {
+			f.Fatal(err)
+		}
+		req := newRequestWith(kind, stealth.Target(p), 8, 0, 0, fuzzNow, eph, nonce)
+		if m.Match(req) == nil {
+			f.Fatalf("the kind %d seed does not match", kind)
+		}
+		frame, _ := wire.Append(nil, req)
+		f.Add(frame[4:])
+	}
+	f.Fuzz(func(t *testing.T, payload []byte) {
+		msg, err := wire.Decode(payload)
+		if err != nil {
+			return
+		}
+		req, ok := msg.(*wire.ConnectRequest)
+		if !ok {
+			return
+		}
+		k := m.Match(req)
+		if k == nil {
+			return
+		}
+		if addr.FromPubKey(k.PubKey()).Hash160() != req.Target {
+			t.Fatalf("matched a key that does not hash to the target")
+		}
+	})
+}
