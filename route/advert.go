@@ -224,7 +224,8 @@ func (r *Router) handleAdvert(l *peer.Link, m *Advert) {
 		a.perPeer[l]++
 	}
 	better := fresh || hops < e.hops
-	if hops <= e.hops {
+	shortest := hops <= e.hops
+	if shortest {
 		e.hops, e.latency, e.price = hops, latency, m.Price
 	}
 	e.expires = now.Add(3 * r.cfg.AdvertInterval)
@@ -237,7 +238,14 @@ func (r *Router) handleAdvert(l *peer.Link, m *Advert) {
 	a.mu.Unlock()
 
 	r.mu.Lock()
-	r.routes.learn(advertRouteKey(m.Fingerprint), l, hops, latency, m.Price, now)
+	if shortest {
+		// Only the neighbours on a shortest way lead closer: a copy over
+		// a longer way came from a peer no nearer the advertiser than we
+		// are, and a request sent there would wander.
+		key := advertRouteKey(m.Fingerprint)
+		r.routes.learn(key, l, hops, latency, m.Price, now)
+		r.routes.keepShortest(key)
+	}
 	var links []*peer.Link
 	if pass {
 		links = r.neighbourLinksLocked(l)
@@ -357,4 +365,29 @@ func (c *Config) advertDefaults() []string {
 		c.MaxAdvertsPerPeer = 256
 	}
 	return bad
+}
+
+// keepShortest drops target's candidates that are more hops away than
+// its nearest.
+func (t *table) keepShortest(target [20]byte) {
+	e := t.targets[target]
+	if e == nil {
+		return
+	}
+	best := -1
+	for _, c := range e.cands {
+		if best < 0 || c.hops < best {
+			best = c.hops
+		}
+	}
+	kept := e.cands[:0]
+	for _, c := range e.cands {
+		if c.hops == best {
+			kept = append(kept, c)
+		}
+	}
+	for i := len(kept); i < len(e.cands); i++ {
+		e.cands[i] = nil
+	}
+	e.cands = kept
 }
