@@ -106,10 +106,13 @@ type adverts struct {
 
 // advertEntry is a fingerprint this node heard of.
 type advertEntry struct {
-	hops      int // links to the advertiser, the best way heard
-	latency   time.Duration
-	price     uint64
-	via       *peer.Link // the peer it was first heard from (counted in perPeer)
+	hops    int // links to the advertiser, the best way heard
+	latency time.Duration
+	price   uint64
+	via     *peer.Link // the peer it was first heard from (counted in perPeer)
+	// heard is each peer's own distance to the advertiser, as its advert
+	// said: a peer no farther than we are gains nothing from ours.
+	heard     map[*peer.Link]int
 	expires   time.Time
 	forwarded time.Time // when it was last passed on
 }
@@ -219,10 +222,11 @@ func (r *Router) handleAdvert(l *peer.Link, m *Advert) {
 			a.dropped.Add(1)
 			return
 		}
-		e = &advertEntry{hops: hops, via: l}
+		e = &advertEntry{hops: hops, via: l, heard: make(map[*peer.Link]int)}
 		a.known[m.Fingerprint] = e
 		a.perPeer[l]++
 	}
+	e.heard[l] = int(m.Hops)
 	better := fresh || hops < e.hops
 	shortest := hops <= e.hops
 	if shortest {
@@ -232,8 +236,17 @@ func (r *Router) handleAdvert(l *peer.Link, m *Advert) {
 	pass := hops < int(r.cfg.AdvertRadius) && (better || now.Sub(e.forwarded) >= r.cfg.AdvertInterval/2)
 	out := Advert{Fingerprint: m.Fingerprint, Hops: uint8(e.hops), Latency: uint32(min(e.latency.Milliseconds(), 1<<32-1)),
 		Price: e.price + r.price()}
+	var nearer map[*peer.Link]bool
 	if pass {
 		e.forwarded = now
+		for p, d := range e.heard {
+			if d <= e.hops {
+				if nearer == nil {
+					nearer = make(map[*peer.Link]bool)
+				}
+				nearer[p] = true
+			}
+		}
 	}
 	a.mu.Unlock()
 
@@ -252,7 +265,9 @@ func (r *Router) handleAdvert(l *peer.Link, m *Advert) {
 	}
 	r.mu.Unlock()
 	for _, to := range links {
-		r.sendAdvert(to, &out, now)
+		if !nearer[to] {
+			r.sendAdvert(to, &out, now)
+		}
 	}
 }
 
@@ -292,6 +307,7 @@ func (r *Router) advertLinkDown(l *peer.Link, _ error) {
 		if e.via == l {
 			e.via = nil
 		}
+		delete(e.heard, l)
 	}
 }
 
