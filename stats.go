@@ -41,6 +41,10 @@ type Stats struct {
 	// encryption instead of sealing every record again (see
 	// Config.EncryptDirect), counted by each end as it switches.
 	DirectPaths int64
+	// Adverts counts the scan-key adverts of stealth listeners this node
+	// sent (its own and passed on), received, dropped and held back by a
+	// link's byte budget, and the fingerprints it knows.
+	Adverts route.AdvertStats
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -76,6 +80,7 @@ func (n *Node) Stats() Stats {
 		AcksOverPrice: r.AcksOverPrice, CutOffs: r.CutOffs, RequestsRefusedCredit: r.RequestsRefusedCredit,
 		DirectPaths: r.DirectPaths,
 	}
+	s.Adverts = n.router.AdvertStats()
 	obs := make(map[[20]byte]route.PeerObservation)
 	for _, o := range n.router.Observations() {
 		obs[o.Peer] = o

@@ -118,14 +118,16 @@ func TestAnAdvertisedStealthListenerIsFoundWithoutAFlood(t *testing.T) {
 	defer l.Close()
 	go serveEcho(l)
 	require.Eventually(t, func() bool {
-		return nodes[0].router.AdvertStats().Known == 1
+		return nodes[0].Stats().Adverts.Known == 1
 	}, 10*time.Second, time.Millisecond)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := nodes[0].DialContext(ctx, "foxtrot", l.Addr().String())
 	require.NoError(t, err)
 	defer c.Close()
-	require.Zero(t, nodes[0].router.Stats().DirectedTimeouts, "the advertised route answered")
+	require.Zero(t, nodes[0].Stats().DirectedTimeouts, "the advertised route answered")
+	require.Positive(t, nodes[4].Stats().Adverts.Sent)
+	require.Equal(t, 1, nodes[4].Stats().Adverts.Known)
 }
 
 func TestPackageLevelListenStealthAndDialUseTheDefaultNode(t *testing.T) {

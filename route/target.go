@@ -12,16 +12,17 @@ import (
 
 // Target kinds. A connect request names its target by a 20-byte hash and
 // a kind (wire.ConnectRequest.Kind); relays route every kind alike, by the
-// hash. The kind tells the node that holds the key how to recognise the
-// request as its own:
+// hash (TargetStealthAdvert alone by the fingerprint in its nonce: see
+// stealth.go and advert.go). The kind tells the node that holds the key
+// how to recognise the request as its own:
 //
 //	kind             the hash is               found by
 //	TargetAddr (0)   HASH160 of the listened   a map lookup (Listen)
 //	                 key
-//	other kinds      whatever the kind says,   asking each Matcher of that
-//	                 e.g. HASH160 of a         kind (ListenMatcher), e.g. a
-//	                 one-time key              stealth scan: one ECDH and a
-//	                                           hash per request
+//	TargetStealth,   HASH160 of a one-time     a StealthMatcher's scan: one
+//	..Advert (1, 2)  key (stealth.go)          ECDH and a hash per request
+//	other kinds      whatever the kind says    asking each Matcher of that
+//	                                           kind (ListenMatcher)
 //
 // Whatever the kind, the key a Matcher returns answers the request as a
 // listened key does: it signs the ack, the dialler checks that it hashes
