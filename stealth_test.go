@@ -179,3 +179,21 @@ func FuzzParseDialTarget(f *testing.F) {
 		require.Equal(t, a, again)
 	})
 }
+
+func TestANewPeerHearsTheAdvertsAtOnce(t *testing.T) {
+	sn := simnet.New(3, simnet.Line, simnet.Options{})
+	// Nodes 0 and 1 first; 0 advertises before 2 links to 1.
+	a := newTestNode(t, netConfig(sn, 0))
+	b := newTestNode(t, netConfig(sn, 1, func(_ int, c *Config) { c.Peers = nil }))
+	require.Eventually(t, func() bool { return len(b.Peers()) == 1 }, 10*time.Second, time.Millisecond)
+	keys := newStealthKeys(t)
+	l, err := a.ListenStealthWith(keys, StealthOptions{Advertise: true})
+	require.NoError(t, err)
+	defer l.Close()
+	require.Eventually(t, func() bool { return b.Stats().Adverts.Known == 1 }, 10*time.Second, time.Millisecond)
+	// Node 2 links to 1 later: 1 tells it what it passes on at once,
+	// without waiting for the next round (30 s).
+	c := newTestNode(t, netConfig(sn, 2, func(_ int, c *Config) { c.Peers = []string{sn.Addr(1)} }))
+	require.Eventually(t, func() bool { return c.Stats().Adverts.Known == 1 }, 10*time.Second, time.Millisecond)
+	require.Zero(t, c.Stats().Adverts.Dropped)
+}

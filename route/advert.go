@@ -164,13 +164,16 @@ func (r *Router) AdvertProtocol() peer.Protocol {
 // then every Config.AdvertInterval.
 func (r *Router) startAdvert(l *Listener, fp stealth.Fingerprint) {
 	a := r.adv
+	now := r.now()
 	a.mu.Lock()
 	a.own[fp] = l
+	if a.lastOwn.IsZero() {
+		a.lastOwn = now // the next round is an interval away
+	}
 	a.mu.Unlock()
 	r.mu.Lock()
 	links := r.neighbourLinksLocked(nil)
 	r.mu.Unlock()
-	now := r.now()
 	for _, to := range links {
 		r.sendAdvert(to, &Advert{Fingerprint: fp}, now)
 	}
