@@ -318,3 +318,35 @@ func FuzzStealthRequest(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkStealthMatch is what a stealth listener spends on a request
+// that is not for it, as it comes off the wire: parsing E, one ECDH, a
+// base-point multiplication and a hash. checks/cpu-s is per second of CPU
+// the process used: on shared cores, what one core does.
+//
+//	go test -run XXX -bench StealthMatch ./route
+func BenchmarkStealthMatch(b *testing.B) {
+	keys := newStealthKeys(b)
+	m, err := NewStealthMatcher(keys)
+	require.NoError(b, err)
+	other := newStealthKeys(b).Address()
+	eph := newKeyPair(newTestKey(b))
+	var nonce [16]byte
+	p, err := other.OneTimeKey(eph.priv, nonce[:])
+	require.NoError(b, err)
+	req := newRequestWith(TargetStealth, stealth.Target(p), 8, 0, 0, time.Now(), eph, nonce)
+	b.ReportAllocs()
+	n := 0
+	cpu0, cpuOK := cpuTime()
+	for b.Loop() {
+		if m.Match(req) != nil {
+			b.Fatal("matched another address's request")
+		}
+		n++
+	}
+	cpu1, _ := cpuTime()
+	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "checks/s")
+	if cpuOK && cpu1 > cpu0 {
+		b.ReportMetric(float64(n)/(cpu1-cpu0).Seconds(), "checks/cpu-s")
+	}
+}
