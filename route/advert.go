@@ -238,7 +238,7 @@ func (r *Router) handleAdvert(l *peer.Link, m *Advert) {
 	e.expires = now.Add(3 * r.cfg.AdvertInterval)
 	pass := hops < int(r.cfg.AdvertRadius) && (better || now.Sub(e.forwarded) >= r.cfg.AdvertInterval/2)
 	out := Advert{Fingerprint: m.Fingerprint, Hops: uint8(e.hops), Latency: uint32(min(e.latency.Milliseconds(), 1<<32-1)),
-		Price: e.price + r.price()}
+		Price: addPrice(e.price, r.price())}
 	var nearer map[*peer.Link]bool
 	if pass {
 		e.forwarded = now
@@ -289,7 +289,7 @@ func (r *Router) advertLinkUp(l *peer.Link) {
 	for fp, e := range a.known {
 		if e.hops < int(r.cfg.AdvertRadius) && now.Before(e.expires) {
 			out = append(out, &Advert{Fingerprint: fp, Hops: uint8(e.hops),
-				Latency: uint32(min(e.latency.Milliseconds(), 1<<32-1)), Price: e.price + r.price()})
+				Latency: uint32(min(e.latency.Milliseconds(), 1<<32-1)), Price: addPrice(e.price, r.price())})
 		}
 	}
 	a.mu.Unlock()
@@ -409,4 +409,12 @@ func (t *table) keepShortest(target [20]byte) {
 		e.cands[i] = nil
 	}
 	e.cands = kept
+}
+
+// addPrice adds prices, saturating: a peer's advert may say anything.
+func addPrice(a, b uint64) uint64 {
+	if a+b < a {
+		return ^uint64(0)
+	}
+	return a + b
 }

@@ -177,3 +177,8 @@ func (c *syncClock) add(d time.Duration) time.Time {
 	c.t = c.t.Add(d)
 	return c.t
 }
+
+func TestAdvertPricesSaturate(t *testing.T) {
+	require.Equal(t, ^uint64(0), addPrice(^uint64(0)-1, 5))
+	require.Equal(t, uint64(7), addPrice(3, 4))
+}
