@@ -71,6 +71,9 @@ func TestStealthAdvertScale(t *testing.T) {
 		var sent, got int64
 		for _, nd := range nodes {
 			a := nd.router.AdvertStats()
+			if a.Pending > 0 {
+				return false
+			}
 			sent += a.Sent
 			got += a.Received
 		}

@@ -99,6 +99,8 @@ type adverts struct {
 	known   map[stealth.Fingerprint]*advertEntry
 	perPeer map[*peer.Link]int           // fingerprints first heard from each peer
 	buckets map[*peer.Link]*rate.Limiter // bytes each peer may still be sent
+	pending map[stealth.Fingerprint]bool // to pass on at the next flush
+	kick    chan struct{}                // wakes advertLoop
 	lastOwn time.Time                    // when our own adverts last went out
 
 	sent, received, dropped, limited atomic.Int64
@@ -123,6 +125,8 @@ func newAdverts() *adverts {
 		known:   make(map[stealth.Fingerprint]*advertEntry),
 		perPeer: make(map[*peer.Link]int),
 		buckets: make(map[*peer.Link]*rate.Limiter),
+		pending: make(map[stealth.Fingerprint]bool),
+		kick:    make(chan struct{}, 1),
 	}
 }
 
@@ -133,16 +137,17 @@ type AdvertStats struct {
 	Dropped  int64 // received and dropped: beyond the radius, or a table bound
 	Limited  int64 // not sent: a peer's byte budget was spent
 	Known    int   // fingerprints known now
+	Pending  int   // fingerprints waiting to be passed on (Config.AdvertDelay)
 }
 
 // AdvertStats returns the advert counters.
 func (r *Router) AdvertStats() AdvertStats {
 	a := r.adv
 	a.mu.Lock()
-	known := len(a.known)
+	known, pending := len(a.known), len(a.pending)
 	a.mu.Unlock()
 	return AdvertStats{Sent: a.sent.Load(), Received: a.received.Load(), Dropped: a.dropped.Load(),
-		Limited: a.limited.Load(), Known: known}
+		Limited: a.limited.Load(), Known: known, Pending: pending}
 }
 
 // AdvertProtocol is the advert protocol, to register with the node's
@@ -237,18 +242,15 @@ func (r *Router) handleAdvert(l *peer.Link, m *Advert) {
 	}
 	e.expires = now.Add(3 * r.cfg.AdvertInterval)
 	pass := hops < int(r.cfg.AdvertRadius) && (better || now.Sub(e.forwarded) >= r.cfg.AdvertInterval/2)
-	out := Advert{Fingerprint: m.Fingerprint, Hops: uint8(e.hops), Latency: uint32(min(e.latency.Milliseconds(), 1<<32-1)),
-		Price: addPrice(e.price, r.price())}
-	var nearer map[*peer.Link]bool
-	if pass {
+	if pass && !a.pending[m.Fingerprint] {
+		// Passed on after Config.AdvertDelay, with the best way heard by
+		// then: the copies of one wave that arrive meanwhile, over longer
+		// or shorter ways, cost nothing more.
+		a.pending[m.Fingerprint] = true
 		e.forwarded = now
-		for p, d := range e.heard {
-			if d <= e.hops {
-				if nearer == nil {
-					nearer = make(map[*peer.Link]bool)
-				}
-				nearer[p] = true
-			}
+		select {
+		case a.kick <- struct{}{}:
+		default:
 		}
 	}
 	a.mu.Unlock()
@@ -262,14 +264,69 @@ func (r *Router) handleAdvert(l *peer.Link, m *Advert) {
 		r.routes.learn(key, l, hops, latency, m.Price, now)
 		r.routes.keepShortest(key)
 	}
-	var links []*peer.Link
-	if pass {
-		links = r.neighbourLinksLocked(l)
-	}
 	r.mu.Unlock()
-	for _, to := range links {
-		if !nearer[to] {
-			r.sendAdvert(to, &out, now)
+}
+
+// advertLoop passes on the adverts handleAdvert marked, Config.AdvertDelay
+// after the first of a batch. The router owns it: it ends with r.ctx.
+func (r *Router) advertLoop() {
+	defer r.wg.Done()
+	a := r.adv
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-a.kick:
+		}
+		t := time.NewTimer(r.cfg.AdvertDelay)
+		select {
+		case <-r.ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		r.flushAdverts(r.now())
+	}
+}
+
+// flushAdverts passes on every pending advert: to each peer but those
+// whose own adverts said they are no farther from the advertiser than we
+// are (the peers we heard it from among them), who would gain nothing.
+func (r *Router) flushAdverts(now time.Time) {
+	a := r.adv
+	type batch struct {
+		out    Advert
+		nearer map[*peer.Link]bool
+	}
+	var out []batch
+	a.mu.Lock()
+	for fp := range a.pending {
+		delete(a.pending, fp)
+		e := a.known[fp]
+		if e == nil || e.hops >= int(r.cfg.AdvertRadius) {
+			continue
+		}
+		b := batch{out: Advert{Fingerprint: fp, Hops: uint8(e.hops), Latency: uint32(min(e.latency.Milliseconds(), 1<<32-1)),
+			Price: addPrice(e.price, r.price())}, nearer: make(map[*peer.Link]bool)}
+		for p, d := range e.heard {
+			if d <= e.hops {
+				b.nearer[p] = true
+			}
+		}
+		out = append(out, b)
+	}
+	a.mu.Unlock()
+	if len(out) == 0 {
+		return
+	}
+	r.mu.Lock()
+	links := r.neighbourLinksLocked(nil)
+	r.mu.Unlock()
+	for _, b := range out {
+		for _, to := range links {
+			if !b.nearer[to] {
+				r.sendAdvert(to, &b.out, now)
+			}
 		}
 	}
 }
@@ -370,6 +427,12 @@ func (c *Config) advertDefaults() []string {
 	}
 	if c.AdvertInterval <= 0 {
 		c.AdvertInterval = 30 * time.Second
+	}
+	if c.AdvertDelay < 0 {
+		bad = append(bad, "AdvertDelay")
+	}
+	if c.AdvertDelay == 0 {
+		c.AdvertDelay = 50 * time.Millisecond
 	}
 	if c.AdvertRate <= 0 {
 		c.AdvertRate = 2500

@@ -167,6 +167,10 @@ type Config struct {
 	// those first heard from one peer. Defaults 4096 and 256.
 	MaxAdverts        int
 	MaxAdvertsPerPeer int
+	// AdvertDelay is how long a node holds an advert it will pass on, so
+	// that the copies of one wave arriving meanwhile are passed on once,
+	// with the shortest way heard. Default 50ms.
+	AdvertDelay time.Duration
 }
 
 func (c *Config) setDefaults() error {
@@ -414,8 +418,9 @@ func New(cfg Config) (*Router, error) {
 		}
 		r.bill = b
 	}
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go r.janitor()
+	go r.advertLoop()
 	return r, nil
 }
 
