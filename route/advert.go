@@ -25,7 +25,9 @@ import (
 //
 // Adverts cost little and are bounded: a node passes a fingerprint on only
 // when it first hears it, hears it over a shorter way, or its last copy is
-// half an interval old; what it sends each peer goes through a token
+// half an interval old, and then Config.AdvertDelay later, once for the
+// whole wave, leaving out the peers that said they are no farther from
+// the advertiser; what it sends each peer goes through a token
 // bucket of bytes (Config.AdvertRate, Reticulum's 2% of a link); it keeps
 // at most Config.MaxAdverts fingerprints, at most Config.MaxAdvertsPerPeer
 // of them first heard from any one peer, each expiring AdvertTTL after it
