@@ -30,6 +30,7 @@ func AddrFromHash160(h [20]byte) Addr { return addr.FromHash160(h) }
 // ("1...") and, as the original 2014 Foxtrot did, the 66 hex characters of
 // a compressed public key, which maps to the same Addr. Errors wrap
 // ErrBadAddr and one of ErrAddrChecksum, ErrAddrVersion, ErrAddrLength or
-// ErrAddrEncoding (or addr.ErrAddrUnsupported, for a stealth address this
-// version cannot dial yet).
+// ErrAddrEncoding (or addr.ErrAddrUnsupported, for a stealth address: it
+// names no single key, so it is no Addr; stealth.ParseAddress reads it,
+// and Dial accepts it).
 func ParseAddr(s string) (Addr, error) { return addr.Parse(s) }

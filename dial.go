@@ -12,6 +12,7 @@ import (
 
 	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/route"
+	"github.com/foxtrotnet/foxtrot/stealth"
 )
 
 // Listen starts accepting connections to key's address. One node may
@@ -38,7 +39,8 @@ func (n *Node) Dial(address string) (net.Conn, error) {
 //
 // network must be "foxtrot", or "tcp", "tcp4" or "tcp6" (what
 // http.Transport and many libraries ask for). address is a foxtrot
-// address ("1...", or 66 hex characters of a compressed public key),
+// address ("1...", or 66 hex characters of a compressed public key) or a
+// stealth address ("sp1..." or "tsp1...", see ListenStealth),
 // optionally followed by ":port" as http.Transport appends one. The port is
 // accepted and ignored: a foxtrot listener is per key, so a key is a whole
 // host-and-port.
@@ -58,13 +60,16 @@ func (n *Node) DialContext(ctx context.Context, network, address string) (net.Co
 	default:
 		return nil, opErr(net.UnknownNetworkError(network))
 	}
-	a, err := parseDialAddr(address)
+	a, sa, err := parseDialTarget(address)
 	if err != nil {
 		return nil, opErr(err)
 	}
 	ctx, cancel := n.dialContext(ctx)
 	defer cancel()
 	s, err := n.dialWhenLinked(ctx, func(ctx context.Context) (*route.Session, error) {
+		if sa.Scan != nil {
+			return n.dialStealth(ctx, sa)
+		}
 		return n.router.Dial(ctx, nil, a.Hash160())
 	})
 	if err != nil {
@@ -73,6 +78,9 @@ func (n *Node) DialContext(ctx context.Context, network, address string) (net.Co
 		}
 		e := opErr(err).(*net.OpError)
 		e.Addr = a
+		if sa.Scan != nil {
+			e.Addr = sa
+		}
 		return nil, e
 	}
 	return newConn(s), nil
@@ -90,12 +98,28 @@ func (e timeoutError) Temporary() bool { return true }
 // parseDialAddr parses "address" or "address:port", the address in any
 // form addr.Parse reads.
 func parseDialAddr(address string) (Addr, error) {
+	a, _, err := parseDialTarget(address)
+	return a, err
+}
+
+// parseDialTarget is parseDialAddr that also reads a stealth address
+// ("sp1..."/"tsp1..."), returned as the second value (the first is then
+// zero).
+func parseDialTarget(address string) (Addr, stealth.Address, error) {
 	host := address
 	if i := strings.LastIndexByte(address, ':'); i >= 0 {
 		host = address[:i]
 		if _, err := strconv.ParseUint(address[i+1:], 10, 16); err != nil {
-			return Addr{}, fmt.Errorf("%w %q: bad port", ErrBadAddr, address)
+			return Addr{}, stealth.Address{}, fmt.Errorf("%w %q: bad port", ErrBadAddr, address)
 		}
 	}
-	return addr.Parse(host)
+	if addr.IsStealth(host) {
+		sa, err := stealth.ParseAddress(host)
+		if err != nil {
+			return Addr{}, stealth.Address{}, fmt.Errorf("%w %q: %w", ErrBadAddr, host, err)
+		}
+		return Addr{}, sa, nil
+	}
+	a, err := addr.Parse(host)
+	return a, stealth.Address{}, err
 }

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/foxtrotnet/foxtrot"
+	"github.com/foxtrotnet/foxtrot/stealth"
 	"github.com/foxtrotnet/foxtrot/transport"
 	"github.com/foxtrotnet/foxtrot/transport/mem"
 )
@@ -113,4 +114,36 @@ func ExampleParseAddr() {
 	// Output:
 	// 1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH <nil>
 	// foxtrot: bad address "1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMJ": foxtrot: bad checksum
+}
+
+// A listener on a stealth address (BIP-352: the same sp1... address a
+// wallet receives silent payments on), and a dial to it through a relay:
+// the connection goes to a one-time key only the address's keys can
+// answer for.
+func ExampleNode_ListenStealth() {
+	a, relay, b := lineOfThree()
+	defer a.Close()
+	defer relay.Close()
+	defer b.Close()
+
+	keys, _ := stealth.GenerateKeys()
+	l, _ := b.ListenStealth(keys)
+	defer l.Close()
+	go func() {
+		c, _ := l.Accept()
+		defer c.Close()
+		io.WriteString(c, "hello from a stealth address")
+	}()
+
+	c, err := a.Dial(l.Addr().String())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+	msg, _ := io.ReadAll(c)
+	fmt.Println(string(msg))
+	fmt.Println(l.Addr().String()[:4])
+	// Output:
+	// hello from a stealth address
+	// sp1q
 }

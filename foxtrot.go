@@ -16,6 +16,13 @@
 // encrypted end to end so a relay sees neither the data nor who is
 // calling (package route).
 //
+// A node may also listen on a stealth address (ListenStealth): a BIP-352
+// silent payment address, sp1..., that a wallet receives payments on too.
+// Each dial to it goes to a one-time key that only the address's keys can
+// answer for, so relays cannot link two connections to one address
+// (package stealth); a listener may advertise its scan key's fingerprint
+// so requests find it without a flood (StealthOptions.Advertise).
+//
 // # Usage
 //
 //	node, err := foxtrot.NewNode(foxtrot.Config{

@@ -130,6 +130,10 @@ type Config struct {
 	// Defaults 8192, 1024, 256 MiB and half of CircuitMemory.
 	MaxCircuits, MaxCircuitsPerPeer     int
 	CircuitMemory, CircuitMemoryPerPeer int64
+	// AdvertRadius is how many links a stealth listener's advert travels
+	// from the node that advertises (StealthOptions.Advertise), also
+	// through this node. Default 4.
+	AdvertRadius uint8
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -247,6 +251,7 @@ func NewNode(cfg Config) (*Node, error) {
 		MaxCircuitsPerPeer:   cfg.MaxCircuitsPerPeer,
 		CircuitMemory:        cfg.CircuitMemory,
 		CircuitMemoryPerPeer: cfg.CircuitMemoryPerPeer,
+		AdvertRadius:         cfg.AdvertRadius,
 	})
 	if err != nil {
 		return nil, err
@@ -272,9 +277,11 @@ func NewNode(cfg Config) (*Node, error) {
 		n.router.Close()
 		return nil, err
 	}
-	if err := n.peers.Register(n.router.GoneProtocol()); err != nil {
-		n.Close()
-		return nil, err
+	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol()} {
+		if err := n.peers.Register(p); err != nil {
+			n.Close()
+			return nil, err
+		}
 	}
 	for _, a := range listen {
 		full, err := n.peers.Listen(a)

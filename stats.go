@@ -65,6 +65,10 @@ type Stats struct {
 	CircuitsRefused int64
 	// Requests refused because their listener's backlog was full.
 	AcceptsRefused int64
+	// Adverts counts the scan-key adverts of stealth listeners this node
+	// sent (its own and passed on), received, dropped and held back by a
+	// link's byte budget, and the fingerprints it knows.
+	Adverts route.AdvertStats
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -106,6 +110,7 @@ func (n *Node) Stats() Stats {
 	pr := n.peers.Refusals()
 	s.SocketsRefused, s.HandshakesRefused, s.StreamsRefused = int64(pr.Sockets), int64(pr.Handshakes), int64(pr.Streams)
 	s.HandshakeCookies, s.HandshakeCookiesFailed = int64(pr.Cookies), int64(pr.CookiesFailed)
+	s.Adverts = n.router.AdvertStats()
 	obs := make(map[[20]byte]route.PeerObservation)
 	for _, o := range n.router.Observations() {
 		obs[o.Peer] = o

@@ -30,7 +30,9 @@
 // /foxtrot/<id> multiaddr component, which is one of the same two forms;
 // given a key it returns the key too, so a peer link can authenticate it
 // directly. Stealth addresses ("sp1..."/"tsp1...", BIP-352) are recognised
-// and refused with ErrAddrUnsupported until they are implemented.
+// (IsStealth) and refused with ErrAddrUnsupported: they name no single
+// key, so they are no Addr; package stealth parses them, and the root's
+// Dial accepts them.
 //
 // addr imports nothing of foxtrot's, so every layer can use it.
 package addr
@@ -89,7 +91,7 @@ type form int
 const (
 	formBase58  form = iota // Base58Check, version 0, 20-byte payload
 	formKeyHex              // 66 hex digits of a compressed public key
-	formStealth             // BIP-352 bech32m, "sp1..." or "tsp1..." (not yet)
+	formStealth             // BIP-352 bech32m, "sp1..." or "tsp1..." (package stealth)
 )
 
 // formOf tells the forms apart. They cannot be confused: a 66-character
@@ -105,6 +107,11 @@ func formOf(s string) form {
 	return formBase58
 }
 
+// IsStealth reports whether s is written as a stealth address ("sp1..."
+// or "tsp1...", BIP-352, any case): package stealth parses those; Parse
+// refuses them with ErrAddrUnsupported, as they name no single key.
+func IsStealth(s string) bool { return formOf(s) == formStealth }
+
 // parse is the one parser: every form gives the hash; the key form also
 // gives the key.
 func parse(s string) ([20]byte, *btcec.PublicKey, error) {
@@ -116,7 +123,7 @@ func parse(s string) ([20]byte, *btcec.PublicKey, error) {
 		}
 		return hash160(pub), pub, nil
 	case formStealth:
-		return [20]byte{}, nil, fmt.Errorf("%w %q: %w: stealth addresses are not implemented", ErrBadAddr, s, ErrAddrUnsupported)
+		return [20]byte{}, nil, fmt.Errorf("%w %q: %w: a stealth address names no single key (dial it with package foxtrot, parse it with package stealth)", ErrBadAddr, s, ErrAddrUnsupported)
 	default:
 		h, err := parseBase58(s)
 		return h, nil, err

@@ -14,7 +14,8 @@ var (
 	ErrAddrVersion  = errors.New("foxtrot: wrong version byte")
 	ErrAddrLength   = errors.New("foxtrot: wrong length")
 	ErrAddrEncoding = errors.New("foxtrot: bad encoding")
-	// ErrAddrUnsupported is a form this version recognises but cannot use
-	// yet: a stealth address ("sp1..." or "tsp1...", issue 13).
+	// ErrAddrUnsupported is a form Parse recognises but that is no Addr:
+	// a stealth address ("sp1..." or "tsp1..."), which names no single key
+	// (package stealth parses it; see IsStealth).
 	ErrAddrUnsupported = errors.New("foxtrot: address form not supported")
 )

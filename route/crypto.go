@@ -50,6 +50,17 @@ func newRequestKind(kind uint8, target [20]byte, hopLimit, flags uint8, maxPrice
 	if err != nil {
 		return nil, nil, err
 	}
+	var nonce [16]byte
+	if _, err := io.ReadFull(rnd, nonce[:]); err != nil {
+		return nil, nil, err
+	}
+	return newRequestWith(kind, target, hopLimit, flags, maxPrice, now, eph, nonce), eph, nil
+}
+
+// newRequestWith makes a signed request with a given ephemeral key and
+// nonce: a stealth target is derived from them, so every request of one
+// connection repeats them.
+func newRequestWith(kind uint8, target [20]byte, hopLimit, flags uint8, maxPrice uint64, now time.Time, eph *keyPair, nonce [16]byte) *wire.ConnectRequest {
 	req := &wire.ConnectRequest{
 		HopLimit: hopLimit,
 		Kind:     kind,
@@ -59,11 +70,9 @@ func newRequestKind(kind uint8, target [20]byte, hopLimit, flags uint8, maxPrice
 		MaxPrice: maxPrice,
 	}
 	req.Ephemeral = eph.ser
-	if _, err := io.ReadFull(rnd, req.Nonce[:]); err != nil {
-		return nil, nil, err
-	}
+	req.Nonce = nonce
 	req.Sig = sign(eph.priv, req.SigHash())
-	return req, eph, nil
+	return req
 }
 
 // newKey returns a key pair drawn from rnd.

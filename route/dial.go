@@ -38,6 +38,11 @@ type dialState struct {
 	mu     sync.Mutex
 	reqs   map[addr.ConnID]*keyPair // request ID -> its ephemeral key
 	finder *finder                  // the session's, once there is one
+
+	// fixed, if set, holds the fields every request of the dial (and of
+	// its connection's fresh paths) repeats: a stealth target is derived
+	// from the ephemeral key and nonce (see stealth.go).
+	fixed *fixedRequest
 }
 
 func (d *dialState) eph(id addr.ConnID) *keyPair {
@@ -82,7 +87,7 @@ func (r *Router) forgetDial(d *dialState) {
 // it, to every peer. It returns how long a directed request deserves
 // before the dial floods (0 if this one flooded).
 func (r *Router) sendRequest(d *dialState, flags uint8) (time.Duration, error) {
-	req, eph, err := newRequestKind(d.kind, d.target, r.cfg.HopLimit, flags, r.maxPrice(), r.now(), r.cfg.Rand)
+	req, eph, err := d.newRequest(r, flags)
 	if err != nil {
 		return 0, err
 	}
@@ -101,7 +106,7 @@ func (r *Router) sendRequest(d *dialState, flags uint8) (time.Duration, error) {
 	var wait time.Duration
 	links := r.neighbourLinksLocked(nil)
 	if flags&wire.FlagFlood == 0 {
-		if cands := r.routes.best(d.target, r.cfg.Fanout, nil, now); len(cands) > 0 {
+		if cands := r.routes.best(d.routeKey(), r.cfg.Fanout, nil, now); len(cands) > 0 {
 			links = links[:0]
 			for _, c := range cands {
 				links = append(links, c.link)
@@ -256,6 +261,12 @@ func (r *Router) Dial(ctx context.Context, identityKey *btcec.PrivateKey, target
 // changes per request (a stealth address) needs more than this and is
 // not supported yet.
 func (r *Router) DialKind(ctx context.Context, identityKey *btcec.PrivateKey, kind uint8, target [20]byte) (*Session, error) {
+	return r.dial(ctx, identityKey, r.newDial(kind, target))
+}
+
+// dial is DialKind for a dial made ready: d names the target, and may fix
+// fields every request repeats.
+func (r *Router) dial(ctx context.Context, identityKey *btcec.PrivateKey, d *dialState) (*Session, error) {
 	identity := r.id
 	if identityKey != nil && identityKey != r.cfg.Identity {
 		identity = newKeyPair(identityKey)
@@ -271,20 +282,15 @@ func (r *Router) DialKind(ctx context.Context, identityKey *btcec.PrivateKey, ki
 	defer stop()
 
 	r.mu.Lock()
-	if r.closed {
-		r.mu.Unlock()
+	closed := r.closed
+	r.mu.Unlock()
+	if closed {
 		return nil, ErrClosed
 	}
-	var lst *Listener
-	if kind == wire.TargetAddr {
-		lst = r.listeners[target]
-	}
-	r.mu.Unlock()
-	if lst != nil {
-		return r.dialLocal(identity, lst)
+	if lst, key := r.localListener(d); lst != nil {
+		return r.dialLocal(identity, lst, key)
 	}
 
-	d := r.newDial(kind, target)
 	var lastErr error
 	for {
 		ev, err := r.awaitAck(ctx, d)
@@ -326,6 +332,7 @@ func (r *Router) connect(ctx context.Context, identity *keyPair, d *dialState, e
 		return nil, fmt.Errorf("%w: opening the data stream: %w", ErrPathBroken, err)
 	}
 	f := r.newFinder(d.kind, d.target, ev.tKey, ev.id, master)
+	f.fixed = d.fixed
 	cfg := r.sessionConfig(ev.id, true, identity.pub, ev.tKey, master)
 	cfg.Hello = buildHello(identity, helloH, hops)
 	cfg.Finder = f
@@ -363,6 +370,7 @@ func (r *Router) connect(ctx context.Context, identity *keyPair, d *dialState, e
 // path): the answers become f's backups after the first.
 func (r *Router) requestPath(ctx context.Context, f *finder) (dialEvent, error) {
 	d := r.newDial(f.kind, f.target)
+	d.fixed = f.fixed // the same one-time target, for a stealth address
 	ev, err := r.awaitAck(ctx, d)
 	if err != nil {
 		r.forgetDial(d)
@@ -402,10 +410,10 @@ func buildHello(identity *keyPair, helloH [32]byte, hops []Hop) []byte {
 
 // dialLocal connects to a listener of this very node over an in-memory
 // pipe, with the same session layer as any other connection.
-func (r *Router) dialLocal(identity *keyPair, lst *Listener) (*Session, error) {
+func (r *Router) dialLocal(identity *keyPair, lst *Listener, key *keyPair) (*Session, error) {
 	if !lst.reserve(nil, 0) {
 		r.stats.acceptsRefused.Add(1)
-		return nil, fmt.Errorf("%w by %s: %s", ErrRefused, addr.FromHash160(lst.addr).String(), refuseReason(wire.RefuseBusy))
+		return nil, fmt.Errorf("%w by %s: %s", ErrRefused, addr.FromPubKey(key.pub).String(), refuseReason(wire.RefuseBusy))
 	}
 	reserved := true // until the inbound state below holds the slot
 	defer func() {
@@ -425,9 +433,9 @@ func (r *Router) dialLocal(identity *keyPair, lst *Listener) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	tKey := lst.key.pub
+	tKey := key.pub
 	master := dialerSecret(id, dEph, tKey, tEph.pub)
-	helloH := helloHash(id, dEph.ser, lst.key.ser, tEph.ser)
+	helloH := helloHash(id, dEph.ser, key.ser, tEph.ser)
 	cfg := r.sessionConfig(id, true, identity.pub, tKey, master)
 	cfg.Hello = buildHello(identity, helloH, nil)
 	cfg.OnEnd = r.removeSession
@@ -447,7 +455,7 @@ func (r *Router) dialLocal(identity *keyPair, lst *Listener) (*Session, error) {
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.acceptPath(lst, lst.key, nil, b, wire.StreamHeader{ID: id, Path: 1}, master, helloH)
+		r.acceptPath(lst, key, nil, b, wire.StreamHeader{ID: id, Path: 1}, master, helloH)
 	}()
 	return ds, nil
 }

@@ -52,6 +52,8 @@ var (
 	// ErrBadMessage means a control message of the router's own
 	// protocols (CircuitGone) did not parse.
 	ErrBadMessage = errors.New("route: bad message")
+	// ErrBadAdvert means an advert's body is malformed.
+	ErrBadAdvert = errors.New("route: bad advert")
 )
 
 // Resumption ticket errors (see SPEC.md, "Resumption tickets"). A dial

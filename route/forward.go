@@ -130,7 +130,7 @@ func (r *Router) handleRequest(l *peer.Link, req *wire.ConnectRequest) {
 // table knows nothing, in which case every peer but the one it came from.
 func (r *Router) nextHopsLocked(req *wire.ConnectRequest, from *peer.Link, now time.Time) []*peer.Link {
 	if req.Flags&wire.FlagFlood == 0 {
-		if cands := r.routes.best(req.Target, r.cfg.Fanout, from, now); len(cands) > 0 {
+		if cands := r.routes.best(requestRouteKey(req), r.cfg.Fanout, from, now); len(cands) > 0 {
 			out := make([]*peer.Link, len(cands))
 			for i, c := range cands {
 				out[i] = c.link

@@ -203,6 +203,25 @@ type Config struct {
 	// CircuitMemoryPerPeer bounds the bytes reserved by the active
 	// circuits through one peer. Default CircuitMemory/2.
 	CircuitMemoryPerPeer int64
+	// AdvertRadius is how many links from the advertiser a scan-key
+	// advert travels (see advert.go). Default 4.
+	AdvertRadius uint8
+	// AdvertInterval is how often a listener's advert is sent again;
+	// adverts not heard again for three intervals expire. Default 30s.
+	AdvertInterval time.Duration
+	// AdvertRate and AdvertBurst are the bytes of adverts a node sends
+	// one peer (per second, and at once): the default 2500 B/s is 2% of
+	// a 1 Mbit/s link, the cap Reticulum puts on announces; burst 4096.
+	AdvertRate  float64
+	AdvertBurst int
+	// MaxAdverts bounds the fingerprints a node knows; MaxAdvertsPerPeer
+	// those first heard from one peer. Defaults 4096 and 256.
+	MaxAdverts        int
+	MaxAdvertsPerPeer int
+	// AdvertDelay is how long a node holds an advert it will pass on, so
+	// that the copies of one wave arriving meanwhile are passed on once,
+	// with the shortest way heard. Default 50ms.
+	AdvertDelay time.Duration
 }
 
 // CircuitCost is the buffer memory one relayed circuit reserves: a
@@ -286,6 +305,7 @@ func (c *Config) setDefaults() error {
 	if c.Rand == nil {
 		c.Rand = rand.Reader
 	}
+	bad = append(bad, c.advertDefaults()...)
 	if c.Now == nil {
 		c.Now = time.Now
 	}
@@ -333,6 +353,7 @@ type Router struct {
 	beforeVerify func()
 
 	seenOwners map[seenKey]*seenOwner // the shares of seen (see seen.go)
+	adv        *adverts               // scan-key adverts (advert.go)
 }
 
 // neighbour is a peer as the router sees it. Two token buckets guard the
@@ -475,6 +496,7 @@ func New(cfg Config) (*Router, error) {
 		sessions:  make(map[*Session]struct{}),
 
 		seenOwners: make(map[seenKey]*seenOwner),
+		adv:        newAdverts(),
 	}
 	r.routes = newTable(cfg.RouteTTL, cfg.MaxRoutes)
 	r.relay = r.newRelay()
@@ -488,8 +510,9 @@ func New(cfg Config) (*Router, error) {
 		}
 		r.bill = b
 	}
-	r.wg.Add(1)
+	r.wg.Add(2)
 	go r.janitor()
+	go r.advertLoop()
 	return r, nil
 }
 
@@ -568,6 +591,7 @@ func (r *Router) janitor() {
 			return
 		case <-t.C:
 			r.expire(r.now())
+			r.advertTick(r.now())
 		}
 	}
 }

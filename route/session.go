@@ -63,6 +63,7 @@ type finder struct {
 	id     addr.ConnID // the session's connection ID
 	master [32]byte
 	done   <-chan struct{} // the session's Done
+	fixed  *fixedRequest   // what fresh requests repeat (stealth targets)
 
 	mu      sync.Mutex
 	backups []dialEvent

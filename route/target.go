@@ -2,6 +2,7 @@ package route
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 
@@ -11,16 +12,17 @@ import (
 
 // Target kinds. A connect request names its target by a 20-byte hash and
 // a kind (wire.ConnectRequest.Kind); relays route every kind alike, by the
-// hash. The kind tells the node that holds the key how to recognise the
-// request as its own:
+// hash (TargetStealthAdvert alone by the fingerprint in its nonce: see
+// stealth.go and advert.go). The kind tells the node that holds the key
+// how to recognise the request as its own:
 //
 //	kind             the hash is               found by
 //	TargetAddr (0)   HASH160 of the listened   a map lookup (Listen)
 //	                 key
-//	other kinds      whatever the kind says,   asking each Matcher of that
-//	                 e.g. HASH160 of a         kind (ListenMatcher), e.g. a
-//	                 one-time key              stealth scan: one ECDH and a
-//	                                           hash per request
+//	TargetStealth,   HASH160 of a one-time     a StealthMatcher's scan: one
+//	..Advert (1, 2)  key (stealth.go)          ECDH and a hash per request
+//	other kinds      whatever the kind says    asking each Matcher of that
+//	                                           kind (ListenMatcher)
 //
 // Whatever the kind, the key a Matcher returns answers the request as a
 // listened key does: it signs the ack, the dialler checks that it hashes
@@ -38,11 +40,28 @@ type Matcher interface {
 	Match(req *wire.ConnectRequest) *btcec.PrivateKey
 }
 
+// KindsMatcher is a Matcher that recognises requests of several kinds
+// (a stealth address's, with and without its advertised fingerprint).
+// Kind is one of Kinds.
+type KindsMatcher interface {
+	Matcher
+	// Kinds are the request kinds the matcher recognises.
+	Kinds() []uint8
+}
+
+// matchesKind reports whether m recognises requests of kind k.
+func matchesKind(m Matcher, k uint8) bool {
+	if km, ok := m.(KindsMatcher); ok {
+		return slices.Contains(km.Kinds(), k)
+	}
+	return m.Kind() == k
+}
+
 // ListenMatcher starts accepting connections whose requests m recognises.
 // The listener's Addr is zero and its Key nil: each connection is
 // answered by the key m gives for it (Session.LocalKey).
 func (r *Router) ListenMatcher(m Matcher) (*Listener, error) {
-	if m == nil || m.Kind() == wire.TargetAddr {
+	if m == nil || matchesKind(m, wire.TargetAddr) {
 		return nil, fmt.Errorf("%w: a Matcher needs a kind of its own (not TargetAddr)", ErrBadConfig)
 	}
 	r.mu.Lock()
@@ -69,7 +88,7 @@ func (r *Router) listenerFor(req *wire.ConnectRequest) (*Listener, *keyPair) {
 	}
 	var cands []*Listener
 	for l := range r.matchers {
-		if l.match.Kind() == req.Kind {
+		if matchesKind(l.match, req.Kind) {
 			cands = append(cands, l)
 		}
 	}
