@@ -1,6 +1,7 @@
 package foxtrot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/foxtrotnet/foxtrot/peer"
 	"github.com/foxtrotnet/foxtrot/route"
+	"github.com/foxtrotnet/foxtrot/session"
 	"github.com/foxtrotnet/foxtrot/transport"
 	"github.com/foxtrotnet/foxtrot/transport/mem"
 	"github.com/foxtrotnet/foxtrot/transport/tcp"
@@ -86,11 +88,24 @@ type Config struct {
 	// before it gives up on it. Default 10s.
 	Linger time.Duration
 	// StreamWindow is the per-stream window of peer links (the most bytes
-	// in flight on one hop of a connection). Default 1 MiB.
+	// in flight on one hop of a connection). Default MaxWindow: one hop
+	// must carry a whole connection's window over a long link.
 	StreamWindow int
 	// AcceptBacklog is how many connections wait for Accept per
 	// listener; more are refused. Default 128.
 	AcceptBacklog int
+	// MaxWindow is the most a connection's receive window and send queue
+	// grow to: each starts at RecvBuffer and SendBuffer and doubles while
+	// data flows faster than the window allows and the reader keeps up
+	// (bandwidth × round trip), with credit from MemoryBudget. Default
+	// 16 MiB: 1.3 Gbit/s at 100 ms.
+	MaxWindow int
+	// MemoryBudget is the node-wide credit, in bytes, that connections'
+	// windows grow with beyond RecvBuffer and SendBuffer: a busy node
+	// queues at most its connections' base buffers plus this much. Idle
+	// connections hold none of it. Default 256 MiB: sixteen connections
+	// at full window both ways, a small part of a server's memory.
+	MemoryBudget int
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -108,6 +123,7 @@ func (c *Config) validate() error {
 	for name, n := range map[string]int{
 		"RequestBurst": c.RequestBurst, "SendBuffer": c.SendBuffer, "RecvBuffer": c.RecvBuffer,
 		"StreamWindow": c.StreamWindow, "AcceptBacklog": c.AcceptBacklog,
+		"MaxWindow": c.MaxWindow, "MemoryBudget": c.MemoryBudget,
 	} {
 		if n < 0 {
 			bad = append(bad, name)
@@ -122,6 +138,9 @@ func (c *Config) validate() error {
 	}
 	if c.StreamWindow > math.MaxUint32 {
 		return fmt.Errorf("%w: Config.StreamWindow %d is over 4 GiB", ErrBadConfig, c.StreamWindow)
+	}
+	if c.StreamWindow == 0 && c.MaxWindow > math.MaxUint32 {
+		return fmt.Errorf("%w: Config.MaxWindow %d is over 4 GiB (the stream window follows it)", ErrBadConfig, c.MaxWindow)
 	}
 	return nil
 }
@@ -187,6 +206,8 @@ func NewNode(cfg Config) (*Node, error) {
 		RecvBuffer:      cfg.RecvBuffer,
 		Linger:          cfg.Linger,
 		AcceptBacklog:   cfg.AcceptBacklog,
+		MaxWindow:       cfg.MaxWindow,
+		Budget:          session.NewBudget(int64(cmp.Or(cfg.MemoryBudget, 256<<20))),
 	})
 	if err != nil {
 		return nil, err
@@ -199,7 +220,7 @@ func NewNode(cfg Config) (*Node, error) {
 		Logger:           n.log,
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		PingInterval:     cfg.PingInterval,
-		StreamWindow:     uint32(cfg.StreamWindow),
+		StreamWindow:     uint32(cmp.Or(cfg.StreamWindow, cfg.MaxWindow, 16<<20)),
 	})
 	if err != nil {
 		n.router.Close()

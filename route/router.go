@@ -152,6 +152,13 @@ type Config struct {
 	Rand io.Reader
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// MaxWindow is the most a connection's receive window and send queue
+	// grow to while data flows, with credit from Budget. Default 16 MiB.
+	MaxWindow int
+	// Budget is the node-wide memory credit connections' windows grow
+	// with beyond RecvBuffer and SendBuffer (see session.Budget). nil:
+	// windows stay at RecvBuffer and SendBuffer.
+	Budget *session.Budget
 }
 
 func (c *Config) setDefaults() error {
@@ -198,6 +205,7 @@ func (c *Config) setDefaults() error {
 	num(&c.MaxAcks, 3)
 	num(&c.SendBuffer, 2<<20)
 	num(&c.RecvBuffer, 2<<20)
+	num(&c.MaxWindow, 16<<20)
 	num(&c.AcceptBacklog, 128)
 	num(&c.MaxSeen, 1<<16)
 	num(&c.Fanout, 2)
