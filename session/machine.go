@@ -67,16 +67,16 @@ type machine struct {
 	confirmed  bool      // a record arrived from the other end
 
 	// Window tuning (see grow and growSend).
-	rwnd       int           // the receive window: RecvBuffer, grown while a window-limited sender meets a reader that keeps up
-	rxCredit   int64         // budget credit in rwnd beyond RecvBuffer
-	txCredit   int64         // budget credit in the send queue beyond SendBuffer
-	limitOut   uint64        // the highest receive limit sent
-	probing    bool          // a limit raise is out: the first data past probeOff times a window round trip
-	probeOff   uint64        // the limit the other end had before the raise
-	probeAt    time.Time     // when the raise went out
-	rtt        time.Duration // the shortest window round trip seen on this path; 0: none yet
-	epochAt    time.Time     // when the current window's worth of data began to arrive
-	epochOff   uint64        // m.off then
+	rwnd     int           // the receive window: RecvBuffer, grown while a window-limited sender meets a reader that keeps up
+	rxCredit int64         // budget credit in rwnd beyond RecvBuffer
+	txCredit int64         // budget credit in the send queue beyond SendBuffer
+	limitOut uint64        // the highest receive limit sent
+	probing  bool          // a limit raise is out: the first data past probeOff times a window round trip
+	probeOff uint64        // the limit the other end had before the raise
+	probeAt  time.Time     // when the raise went out
+	rtt      time.Duration // the shortest window round trip seen on this path; 0: none yet
+	epochAt  time.Time     // when the current window's worth of data began to arrive
+	epochOff uint64        // m.off then
 
 	// The path.
 	phase              phase
