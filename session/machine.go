@@ -341,11 +341,11 @@ func (m *machine) onAck(off, limit uint64) error {
 }
 
 // grow is receive-window auto-tuning, as in QUIC and HTTP/2 stacks: when
-// a whole window arrived within two window round trips (the sender is
-// held back by the window, not by its own pace) and the reader keeps up
-// (at most half a window waits for Read), the window doubles, up to
-// MaxWindow and as far as the budget's credit allows. A slow reader
-// never grows its window, so a stalled connection holds what it did.
+// a whole window arrived within two window round trips, the window was
+// what held the sender back, and it doubles, up to MaxWindow and as far
+// as the budget's credit allows. Data arrives no faster than the reader
+// makes room, so a reader slower than half a window per round trip never
+// grows its window, and a stalled one holds what it did.
 func (m *machine) grow(now time.Time) {
 	if m.epochAt.IsZero() {
 		m.epochAt, m.epochOff = now, m.off
@@ -356,7 +356,7 @@ func (m *machine) grow(now time.Time) {
 	}
 	fast := m.rtt > 0 && now.Sub(m.epochAt) < 2*m.rtt
 	m.epochAt, m.epochOff = now, m.off
-	if !fast || m.rqBytes > m.rwnd/2 || m.rwnd >= m.lim.MaxWindow || m.closed || m.ended {
+	if !fast || m.rwnd >= m.lim.MaxWindow || m.closed || m.ended {
 		return
 	}
 	g := m.lim.Budget.take(int64(min(m.rwnd, m.lim.MaxWindow-m.rwnd)))
