@@ -33,7 +33,6 @@ func foxConfig(listen bool) foxtrot.Config {
 		RequestRate:  1e6,
 		RequestBurst: 1e6,
 	}
-	expKnobs(&c)
 	if listen {
 		c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}
 	}
