@@ -52,7 +52,7 @@ func main() {
 	flag.IntVar(&o.setupSamples, "setup-samples", 200, "samples per setup row per round")
 	flag.IntVar(&o.memLinks, "mem-links", 1000, "idle links (connections) for the memory rows")
 	flag.StringVar(&sizes, "scale", "100,1000", "simulated network sizes, comma-separated (empty: none)")
-	flag.StringVar(&o.only, "only", "", "run only the timed rows whose name contains this")
+	flag.StringVar(&o.only, "only", "", "run only the timed rows whose name contains this (alternatives separated by |)")
 	flag.BoolVar(&o.skipMem, "skip-mem", false, "skip the memory rows")
 	flag.BoolVar(&o.skipScale, "skip-scale", false, "skip the scale rows")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed rounds to this file")
