@@ -80,7 +80,14 @@ func (m *yamuxMux) Close() error { return m.sess.Close() }
 // yamuxStream is a MuxStream over a yamux stream, translating its errors.
 type yamuxStream struct{ s *yamux.Stream }
 
+// Read first drops yamux's receive buffer if it is empty, then reads:
+// yamux keeps a stream's buffer at the largest size it ever reached, up
+// to the whole stream window, so a connection that once ran at full speed
+// would otherwise hold its windows' worth of memory per hop while idle.
+// A reader that caught up gives its buffer back before it waits; under a
+// steady flow this costs one allocation the size of the next frame.
 func (y yamuxStream) Read(p []byte) (int, error) {
+	y.s.Shrink()
 	n, err := y.s.Read(p)
 	return n, yamuxErr(err)
 }
