@@ -77,12 +77,13 @@ type Config struct {
 	RequestRate  float64
 	RequestBurst int
 	// SendBuffer is how many written bytes a connection holds until the
-	// other end acknowledges them; Write blocks while it is full.
-	// Default 2 MiB.
+	// other end acknowledges them; Write blocks while it is full. It grows
+	// with the other end's window (see MaxWindow). Default 2 MiB.
 	SendBuffer int
 	// RecvBuffer is how many received bytes may wait for Read: the
-	// receive window each connection advertises to the other end, so
-	// also the most a connection has in flight. Default 2 MiB.
+	// receive window each connection advertises to the other end at
+	// first, so also what it has in flight until the window grows (see
+	// MaxWindow). Default 2 MiB.
 	RecvBuffer int
 	// Linger bounds how long Close keeps delivering what was written
 	// before it gives up on it. Default 10s.
