@@ -34,6 +34,8 @@ type Config struct {
 
 	// SendBuffer bounds the written bytes not yet acknowledged;
 	// RecvBuffer the received bytes not yet read (the receive window).
+	// Both are where the windows start: with a Budget they grow up to
+	// MaxWindow while data flows.
 	SendBuffer, RecvBuffer int
 	// Heartbeat, StallTimeout, FailoverTimeout and Linger: see
 	// route.Config.
