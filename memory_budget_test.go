@@ -91,7 +91,16 @@ func TestASlowReadersPathIsBoundedByTheBudget(t *testing.T) {
 	require.Less(t, held, bound, "bytes held along the path")
 	require.Greater(t, stuck, int64(buffer), "the path did hold data past the base window")
 
+	require.Positive(t, fn.Nodes[0].Stats().WindowCredit+fn.Nodes[3].Stats().WindowCredit, "the windows grew with credit")
+	for _, n := range fn.Nodes {
+		require.LessOrEqual(t, n.Stats().WindowCredit, int64(budget))
+	}
+
 	c.Close()
 	s.Close()
 	<-writeErr
+	// Ended connections give their credit back.
+	require.Eventually(t, func() bool {
+		return fn.Nodes[0].Stats().WindowCredit == 0 && fn.Nodes[3].Stats().WindowCredit == 0
+	}, 20*time.Second, 10*time.Millisecond, "credit held after the connection ended")
 }

@@ -157,6 +157,7 @@ type Node struct {
 	router *route.Router
 
 	closeOnce sync.Once
+	budget    *session.Budget // Config.MemoryBudget
 }
 
 // NewNode starts a node: it listens on cfg.ListenAddrs and starts linking
@@ -188,8 +189,9 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n := &Node{
-		id:  AddrFromPubKey(cfg.Identity.PubKey()),
-		key: cfg.Identity,
+		id:     AddrFromPubKey(cfg.Identity.PubKey()),
+		key:    cfg.Identity,
+		budget: session.NewBudget(int64(cmp.Or(cfg.MemoryBudget, 256<<20))),
 	}
 	n.log = cfg.Logger.With("node", n.id.String())
 	n.router, err = route.New(route.Config{
@@ -208,7 +210,7 @@ func NewNode(cfg Config) (*Node, error) {
 		Linger:          cfg.Linger,
 		AcceptBacklog:   cfg.AcceptBacklog,
 		MaxWindow:       cfg.MaxWindow,
-		Budget:          session.NewBudget(int64(cmp.Or(cfg.MemoryBudget, 256<<20))),
+		Budget:          n.budget,
 	})
 	if err != nil {
 		return nil, err

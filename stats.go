@@ -41,6 +41,9 @@ type Stats struct {
 	// encryption instead of sealing every record again (see
 	// Config.EncryptDirect), counted by each end as it switches.
 	DirectPaths int64
+	// WindowCredit is how much of Config.MemoryBudget connections hold
+	// now for windows grown past RecvBuffer and SendBuffer, in bytes.
+	WindowCredit int64
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -76,6 +79,7 @@ func (n *Node) Stats() Stats {
 		AcksOverPrice: r.AcksOverPrice, CutOffs: r.CutOffs, RequestsRefusedCredit: r.RequestsRefusedCredit,
 		DirectPaths: r.DirectPaths,
 	}
+	s.WindowCredit = n.budget.Used()
 	obs := make(map[[20]byte]route.PeerObservation)
 	for _, o := range n.router.Observations() {
 		obs[o.Peer] = o
