@@ -99,7 +99,8 @@ type Config struct {
 	// grow to: each starts at RecvBuffer and SendBuffer and doubles while
 	// data flows faster than the window allows and the reader keeps up
 	// (bandwidth × round trip), with credit from MemoryBudget. Default
-	// 16 MiB: 1.3 Gbit/s at 100 ms.
+	// 16 MiB: 1.3 Gbit/s at 100 ms. A MaxWindow at or below RecvBuffer
+	// and SendBuffer keeps the windows fixed, as before issue 11.
 	MaxWindow int
 	// MemoryBudget is the node-wide credit, in bytes, that connections'
 	// windows grow with beyond RecvBuffer and SendBuffer: a busy node
