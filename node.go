@@ -100,7 +100,8 @@ type Config struct {
 	// data flows faster than the window allows and the reader keeps up
 	// (bandwidth × round trip), with credit from MemoryBudget. Default
 	// 16 MiB: 1.3 Gbit/s at 100 ms. A MaxWindow at or below RecvBuffer
-	// and SendBuffer keeps the windows fixed, as before issue 11.
+	// and SendBuffer keeps connections at their base buffers (the stream
+	// window still follows MaxWindow unless StreamWindow is set).
 	MaxWindow int
 	// MemoryBudget is the node-wide credit, in bytes, that connections'
 	// windows grow with beyond RecvBuffer and SendBuffer: a busy node
