@@ -1,6 +1,7 @@
 package foxtrot
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/foxtrotnet/foxtrot/peer"
 	"github.com/foxtrotnet/foxtrot/route"
+	"github.com/foxtrotnet/foxtrot/session"
 	"github.com/foxtrotnet/foxtrot/transport"
 	"github.com/foxtrotnet/foxtrot/transport/mem"
 	"github.com/foxtrotnet/foxtrot/transport/tcp"
@@ -75,18 +77,26 @@ type Config struct {
 	RequestRate  float64
 	RequestBurst int
 	// SendBuffer is how many written bytes a connection holds until the
-	// other end acknowledges them; Write blocks while it is full.
-	// Default 2 MiB.
+	// other end acknowledges them; Write blocks while it is full. It grows
+	// with the other end's window (see MaxWindow). Default 2 MiB.
 	SendBuffer int
 	// RecvBuffer is how many received bytes may wait for Read: the
-	// receive window each connection advertises to the other end, so
-	// also the most a connection has in flight. Default 2 MiB.
+	// receive window each connection advertises to the other end at
+	// first, so also what it has in flight until the window grows (see
+	// MaxWindow). Default 2 MiB.
 	RecvBuffer int
 	// Linger bounds how long Close keeps delivering what was written
 	// before it gives up on it. Default 10s.
 	Linger time.Duration
 	// StreamWindow is the per-stream window of peer links (the most bytes
-	// in flight on one hop of a connection). Default 1 MiB.
+	// in flight on one hop of a connection). Default 1 MiB. It caps a
+	// connection at about StreamWindow/2 per round trip of each hop
+	// (yamux tops a window up by halves), so long fat links want more
+	// (8-16 MiB carries 40 MB/s at 100 ms; see bench/README.md), but a
+	// relay reserves two stream windows for every circuit it carries
+	// (CircuitMemory), so a larger window divides how many circuits a
+	// relay takes. yamux v0.1.2 has one window size per link, not one
+	// that grows per stream.
 	StreamWindow int
 	// AcceptBacklog is how many connections wait for Accept per
 	// listener, counting those being set up; more are refused
@@ -134,6 +144,20 @@ type Config struct {
 	// from the node that advertises (StealthOptions.Advertise), also
 	// through this node. Default 4.
 	AdvertRadius uint8
+	// MaxWindow is the most a connection's receive window and send queue
+	// grow to: each starts at RecvBuffer and SendBuffer and doubles while
+	// data flows faster than the window allows and the reader keeps up
+	// (bandwidth × round trip), with credit from MemoryBudget. Default
+	// 16 MiB: 1.3 Gbit/s at 100 ms. A MaxWindow at or below RecvBuffer
+	// and SendBuffer keeps connections at their base buffers. Each hop's
+	// StreamWindow caps a connection too.
+	MaxWindow int
+	// MemoryBudget is the node-wide credit, in bytes, that connections'
+	// windows grow with beyond RecvBuffer and SendBuffer: a busy node
+	// queues at most its connections' base buffers plus this much. Idle
+	// connections hold none of it. Default 256 MiB: sixteen connections
+	// at full window both ways, a small part of a server's memory.
+	MemoryBudget int
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -153,6 +177,7 @@ func (c *Config) validate() error {
 		"RequestBurst": c.RequestBurst, "SendBuffer": c.SendBuffer, "RecvBuffer": c.RecvBuffer,
 		"StreamWindow": c.StreamWindow, "AcceptBacklog": c.AcceptBacklog,
 		"MaxCircuits": c.MaxCircuits, "MaxCircuitsPerPeer": c.MaxCircuitsPerPeer,
+		"MaxWindow": c.MaxWindow, "MemoryBudget": c.MemoryBudget,
 	} {
 		if n < 0 {
 			bad = append(bad, name)
@@ -190,6 +215,7 @@ type Node struct {
 	dialTimeout time.Duration // Config.DialTimeout, defaulted
 
 	closeOnce sync.Once
+	budget    *session.Budget // Config.MemoryBudget
 }
 
 // NewNode starts a node: it listens on cfg.ListenAddrs and starts linking
@@ -224,6 +250,7 @@ func NewNode(cfg Config) (*Node, error) {
 		id:          AddrFromPubKey(cfg.Identity.PubKey()),
 		key:         cfg.Identity,
 		dialTimeout: cfg.DialTimeout,
+		budget:      session.NewBudget(int64(cmp.Or(cfg.MemoryBudget, 256<<20))),
 	}
 	if n.dialTimeout == 0 {
 		n.dialTimeout = 10 * time.Second
@@ -252,6 +279,8 @@ func NewNode(cfg Config) (*Node, error) {
 		CircuitMemory:        cfg.CircuitMemory,
 		CircuitMemoryPerPeer: cfg.CircuitMemoryPerPeer,
 		AdvertRadius:         cfg.AdvertRadius,
+		MaxWindow:            cfg.MaxWindow,
+		Budget:               n.budget,
 	})
 	if err != nil {
 		return nil, err

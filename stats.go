@@ -69,6 +69,9 @@ type Stats struct {
 	// sent (its own and passed on), received, dropped and held back by a
 	// link's byte budget, and the fingerprints it knows.
 	Adverts route.AdvertStats
+	// WindowCredit is how much of Config.MemoryBudget connections hold
+	// now for windows grown past RecvBuffer and SendBuffer, in bytes.
+	WindowCredit int64
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -111,6 +114,7 @@ func (n *Node) Stats() Stats {
 	s.SocketsRefused, s.HandshakesRefused, s.StreamsRefused = int64(pr.Sockets), int64(pr.Handshakes), int64(pr.Streams)
 	s.HandshakeCookies, s.HandshakeCookiesFailed = int64(pr.Cookies), int64(pr.CookiesFailed)
 	s.Adverts = n.router.AdvertStats()
+	s.WindowCredit = n.budget.Used()
 	obs := make(map[[20]byte]route.PeerObservation)
 	for _, o := range n.router.Observations() {
 		obs[o.Peer] = o

@@ -24,6 +24,10 @@ type foxNet struct {
 	lns          []net.Listener
 }
 
+// foxStreamWindow and foxMaxWindow are the -fox-stream-window and
+// -fox-max-window flags: window experiments without editing the code.
+var foxStreamWindow, foxMaxWindow int
+
 // foxConfig is a node on loopback TCP only. The request rate is raised
 // because the benchmark dials back to back, far above one peer's fair
 // share of a real network.
@@ -32,6 +36,8 @@ func foxConfig(listen bool) foxtrot.Config {
 		Transports:   []transport.Transport{tcp.New()},
 		RequestRate:  1e6,
 		RequestBurst: 1e6,
+		StreamWindow: foxStreamWindow,
+		MaxWindow:    foxMaxWindow,
 	}
 	if listen {
 		c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}

@@ -35,6 +35,11 @@ type options struct {
 	skipMem      bool
 	skipScale    bool
 	cpuProfile   string
+	// The WAN run (-wan): delay-line rows instead of the loopback run.
+	wan     bool
+	wanRTTs []time.Duration
+	wanRate float64       // bytes per second per link and direction
+	wanTime time.Duration // per throughput sample
 }
 
 func main() {
@@ -47,10 +52,17 @@ func main() {
 	flag.IntVar(&o.setupSamples, "setup-samples", 200, "samples per setup row per round")
 	flag.IntVar(&o.memLinks, "mem-links", 1000, "idle links (connections) for the memory rows")
 	flag.StringVar(&sizes, "scale", "100,1000", "simulated network sizes, comma-separated (empty: none)")
-	flag.StringVar(&o.only, "only", "", "run only the timed rows whose name contains this")
+	flag.StringVar(&o.only, "only", "", "run only the timed rows whose name contains this (alternatives separated by |)")
 	flag.BoolVar(&o.skipMem, "skip-mem", false, "skip the memory rows")
 	flag.BoolVar(&o.skipScale, "skip-scale", false, "skip the scale rows")
 	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the timed rounds to this file")
+	var rtts string
+	flag.IntVar(&foxStreamWindow, "fox-stream-window", 0, "foxtrot nodes' Config.StreamWindow in bytes (0: the default)")
+	flag.IntVar(&foxMaxWindow, "fox-max-window", 0, "foxtrot nodes' Config.MaxWindow in bytes (0: the default)")
+	flag.BoolVar(&o.wan, "wan", false, "the WAN run: one stream through a delay line at each -wan-rtt (see README.md), instead of the loopback run")
+	flag.StringVar(&rtts, "wan-rtt", "0ms,20ms,50ms,100ms", "round-trip times of the WAN run, comma-separated")
+	flag.Float64Var(&o.wanRate, "wan-rate", 40e6, "the WAN run's rate cap per link and direction, bytes per second")
+	flag.DurationVar(&o.wanTime, "wan-time", 3*time.Second, "the WAN run's time per throughput sample")
 	flag.BoolVar(&quick, "quick", false, "smoke run: 2 rounds, 32 MiB / 100 ms samples, 10 setup samples, 100 links, 100 nodes")
 	flag.Parse()
 	if quick {
@@ -65,6 +77,24 @@ func main() {
 			}
 			o.scaleSizes = append(o.scaleSizes, n)
 		}
+	}
+	for _, f := range strings.Split(rtts, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			d, err := time.ParseDuration(f)
+			if err != nil || d < 0 {
+				fatalf("bad -wan-rtt %q", f)
+			}
+			o.wanRTTs = append(o.wanRTTs, d)
+		}
+	}
+	if o.wan {
+		if quick {
+			o.rounds, o.wanTime = 1, time.Second
+		}
+		if err := runWAN(o); err != nil {
+			fatalf("%v", err)
+		}
+		return
 	}
 	if err := run(o); err != nil {
 		fatalf("%v", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"time"
 
@@ -389,7 +390,7 @@ func timedRows(o options) ([]timedRow, func(), error) {
 	if o.only != "" {
 		var keep []timedRow
 		for _, r := range rows {
-			if strings.Contains(r.name, o.only) {
+			if slices.ContainsFunc(strings.Split(o.only, "|"), func(w string) bool { return strings.Contains(r.name, w) }) {
 				keep = append(keep, r)
 			}
 		}

@@ -57,7 +57,7 @@ func (m *yamuxMux) Open(ctx context.Context) (MuxStream, error) {
 		}
 		return nil, err
 	}
-	return yamuxStream{s}, nil
+	return newYamuxStream(s), nil
 }
 
 func (m *yamuxMux) Accept(ctx context.Context) (MuxStream, error) {
@@ -73,7 +73,7 @@ func (m *yamuxMux) Accept(ctx context.Context) (MuxStream, error) {
 		s.Close()
 		return nil, fmt.Errorf("peer: first stream is %d, not the control stream", s.StreamID())
 	}
-	return yamuxStream{s}, nil
+	return newYamuxStream(s), nil
 }
 
 func (m *yamuxMux) NumStreams() int { return m.sess.NumStreams() }
@@ -81,27 +81,49 @@ func (m *yamuxMux) NumStreams() int { return m.sess.NumStreams() }
 func (m *yamuxMux) Close() error { return m.sess.Close() }
 
 // yamuxStream is a MuxStream over a yamux stream, translating its errors.
-type yamuxStream struct{ s *yamux.Stream }
+type yamuxStream struct {
+	s    *yamux.Stream
+	idle *time.Timer // drops the receive buffer of a Read that waits (see Read)
+}
 
-func (y yamuxStream) Read(p []byte) (int, error) {
+// idleShrink is how long a Read waits before its stream's empty receive
+// buffer goes back to the allocator.
+const idleShrink = 50 * time.Millisecond
+
+func newYamuxStream(s *yamux.Stream) *yamuxStream {
+	y := &yamuxStream{s: s}
+	y.idle = time.AfterFunc(time.Hour, s.Shrink)
+	y.idle.Stop()
+	return y
+}
+
+// Read reads; a Read that waits idleShrink drops yamux's (empty) receive
+// buffer meanwhile. yamux keeps a stream's buffer at the largest size it
+// ever reached, up to the whole stream window, so a connection that once
+// ran at full speed would otherwise hold its windows' worth of memory per
+// hop while idle; under a steady flow no Read waits that long and the
+// buffer is kept.
+func (y *yamuxStream) Read(p []byte) (int, error) {
+	y.idle.Reset(idleShrink)
 	n, err := y.s.Read(p)
+	y.idle.Stop()
 	return n, yamuxErr(err)
 }
 
-func (y yamuxStream) Write(p []byte) (int, error) {
+func (y *yamuxStream) Write(p []byte) (int, error) {
 	n, err := y.s.Write(p)
 	return n, yamuxErr(err)
 }
 
 // CloseWrite sends yamux's FIN, which is all its Close does.
-func (y yamuxStream) CloseWrite() error                  { return yamuxErr(y.s.Close()) }
-func (y yamuxStream) Close() error                       { return yamuxErr(y.s.Close()) }
-func (y yamuxStream) SetReadDeadline(t time.Time) error  { return y.s.SetReadDeadline(t) }
-func (y yamuxStream) SetWriteDeadline(t time.Time) error { return y.s.SetWriteDeadline(t) }
+func (y *yamuxStream) CloseWrite() error                  { return yamuxErr(y.s.Close()) }
+func (y *yamuxStream) Close() error                       { return yamuxErr(y.s.Close()) }
+func (y *yamuxStream) SetReadDeadline(t time.Time) error  { return y.s.SetReadDeadline(t) }
+func (y *yamuxStream) SetWriteDeadline(t time.Time) error { return y.s.SetWriteDeadline(t) }
 
 // Shrink drops an empty receive buffer (an optional ability: the control
 // stream is shrunk after each message, so an idle link holds none).
-func (y yamuxStream) Shrink() { y.s.Shrink() }
+func (y *yamuxStream) Shrink() { y.s.Shrink() }
 
 // yamuxErr turns yamux's errors into what MuxStream promises.
 func yamuxErr(err error) error {

@@ -103,15 +103,17 @@ type Config struct {
 	// DialTimeout bounds a dial whose context has no deadline. Default 10s.
 	DialTimeout time.Duration
 	// SendBuffer is how many written bytes a connection holds until the
-	// other end acknowledges them. Default 2 MiB.
+	// other end acknowledges them; with a Budget it grows to the other
+	// end's window, up to MaxWindow. Default 2 MiB.
 	SendBuffer int
 	// RecvBuffer is how many received bytes may wait for Read: the
 	// receive window a connection advertises to the other end, which
 	// sends no more until Read makes room (at the start, the protocol's
 	// initial window of 512 KiB applies if it is larger). Default 2 MiB:
-	// what a connection may have in flight, so it bounds throughput at
-	// RecvBuffer / RTT (through 3 relays on loopback, 1 MiB measured 0.9
-	// of 2 MiB); a slow reader costs at most this much memory.
+	// what a connection has in flight until its window grows (up to
+	// MaxWindow, with Budget's credit; without a Budget it bounds
+	// throughput at RecvBuffer / RTT); a reader too slow to grow its
+	// window costs at most this much memory.
 	RecvBuffer int
 	// Linger bounds how long Close keeps sending what was written.
 	// Default 10s.
@@ -222,6 +224,13 @@ type Config struct {
 	// that the copies of one wave arriving meanwhile are passed on once,
 	// with the shortest way heard. Default 50ms.
 	AdvertDelay time.Duration
+	// MaxWindow is the most a connection's receive window and send queue
+	// grow to while data flows, with credit from Budget. Default 16 MiB.
+	MaxWindow int
+	// Budget is the node-wide memory credit connections' windows grow
+	// with beyond RecvBuffer and SendBuffer (see session.Budget). nil:
+	// windows stay at RecvBuffer and SendBuffer.
+	Budget *session.Budget
 }
 
 // CircuitCost is the buffer memory one relayed circuit reserves: a
@@ -278,6 +287,7 @@ func (c *Config) setDefaults() error {
 	num(&c.MaxAcks, 3)
 	num(&c.SendBuffer, 2<<20)
 	num(&c.RecvBuffer, 2<<20)
+	num(&c.MaxWindow, 16<<20)
 	num(&c.AcceptBacklog, 128)
 	num(&c.MaxSeen, 1<<16)
 	num(&c.Fanout, 2)

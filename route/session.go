@@ -31,6 +31,7 @@ func (r *Router) sessionConfig(id addr.ConnID, dialer bool, local, remote *btcec
 		Heartbeat: r.cfg.Heartbeat, StallTimeout: r.cfg.StallTimeout,
 		FailoverTimeout: r.cfg.FailoverTimeout, Linger: r.cfg.Linger,
 		Stats: &r.stats.session, Logger: r.log,
+		MaxWindow: r.cfg.MaxWindow, Budget: r.cfg.Budget,
 	}
 }
 

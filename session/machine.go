@@ -66,6 +66,18 @@ type machine struct {
 	rxErr      error     // reads fail with it once the queue is drained
 	confirmed  bool      // a record arrived from the other end
 
+	// Window tuning (see grow and growSend).
+	rwnd     int           // the receive window: RecvBuffer, grown while a window-limited sender meets a reader that keeps up
+	rxCredit int64         // budget credit in rwnd beyond RecvBuffer
+	txCredit int64         // budget credit in the send queue beyond SendBuffer
+	limitOut uint64        // the highest receive limit sent
+	probing  bool          // a limit raise is out: the first data past probeOff times a window round trip
+	probeOff uint64        // the limit the other end had before the raise
+	probeAt  time.Time     // when the raise went out
+	rtt      time.Duration // the shortest window round trip seen on this path; 0: none yet
+	epochAt  time.Time     // when the current window's worth of data began to arrive
+	epochOff uint64        // m.off then
+
 	// The path.
 	phase              phase
 	lastRecv, lastSent time.Time
@@ -88,6 +100,8 @@ type machine struct {
 // limits are the machine's settings (see Config).
 type limits struct {
 	SendBuffer, RecvBuffer int
+	MaxWindow              int     // the most rwnd and the send queue grow to
+	Budget                 *Budget // what they grow with; nil: they do not
 	Heartbeat              time.Duration
 	StallTimeout           time.Duration
 	FailoverTimeout        time.Duration
@@ -122,7 +136,8 @@ type rxChunk struct {
 }
 
 func newMachine(lim limits, dialer bool) *machine {
-	return &machine{lim: lim, dialer: dialer, peerLimit: initialWindow, advertised: initialWindow, backoff: firstBackoff}
+	return &machine{lim: lim, dialer: dialer, peerLimit: initialWindow, advertised: initialWindow, backoff: firstBackoff,
+		rwnd: lim.RecvBuffer, limitOut: initialWindow}
 }
 
 // start runs the machine on its first path; the dialler sends its hello
@@ -152,7 +167,7 @@ func (m *machine) writeErr() error {
 
 // write queues as much of p as the send buffer takes.
 func (m *machine) write(p []byte) int {
-	n := m.q.append(p, m.lim.SendBuffer)
+	n := m.q.append(p, m.lim.SendBuffer+int(m.txCredit))
 	m.written += uint64(n)
 	return n
 }
@@ -232,12 +247,12 @@ func (m *machine) close(now time.Time) {
 
 // recvLimit is the receive limit: the offset the other end may send data
 // up to. It is what the application has consumed (read, or dropped by
-// Close) plus RecvBuffer, and never below initialWindow, which the other
-// end may use before it hears from us. It never decreases. This is the
-// one place the window is decided.
+// Close) plus the receive window rwnd, and never below initialWindow,
+// which the other end may use before it hears from us. It never
+// decreases (rwnd only grows). This is the one place the limit is decided.
 func (m *machine) recvLimit() uint64 {
 	consumed := m.off - uint64(m.rqBytes)
-	return max(initialWindow, consumed+uint64(m.lim.RecvBuffer))
+	return max(initialWindow, consumed+uint64(m.rwnd))
 }
 
 // advertise returns the receive limit for an ack about to be requested.
@@ -248,10 +263,10 @@ func (m *machine) advertise() uint64 {
 }
 
 // windowUpdate requests an ack when the application consumed a quarter of
-// the receive buffer since the last advertised limit, so the sender hears
+// the receive window since the last advertised limit, so the sender hears
 // of the new one.
 func (m *machine) windowUpdate() {
-	if m.recvLimit() >= m.advertised+uint64(max(m.lim.RecvBuffer/4, 1)) {
+	if m.recvLimit() >= m.advertised+uint64(max(m.rwnd/4, 1)) {
 		m.requestAck(m.off, m.advertise())
 	}
 }
@@ -298,7 +313,14 @@ func (m *machine) onData(now time.Time, off uint64, data []byte, buf *[]byte) er
 		m.rq = append(m.rq, rxChunk{buf: buf, data: data})
 		m.rqBytes += len(data)
 	}
+	if m.probing && off+uint64(len(data)) > m.probeOff {
+		m.probing = false
+		if d := now.Sub(m.probeAt); m.rtt == 0 || d < m.rtt {
+			m.rtt = d
+		}
+	}
 	m.off += uint64(len(data))
+	m.grow(now)
 	m.unacked += len(data)
 	if m.unacked >= ackEvery {
 		m.unacked, m.ackAt = 0, time.Time{}
@@ -316,7 +338,55 @@ func (m *machine) onAck(off, limit uint64) error {
 		return err
 	}
 	m.peerLimit = max(m.peerLimit, limit)
+	m.growSend()
 	return nil
+}
+
+// grow is receive-window auto-tuning, as in QUIC and HTTP/2 stacks: when
+// a whole window arrived within two window round trips, the window was
+// what held the sender back, and it doubles, up to MaxWindow and as far
+// as the budget's credit allows. Data arrives no faster than the reader
+// makes room, so a reader slower than half a window per round trip never
+// grows its window, and a stalled one holds what it did.
+func (m *machine) grow(now time.Time) {
+	if m.epochAt.IsZero() {
+		m.epochAt, m.epochOff = now, m.off
+		return
+	}
+	if m.off-m.epochOff < uint64(m.rwnd) {
+		return
+	}
+	fast := m.rtt > 0 && now.Sub(m.epochAt) < 2*m.rtt
+	m.epochAt, m.epochOff = now, m.off
+	if !fast || m.rwnd >= m.lim.MaxWindow || m.closed || m.ended {
+		return
+	}
+	g := m.lim.Budget.take(int64(min(m.rwnd, m.lim.MaxWindow-m.rwnd)))
+	if g == 0 {
+		return
+	}
+	m.rxCredit += g
+	m.rwnd += int(g)
+	m.requestAck(m.off, m.advertise())
+}
+
+// growSend sizes the send queue to the other end's window: as large as
+// what it may have in flight (up to MaxWindow), never below SendBuffer,
+// with budget credit for the part above SendBuffer.
+func (m *machine) growSend() {
+	if m.ended || m.peerLimit <= m.acked {
+		return
+	}
+	want := int64(min(m.peerLimit-m.acked, uint64(m.lim.MaxWindow))) - int64(m.lim.SendBuffer)
+	if want > m.txCredit {
+		m.txCredit += m.lim.Budget.take(want - m.txCredit)
+	}
+}
+
+// releaseCredit gives the budget back what the connection holds.
+func (m *machine) releaseCredit() {
+	m.lim.Budget.give(m.rxCredit + m.txCredit)
+	m.rxCredit, m.txCredit = 0, 0
 }
 
 func (m *machine) ackedTo(off uint64) error {
@@ -329,6 +399,12 @@ func (m *machine) ackedTo(off uint64) error {
 	if off > m.acked {
 		m.q.drop(int(off - m.acked))
 		m.acked = off
+		if m.q.size == 0 && m.txCredit > 0 {
+			// Nothing queued: the send credit goes back until the
+			// next ack asks for it again.
+			m.lim.Budget.give(m.txCredit)
+			m.txCredit = 0
+		}
 	}
 	m.sent = max(m.sent, m.acked)
 	return nil
@@ -412,6 +488,8 @@ func (m *machine) resendFrom(off uint64) error {
 	m.sent = m.acked
 	m.finSent, m.resetSent = false, false
 	m.ackSent, m.limitSent = 0, 0
+	// A new path: its round trip is yet to be seen.
+	m.rtt, m.probing, m.epochAt = 0, false, time.Time{}
 	return nil
 }
 
@@ -629,6 +707,12 @@ func (m *machine) next(now time.Time, maxData int) batch {
 	if m.ackDue > m.ackSent || m.limitDue > m.limitSent {
 		b.ack, b.ackOff, b.limit = true, m.ackDue, m.limitDue
 		m.ackSent, m.limitSent = m.ackDue, m.limitDue
+		if m.limitDue > m.limitOut {
+			if !m.probing {
+				m.probing, m.probeOff, m.probeAt = true, m.limitOut, now
+			}
+			m.limitOut = m.limitDue
+		}
 	}
 	b.dataOff = m.sent
 	for end := m.sendable(); m.sent < end && b.dataLen < maxData; {
@@ -670,6 +754,7 @@ func (m *machine) end(err error) {
 		m.rxErr = err
 	}
 	m.q.reset()
+	m.releaseCredit()
 	m.ackAt, m.lingerBy, m.resumeBy, m.attemptBy, m.failingSince = time.Time{}, time.Time{}, time.Time{}, time.Time{}, time.Time{}
 }
 

@@ -34,6 +34,8 @@ type Config struct {
 
 	// SendBuffer bounds the written bytes not yet acknowledged;
 	// RecvBuffer the received bytes not yet read (the receive window).
+	// Both are where the windows start: with a Budget they grow up to
+	// MaxWindow while data flows.
 	SendBuffer, RecvBuffer int
 	// Heartbeat, StallTimeout, FailoverTimeout and Linger: see
 	// route.Config.
@@ -48,6 +50,13 @@ type Config struct {
 	Stats *Counters
 	// Logger receives events; nil discards them.
 	Logger *slog.Logger
+
+	// MaxWindow is the most the receive window and the send queue grow
+	// to while data flows (see Budget). Default 16 MiB.
+	MaxWindow int
+	// Budget is the node-wide credit windows grow with beyond RecvBuffer
+	// and SendBuffer; nil: they stay at RecvBuffer and SendBuffer.
+	Budget *Budget
 }
 
 // Finder finds a dialling session new paths to the same target. Route
@@ -135,6 +144,7 @@ func New(cfg Config) *Session {
 	positive(&cfg.StallTimeout, 4*time.Second)
 	positive(&cfg.FailoverTimeout, 20*time.Second)
 	positive(&cfg.Linger, 10*time.Second)
+	positive(&cfg.MaxWindow, 16<<20)
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -143,6 +153,7 @@ func New(cfg Config) *Session {
 		m: newMachine(limits{
 			SendBuffer: cfg.SendBuffer, RecvBuffer: cfg.RecvBuffer, Heartbeat: cfg.Heartbeat,
 			StallTimeout: cfg.StallTimeout, FailoverTimeout: cfg.FailoverTimeout, Linger: cfg.Linger,
+			MaxWindow: cfg.MaxWindow, Budget: cfg.Budget,
 		}, cfg.Dialer),
 		used:   make(map[pathKey]bool),
 		wake:   make(chan struct{}, 1),
