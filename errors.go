@@ -20,3 +20,12 @@ var (
 // ErrBadConfig means a Config value is out of range: NewNode refuses a
 // negative duration, size or rate (zero means the default).
 var ErrBadConfig = errors.New("foxtrot: bad config")
+
+// Key file errors (LoadKey, SaveKey, LoadOrCreateKey).
+var (
+	// ErrKeyFileMode means a key file can be read by other users: LoadKey
+	// refuses it until its mode is 0600 (chmod 600 FILE).
+	ErrKeyFileMode = errors.New("foxtrot: key file is readable by other users")
+	// ErrBadKeyFile means a key file does not hold one WIF private key.
+	ErrBadKeyFile = errors.New("foxtrot: bad key file")
+)
