@@ -132,13 +132,16 @@ type dialer interface {
 
 // socksServer is a SOCKS5 server whose connections go over foxtrot.
 type socksServer struct {
-	l     net.Listener
-	node  dialer
-	exit  string // the exit's foxtrot address, or ""
-	log   *slog.Logger
-	stats *counters
-	conns connSet
-	wg    sync.WaitGroup
+	l    net.Listener
+	node dialer
+	exit string // the exit's foxtrot address, or ""
+	// dialTimeout bounds each foxtrot dial; 0 leaves it to the node's
+	// Config.DialTimeout (an address nobody listens on costs all of it).
+	dialTimeout time.Duration
+	log         *slog.Logger
+	stats       *counters
+	conns       connSet
+	wg          sync.WaitGroup
 }
 
 func newSOCKSServer(l net.Listener, node dialer, exit string, log *slog.Logger, stats *counters) *socksServer {
@@ -200,7 +203,10 @@ func (s *socksServer) handle(c net.Conn) {
 		s.log.Debug("socks: bad request", "err", err)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), socksDeadline)
+	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	if s.dialTimeout > 0 {
+		ctx, cancel = context.WithTimeout(ctx, s.dialTimeout)
+	} // else the node's Config.DialTimeout bounds the dial
 	out, code, err := s.connect(ctx, req)
 	cancel()
 	s.stats.dial(code)
@@ -258,9 +264,7 @@ func (s *socksServer) connect(ctx context.Context, req socksRequest) (net.Conn, 
 	if err != nil {
 		return nil, dialErrCode(err), fmt.Errorf("exit %s: %w", s.exit, err)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		c.SetDeadline(dl)
-	}
+	c.SetDeadline(time.Now().Add(socksDeadline))
 	var st [1]byte
 	if _, err := c.Write(hdr); err == nil {
 		_, err = io.ReadFull(c, st[:])
