@@ -174,10 +174,13 @@ type exitServer struct {
 	conns  connSet
 	stats  *counters
 	wg     sync.WaitGroup
+	ctx    context.Context // ends at Close: so do dials in progress
+	cancel context.CancelFunc
 }
 
 func newExitServer(l net.Listener, al *allowList, log *slog.Logger, stats *counters) *exitServer {
 	s := &exitServer{l: l, log: log, stats: stats, dialer: net.Dialer{Timeout: exitDialTimeout}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.allow.Store(al)
 	s.wg.Add(1)
 	go s.serve()
@@ -220,7 +223,7 @@ func (s *exitServer) handle(c net.Conn) {
 		c.Write([]byte{repNotAllowed})
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), exitDialTimeout)
+	ctx, cancel := context.WithTimeout(s.ctx, exitDialTimeout)
 	out, err := s.dialer.DialContext(ctx, "tcp", target)
 	cancel()
 	if err != nil {
@@ -268,6 +271,7 @@ func (s *exitServer) setAllow(al *allowList) { s.allow.Store(al) }
 // Close stops accepting, closes every connection and waits for the
 // handlers. Idempotent.
 func (s *exitServer) Close() error {
+	s.cancel()
 	err := s.l.Close()
 	s.conns.closeAll()
 	s.wg.Wait()

@@ -181,3 +181,38 @@ func TestSOCKSRefusesWhatItCannotServe(t *testing.T) {
 	_, code := socksConnect(t, sl.Addr().String(), "example.com", 80)
 	require.Equal(t, byte(repNotAllowed), code)
 }
+
+// TestSOCKSCloseEndsDialsInProgress: closing the server while a client
+// waits on a dial to an address nobody answers ends the dial (the node's
+// DialTimeout is an hour: a Close that waited for it would hang the test).
+func TestSOCKSCloseEndsDialsInProgress(t *testing.T) {
+	fn := foxtrottest.New(t, 2, foxtrottest.Custom([][2]int{{0, 1}}), foxtrottest.Options{
+		Config: func(_ int, c *foxtrot.Config) { c.DialTimeout = time.Hour },
+	})
+	sl, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	socks := newSOCKSServer(sl, fn.Nodes[0], "", slog.New(slog.DiscardHandler), &counters{})
+	nobody, err := foxtrot.GenerateKey()
+	require.NoError(t, err)
+	answered := make(chan byte, 1)
+	go func() {
+		c, err := net.Dial("tcp", sl.Addr().String())
+		if err != nil {
+			answered <- 0xff
+			return
+		}
+		defer c.Close()
+		host := foxtrot.AddrFromPubKey(nobody.PubKey()).String()
+		c.Write(append(append([]byte{5, 1, 0, 5, 1, 0, 3, byte(len(host))}, host...), 0, 80))
+		resp := make([]byte, 12)
+		n, _ := io.ReadFull(c, resp)
+		if n < 4 {
+			answered <- 0xfe // closed without a reply
+			return
+		}
+		answered <- resp[3]
+	}()
+	foxtrottest.WaitBlocked(t, "cmd/foxtrot.(*socksServer).connect")
+	require.NoError(t, socks.Close())
+	require.NotEqual(t, byte(repSucceeded), <-answered)
+}

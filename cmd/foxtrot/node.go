@@ -246,15 +246,18 @@ func (d *daemon) Close() error {
 // forwarder accepts connections on a foxtrot listener and connects each
 // to a local TCP address.
 type forwarder struct {
-	l     net.Listener
-	to    string
-	log   *slog.Logger
-	conns connSet
-	wg    sync.WaitGroup
+	l      net.Listener
+	to     string
+	log    *slog.Logger
+	conns  connSet
+	wg     sync.WaitGroup
+	ctx    context.Context // ends at Close: so do dials in progress
+	cancel context.CancelFunc
 }
 
 func newForwarder(l net.Listener, to string, log *slog.Logger) *forwarder {
 	f := &forwarder{l: l, to: to, log: log}
+	f.ctx, f.cancel = context.WithCancel(context.Background())
 	f.wg.Add(1)
 	go f.serve()
 	return f
@@ -276,7 +279,9 @@ func (f *forwarder) serve() {
 			defer f.wg.Done()
 			defer f.conns.remove(c)
 			defer c.Close()
-			out, err := net.DialTimeout("tcp", f.to, exitDialTimeout)
+			ctx, cancel := context.WithTimeout(f.ctx, exitDialTimeout)
+			out, err := (&net.Dialer{}).DialContext(ctx, "tcp", f.to)
+			cancel()
 			if err != nil {
 				f.log.Warn("service: forward failed", "to", f.to, "err", err)
 				return
@@ -293,6 +298,7 @@ func (f *forwarder) serve() {
 
 // Close stops accepting, closes every connection and waits. Idempotent.
 func (f *forwarder) Close() error {
+	f.cancel()
 	err := f.l.Close()
 	f.conns.closeAll()
 	f.wg.Wait()

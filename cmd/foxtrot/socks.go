@@ -142,10 +142,14 @@ type socksServer struct {
 	stats       *counters
 	conns       connSet
 	wg          sync.WaitGroup
+	// ctx ends at Close, so dials in progress end with it.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 func newSOCKSServer(l net.Listener, node dialer, exit string, log *slog.Logger, stats *counters) *socksServer {
 	s := &socksServer{l: l, node: node, exit: exit, log: log, stats: stats}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.serve()
 	return s
@@ -203,9 +207,10 @@ func (s *socksServer) handle(c net.Conn) {
 		s.log.Debug("socks: bad request", "err", err)
 		return
 	}
-	ctx, cancel := context.Background(), context.CancelFunc(func() {})
+	ctx, cancel := context.WithCancel(s.ctx)
 	if s.dialTimeout > 0 {
-		ctx, cancel = context.WithTimeout(ctx, s.dialTimeout)
+		cancel()
+		ctx, cancel = context.WithTimeout(s.ctx, s.dialTimeout)
 	} // else the node's Config.DialTimeout bounds the dial
 	out, code, err := s.connect(ctx, req)
 	cancel()
@@ -301,6 +306,7 @@ func dialErrCode(err error) byte {
 
 // Close stops accepting, closes every connection and waits. Idempotent.
 func (s *socksServer) Close() error {
+	s.cancel()
 	err := s.l.Close()
 	s.conns.closeAll()
 	s.wg.Wait()
