@@ -79,6 +79,7 @@ type nodeInfo struct {
 	Started  time.Time
 	Listens  []string // addresses of keys the node listens on
 	Socks    string
+	Metrics  string
 	Exit     string
 	ExitOpen bool
 }
@@ -197,6 +198,7 @@ type statusJSON struct {
 	Listens     []string   `json:"listens"`
 	Routes      int        `json:"routes"`
 	Socks       string     `json:"socks,omitempty"`
+	Metrics     string     `json:"metrics,omitempty"`
 	Exit        string     `json:"exit,omitempty"`
 	ExitOpen    bool       `json:"exit_open"`
 	Uptime      float64    `json:"uptime_s"`
@@ -275,7 +277,7 @@ func (s *adminServer) do(req adminRequest) (any, error) {
 	case "status":
 		st := s.node.Stats()
 		return statusJSON{Address: s.node.Identity().String(), ListenAddrs: s.node.ListenAddrs(), Peers: peersJSON(st.Peers),
-			Listens: s.info.Listens, Routes: len(s.node.Routes()), Socks: s.info.Socks, Exit: s.info.Exit,
+			Listens: s.info.Listens, Routes: len(s.node.Routes()), Socks: s.info.Socks, Metrics: s.info.Metrics, Exit: s.info.Exit,
 			ExitOpen: s.info.ExitOpen, Uptime: time.Since(s.info.Started).Seconds(), Circuits: st.CircuitsActive}, nil
 	case "peers":
 		return peersJSON(s.node.Stats().Peers), nil

@@ -120,6 +120,9 @@ func printTable(w io.Writer, cmd string, res json.RawMessage) error {
 		if s.Socks != "" {
 			fmt.Fprintf(tw, "socks\t%s\n", s.Socks)
 		}
+		if s.Metrics != "" {
+			fmt.Fprintf(tw, "metrics\thttp://%s/metrics\n", s.Metrics)
+		}
 		if s.Exit != "" {
 			fmt.Fprintf(tw, "exit\t%s\n", s.Exit)
 		}

@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
 )
 
@@ -224,6 +226,7 @@ key = "client.key"
 peers = [%q]
 admin = "client.sock"
 socks = "127.0.0.1:0"
+metrics = "127.0.0.1:0"
 exit = %q
 log_level = "debug"
 `, relayAddr, es.Address))
@@ -237,6 +240,16 @@ log_level = "debug"
 	// Through the exit to 127.0.0.1, and to a foxtrot address.
 	require.Equal(t, "hello from 127.0.0.1", curlUntil(t, cs.Socks, web.URL+"/", 0))
 	require.Equal(t, "hello from 127.0.0.1", curlUntil(t, cs.Socks, "http://"+webAddr+"/", 0))
+
+	// The metrics endpoint counts both.
+	resp, err := http.Get("http://" + cs.Metrics + "/metrics")
+	require.NoError(t, err)
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	resp.Body.Close()
+	require.NoError(t, err)
+	require.GreaterOrEqual(t, metricValue(t, fams, "foxtrot_socks_dials_total", "outcome", "ok"), 2.0)
+	require.Equal(t, 1.0, metricValue(t, fams, "foxtrot_links"))
 
 	// SIGHUP with an empty allow-list: the exit refuses (curl's exit 97:
 	// the proxy refused the request).

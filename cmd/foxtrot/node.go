@@ -162,7 +162,8 @@ func (d *daemon) start(c *config, key *btcec.PrivateKey) error {
 			srv.Serve(l)
 		}()
 		d.closers = append(d.closers, srv)
-		d.log.Info("metrics listening", "addr", l.Addr().String())
+		info.Metrics = l.Addr().String()
+		d.log.Info("metrics listening", "addr", info.Metrics)
 	}
 	if c.Admin != "" {
 		l, err := listenAdminUnix(c.Admin)
