@@ -109,7 +109,9 @@ func listenAdminUnix(path string) (net.Listener, error) {
 		}
 		os.Remove(path)
 	}
+	restore := privateUmask() // no moment with the socket open to others
 	l, err := net.Listen("unix", path)
+	restore()
 	if err != nil {
 		return nil, err
 	}

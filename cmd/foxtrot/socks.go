@@ -17,6 +17,7 @@ import (
 
 	"github.com/foxtrotnet/foxtrot"
 	"github.com/foxtrotnet/foxtrot/route"
+	"github.com/foxtrotnet/foxtrot/stealth"
 )
 
 // SOCKS5 constants (RFC 1928).
@@ -244,8 +245,8 @@ func isFoxtrotTarget(host string) bool {
 	if _, err := foxtrot.ParseAddr(host); err == nil {
 		return true
 	}
-	h := strings.ToLower(host)
-	return strings.HasPrefix(h, "sp1") || strings.HasPrefix(h, "tsp1")
+	_, err := stealth.ParseAddress(strings.ToLower(host))
+	return err == nil
 }
 
 // connect opens the connection a request asks for and returns the reply

@@ -138,3 +138,19 @@ func TestExampleConfigLoads(t *testing.T) {
 	require.NoError(t, err)
 	require.NotEmpty(t, c.Listen)
 }
+
+func TestOnlyFoxtrotAndStealthAddressesAreFoxtrotTargets(t *testing.T) {
+	k, err := stealth.GenerateKeys()
+	require.NoError(t, err)
+	for host, want := range map[string]bool{
+		"1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH":                                 true,
+		"0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798": true,
+		k.Address().String():                                                 true,
+		k.TestnetAddress().String():                                          true,
+		"sp1.example.com":                                                    false,
+		"example.com":                                                        false,
+		"127.0.0.1":                                                          false,
+	} {
+		require.Equal(t, want, isFoxtrotTarget(host), host)
+	}
+}
