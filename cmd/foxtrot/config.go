@@ -19,22 +19,29 @@ import (
 // BurntSushi/toml reports keys it did not decode, so a misspelt key is
 // an error rather than a silent default.
 type fileConfig struct {
-	Key            string    `toml:"key"`
-	Listen         []string  `toml:"listen"`
-	Peers          []string  `toml:"peers"`
-	NetworkKey     string    `toml:"network_key"`
-	LogLevel       string    `toml:"log_level"`
-	Admin          string    `toml:"admin"`
-	AdminTCP       string    `toml:"admin_tcp"`
-	AdminTokenFile string    `toml:"admin_token_file"`
-	Metrics        string    `toml:"metrics"`
-	Socks          string    `toml:"socks"`
-	Exit           string    `toml:"exit"`
-	ExitAllow      []string  `toml:"exit_allow"`
-	Linger         duration  `toml:"linger"`
-	EncryptDirect  bool      `toml:"encrypt_direct"`
-	HopLimit       uint8     `toml:"hop_limit"`
-	Services       []service `toml:"service"`
+	Key            string   `toml:"key"`
+	Listen         []string `toml:"listen"`
+	Peers          []string `toml:"peers"`
+	NetworkKey     string   `toml:"network_key"`
+	LogLevel       string   `toml:"log_level"`
+	Admin          string   `toml:"admin"`
+	AdminTCP       string   `toml:"admin_tcp"`
+	AdminTokenFile string   `toml:"admin_token_file"`
+	Metrics        string   `toml:"metrics"`
+	Socks          string   `toml:"socks"`
+	Exit           string   `toml:"exit"`
+	ExitAllow      []string `toml:"exit_allow"`
+	Linger         duration `toml:"linger"`
+	EncryptDirect  bool     `toml:"encrypt_direct"`
+	HopLimit       uint8    `toml:"hop_limit"`
+	// Relaying and timing: zero means the library's default (foxtrot.Config).
+	RequestRate      float64   `toml:"request_rate"`
+	RequestBurst     int       `toml:"request_burst"`
+	AcceptBacklog    int       `toml:"accept_backlog"`
+	HandshakeTimeout duration  `toml:"handshake_timeout"`
+	PingInterval     duration  `toml:"ping_interval"`
+	DialTimeout      duration  `toml:"dial_timeout"`
+	Services         []service `toml:"service"`
 }
 
 // service is a key the node listens on, each connection forwarded to a

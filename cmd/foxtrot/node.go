@@ -103,6 +103,8 @@ func startDaemon(c *config, log *slog.Logger) (*daemon, error) {
 	node, err := foxtrot.NewNode(foxtrot.Config{
 		Identity: key, ListenAddrs: c.Listen, Peers: c.Peers, NetworkKey: c.networkKey, Logger: log,
 		Linger: c.Linger.Duration, EncryptDirect: c.EncryptDirect, HopLimit: c.HopLimit,
+		RequestRate: c.RequestRate, RequestBurst: c.RequestBurst, AcceptBacklog: c.AcceptBacklog,
+		HandshakeTimeout: c.HandshakeTimeout.Duration, PingInterval: c.PingInterval.Duration, DialTimeout: c.DialTimeout.Duration,
 	})
 	if err != nil {
 		return nil, err
