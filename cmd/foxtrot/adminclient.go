@@ -31,7 +31,7 @@ func cmdAdmin(cmd string, args []string, stdout, stderr io.Writer) error {
 	tokenFile := fs.String("token-file", "", "`FILE` holding the token of a TCP admin address")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.Parse(args); err != nil {
-		return errUsage
+		return usageErr(err)
 	}
 	req := adminRequest{Cmd: cmd}
 	switch cmd {

@@ -1,6 +1,9 @@
 package main
 
-import "errors"
+import (
+	"errors"
+	"flag"
+)
 
 var (
 	// errUsage means the flags were wrong; the flag package already said how.
@@ -22,3 +25,12 @@ var (
 	// errExitRefused means the exit refused a target, with a SOCKS reply code.
 	errExitRefused = errors.New("foxtrot: exit refused the target")
 )
+
+// usageErr is what a subcommand returns when its flags did not parse:
+// flag.ErrHelp for -h (exit 0), errUsage otherwise (exit 1).
+func usageErr(err error) error {
+	if errors.Is(err, flag.ErrHelp) {
+		return err
+	}
+	return errUsage
+}

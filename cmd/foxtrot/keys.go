@@ -37,7 +37,7 @@ func cmdKeygen(args []string, stdout, stderr io.Writer) error {
 		if err == nil {
 			fs.Usage()
 		}
-		return errUsage
+		return usageErr(err)
 	}
 	if *stealthKeys {
 		k, err := stealth.GenerateKeys()

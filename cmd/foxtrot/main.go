@@ -62,6 +62,8 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -95,6 +97,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "foxtrot: unknown command %q\n", cmd)
 		usage(stderr)
 		return 2
+	}
+	if errors.Is(err, flag.ErrHelp) {
+		return 0 // -h: the flag package printed the help
 	}
 	if err != nil {
 		if err != errUsage {

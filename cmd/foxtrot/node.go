@@ -31,7 +31,7 @@ func cmdNode(args []string, stderr io.Writer) error {
 		if err == nil {
 			f.fs.Usage()
 		}
-		return errUsage
+		return usageErr(err)
 	}
 	c, err := f.load()
 	if err != nil {

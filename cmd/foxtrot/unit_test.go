@@ -154,3 +154,12 @@ func TestOnlyFoxtrotAndStealthAddressesAreFoxtrotTargets(t *testing.T) {
 		require.Equal(t, want, isFoxtrotTarget(host), host)
 	}
 }
+
+func TestHelpExitsZeroAndBadFlagsOne(t *testing.T) {
+	for _, cmd := range []string{"keygen", "node", "status"} {
+		require.Equal(t, 0, run([]string{cmd, "-h"}, &bytes.Buffer{}, &bytes.Buffer{}), cmd)
+		require.Equal(t, 1, run([]string{cmd, "-bogus"}, &bytes.Buffer{}, &bytes.Buffer{}), cmd)
+	}
+	require.Equal(t, 2, run([]string{"frobnicate"}, &bytes.Buffer{}, &bytes.Buffer{}))
+	require.Equal(t, 1, run([]string{"node"}, &bytes.Buffer{}, &bytes.Buffer{}), "no key file")
+}
