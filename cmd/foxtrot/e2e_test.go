@@ -19,6 +19,7 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
@@ -90,22 +91,23 @@ func (p *proc) stop() {
 // a status cond accepts, within e2eWait.
 func status(t *testing.T, bin, sock string, cond func(statusJSON) bool) statusJSON {
 	t.Helper()
+	var got statusJSON
 	var last string
-	deadline := time.Now().Add(e2eWait)
-	for time.Now().Before(deadline) {
+	ok := assert.Eventually(t, func() bool {
 		out, err := exec.Command(bin, "status", "-admin", sock, "-json").CombinedOutput()
 		last = string(out)
-		if err == nil {
-			var s statusJSON
-			require.NoError(t, json.Unmarshal(out, &s), "status -json is JSON: %s", out)
-			if cond(s) {
-				return s
-			}
+		if err != nil {
+			return false
 		}
-		time.Sleep(50 * time.Millisecond) // polling a condition with a deadline
-	}
-	t.Fatalf("status of %s never became what was wanted; last: %s", sock, last)
-	return statusJSON{}
+		var s statusJSON
+		if json.Unmarshal(out, &s) != nil {
+			return false
+		}
+		got = s
+		return cond(s)
+	}, e2eWait, 50*time.Millisecond)
+	require.True(t, ok, "status of %s never became what was wanted; last: %s", sock, last)
+	return got
 }
 
 // curl fetches url through the SOCKS proxy, letting the proxy resolve
@@ -121,7 +123,10 @@ func curl(t *testing.T, socks, url string) (string, int) {
 		t.Logf("curl %s: exit %d: %s", url, ee.ExitCode(), strings.TrimSpace(stderr.String()))
 		return string(out), ee.ExitCode()
 	}
-	require.NoError(t, err)
+	if err != nil { // curl did not run; called from Eventually's goroutine, so no FailNow
+		t.Errorf("curl: %v", err)
+		return "", -1
+	}
 	return string(out), 0
 }
 
@@ -129,17 +134,14 @@ func curl(t *testing.T, socks, url string) (string, int) {
 // moment to exist after the links are up), within e2eWait.
 func curlUntil(t *testing.T, socks, url string, want int) string {
 	t.Helper()
-	deadline := time.Now().Add(e2eWait)
-	for {
-		body, code := curl(t, socks, url)
-		if code == want {
-			return body
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("curl %s: exit %d, want %d", url, code, want)
-		}
-		time.Sleep(100 * time.Millisecond) // polling a condition with a deadline
-	}
+	var body string
+	var code int
+	ok := assert.Eventually(t, func() bool {
+		body, code = curl(t, socks, url)
+		return code == want
+	}, e2eWait, 100*time.Millisecond)
+	require.True(t, ok, "curl %s: exit %d, want %d", url, code, want)
+	return body
 }
 
 func writeConfig(t *testing.T, path, body string) {
