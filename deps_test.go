@@ -36,6 +36,7 @@ var layers = []struct {
 	{7, []string{"route"}},
 	{8, []string{""}},                        // the root package
 	{9, []string{"examples", "foxtrottest"}}, // foxtrottest builds networks of root Nodes for tests
+	{9, []string{"cmd"}},                     // the foxtrot command: the root, stealth and route
 }
 
 func rankOf(t *testing.T, pkg string) int {

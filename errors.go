@@ -24,3 +24,12 @@ var ErrBadConfig = errors.New("foxtrot: bad config")
 // ErrNotReady means WaitReady's context ended before the node had a peer
 // link.
 var ErrNotReady = errors.New("foxtrot: no peer link yet")
+
+// Key file errors (LoadKey, SaveKey, LoadOrCreateKey).
+var (
+	// ErrKeyFileMode means a key file can be read by other users: LoadKey
+	// refuses it until its mode is 0600 (chmod 600 FILE).
+	ErrKeyFileMode = errors.New("foxtrot: key file is readable by other users")
+	// ErrBadKeyFile means a key file does not hold one WIF private key.
+	ErrBadKeyFile = errors.New("foxtrot: bad key file")
+)

@@ -17,8 +17,11 @@ import (
 	"github.com/foxtrotnet/foxtrot/examples/chat/chat"
 )
 
-// daemon runs a chat room on the key in keyFile until ctx ends.
-func daemon(ctx context.Context, prog, keyFile string, listen, peers []string, stdout, stderr io.Writer) error {
+// daemon runs a chat room on the key in keyFile until ctx ends. Its
+// node's identity is kept in nodeKeyFile (WIF, foxtrot.LoadOrCreateKey),
+// so the printed join command, which names that identity, still works
+// after a restart on the same listen address.
+func daemon(ctx context.Context, prog, keyFile, nodeKeyFile string, listen, peers []string, stdout, stderr io.Writer) error {
 	if len(listen) == 0 && len(peers) == 0 {
 		listen = []string{"/ip4/127.0.0.1/tcp/0"}
 	}
@@ -29,7 +32,11 @@ func daemon(ctx context.Context, prog, keyFile string, listen, peers []string, s
 	if fi, err := os.Stat(keyFile); err == nil && fi.Mode().Perm()&0o077 != 0 {
 		fmt.Fprintf(stderr, "chat: warning: %s can be read by others (mode %v)\n", keyFile, fi.Mode().Perm())
 	}
-	node, err := foxtrot.NewNode(foxtrot.Config{ListenAddrs: listen, Peers: peers, Logger: logger(stderr, slog.LevelWarn)})
+	identity, _, err := foxtrot.LoadOrCreateKey(nodeKeyFile)
+	if err != nil {
+		return err
+	}
+	node, err := foxtrot.NewNode(foxtrot.Config{Identity: identity, ListenAddrs: listen, Peers: peers, Logger: logger(stderr, slog.LevelWarn)})
 	if err != nil {
 		return err
 	}
@@ -130,4 +137,10 @@ func logger(w io.Writer, level slog.Level) *slog.Logger {
 			return a
 		},
 	}))
+}
+
+// nodeKeyPath is where the daemon keeps its node's identity when
+// -node-key is not given: beside the room's key, chat.key → chat-node.key.
+func nodeKeyPath(keyFile string) string {
+	return strings.TrimSuffix(keyFile, ".key") + "-node.key"
 }

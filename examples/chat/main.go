@@ -85,6 +85,7 @@ func run(ctx context.Context, prog string, args []string, stdin io.Reader, stdou
 	name := fs.String("n", "", "your `name` in the room (client)")
 	server := fs.String("s", "", "the room's foxtrot `address`, as the daemon printed it (client)")
 	keyFile := fs.String("key", "chat.key", "the daemon's key `file`: 64 hex characters, created with mode 0600 if missing")
+	nodeKeyFile := fs.String("node-key", "", "the daemon's node identity key `file` (WIF, created if missing; default: -key's name with -node.key)")
 	var listen, peers multiaddrs
 	fs.Var(&listen, "listen", "`multiaddr` to take peer links on, such as /ip4/127.0.0.1/tcp/9000 (repeatable; default $FOXTROT_LISTEN)")
 	fs.Var(&peers, "peer", "`multiaddr` of a node to link to, as the daemon printed it (repeatable; default $FOXTROT_PEERS)")
@@ -119,7 +120,10 @@ func run(ctx context.Context, prog string, args []string, stdin io.Reader, stdou
 		peers = env.Peers
 	}
 	if *server == "" {
-		return daemon(ctx, prog, *keyFile, listen, peers, stdout, stderr)
+		if *nodeKeyFile == "" {
+			*nodeKeyFile = nodeKeyPath(*keyFile)
+		}
+		return daemon(ctx, prog, *keyFile, *nodeKeyFile, listen, peers, stdout, stderr)
 	}
 	return client(ctx, *name, *server, listen, peers, stdin, stdout, stderr)
 }

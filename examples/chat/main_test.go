@@ -191,8 +191,11 @@ func TestThePrintedCommandJoinsTheRoom(t *testing.T) {
 	stop()
 	alice.expect(t, "*** server closing")
 	require.ErrorIs(t, alice.result(t), chat.ErrHungUp)
+	nodeLine := regexp.MustCompile(`(?m)^node     (1\w+)$`)
+	before := nodeLine.FindStringSubmatch(printed)
 	printed, _, _ = startDaemon(t, "-key", filepath.Join(dir, "chat.key"), "-listen", "/ip4/127.0.0.1/tcp/0")
 	require.Contains(t, printed, "key      loaded from")
+	require.Equal(t, before, nodeLine.FindStringSubmatch(printed), "the node's identity, which the join command names, survives a restart")
 }
 
 // ^C in a client leaves the room quietly; end of input too.

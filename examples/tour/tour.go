@@ -13,12 +13,17 @@ import (
 	"strings"
 	"time"
 
+	"github.com/btcsuite/btcd/btcec/v2"
+
 	"github.com/foxtrotnet/foxtrot"
 )
 
 type options struct {
 	mib   int // MiB for the throughput test
 	pings int // round trips for the latency test
+	// keyFile, if set, is bob's key file (WIF, created on first use), so
+	// the address he listens on is the same every run; else a fresh key.
+	keyFile string
 }
 
 // tour holds the demo's network.
@@ -78,7 +83,7 @@ func run(w io.Writer, o options) error {
 		}
 	}
 
-	key, err := foxtrot.GenerateKey()
+	key, fresh, err := bobKey(o.keyFile)
 	if err != nil {
 		return err
 	}
@@ -88,7 +93,11 @@ func run(w io.Writer, o options) error {
 	}
 	defer l.Close()
 	t.say("")
-	t.say("bob listens on a fresh key. Its address is all anyone needs to reach it:")
+	if fresh {
+		t.say("bob listens on a fresh key. Its address is all anyone needs to reach it:")
+	} else {
+		t.say("bob listens on the key in %s. Its address is all anyone needs to reach it:", o.keyFile)
+	}
 	t.say("  %s", l.Addr())
 	served := make(chan error, 1)
 	go func() { served <- serve(l) }()
@@ -294,4 +303,15 @@ func round(d time.Duration) time.Duration {
 		return d.Round(10 * time.Microsecond)
 	}
 	return d.Round(time.Microsecond)
+}
+
+// bobKey loads (or creates) the key in path, or, without a path, makes a
+// fresh one; fresh reports the latter.
+func bobKey(path string) (key *btcec.PrivateKey, fresh bool, err error) {
+	if path == "" {
+		key, err = foxtrot.GenerateKey()
+		return key, true, err
+	}
+	key, _, err = foxtrot.LoadOrCreateKey(path)
+	return key, false, err
 }

@@ -1,0 +1,341 @@
+package main
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// The exit header (SPEC.md, "SOCKS exit") opens a foxtrot connection to an
+// exit: version 1, the target host's length and bytes, its port. The exit
+// answers one status byte, 0 or a SOCKS5 reply code, then relays bytes.
+const (
+	exitVersion     = 1
+	exitOK          = 0x00
+	headerTimeout   = 10 * time.Second
+	exitDialTimeout = 10 * time.Second
+)
+
+// SOCKS5 reply codes (RFC 1928, section 6), also the exit's status codes.
+const (
+	repSucceeded        = 0x00
+	repFailure          = 0x01
+	repNotAllowed       = 0x02
+	repNetUnreachable   = 0x03
+	repHostUnreachable  = 0x04
+	repRefused          = 0x05
+	repTTLExpired       = 0x06
+	repCmdNotSupported  = 0x07
+	repAddrNotSupported = 0x08
+)
+
+// appendExitHeader appends the header asking an exit for host:port.
+func appendExitHeader(b []byte, host string, port uint16) ([]byte, error) {
+	if !validHost(host) {
+		return nil, fmt.Errorf("%w: host %q", errBadExitHeader, host)
+	}
+	b = append(b, exitVersion, byte(len(host)))
+	b = append(b, host...)
+	return binary.BigEndian.AppendUint16(b, port), nil
+}
+
+// readExitHeader reads and checks an exit header. It reads no more than
+// the header (at most 259 bytes).
+func readExitHeader(r io.Reader) (host string, port uint16, err error) {
+	var h [2]byte
+	if _, err := io.ReadFull(r, h[:]); err != nil {
+		return "", 0, fmt.Errorf("%w: %w", errBadExitHeader, err)
+	}
+	if h[0] != exitVersion {
+		return "", 0, fmt.Errorf("%w: version %d", errBadExitHeader, h[0])
+	}
+	buf := make([]byte, int(h[1])+2)
+	if _, err := io.ReadFull(r, buf); err != nil {
+		return "", 0, fmt.Errorf("%w: %w", errBadExitHeader, err)
+	}
+	host = string(buf[:h[1]])
+	if !validHost(host) {
+		return "", 0, fmt.Errorf("%w: host %q", errBadExitHeader, host)
+	}
+	return host, binary.BigEndian.Uint16(buf[h[1]:]), nil
+}
+
+// validHost accepts an IP literal or a DNS name (letters, digits, '-',
+// '_', '.'), 1 to 255 bytes.
+func validHost(h string) bool {
+	if len(h) == 0 || len(h) > 255 {
+		return false
+	}
+	if _, err := netip.ParseAddr(h); err == nil {
+		return true
+	}
+	for i := 0; i < len(h); i++ {
+		c := h[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
+
+// allowList is what an exit may connect to: names (matched without case,
+// as the client asked for them), IPs and CIDR prefixes (matched against
+// an IP the client asked for), each with a port or any port. Empty
+// allows nothing.
+type allowList struct {
+	entries []allowEntry
+}
+
+type allowEntry struct {
+	name   string       // lower case, no trailing dot; "" for an IP entry
+	prefix netip.Prefix // for an IP entry
+	port   int          // -1: any
+}
+
+// parseAllowList parses entries of the forms host, host:port, host:*,
+// IP, IP:port, [IPv6]:port and CIDR (any port).
+func parseAllowList(ss []string) (*allowList, error) {
+	al := &allowList{}
+	for _, s := range ss {
+		e, err := parseAllowEntry(strings.TrimSpace(s))
+		if err != nil {
+			return nil, fmt.Errorf("%w: exit-allow entry %q: %w", errBadConfig, s, err)
+		}
+		al.entries = append(al.entries, e)
+	}
+	return al, nil
+}
+
+func parseAllowEntry(s string) (allowEntry, error) {
+	e := allowEntry{port: -1}
+	if p, err := netip.ParsePrefix(s); err == nil {
+		e.prefix = p.Masked()
+		return e, nil
+	}
+	host := s
+	if h, p, err := net.SplitHostPort(s); err == nil {
+		host = h
+		if p != "*" {
+			n, err := strconv.ParseUint(p, 10, 16)
+			if err != nil {
+				return e, errors.New("bad port")
+			}
+			e.port = int(n)
+		}
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		e.prefix = netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen())
+		return e, nil
+	}
+	host = strings.ToLower(strings.TrimSuffix(host, "."))
+	if !validHost(host) || host == "" {
+		return e, errors.New("not a host name, IP or CIDR")
+	}
+	e.name = host
+	return e, nil
+}
+
+// allows reports whether the list permits host:port.
+func (al *allowList) allows(host string, port uint16) bool {
+	ip, ipErr := netip.ParseAddr(host)
+	name := strings.ToLower(strings.TrimSuffix(host, "."))
+	for _, e := range al.entries {
+		if e.port >= 0 && e.port != int(port) {
+			continue
+		}
+		if ipErr == nil && e.name == "" && e.prefix.Contains(ip.Unmap()) {
+			return true
+		}
+		if ipErr != nil && e.name != "" && e.name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// exitServer accepts foxtrot connections on a key, reads each one's exit
+// header and connects it to the target if the allow-list permits.
+type exitServer struct {
+	l      net.Listener
+	log    *slog.Logger
+	allow  atomic.Pointer[allowList]
+	dialer net.Dialer
+	conns  connSet
+	stats  *counters
+	wg     sync.WaitGroup
+	ctx    context.Context // ends at Close: so do dials in progress
+	cancel context.CancelFunc
+}
+
+func newExitServer(l net.Listener, al *allowList, log *slog.Logger, stats *counters) *exitServer {
+	s := &exitServer{l: l, log: log, stats: stats, dialer: net.Dialer{Timeout: exitDialTimeout}}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.allow.Store(al)
+	s.wg.Add(1)
+	go s.serve()
+	return s
+}
+
+func (s *exitServer) serve() {
+	defer s.wg.Done()
+	for {
+		c, err := s.l.Accept()
+		if err != nil {
+			return // closed: a foxtrot listener fails Accept for nothing else
+		}
+		if !s.conns.add(c) {
+			c.Close()
+			return
+		}
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			defer s.conns.remove(c)
+			s.handle(c)
+		}()
+	}
+}
+
+func (s *exitServer) handle(c net.Conn) {
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(headerTimeout))
+	host, port, err := readExitHeader(c)
+	if err != nil {
+		s.log.Debug("exit: bad header", "from", c.RemoteAddr(), "err", err)
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	target := net.JoinHostPort(host, strconv.Itoa(int(port)))
+	if !s.allow.Load().allows(host, port) {
+		s.stats.exit(repNotAllowed)
+		s.log.Info("exit: target not allowed", "target", target)
+		c.Write([]byte{repNotAllowed})
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, exitDialTimeout)
+	out, err := s.dialer.DialContext(ctx, "tcp", target)
+	cancel()
+	if err != nil {
+		code := netErrCode(err)
+		s.stats.exit(code)
+		s.log.Info("exit: dial failed", "target", target, "err", err)
+		c.Write([]byte{code})
+		return
+	}
+	defer out.Close()
+	if !s.conns.add(out) {
+		return
+	}
+	defer s.conns.remove(out)
+	s.stats.exit(exitOK)
+	if _, err := c.Write([]byte{exitOK}); err != nil {
+		return
+	}
+	splice(c, out)
+}
+
+// netErrCode maps a failed TCP dial to a SOCKS5 reply code.
+func netErrCode(err error) byte {
+	var dnsErr *net.DNSError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return repRefused
+	case errors.Is(err, syscall.ENETUNREACH):
+		return repNetUnreachable
+	case errors.As(err, &dnsErr), errors.Is(err, syscall.EHOSTUNREACH):
+		return repHostUnreachable
+	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, syscall.ETIMEDOUT):
+		return repTTLExpired
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return repTTLExpired
+	}
+	return repFailure
+}
+
+// setAllow replaces the allow-list (SIGHUP).
+func (s *exitServer) setAllow(al *allowList) { s.allow.Store(al) }
+
+// Close stops accepting, closes every connection and waits for the
+// handlers. Idempotent.
+func (s *exitServer) Close() error {
+	s.cancel()
+	err := s.l.Close()
+	s.conns.closeAll()
+	s.wg.Wait()
+	return err
+}
+
+// connSet tracks open connections so Close can end them.
+type connSet struct {
+	mu     sync.Mutex
+	m      map[net.Conn]struct{}
+	closed bool
+}
+
+// add records c; false once closeAll ran (the caller closes c).
+func (s *connSet) add(c net.Conn) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return false
+	}
+	if s.m == nil {
+		s.m = map[net.Conn]struct{}{}
+	}
+	s.m[c] = struct{}{}
+	return true
+}
+
+func (s *connSet) remove(c net.Conn) {
+	s.mu.Lock()
+	delete(s.m, c)
+	s.mu.Unlock()
+}
+
+func (s *connSet) closeAll() {
+	s.mu.Lock()
+	s.closed = true
+	m := s.m
+	s.m = nil
+	s.mu.Unlock()
+	for c := range m {
+		c.Close()
+	}
+}
+
+// splice copies both ways until both directions end, passing a
+// half-close on; it returns when both copies have.
+func splice(a, b net.Conn) {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		copyHalf(b, a)
+	}()
+	copyHalf(a, b)
+	<-done
+}
+
+// copyHalf copies src to dst, then half-closes dst's write side (or
+// closes dst if it cannot) and stops reading src.
+func copyHalf(dst, src net.Conn) {
+	_, err := io.Copy(dst, src)
+	if cw, ok := dst.(interface{ CloseWrite() error }); ok && err == nil {
+		cw.CloseWrite()
+		return
+	}
+	dst.Close()
+	src.Close()
+}
