@@ -177,7 +177,13 @@ func yamuxConfig(window uint32, log *slog.Logger, onReset func()) *yamux.Config 
 	c.EnableKeepAlive = false // our pings on the control stream do this
 	c.MaxStreamWindowSize = window
 	c.StreamOpenTimeout = 30 * time.Second
-	c.StreamCloseTimeout = time.Minute
+	// A stream we closed whose peer goes on sending is reset after
+	// StreamCloseTimeout; until then yamux buffers what arrives (up to
+	// the window). Our streams are closed both ways within moments of
+	// each other (sessions end with their own records first), so only a
+	// peer that writes on into a refused stream (a relay over budget)
+	// meets this: 5 s bounds what such streams pin.
+	c.StreamCloseTimeout = 5 * time.Second
 	c.LogOutput = nil
 	c.Logger = yamuxLogger{log, onReset}
 	return c

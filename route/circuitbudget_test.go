@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -70,6 +71,7 @@ func TestCircuitsNobodyReadsStayWithinTheRelaysBudget(t *testing.T) {
 		mu      sync.Mutex
 		streams []*peer.Stream
 		writers sync.WaitGroup
+		writing atomic.Int64 // attacker writers whose stream was not reset
 		dials   sync.WaitGroup
 	)
 	t.Cleanup(func() {
@@ -102,8 +104,10 @@ func TestCircuitsNobodyReadsStayWithinTheRelaysBudget(t *testing.T) {
 			streams = append(streams, st)
 			mu.Unlock()
 			writers.Add(1)
+			writing.Add(1)
 			go func() {
 				defer writers.Done()
+				defer writing.Add(-1)
 				for {
 					if _, err := st.Write(chunk); err != nil {
 						return
@@ -160,6 +164,12 @@ func TestCircuitsNobodyReadsStayWithinTheRelaysBudget(t *testing.T) {
 	roundTrip(t, s, "during")
 	s.Close()
 
+	// A stream the victim refused after relaying its ack (its memory
+	// budget filled meanwhile) is closed, and reset once the attacker
+	// writes on past the muxer's close timeout (5 s): until then it pins
+	// at most yamux's initial window. Measure once those are gone.
+	require.Eventually(t, func() bool { return writing.Load() <= active+1 }, 60*time.Second, 10*time.Millisecond,
+		"the attacker's refused streams are reset")
 	heap1, g1 := heapInUse(), runtime.NumGoroutine()
 	st := victim.Stats()
 	t.Logf("%d streams opened by the attacker, %d circuits active, %d refused, %d bytes reserved at the victim; process heap %+d MiB, goroutines %+d",
