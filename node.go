@@ -119,6 +119,10 @@ type Config struct {
 	MaxPendingStreamsPerPeer int
 	// MaxPendingStreams bounds such streams over all peers. Default 1024.
 	MaxPendingStreams int
+	// MaxQueuedControl bounds the control bytes queued for one peer that
+	// is not reading them; more are refused and counted in
+	// Stats.ControlRefused. Default 1 MiB.
+	MaxQueuedControl int
 	// LinkCipher says whether peer links offer AES-256-GCM for their
 	// frames. Default peer.CipherAuto: offered when this machine has AES
 	// hardware; a link uses it when both ends offered, else BOLT 8's
@@ -178,6 +182,9 @@ func (c *Config) validate() error {
 		"StreamWindow": c.StreamWindow, "AcceptBacklog": c.AcceptBacklog,
 		"MaxCircuits": c.MaxCircuits, "MaxCircuitsPerPeer": c.MaxCircuitsPerPeer,
 		"MaxWindow": c.MaxWindow, "MemoryBudget": c.MemoryBudget,
+		"MaxInboundHandshakes": c.MaxInboundHandshakes, "MaxHandshakes": c.MaxHandshakes,
+		"MaxHandshakesPerAddr": c.MaxHandshakesPerAddr, "MaxPendingStreamsPerPeer": c.MaxPendingStreamsPerPeer,
+		"MaxPendingStreams": c.MaxPendingStreams, "MaxQueuedControl": c.MaxQueuedControl,
 	} {
 		if n < 0 {
 			bad = append(bad, name)
@@ -300,6 +307,7 @@ func NewNode(cfg Config) (*Node, error) {
 		MaxHandshakesPerAddr:     cfg.MaxHandshakesPerAddr,
 		MaxPendingStreamsPerPeer: cfg.MaxPendingStreamsPerPeer,
 		MaxPendingStreams:        cfg.MaxPendingStreams,
+		MaxQueuedControl:         cfg.MaxQueuedControl,
 		LinkCipher:               cfg.LinkCipher,
 	})
 	if err != nil {

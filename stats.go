@@ -50,6 +50,9 @@ type Stats struct {
 	// Cookie replies sent to inbound handshakes while under load, and
 	// those not echoed correctly (see SPEC.md, "Cookies").
 	HandshakeCookies, HandshakeCookiesFailed int64
+	// Control messages not queued for a peer that was not reading them
+	// (Config.MaxQueuedControl).
+	ControlRefused int64
 	// Unlinked are the Config.Peers entries (and other kept peers) with
 	// no link now: being dialled for the first time, or unreachable,
 	// with how often and why their dials failed. Sorted by multiaddr.
@@ -113,6 +116,7 @@ func (n *Node) Stats() Stats {
 	pr := n.peers.Refusals()
 	s.SocketsRefused, s.HandshakesRefused, s.StreamsRefused = int64(pr.Sockets), int64(pr.Handshakes), int64(pr.Streams)
 	s.HandshakeCookies, s.HandshakeCookiesFailed = int64(pr.Cookies), int64(pr.CookiesFailed)
+	s.ControlRefused = int64(pr.Control)
 	s.Adverts = n.router.AdvertStats()
 	s.WindowCredit = n.budget.Used()
 	obs := make(map[[20]byte]route.PeerObservation)

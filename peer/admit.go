@@ -50,6 +50,9 @@ type Refusals struct {
 	// MaxPendingStreamsPerPeer (or the Set's MaxPendingStreams) were
 	// waiting for their headers and the muxer's backlog was full.
 	Streams uint64
+	// Control is control messages a link refused to queue because its
+	// peer was not reading them (MaxQueuedControl).
+	Control uint64
 }
 
 // Refusals returns the counts of what the Set refused for lack of budget.
@@ -58,6 +61,7 @@ func (s *Set) Refusals() Refusals {
 		Sockets:    s.budget.Refused(KindSocket),
 		Handshakes: s.budget.Refused(KindHandshake),
 		Streams:    s.streamsReset.Load(),
+		Control:    s.controlRefused.Load(),
 
 		Cookies:       s.cookies.Load(),
 		CookiesFailed: s.cookiesFailed.Load(),

@@ -73,7 +73,6 @@ type pingWait struct {
 
 // Bounds of the control plane.
 const (
-	maxSendQueue      = 1 << 20 // bytes of queued control frames before Send refuses
 	ctrlWriteTimeout  = 10 * time.Second
 	streamHdrTimeout  = 10 * time.Second
 	maxOutstandingPng = 64
@@ -181,8 +180,9 @@ func (l *Link) Send(m wire.Message) error {
 	if l.closing {
 		return ErrLinkClosed
 	}
-	if len(l.sendq) > maxSendQueue {
-		return ErrSendQueueFull
+	if max := l.set.cfg.MaxQueuedControl; len(l.sendq) > max {
+		l.set.controlRefused.Add(1)
+		return fmt.Errorf("%w: %d bytes queued (MaxQueuedControl %d)", ErrSendQueueFull, len(l.sendq), max)
 	}
 	var err error
 	if l.sendq, err = wire.Append(l.sendq, m); err != nil {

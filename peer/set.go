@@ -103,6 +103,11 @@ type Config struct {
 	MaxPendingStreamsPerPeer int
 	// MaxPendingStreams bounds such streams over all links. Default 1024.
 	MaxPendingStreams int
+	// MaxQueuedControl bounds the bytes of control messages queued for
+	// one link's writer; Send refuses more (ErrSendQueueFull, counted in
+	// Refusals.Control), so a peer that does not read its control stream
+	// costs at most this much each. Default 1 MiB.
+	MaxQueuedControl int
 	// LinkCipher says whether links offer AES-256-GCM for their frames
 	// (see CipherSuite). Default CipherAuto: offered when this
 	// machine has AES hardware; a link uses it when both ends offered,
@@ -148,6 +153,7 @@ func (c *Config) setDefaults() error {
 	defInt(&c.MaxHandshakesPerAddr, 16)
 	defInt(&c.MaxPendingStreamsPerPeer, 32)
 	defInt(&c.MaxPendingStreams, 1024)
+	defInt(&c.MaxQueuedControl, 1<<20)
 	if c.NewMuxer == nil {
 		c.NewMuxer = Yamux
 	}
@@ -196,6 +202,7 @@ type Set struct {
 	failedHandshakes atomic.Uint64
 	refusedStreams   atomic.Uint64
 	streamsReset     atomic.Uint64
+	controlRefused   atomic.Uint64 // control messages Send refused: MaxQueuedControl
 	acceptedStreams  atomic.Uint64 // streams taken from peers' muxers, headers not yet read
 	cookieJar        *noise.CookieJar
 	cookies          atomic.Uint64
