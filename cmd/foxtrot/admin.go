@@ -132,30 +132,12 @@ func newAdminServer(l net.Listener, node adminNode, info nodeInfo, token string,
 
 func (s *adminServer) serve() {
 	defer s.wg.Done()
-	for {
-		c, err := s.l.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			return
-		}
-		if !s.conns.add(c) {
-			c.Close()
-			return
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.conns.remove(c)
-			defer c.Close()
-			c.SetDeadline(time.Now().Add(adminDeadline))
-			resp := s.answer(readLine(c))
-			b, _ := json.Marshal(resp)
-			c.Write(append(b, '\n'))
-		}()
-	}
+	s.conns.serve(s.l, &s.wg, s.log, "admin", func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(adminDeadline))
+		resp := s.answer(readLine(c))
+		b, _ := json.Marshal(resp)
+		c.Write(append(b, '\n'))
+	})
 }
 
 // readLine reads up to the first newline, at most maxAdminRequest+1

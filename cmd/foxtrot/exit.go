@@ -189,22 +189,7 @@ func newExitServer(l net.Listener, al *allowList, log *slog.Logger, stats *count
 
 func (s *exitServer) serve() {
 	defer s.wg.Done()
-	for {
-		c, err := s.l.Accept()
-		if err != nil {
-			return // closed: a foxtrot listener fails Accept for nothing else
-		}
-		if !s.conns.add(c) {
-			c.Close()
-			return
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.conns.remove(c)
-			s.handle(c)
-		}()
-	}
+	s.conns.serve(s.l, &s.wg, s.log, "exit", s.handle)
 }
 
 func (s *exitServer) handle(c net.Conn) {
@@ -297,6 +282,37 @@ func (s *connSet) add(c net.Conn) bool {
 	}
 	s.m[c] = struct{}{}
 	return true
+}
+
+// serve accepts connections from l until it closes (or closeAll ran),
+// each handled on a goroutine of wg that closes it afterwards and that
+// closeAll ends. Timeouts are retried; other errors end it, logged
+// unless l was closed.
+func (s *connSet) serve(l net.Listener, wg *sync.WaitGroup, log *slog.Logger, what string, handle func(net.Conn)) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			if !errors.Is(err, net.ErrClosed) {
+				log.Warn(what+": accept", "err", err)
+			}
+			return
+		}
+		if !s.add(c) {
+			c.Close()
+			return
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer s.remove(c)
+			defer c.Close()
+			handle(c)
+		}()
+	}
 }
 
 func (s *connSet) remove(c net.Conn) {

@@ -268,35 +268,21 @@ func newForwarder(l net.Listener, to string, log *slog.Logger) *forwarder {
 
 func (f *forwarder) serve() {
 	defer f.wg.Done()
-	for {
-		c, err := f.l.Accept()
+	f.conns.serve(f.l, &f.wg, f.log, "service", func(c net.Conn) {
+		ctx, cancel := context.WithTimeout(f.ctx, exitDialTimeout)
+		out, err := (&net.Dialer{}).DialContext(ctx, "tcp", f.to)
+		cancel()
 		if err != nil {
-			return // closed
-		}
-		if !f.conns.add(c) {
-			c.Close()
+			f.log.Warn("service: forward failed", "to", f.to, "err", err)
 			return
 		}
-		f.wg.Add(1)
-		go func() {
-			defer f.wg.Done()
-			defer f.conns.remove(c)
-			defer c.Close()
-			ctx, cancel := context.WithTimeout(f.ctx, exitDialTimeout)
-			out, err := (&net.Dialer{}).DialContext(ctx, "tcp", f.to)
-			cancel()
-			if err != nil {
-				f.log.Warn("service: forward failed", "to", f.to, "err", err)
-				return
-			}
-			defer out.Close()
-			if !f.conns.add(out) {
-				return
-			}
-			defer f.conns.remove(out)
-			splice(c, out)
-		}()
-	}
+		defer out.Close()
+		if !f.conns.add(out) {
+			return
+		}
+		defer f.conns.remove(out)
+		splice(c, out)
+	})
 }
 
 // Close stops accepting, closes every connection and waits. Idempotent.

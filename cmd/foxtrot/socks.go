@@ -158,29 +158,7 @@ func newSOCKSServer(l net.Listener, node dialer, exit string, log *slog.Logger, 
 
 func (s *socksServer) serve() {
 	defer s.wg.Done()
-	for {
-		c, err := s.l.Accept()
-		if err != nil {
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
-			}
-			if !errors.Is(err, net.ErrClosed) {
-				s.log.Warn("socks: accept", "err", err)
-			}
-			return
-		}
-		if !s.conns.add(c) {
-			c.Close()
-			return
-		}
-		s.wg.Add(1)
-		go func() {
-			defer s.wg.Done()
-			defer s.conns.remove(c)
-			s.handle(c)
-		}()
-	}
+	s.conns.serve(s.l, &s.wg, s.log, "socks", s.handle)
 }
 
 func (s *socksServer) handle(c net.Conn) {
