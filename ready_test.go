@@ -298,7 +298,11 @@ func TestADialRightAfterConnectReturnsSucceeds(t *testing.T) {
 	for range 20 {
 		srv := newTestNode(t, Config{})
 		l := echoListener(t, srv)
-		require.NoError(t, srv.Connect(ctx, relay.ListenAddrs()[0]))
+		// Each round has its own time: twenty rounds on a loaded machine
+		// under -race can take longer than one context allows.
+		cctx, ccancel := context.WithTimeout(context.Background(), 10*time.Second)
+		require.NoError(t, srv.Connect(cctx, relay.ListenAddrs()[0]))
+		ccancel()
 		dctx, dcancel := context.WithTimeout(context.Background(), 5*time.Second)
 		c, err := cli.DialContext(dctx, "foxtrot", l.Addr().String())
 		dcancel()

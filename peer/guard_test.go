@@ -161,9 +161,10 @@ func TestProbesGetSilenceAndTheSameClose(t *testing.T) {
 	hp := hostport(t, listen(t, victim, "/ip4/127.0.0.1/tcp/0"))
 	ps := probes(t, &noise.Config{Static: victimKey})
 	type result struct {
-		n    int
-		err  error
-		took time.Duration
+		n     int
+		err   error
+		took  time.Duration
+		wrote time.Duration // when the probe was written, after the dial began
 	}
 	results := make([]result, len(ps))
 	var wg sync.WaitGroup
@@ -179,22 +180,34 @@ func TestProbesGetSilenceAndTheSameClose(t *testing.T) {
 			}
 			defer c.Close()
 			c.Write(p)
+			wrote := time.Since(start)
 			c.SetReadDeadline(time.Now().Add(timeout + 5*time.Second))
 			n, err := io.ReadFull(c, make([]byte, 1))
-			results[i] = result{n, err, time.Since(start)}
+			results[i] = result{n, err, time.Since(start), wrote}
 		}()
 	}
 	wg.Wait()
 	var lo, hi time.Duration = time.Hour, 0
+	late := 0
 	for i, r := range results {
 		require.Zero(t, r.n, "probe %d (%d bytes) got a byte back", i, len(ps[i]))
+		if r.wrote > timeout/2-100*time.Millisecond {
+			// A prober held up this long by a busy machine may write after
+			// the node closed (its earliest moment is timeout/2), and a
+			// kernel answers bytes for a closed socket with a reset: the
+			// kind of close tells nothing about the node then.
+			late++
+			t.Logf("probe %d (%d bytes) written %v after its dial: its close is not judged", i, len(ps[i]), r.wrote)
+			continue
+		}
 		require.ErrorIs(t, r.err, io.EOF, "probe %d (%d bytes): the close is a FIN; got %v after %v", i, len(ps[i]), r.err, r.took)
 		require.False(t, errors.Is(r.err, syscall.ECONNRESET))
 		require.GreaterOrEqual(t, r.took, timeout/2-50*time.Millisecond, "probe %d (%d bytes) closed early", i, len(ps[i]))
 		require.Less(t, r.took, timeout+3*time.Second, "probe %d (%d bytes) closed late", i, len(ps[i]))
 		lo, hi = min(lo, r.took), max(hi, r.took)
 	}
-	t.Logf("%d probes: closed by FIN after %v to %v (timeout %v)", len(ps), lo, hi, timeout)
+	require.Less(t, late, len(ps)/4, "most probes are written in time to be judged")
+	t.Logf("%d probes: closed by FIN after %v to %v (timeout %v); %d written too late to judge", len(ps)-late, lo, hi, timeout, late)
 	require.Eventually(t, func() bool { return victim.FailedHandshakes() == uint64(len(ps)) }, 5*time.Second, time.Millisecond)
 
 	// The node still links with the network key.

@@ -187,11 +187,14 @@ func (sn *Net) Addr(i int) string {
 }
 
 // Peers returns the addresses node i dials: each link is dialled once, by
-// its lower-numbered end.
+// its higher-numbered end. Nodes started in order (0 first) then dial only
+// nodes that already listen, so no first dial fails and waits out a
+// redial backoff (which reaches RedialMax when starting a large network
+// takes long, as on a loaded machine under -race).
 func (sn *Net) Peers(i int) []string {
 	var out []string
 	for _, j := range sn.adj[i] {
-		if j > i {
+		if j < i {
 			out = append(out, sn.Addr(j))
 		}
 	}

@@ -54,6 +54,22 @@ func TestEachLinkIsDialledOnceWithIdentity(t *testing.T) {
 	require.Equal(t, len(sn.Edges), dials)
 }
 
+// Started in order, a node dials only nodes started before it.
+func TestANodeDialsOnlyLowerNumberedNodes(t *testing.T) {
+	sn := New(50, Random(3), Options{Seed: 1})
+	index := map[string]int{}
+	for i := range sn.Keys {
+		index[sn.Addr(i)] = i
+	}
+	for i := range sn.Keys {
+		for _, p := range sn.Peers(i) {
+			j, ok := index[p]
+			require.True(t, ok, p)
+			require.Less(t, j, i)
+		}
+	}
+}
+
 func TestSeedsReproduce(t *testing.T) {
 	a, b := New(30, Random(3), Options{Seed: 9}), New(30, Random(3), Options{Seed: 9})
 	require.Equal(t, a.Edges, b.Edges)
