@@ -46,9 +46,12 @@
 //
 // A datagram that authenticates under no key costs one or more Poly1305
 // checks; on a conn with an Identity, one that is long enough also costs
-// an ECDH (tens of microseconds), since its first 64 bytes may be a new
-// initiator's key. That is the price of having no cleartext to tell
-// junk from a first datagram.
+// an ECDH (0.1-0.3 ms here), since its first 64 bytes may be a new
+// initiator's key: the price of having no cleartext to tell junk from a
+// first datagram. Config.MaxKeyAgreements bounds those per second; a
+// flood of junk beyond it delays new initiators (their datagrams are
+// dropped with the junk until they resend), never known peers, whose
+// keys are cached.
 //
 // # quic-go
 //
@@ -77,6 +80,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
+	"golang.org/x/time/rate"
 
 	"github.com/foxtrotnet/foxtrot/transport"
 )
@@ -105,6 +109,13 @@ type Config struct {
 	// key agreements kept (each); beyond it an arbitrary one is
 	// forgotten. Default 4096.
 	MaxSenders int
+	// MaxKeyAgreements is how many ECDHs per second (with a burst of as
+	// many) a Conn with an Identity makes for datagrams that might come
+	// from a new initiator; each costs 0.1-0.3 ms, so junk could
+	// otherwise spend a core. Beyond it such datagrams are dropped (a new
+	// initiator's first datagrams among them, under a flood: it resends).
+	// Default 1000.
+	MaxKeyAgreements int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
 	// Rand is the source of nonces and ephemeral keys; it must be safe
@@ -119,8 +130,11 @@ func (c Config) withDefaults() (Config, error) {
 	if c.NetworkKey != nil && len(c.NetworkKey) < 16 {
 		return c, fmt.Errorf("%w: NetworkKey of %d bytes (16 at least)", ErrConfig, len(c.NetworkKey))
 	}
-	if c.MaxClockSkew < 0 || c.MaxSenders < 0 {
-		return c, fmt.Errorf("%w: negative MaxClockSkew or MaxSenders", ErrConfig)
+	if c.MaxClockSkew < 0 || c.MaxSenders < 0 || c.MaxKeyAgreements < 0 {
+		return c, fmt.Errorf("%w: negative MaxClockSkew, MaxSenders or MaxKeyAgreements", ErrConfig)
+	}
+	if c.MaxKeyAgreements == 0 {
+		c.MaxKeyAgreements = 1000
 	}
 	if c.MaxClockSkew == 0 {
 		c.MaxClockSkew = 2 * time.Minute
@@ -152,6 +166,9 @@ type Stats struct {
 	// KeyAgreements counts ECDHs made for datagrams that might have come
 	// from a new initiator.
 	KeyAgreements uint64
+	// KeyAgreementsRefused counts datagrams dropped, without an ECDH,
+	// beyond Config.MaxKeyAgreements (also counted Unauthenticated).
+	KeyAgreementsRefused uint64
 }
 
 // Conn is an obfuscated net.PacketConn over another.
@@ -172,7 +189,9 @@ type Conn struct {
 	ells    map[[ellSize]byte]key // key agreements made as responder
 	windows map[uint64]*window    // replay windows, by sender
 
-	sent, received, unauth, replayed, stale, ecdhs atomic.Uint64
+	limit *rate.Limiter // key agreements
+
+	sent, received, unauth, replayed, stale, ecdhs, refused atomic.Uint64
 
 	rbMu, wbMu sync.Mutex // the batch scratch below
 	rbatch     []transport.Datagram
@@ -205,6 +224,7 @@ func New(inner net.PacketConn, cfg Config) (*Conn, error) {
 		learned: make(map[string]key),
 		ells:    make(map[[ellSize]byte]key),
 		windows: make(map[uint64]*window),
+		limit:   rate.NewLimiter(rate.Limit(cfg.MaxKeyAgreements), cfg.MaxKeyAgreements),
 	}
 	if cfg.NetworkKey != nil {
 		k := networkKey(cfg.NetworkKey)
@@ -246,6 +266,7 @@ func (c *Conn) Stats() Stats {
 		Sent: c.sent.Load(), Received: c.received.Load(),
 		Unauthenticated: c.unauth.Load(), Replayed: c.replayed.Load(),
 		Stale: c.stale.Load(), KeyAgreements: c.ecdhs.Load(),
+		KeyAgreementsRefused: c.refused.Load(),
 	}
 }
 
@@ -309,7 +330,9 @@ func (c *Conn) open(scratch, d []byte, from net.Addr) ([]byte, bool) {
 		c.mu.Lock()
 		k, ok := c.ells[ell]
 		c.mu.Unlock()
-		if !ok {
+		if !ok && !c.limit.AllowN(c.cfg.Now(), 1) {
+			c.refused.Add(1)
+		} else if !ok {
 			c.ecdhs.Add(1)
 			x, xerr := respond(ell, c.cfg.Identity)
 			if xerr == nil {

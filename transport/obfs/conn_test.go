@@ -261,8 +261,10 @@ func TestProberGetsNothing(t *testing.T) {
 		peer obfs.Config
 	}{
 		{"network key", obfs.Config{NetworkKey: psk}, obfs.Config{NetworkKey: psk}},
-		{"identity only", obfs.Config{Identity: bKey}, obfs.Config{Identity: key(t)}},
-		{"both", obfs.Config{NetworkKey: psk, Identity: bKey}, obfs.Config{NetworkKey: psk, Identity: key(t)}},
+		// The ECDHs junk may cost are bounded (TestKeyAgreementsAreRateLimited);
+		// a low bound keeps this test's time to the drops, not to ECDHs.
+		{"identity only", obfs.Config{Identity: bKey, MaxKeyAgreements: 100}, obfs.Config{Identity: key(t)}},
+		{"both", obfs.Config{NetworkKey: psk, Identity: bKey, MaxKeyAgreements: 100}, obfs.Config{NetworkKey: psk, Identity: key(t)}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := wrap(t, listen(t), tc.b)
@@ -384,3 +386,42 @@ type discard struct{ net.PacketConn }
 func (discard) WriteTo(p []byte, _ net.Addr) (int, error) { return len(p), nil }
 func (discard) LocalAddr() net.Addr                       { return &net.UDPAddr{} }
 func (discard) Close() error                              { return nil }
+
+// Junk that might be a new initiator's first datagram costs an ECDH; a
+// flood of it spends at most MaxKeyAgreements a second. A new initiator
+// caught in the flood gets through once the limit refills; a known one is
+// never held up.
+func TestKeyAgreementsAreRateLimited(t *testing.T) {
+	var mu sync.Mutex
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	bKey := key(t)
+	b := wrap(t, listen(t), obfs.Config{Identity: bKey, MaxKeyAgreements: 5, Now: clock})
+	known := wrap(t, listen(t), obfs.Config{Identity: key(t), Now: clock})
+	require.NoError(t, known.AddPeer(b.LocalAddr(), bKey.PubKey()))
+	pingPong(t, known, b, "before the flood")
+
+	junk := listen(t)
+	for range 20 {
+		d := make([]byte, 300)
+		rand.Read(d)
+		_, err := junk.WriteTo(d, b.LocalAddr())
+		require.NoError(t, err)
+	}
+	pingPong(t, known, b, "during the flood") // b has read the junk
+	st := b.Stats()
+	require.Equal(t, uint64(1+4), st.KeyAgreements, "the known peer's one, then the rest of the burst")
+	require.Equal(t, uint64(16), st.KeyAgreementsRefused)
+
+	late := wrap(t, listen(t), obfs.Config{Identity: key(t), Now: clock})
+	require.NoError(t, late.AddPeer(b.LocalAddr(), bKey.PubKey()))
+	_, err := late.WriteTo([]byte("refused"), b.LocalAddr())
+	require.NoError(t, err)
+	pingPong(t, known, b, "still flooded")
+	require.Equal(t, uint64(17), b.Stats().KeyAgreementsRefused)
+
+	mu.Lock()
+	now = now.Add(time.Second)
+	mu.Unlock()
+	pingPong(t, late, b, "a second later")
+}

@@ -161,3 +161,11 @@ func (a fakeAddr) String() string  { return string(a) }
 type nopConn struct{ net.PacketConn }
 
 func (nopConn) LocalAddr() net.Addr { return fakeAddr("127.0.0.1:1") }
+
+func BenchmarkRespond(b *testing.B) {
+	r, _ := btcec.NewPrivateKey()
+	ell, _, _ := initiate(r.PubKey(), rand.Reader)
+	for b.Loop() {
+		respond(ell, r)
+	}
+}
