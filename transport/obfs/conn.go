@@ -193,9 +193,12 @@ type Conn struct {
 
 	sent, received, unauth, replayed, stale, ecdhs, refused atomic.Uint64
 
-	rbMu, wbMu sync.Mutex // the batch scratch below
-	rbatch     []transport.Datagram
-	wbatch     []transport.Datagram
+	rxMu   sync.Mutex // one reader at a time: the read buffers below
+	rbuf   []byte
+	sbuf   []byte
+	rbatch []transport.Datagram
+	wbMu   sync.Mutex // the write batch scratch
+	wbatch []transport.Datagram
 
 	closeOnce sync.Once
 	closeErr  error
@@ -400,21 +403,25 @@ func bound[K comparable, V any](m map[K]V, max int) {
 	}
 }
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, maxDatagram+ellSize); return &b }}
+// smallPool holds write buffers for datagrams of ordinary size; larger
+// ones are allocated.
+var smallPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // ReadFrom reads the next datagram that authenticates and is new,
 // dropping any other without answer. A payload longer than p is
-// truncated, as UDP truncates.
+// truncated, as UDP truncates. Concurrent reads take turns.
 func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
-	rb, sb := bufPool.Get().(*[]byte), bufPool.Get().(*[]byte)
-	defer bufPool.Put(rb)
-	defer bufPool.Put(sb)
+	c.rxMu.Lock()
+	defer c.rxMu.Unlock()
+	if c.rbuf == nil {
+		c.rbuf, c.sbuf = make([]byte, maxDatagram+ellSize), make([]byte, maxDatagram+ellSize)
+	}
 	for {
-		n, from, err := c.inner.ReadFrom(*rb)
+		n, from, err := c.inner.ReadFrom(c.rbuf)
 		if err != nil {
 			return 0, nil, err
 		}
-		if payload, ok := c.open(*sb, (*rb)[:n], from); ok {
+		if payload, ok := c.open(c.sbuf, c.rbuf[:n], from); ok {
 			return copy(p, payload), from, nil
 		}
 	}
@@ -422,9 +429,13 @@ func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
 
 // WriteTo sends p to addr, obfuscated with addr's key.
 func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) {
-	b := bufPool.Get().(*[]byte)
-	defer bufPool.Put(b)
-	d, err := c.seal((*b)[:0], p, addr)
+	var buf []byte
+	if len(p)+InitiatorOverhead <= 2048 {
+		b := smallPool.Get().(*[]byte)
+		defer smallPool.Put(b)
+		buf = *b
+	}
+	d, err := c.seal(buf[:0], p, addr)
 	if err != nil {
 		return 0, &net.OpError{Op: "write", Net: "obfs", Addr: addr, Err: err}
 	}
@@ -442,17 +453,18 @@ func (c *Conn) ReadBatch(ds []transport.Datagram) (int, error) {
 	if len(ds) == 0 {
 		return 0, nil
 	}
-	c.rbMu.Lock()
-	defer c.rbMu.Unlock()
+	c.rxMu.Lock()
+	defer c.rxMu.Unlock()
 	c.rbatch = scratch(c.rbatch, ds, InitiatorOverhead)
-	sb := bufPool.Get().(*[]byte)
-	defer bufPool.Put(sb)
+	if c.sbuf == nil {
+		c.rbuf, c.sbuf = make([]byte, maxDatagram+ellSize), make([]byte, maxDatagram+ellSize)
+	}
 	for {
 		n, err := transport.ReadBatch(c.inner, c.rbatch[:len(ds)])
 		got := 0
 		for i := range n {
 			r := &c.rbatch[i]
-			if payload, ok := c.open(*sb, r.Buf[:r.N], r.Addr); ok {
+			if payload, ok := c.open(c.sbuf, r.Buf[:r.N], r.Addr); ok {
 				ds[got].N, ds[got].Addr = copy(ds[got].Buf, payload), r.Addr
 				got++
 			}
