@@ -7,8 +7,10 @@ import (
 	"fmt"
 	mrand "math/rand/v2"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -17,6 +19,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
+	"github.com/foxtrotnet/foxtrot/internal/natsim"
 	"github.com/foxtrotnet/foxtrot/transport"
 	"github.com/foxtrotnet/foxtrot/transport/obfs"
 	"github.com/foxtrotnet/foxtrot/transport/udp"
@@ -362,10 +365,9 @@ func TestProberGetsNothing(t *testing.T) {
 
 func BenchmarkWrap(b *testing.B) {
 	for _, size := range []int{64, 1200} {
-		b.Run(fmt.Sprintf("seal+open %d bytes", size), func(b *testing.B) {
+		b.Run(fmt.Sprintf("seal and write %d bytes", size), func(b *testing.B) {
 			a := wrap(b, discard{}, obfs.Config{NetworkKey: psk})
 			payload := make([]byte, size)
-			buf := make([]byte, 2048)
 			to := &net.UDPAddr{IP: net.IP{127, 0, 0, 1}, Port: 9}
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
@@ -375,7 +377,6 @@ func BenchmarkWrap(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			_ = buf
 		})
 	}
 }
@@ -424,4 +425,94 @@ func TestKeyAgreementsAreRateLimited(t *testing.T) {
 	now = now.Add(time.Second)
 	mu.Unlock()
 	pingPong(t, late, b, "a second later")
+}
+
+// quic-go takes a conn with SyscallConn, ReadMsgUDP and WriteMsgUDP for a
+// UDP socket it may read and write directly, past the wrapper; a Conn must
+// not look like one, even over a *net.UDPConn.
+func TestConnDoesNotLetQUICBypassIt(t *testing.T) {
+	c := wrap(t, listen(t), obfs.Config{NetworkKey: psk})
+	_, ok := any(c).(interface {
+		SyscallConn() (syscall.RawConn, error)
+	})
+	require.False(t, ok)
+	_, ok = any(c).(interface {
+		ReadMsgUDP(b, oob []byte) (n, oobn, flags int, addr *net.UDPAddr, err error)
+	})
+	require.False(t, ok)
+	require.NoError(t, c.SetReadBuffer(1<<16), "buffer sizes still reach the socket")
+}
+
+// Obfuscated datagrams cross NATs as plain ones do: two nodes behind NATs
+// learn their public addresses from a rendezvous node, dial each other by
+// identity and punch through, where the NATs allow it at all.
+func TestObfuscatedDatagramsPunchThroughNATs(t *testing.T) {
+	for _, tc := range []struct {
+		a, b natsim.Behaviour
+		ok   bool
+	}{
+		{natsim.PortRestrictedCone, natsim.PortRestrictedCone, true},
+		{natsim.Symmetric, natsim.RestrictedCone, true},
+		{natsim.Symmetric, natsim.Symmetric, false},
+	} {
+		t.Run(tc.a.Name+" to "+tc.b.Name, func(t *testing.T) {
+			n := natsim.New(natsim.Config{})
+			open := func(h *natsim.Host, cfg obfs.Config) *obfs.Conn {
+				pc, err := h.ListenPacket(0)
+				require.NoError(t, err)
+				return wrap(t, pc, cfg)
+			}
+			aKey, bKey := key(t), key(t)
+			rv := open(n.Host(netip.MustParseAddr("203.0.113.1")), obfs.Config{NetworkKey: psk})
+			natA := n.NAT(netip.MustParseAddr("198.51.100.1"), tc.a)
+			natB := n.NAT(netip.MustParseAddr("198.51.100.2"), tc.b)
+			a := open(natA.Host(netip.MustParseAddr("10.0.0.2")), obfs.Config{NetworkKey: psk, Identity: aKey})
+			b := open(natB.Host(netip.MustParseAddr("10.1.0.2")), obfs.Config{NetworkKey: psk, Identity: bKey})
+
+			_, err := a.WriteTo([]byte("a"), rv.LocalAddr())
+			require.NoError(t, err)
+			_, err = b.WriteTo([]byte("b"), rv.LocalAddr())
+			require.NoError(t, err)
+			_, aPub := read(t, rv)
+			_, bPub := read(t, rv)
+			require.NoError(t, a.AddPeer(bPub, bKey.PubKey()))
+			require.NoError(t, b.AddPeer(aPub, aKey.PubKey()))
+
+			for range 2 {
+				_, err = a.WriteTo([]byte("punch from a"), bPub)
+				require.NoError(t, err)
+				_, err = b.WriteTo([]byte("punch from b"), aPub)
+				require.NoError(t, err)
+			}
+			// natsim delivers synchronously and hands out what is queued
+			// even past a deadline: drain without waiting.
+			drain := func(c *obfs.Conn) (got []string, from net.Addr) {
+				require.NoError(t, c.SetReadDeadline(time.Now()))
+				defer c.SetReadDeadline(time.Time{})
+				buf := make([]byte, 100)
+				for {
+					n, addr, err := c.ReadFrom(buf)
+					if err != nil {
+						require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+						return got, from
+					}
+					got, from = append(got, string(buf[:n])), addr
+				}
+			}
+			gotA, fromB := drain(a)
+			gotB, fromA := drain(b)
+			if fromA != nil && len(gotA) == 0 { // b heard a from a new port: answer there
+				require.NoError(t, b.AddPeer(fromA, aKey.PubKey()))
+				_, err = b.WriteTo([]byte("answer from b"), fromA)
+				require.NoError(t, err)
+				gotA, _ = drain(a)
+			}
+			_ = fromB
+			require.Equal(t, tc.ok, len(gotA) > 0 && len(gotB) > 0, "a heard %q, b heard %q", gotA, gotB)
+			if !tc.ok {
+				require.Positive(t, natA.Stats().Filtered+natB.Stats().Filtered)
+			}
+			require.Zero(t, a.Stats().Unauthenticated+b.Stats().Unauthenticated)
+		})
+	}
 }
