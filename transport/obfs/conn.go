@@ -19,7 +19,7 @@
 //     ell in front; the responder (Config.Identity) derives the same K,
 //     caches it by ell, and answers that address with K and no prefix.
 //
-// # Wire format
+// # Wire format (SPEC.md, with test vectors)
 //
 //	[ell 64, initiator to responder only] nonce 24 | XChaCha20-Poly1305(
 //	    sender 8 | seq 8 | length 2 | payload | zero padding ) tag 16
