@@ -258,16 +258,21 @@ func TestProberGetsNothing(t *testing.T) {
 		random, replays, mangled = 10_000, 1_000, 1_000
 	}
 	bKey := key(t)
+	// A clock that stands still: the ECDHs junk may cost are bounded by
+	// MaxKeyAgreements a second (TestKeyAgreementsAreRateLimited), so on
+	// a still clock only the first burst is spent and this test's time
+	// goes to the drops; and replays stay within the epoch check, so
+	// they are caught by the replay window however slow the machine.
+	now := time.Now()
+	still := func() time.Time { return now }
 	for _, tc := range []struct {
 		name string
 		b    obfs.Config
 		peer obfs.Config
 	}{
-		{"network key", obfs.Config{NetworkKey: psk}, obfs.Config{NetworkKey: psk}},
-		// The ECDHs junk may cost are bounded (TestKeyAgreementsAreRateLimited);
-		// a low bound keeps this test's time to the drops, not to ECDHs.
-		{"identity only", obfs.Config{Identity: bKey, MaxKeyAgreements: 100}, obfs.Config{Identity: key(t)}},
-		{"both", obfs.Config{NetworkKey: psk, Identity: bKey, MaxKeyAgreements: 100}, obfs.Config{NetworkKey: psk, Identity: key(t)}},
+		{"network key", obfs.Config{NetworkKey: psk, Now: still}, obfs.Config{NetworkKey: psk, Now: still}},
+		{"identity only", obfs.Config{Identity: bKey, MaxKeyAgreements: 100, Now: still}, obfs.Config{Identity: key(t), Now: still}},
+		{"both", obfs.Config{NetworkKey: psk, Identity: bKey, MaxKeyAgreements: 100, Now: still}, obfs.Config{NetworkKey: psk, Identity: key(t), Now: still}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := wrap(t, listen(t), tc.b)
