@@ -521,3 +521,27 @@ func TestObfuscatedDatagramsPunchThroughNATs(t *testing.T) {
 		})
 	}
 }
+
+func TestTransportListensObfuscated(t *testing.T) {
+	_, err := obfs.NewTransport(udp.New(), obfs.Config{})
+	require.ErrorIs(t, err, obfs.ErrConfig)
+	tr, err := obfs.NewTransport(udp.New(), obfs.Config{NetworkKey: psk, PadPackets: true})
+	require.NoError(t, err)
+	listenObfs := func() *obfs.Conn {
+		pc, err := tr.ListenPacket(ma.StringCast("/ip4/127.0.0.1/udp/0"))
+		require.NoError(t, err)
+		t.Cleanup(func() { pc.Close() })
+		require.True(t, tr.Match(pc.Multiaddr()))
+		return pc.(*obfs.Conn)
+	}
+	a, b := listenObfs(), listenObfs()
+	raw := listen(t)
+	to, err := tr.ResolveAddr(b.Multiaddr())
+	require.NoError(t, err)
+	require.Equal(t, b.LocalAddr().String(), to.String())
+	pingPong(t, a, b, "through the transport")
+	_, err = raw.WriteTo([]byte("plain"), to)
+	require.NoError(t, err)
+	pingPong(t, a, b, "after a plain datagram")
+	require.Equal(t, uint64(1), b.Stats().Unauthenticated)
+}
