@@ -16,7 +16,7 @@ const module = "github.com/foxtrotnet/foxtrot"
 // internal/ are the floor (pipe builds on deadline and signal); addr sits
 // on them, and everything that names a node, address or connection sits on
 // addr; simnet, which lays out networks over the mem transport for tests,
-// sits just above the transports.
+// and natsim, which simulates NATs, sit just above the transports.
 var layers = []struct {
 	rank     int
 	prefixes []string
@@ -26,8 +26,8 @@ var layers = []struct {
 	{2, []string{"internal/wire"}}, // on internal/codec and addr
 	{1, []string{"internal/pipe"}}, // on deadline and signal
 	{2, []string{"transport"}},
-	{3, []string{"internal/simnet"}},
-	{3, []string{"peer/noise"}}, // the links' handshake and framing: on internal/ only
+	{3, []string{"internal/simnet", "internal/natsim"}}, // natsim: NATs in user space for tests
+	{3, []string{"peer/noise"}},                         // the links' handshake and framing: on internal/ only
 	{4, []string{"peer"}},
 	{5, []string{"channel"}},
 	{6, []string{"channel/btcdtest", "dht", "stealth", "billing"}}, // btcdtest drives channel/rpcchain; billing drives channels

@@ -7,7 +7,8 @@
 // also keep *net.UDPConn's methods (SetReadBuffer, SetWriteBuffer,
 // SyscallConn, ...), reachable by type assertion.
 //
-// Links over UDP (QUIC) are built on top of this, elsewhere.
+// Links over UDP (QUIC) are built on top of this, elsewhere; transport/obfs
+// wraps its conns so that every datagram reads as random bytes.
 package udp
 
 import (

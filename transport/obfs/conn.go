@@ -1,0 +1,555 @@
+// Package obfs wraps a datagram socket so that nothing on the wire is
+// recognisable: every datagram is uniformly random bytes to anyone
+// without its key, and a datagram that does not authenticate, or repeats
+// one already received, is dropped without any answer.
+//
+// # Keys
+//
+// A datagram is keyed one of two ways:
+//
+//   - By the network key (Config.NetworkKey), a secret every node of a
+//     private network shares: K = HKDF-SHA256(NetworkKey, info "foxtrot
+//     obfs network key").
+//   - By the responder's identity: an initiator that knows the responder's
+//     static secp256k1 key (AddPeer) makes an ephemeral key, encodes it
+//     with ElligatorSwift (BIP 324; 64 bytes indistinguishable from
+//     random, btcec/v2/ellswift) and derives K = HKDF-SHA256(x, salt
+//     NetworkKey, info "foxtrot obfs identity key" || ell || responder),
+//     x the x coordinate of their ECDH. Every datagram it sends carries
+//     ell in front; the responder (Config.Identity) derives the same K,
+//     caches it by ell, and answers that address with K and no prefix.
+//
+// # Wire format (SPEC.md, with test vectors)
+//
+//	[ell 64, initiator to responder only] nonce 24 | XChaCha20-Poly1305(
+//	    sender 8 | seq 8 | length 2 | payload | zero padding ) tag 16
+//
+// The associated data is ell (or nothing). sender is random per Conn; seq
+// is epoch<<32 | counter, epoch the sender's Unix time in seconds, renewed
+// every minute. Overhead: 58 bytes (Overhead), 122 from an initiator
+// (InitiatorOverhead). With Config.PadPackets a datagram is padded to
+// 256, 512, 1024, 1280 or 1452 bytes (larger ones keep their size).
+//
+// # Replays
+//
+// The receiver keeps a sliding window of 2048 sequence numbers per sender
+// (as WireGuard and IPsec do), so a replayed datagram is dropped whatever
+// address it comes from, and refuses an epoch more than a minute plus
+// Config.MaxClockSkew old or MaxClockSkew in the future. The windows are
+// bounded (Config.MaxSenders); a window lost to that bound or to a
+// restart lets a datagram captured within the last minute plus
+// MaxClockSkew be delivered once more: what the time check bounds. When
+// a sender renews its epoch, its datagrams of the old epoch still in
+// flight are dropped (once a minute, a few at most).
+//
+// # Costs
+//
+// A datagram that authenticates under no key costs one or more Poly1305
+// checks; on a conn with an Identity, one that is long enough also costs
+// an ECDH (0.1-0.3 ms here), since its first 64 bytes may be a new
+// initiator's key: the price of having no cleartext to tell junk from a
+// first datagram. Config.MaxKeyAgreements bounds those per second; a
+// flood of junk beyond it delays new initiators (their datagrams are
+// dropped with the junk until they resend), never known peers, whose
+// keys are cached.
+//
+// # quic-go
+//
+// A Conn has ReadFrom and WriteTo, the transport.BatchConn methods (which
+// obfuscate every datagram of a batch, over the inner conn's batches
+// where it has them), and SetReadBuffer and SetWriteBuffer passed to the
+// inner conn. It deliberately lacks ReadMsgUDP, WriteMsgUDP and
+// SyscallConn: quic-go (v0.65) takes those as a UDP socket it may read
+// and write directly (recvmmsg batches, GSO, ECN), which would bypass
+// the obfuscation. Over a Conn quic-go therefore uses its basic path, one
+// datagram per ReadFrom and WriteTo, without GSO or ECN.
+package obfs
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/btcsuite/btcd/btcec/v2"
+	ma "github.com/multiformats/go-multiaddr"
+	manet "github.com/multiformats/go-multiaddr/net"
+	"golang.org/x/time/rate"
+
+	"github.com/foxtrotnet/foxtrot/transport"
+)
+
+// epochInterval is how long a sender keeps one epoch.
+const epochInterval = 60 // seconds
+
+// Config configures a Conn. At least one of NetworkKey and Identity is
+// set.
+type Config struct {
+	// NetworkKey is the network's pre-shared key. With it, datagrams to
+	// and from any address without an identity key are keyed by it, and
+	// identity keys are salted with it. Default nil: none.
+	NetworkKey []byte
+	// Identity is this node's static key: with it, the Conn answers
+	// initiators that dialled it by identity. Default nil: it answers
+	// only network-keyed datagrams.
+	Identity *btcec.PrivateKey
+	// PadPackets pads every datagram to 256, 512, 1024, 1280 or 1452
+	// bytes on the wire, hiding the sizes below those. Default false.
+	PadPackets bool
+	// MaxClockSkew is how far a sender's clock may differ from ours.
+	// Default 2 minutes.
+	MaxClockSkew time.Duration
+	// MaxSenders bounds the replay windows, initiators' keys and cached
+	// key agreements kept (each); beyond it an arbitrary one is
+	// forgotten. Default 4096.
+	MaxSenders int
+	// MaxKeyAgreements is how many ECDHs per second (with a burst of as
+	// many) a Conn with an Identity makes for datagrams that might come
+	// from a new initiator; each costs 0.1-0.3 ms, so junk could
+	// otherwise spend a core. Beyond it such datagrams are dropped (a new
+	// initiator's first datagrams among them, under a flood: it resends).
+	// Default 1000.
+	MaxKeyAgreements int
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+	// Rand is the source of nonces and ephemeral keys; it must be safe
+	// for concurrent use. Default crypto/rand.Reader.
+	Rand io.Reader
+}
+
+func (c Config) withDefaults() (Config, error) {
+	if len(c.NetworkKey) == 0 && c.Identity == nil {
+		return c, fmt.Errorf("%w: neither NetworkKey nor Identity", ErrConfig)
+	}
+	if c.NetworkKey != nil && len(c.NetworkKey) < 16 {
+		return c, fmt.Errorf("%w: NetworkKey of %d bytes (16 at least)", ErrConfig, len(c.NetworkKey))
+	}
+	if c.MaxClockSkew < 0 || c.MaxSenders < 0 || c.MaxKeyAgreements < 0 {
+		return c, fmt.Errorf("%w: negative MaxClockSkew, MaxSenders or MaxKeyAgreements", ErrConfig)
+	}
+	if c.MaxKeyAgreements == 0 {
+		c.MaxKeyAgreements = 1000
+	}
+	if c.MaxClockSkew == 0 {
+		c.MaxClockSkew = 2 * time.Minute
+	}
+	if c.MaxSenders == 0 {
+		c.MaxSenders = 4096
+	}
+	if c.Now == nil {
+		c.Now = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	return c, nil
+}
+
+// Stats counts a Conn's datagrams.
+type Stats struct {
+	Sent     uint64 // datagrams sent
+	Received uint64 // datagrams delivered to the reader
+	// Unauthenticated counts datagrams dropped because no key opened
+	// them (junk, probes, truncated or extended copies).
+	Unauthenticated uint64
+	// Replayed counts authentic datagrams dropped as seen before.
+	Replayed uint64
+	// Stale counts authentic datagrams dropped for an epoch outside the
+	// clock window.
+	Stale uint64
+	// KeyAgreements counts ECDHs made for datagrams that might have come
+	// from a new initiator.
+	KeyAgreements uint64
+	// KeyAgreementsRefused counts datagrams dropped, without an ECDH,
+	// beyond Config.MaxKeyAgreements (also counted Unauthenticated).
+	KeyAgreementsRefused uint64
+}
+
+// Conn is an obfuscated net.PacketConn over another.
+type Conn struct {
+	inner  net.PacketConn
+	cfg    Config
+	psk    *key
+	sender uint64
+	ma     ma.Multiaddr
+
+	txMu    sync.Mutex
+	epoch   int64
+	counter uint32
+
+	mu      sync.Mutex
+	dialled map[string]dialled    // responders we dialled by identity, by address
+	learned map[string]key        // initiators that dialled us, by address
+	ells    map[[ellSize]byte]key // key agreements made as responder
+	windows map[uint64]*window    // replay windows, by sender
+
+	limit *rate.Limiter // key agreements
+
+	sent, received, unauth, replayed, stale, ecdhs, refused atomic.Uint64
+
+	rxMu   sync.Mutex // one reader at a time: the read buffers below
+	rbuf   []byte
+	sbuf   []byte
+	rbatch []transport.Datagram
+	wbMu   sync.Mutex // the write batch scratch
+	wbatch []transport.Datagram
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+type dialled struct {
+	ell [ellSize]byte
+	key key
+}
+
+var (
+	_ transport.PacketConn = (*Conn)(nil)
+	_ transport.BatchConn  = (*Conn)(nil)
+)
+
+// New wraps inner. The Conn owns inner: closing it closes inner.
+func New(inner net.PacketConn, cfg Config) (*Conn, error) {
+	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	c := &Conn{
+		inner:   inner,
+		cfg:     cfg,
+		dialled: make(map[string]dialled),
+		learned: make(map[string]key),
+		ells:    make(map[[ellSize]byte]key),
+		windows: make(map[uint64]*window),
+		limit:   rate.NewLimiter(rate.Limit(cfg.MaxKeyAgreements), cfg.MaxKeyAgreements),
+	}
+	if cfg.NetworkKey != nil {
+		k := networkKey(cfg.NetworkKey)
+		c.psk = &k
+	}
+	var b [8]byte
+	if _, err := io.ReadFull(cfg.Rand, b[:]); err != nil {
+		return nil, err
+	}
+	c.sender = binary.BigEndian.Uint64(b[:])
+	if m, ok := inner.(interface{ Multiaddr() ma.Multiaddr }); ok {
+		c.ma = m.Multiaddr()
+	} else if m, err := manet.FromNetAddr(inner.LocalAddr()); err == nil {
+		c.ma = m
+	}
+	return c, nil
+}
+
+// AddPeer keys datagrams to addr by the responder's identity key pub,
+// with a fresh ephemeral key, replacing any key addr had.
+func (c *Conn) AddPeer(addr net.Addr, pub *btcec.PublicKey) error {
+	ell, x, err := initiate(pub, c.cfg.Rand)
+	if err != nil {
+		return err
+	}
+	var salt []byte
+	if c.cfg.NetworkKey != nil {
+		salt = c.cfg.NetworkKey
+	}
+	c.mu.Lock()
+	c.dialled[addr.String()] = dialled{ell: ell, key: identityKey(x, ell, pub, salt)}
+	c.mu.Unlock()
+	return nil
+}
+
+// Stats returns the counters so far.
+func (c *Conn) Stats() Stats {
+	return Stats{
+		Sent: c.sent.Load(), Received: c.received.Load(),
+		Unauthenticated: c.unauth.Load(), Replayed: c.replayed.Load(),
+		Stale: c.stale.Load(), KeyAgreements: c.ecdhs.Load(),
+		KeyAgreementsRefused: c.refused.Load(),
+	}
+}
+
+// nextHeader numbers the next datagram sent.
+func (c *Conn) nextHeader() header {
+	now := c.cfg.Now().Unix()
+	c.txMu.Lock()
+	defer c.txMu.Unlock()
+	if c.epoch == 0 || now-c.epoch >= epochInterval || c.counter == math.MaxUint32 {
+		c.epoch = max(now, c.epoch+1)
+		c.counter = 0
+	}
+	h := header{sender: c.sender, seq: uint64(c.epoch)<<32 | uint64(c.counter)}
+	c.counter++
+	return h
+}
+
+// seal appends p, obfuscated for to, to dst.
+func (c *Conn) seal(dst, p []byte, to net.Addr) ([]byte, error) {
+	s := to.String()
+	c.mu.Lock()
+	d, isDialled := c.dialled[s]
+	l, isLearned := c.learned[s]
+	c.mu.Unlock()
+	switch {
+	case isDialled:
+		return d.key.seal(dst, d.ell[:], c.nextHeader(), p, c.cfg.PadPackets, c.cfg.Rand)
+	case isLearned:
+		return l.seal(dst, nil, c.nextHeader(), p, c.cfg.PadPackets, c.cfg.Rand)
+	case c.psk != nil:
+		return c.psk.seal(dst, nil, c.nextHeader(), p, c.cfg.PadPackets, c.cfg.Rand)
+	}
+	return dst, fmt.Errorf("%w %s", ErrNoKey, to)
+}
+
+// open returns the payload of datagram d from addr, decrypted into
+// scratch (at least len(d) bytes), or false if d is to be dropped (and
+// is counted).
+func (c *Conn) open(scratch, d []byte, from net.Addr) ([]byte, bool) {
+	s := from.String()
+	c.mu.Lock()
+	dk, isDialled := c.dialled[s]
+	lk, isLearned := c.learned[s]
+	c.mu.Unlock()
+
+	var h header
+	var p []byte
+	err := errOpen
+	if isDialled {
+		h, p, err = dk.key.open(scratch, d, nil)
+	}
+	if err != nil && isLearned {
+		h, p, err = lk.open(scratch, d, nil)
+	}
+	if err != nil && c.psk != nil {
+		h, p, err = c.psk.open(scratch, d, nil)
+	}
+	var initiator *key
+	if err != nil && c.cfg.Identity != nil && len(d) >= InitiatorOverhead {
+		ell := [ellSize]byte(d[:ellSize])
+		c.mu.Lock()
+		k, ok := c.ells[ell]
+		c.mu.Unlock()
+		if !ok && !c.limit.AllowN(c.cfg.Now(), 1) {
+			c.refused.Add(1)
+		} else if !ok {
+			c.ecdhs.Add(1)
+			x, xerr := respond(ell, c.cfg.Identity)
+			if xerr == nil {
+				var salt []byte
+				if c.cfg.NetworkKey != nil {
+					salt = c.cfg.NetworkKey
+				}
+				k, ok = identityKey(x, ell, c.cfg.Identity.PubKey(), salt), true
+			}
+		}
+		if ok {
+			h, p, err = k.open(scratch, d[ellSize:], d[:ellSize])
+			if err == nil {
+				initiator = &k
+				c.mu.Lock()
+				bound(c.ells, c.cfg.MaxSenders)
+				c.ells[ell] = k
+				c.mu.Unlock()
+			}
+		}
+	}
+	if err != nil {
+		c.unauth.Add(1)
+		return nil, false
+	}
+	now := c.cfg.Now().Unix()
+	skew := int64(c.cfg.MaxClockSkew / time.Second)
+	if e := h.epoch(); e < now-epochInterval-skew || e > now+skew {
+		c.stale.Add(1)
+		return nil, false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	w := c.windows[h.sender]
+	if w == nil {
+		bound(c.windows, c.cfg.MaxSenders)
+		w = new(window)
+		c.windows[h.sender] = w
+	}
+	if !w.accept(h.seq) {
+		c.replayed.Add(1)
+		return nil, false
+	}
+	if initiator != nil {
+		// Only a datagram that is new may (re)point replies to its
+		// address: a replay from elsewhere must not.
+		if _, ok := c.learned[s]; !ok {
+			bound(c.learned, c.cfg.MaxSenders)
+		}
+		c.learned[s] = *initiator
+	}
+	c.received.Add(1)
+	return p, true
+}
+
+// bound makes room for one more entry in m by forgetting an arbitrary one
+// when m holds max.
+func bound[K comparable, V any](m map[K]V, max int) {
+	if len(m) < max {
+		return
+	}
+	for k := range m {
+		delete(m, k)
+		return
+	}
+}
+
+// smallPool holds write buffers for datagrams of ordinary size; larger
+// ones are allocated.
+var smallPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+// ReadFrom reads the next datagram that authenticates and is new,
+// dropping any other without answer. A payload longer than p is
+// truncated, as UDP truncates. Concurrent reads take turns.
+func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
+	c.rxMu.Lock()
+	defer c.rxMu.Unlock()
+	if c.rbuf == nil {
+		c.rbuf, c.sbuf = make([]byte, maxDatagram+ellSize), make([]byte, maxDatagram+ellSize)
+	}
+	for {
+		n, from, err := c.inner.ReadFrom(c.rbuf)
+		if err != nil {
+			return 0, nil, err
+		}
+		if payload, ok := c.open(c.sbuf, c.rbuf[:n], from); ok {
+			return copy(p, payload), from, nil
+		}
+	}
+}
+
+// WriteTo sends p to addr, obfuscated with addr's key.
+func (c *Conn) WriteTo(p []byte, addr net.Addr) (int, error) {
+	var buf []byte
+	if len(p)+InitiatorOverhead <= 2048 {
+		b := smallPool.Get().(*[]byte)
+		defer smallPool.Put(b)
+		buf = *b
+	}
+	d, err := c.seal(buf[:0], p, addr)
+	if err != nil {
+		return 0, &net.OpError{Op: "write", Net: "obfs", Addr: addr, Err: err}
+	}
+	if _, err := c.inner.WriteTo(d, addr); err != nil {
+		return 0, err
+	}
+	c.sent.Add(1)
+	return len(p), nil
+}
+
+// ReadBatch waits for at least one datagram that authenticates and is new
+// and returns as many as are ready, up to len(ds); through the inner
+// conn's batches where it has them.
+func (c *Conn) ReadBatch(ds []transport.Datagram) (int, error) {
+	if len(ds) == 0 {
+		return 0, nil
+	}
+	c.rxMu.Lock()
+	defer c.rxMu.Unlock()
+	c.rbatch = scratch(c.rbatch, ds, InitiatorOverhead)
+	if c.sbuf == nil {
+		c.rbuf, c.sbuf = make([]byte, maxDatagram+ellSize), make([]byte, maxDatagram+ellSize)
+	}
+	for {
+		n, err := transport.ReadBatch(c.inner, c.rbatch[:len(ds)])
+		got := 0
+		for i := range n {
+			r := &c.rbatch[i]
+			if payload, ok := c.open(c.sbuf, r.Buf[:r.N], r.Addr); ok {
+				ds[got].N, ds[got].Addr = copy(ds[got].Buf, payload), r.Addr
+				got++
+			}
+		}
+		if got > 0 || err != nil {
+			return got, err
+		}
+	}
+}
+
+// WriteBatch sends ds in order, each obfuscated with its address's key;
+// through the inner conn's batches where it has them.
+func (c *Conn) WriteBatch(ds []transport.Datagram) (int, error) {
+	c.wbMu.Lock()
+	defer c.wbMu.Unlock()
+	c.wbatch = scratch(c.wbatch, ds, InitiatorOverhead)
+	for i := range ds {
+		d, err := c.seal(c.wbatch[i].Buf[:0], ds[i].Buf, ds[i].Addr)
+		if err != nil {
+			n, werr := transport.WriteBatch(c.inner, c.wbatch[:i])
+			c.sent.Add(uint64(n))
+			if werr != nil {
+				return n, werr
+			}
+			return n, &net.OpError{Op: "write", Net: "obfs", Addr: ds[i].Addr, Err: err}
+		}
+		c.wbatch[i] = transport.Datagram{Buf: d, Addr: ds[i].Addr}
+	}
+	n, err := transport.WriteBatch(c.inner, c.wbatch[:len(ds)])
+	c.sent.Add(uint64(n))
+	return n, err
+}
+
+// scratch returns buffers for a batch like ds: each as long as its
+// datagram plus overhead, and at least the largest padded size.
+func scratch(s []transport.Datagram, ds []transport.Datagram, overhead int) []transport.Datagram {
+	for len(s) < len(ds) {
+		s = append(s, transport.Datagram{})
+	}
+	for i := range ds {
+		need := min(max(len(ds[i].Buf)+overhead, padSizes[len(padSizes)-1]), maxDatagram+ellSize)
+		if cap(s[i].Buf) < need {
+			s[i].Buf = make([]byte, need)
+		}
+		s[i].Buf = s[i].Buf[:need]
+		s[i].N, s[i].Addr = 0, nil
+	}
+	return s
+}
+
+// Close closes the inner conn, unblocking readers and writers. Later
+// calls return the first call's result.
+func (c *Conn) Close() error {
+	c.closeOnce.Do(func() { c.closeErr = c.inner.Close() })
+	return c.closeErr
+}
+
+// LocalAddr is the inner conn's.
+func (c *Conn) LocalAddr() net.Addr { return c.inner.LocalAddr() }
+
+// Multiaddr is the inner conn's, or made from its LocalAddr.
+func (c *Conn) Multiaddr() ma.Multiaddr { return c.ma }
+
+// SetDeadline sets the inner conn's deadlines.
+func (c *Conn) SetDeadline(t time.Time) error { return c.inner.SetDeadline(t) }
+
+// SetReadDeadline sets the inner conn's read deadline.
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.inner.SetReadDeadline(t) }
+
+// SetWriteDeadline sets the inner conn's write deadline.
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.inner.SetWriteDeadline(t) }
+
+// SetReadBuffer sets the inner conn's socket receive buffer, if it has
+// one (quic-go asks for 7 MiB).
+func (c *Conn) SetReadBuffer(n int) error {
+	if s, ok := c.inner.(interface{ SetReadBuffer(int) error }); ok {
+		return s.SetReadBuffer(n)
+	}
+	return errors.ErrUnsupported
+}
+
+// SetWriteBuffer sets the inner conn's socket send buffer, if it has one.
+func (c *Conn) SetWriteBuffer(n int) error {
+	if s, ok := c.inner.(interface{ SetWriteBuffer(int) error }); ok {
+		return s.SetWriteBuffer(n)
+	}
+	return errors.ErrUnsupported
+}
