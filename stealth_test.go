@@ -182,9 +182,9 @@ func FuzzParseDialTarget(f *testing.F) {
 
 func TestANewPeerHearsTheAdvertsAtOnce(t *testing.T) {
 	sn := simnet.New(3, simnet.Line, simnet.Options{})
-	// Nodes 0 and 1 first; 0 advertises before 2 links to 1.
+	// Nodes 0 and 1 first (1 dials 0); 0 advertises before 2 links to 1.
 	a := newTestNode(t, netConfig(sn, 0))
-	b := newTestNode(t, netConfig(sn, 1, func(_ int, c *Config) { c.Peers = nil }))
+	b := newTestNode(t, netConfig(sn, 1))
 	require.Eventually(t, func() bool { return len(b.Peers()) == 1 }, 10*time.Second, time.Millisecond)
 	keys := newStealthKeys(t)
 	l, err := a.ListenStealthWith(keys, StealthOptions{Advertise: true})
@@ -193,7 +193,7 @@ func TestANewPeerHearsTheAdvertsAtOnce(t *testing.T) {
 	require.Eventually(t, func() bool { return b.Stats().Adverts.Known == 1 }, 10*time.Second, time.Millisecond)
 	// Node 2 links to 1 later: 1 tells it what it passes on at once,
 	// without waiting for the next round (30 s).
-	c := newTestNode(t, netConfig(sn, 2, func(_ int, c *Config) { c.Peers = []string{sn.Addr(1)} }))
+	c := newTestNode(t, netConfig(sn, 2)) // dials 1
 	require.Eventually(t, func() bool { return c.Stats().Adverts.Known == 1 }, 10*time.Second, time.Millisecond)
 	require.Zero(t, c.Stats().Adverts.Dropped)
 }
