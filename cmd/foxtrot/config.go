@@ -42,6 +42,9 @@ type fileConfig struct {
 	PingInterval     duration  `toml:"ping_interval"`
 	DialTimeout      duration  `toml:"dial_timeout"`
 	Services         []service `toml:"service"`
+	// Billing is the [billing] section; nil: the node charges and pays
+	// nothing.
+	Billing *billingConfig `toml:"billing"`
 }
 
 // service is a key the node listens on, each connection forwarded to a
@@ -126,6 +129,9 @@ func (f *nodeFlags) load() (*config, error) {
 		for i := range c.Services {
 			rel(&c.Services[i].Key)
 		}
+		if c.Billing != nil {
+			c.Billing.resolve(dir)
+		}
 	}
 	set := map[string]bool{}
 	f.fs.Visit(func(fl *flag.Flag) { set[fl.Name] = true })
@@ -195,6 +201,11 @@ func (c *config) check() error {
 	for _, s := range c.Services {
 		if s.Key == "" || s.Forward == "" {
 			return fmt.Errorf("%w: a [[service]] needs key and forward", errBadConfig)
+		}
+	}
+	if c.Billing != nil {
+		if err := c.Billing.check(filepath.Dir(c.Key)); err != nil {
+			return err
 		}
 	}
 	if c.NetworkKey != "" {
