@@ -17,6 +17,7 @@ import (
 	btcwire "github.com/btcsuite/btcd/wire"
 
 	"github.com/foxtrotnet/foxtrot"
+	"github.com/foxtrotnet/foxtrot/billing"
 	"github.com/foxtrotnet/foxtrot/channel"
 	"github.com/foxtrotnet/foxtrot/channel/rpcchain"
 	"github.com/foxtrotnet/foxtrot/channel/rpcwallet"
@@ -38,6 +39,8 @@ type billingConfig struct {
 	WalletKey        string      `toml:"wallet_key"`
 	WalletCoins      []string    `toml:"wallet_coins"`
 	FeeRate          int64       `toml:"fee_rate"`
+	ExitPrice        uint64      `toml:"exit_price"`
+	ExitMaxPrice     uint64      `toml:"exit_max_price"`
 	Chain            chainConfig `toml:"chain"`
 
 	// Derived by check.
@@ -77,6 +80,10 @@ func (b *billingConfig) check(keyDir string) error {
 		return bad("needs chain.host, the btcd JSON-RPC address its channels are settled on")
 	case b.MaxPrice > 0 && b.WalletKey == "":
 		return bad("max_price needs wallet_key: paying opens channels funded from the wallet")
+	case b.ExitMaxPrice > 0 && b.WalletKey == "":
+		return bad("exit_max_price needs wallet_key: paying an exit opens a channel funded from the wallet")
+	case b.ExitPrice > billing.MaxRate || b.ExitMaxPrice > billing.MaxRate:
+		return bad("exit_price and exit_max_price are at most %d sat/MiB", billing.MaxRate)
 	case b.WalletKey == "" && len(b.WalletCoins) > 0:
 		return bad("wallet_coins without wallet_key")
 	case b.FeeRate != 0 && b.FeeRate < int64(channel.MinRelayFeeRate):

@@ -96,6 +96,10 @@ func TestBillingSectionMistakesAreNamedAtStartup(t *testing.T) {
 		"bad outpoint":            {"[billing]\nwallet_key = \"w\"\nwallet_coins = [\"abc:0\"]" + chain, "wallet_coins"},
 		"bad output index":        {"[billing]\nwallet_key = \"w\"\nwallet_coins = [\"4a5e1e4baab89f3a32518a88c31bc87f618f76673e2cc77ab2127b7afdeda33b:x\"]" + chain, "output index"},
 		"misspelt key":            {"[billing]\nprise = 30" + chain, "prise"},
+		"exit price but no exit":  {"[billing]\nexit_price = 30" + chain, "exit_price without exit_allow"},
+		"exit max but no exit":    {"[billing]\nexit_max_price = 30\nwallet_key = \"w\"" + chain, "exit_max_price without exit"},
+		"exit max but no wallet":  {"exit = \"1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH\"\nsocks = \"127.0.0.1:0\"\n[billing]\nexit_max_price = 30" + chain, "exit_max_price needs wallet_key"},
+		"exit price too high":     {"exit_allow = []\n[billing]\nexit_price = 99999999999" + chain, "at most"},
 		"misspelt chain key":      {"[billing]" + chain + "pasword = \"x\"\n", "pasword"},
 	} {
 		_, _, err := loadConfig(t, "key = \"id.key\"\n"+c.text)
@@ -140,4 +144,16 @@ func TestExampleBillingSectionLoadsUncommented(t *testing.T) {
 	require.Equal(t, uint64(30), c.Billing.Price)
 	require.Len(t, c.Billing.coins, 1)
 	require.Equal(t, "127.0.0.1:8334", c.Billing.rpc.Host)
+
+	// Exit prices: an exit charging, a client paying its exit.
+	c, _, err = loadConfig(t, "key = \"id.key\"\nexit_allow = []\n[billing]\nexit_price = 40\n[billing.chain]\nhost = \"127.0.0.1:1\"\nnotls = true\n")
+	require.NoError(t, err)
+	price, maxPrice := c.exitPrices()
+	require.Equal(t, uint32(40), price)
+	require.Zero(t, maxPrice)
+	c, _, err = loadConfig(t, "key = \"id.key\"\nsocks = \"127.0.0.1:0\"\nexit = \"1BgGZ9tcN4rm9KBzDn7KprQz87SZ26SAMH\"\n[billing]\nexit_max_price = 50\nwallet_key = \"w.key\"\n[billing.chain]\nhost = \"127.0.0.1:1\"\nnotls = true\n")
+	require.NoError(t, err)
+	price, maxPrice = c.exitPrices()
+	require.Zero(t, price)
+	require.Equal(t, uint32(50), maxPrice)
 }

@@ -62,6 +62,15 @@ func (d *duration) UnmarshalText(b []byte) error {
 	return err
 }
 
+// exitPrices are the [billing] exit prices: what this exit charges and
+// what this node pays its exit, at most (sat/MiB; 0 without billing).
+func (c *config) exitPrices() (price, maxPrice uint32) {
+	if c.Billing == nil {
+		return 0, 0
+	}
+	return uint32(c.Billing.ExitPrice), uint32(c.Billing.ExitMaxPrice)
+}
+
 // config is what the node runs with: the file, then the flags over it.
 type config struct {
 	fileConfig
@@ -206,6 +215,12 @@ func (c *config) check() error {
 	if c.Billing != nil {
 		if err := c.Billing.check(filepath.Dir(c.Key)); err != nil {
 			return err
+		}
+		if c.Billing.ExitPrice > 0 && !c.exitOpen {
+			return fmt.Errorf("%w: [billing] exit_price without exit_allow: this node is no exit", errBadConfig)
+		}
+		if c.Billing.ExitMaxPrice > 0 && c.Exit == "" {
+			return fmt.Errorf("%w: [billing] exit_max_price without exit", errBadConfig)
 		}
 	}
 	if c.NetworkKey != "" {

@@ -153,10 +153,11 @@ func (d *daemon) start(c *config, key *btcec.PrivateKey) error {
 		if err != nil {
 			return fmt.Errorf("exit: %w", err)
 		}
-		d.exit = newExitServer(l, c.exitAllow, d.log, d.stats)
+		price, _ := c.exitPrices()
+		d.exit = newExitServer(l, c.exitAllow, price, d.node, d.log, d.stats)
 		d.closers = append(d.closers, d.exit)
 		info.ExitOpen = true
-		d.log.Info("exit open", "address", l.Addr().String(), "allow", strings.Join(c.ExitAllow, ","))
+		d.log.Info("exit open", "address", l.Addr().String(), "allow", strings.Join(c.ExitAllow, ","), "price", price)
 	}
 	if c.Socks != "" {
 		l, err := net.Listen("tcp", c.Socks)
@@ -164,7 +165,8 @@ func (d *daemon) start(c *config, key *btcec.PrivateKey) error {
 			return fmt.Errorf("socks: %w", err)
 		}
 		info.Socks = l.Addr().String()
-		d.closers = append(d.closers, newSOCKSServer(l, d.node, c.Exit, d.log, d.stats))
+		_, maxPrice := c.exitPrices()
+		d.closers = append(d.closers, newSOCKSServer(l, d.node, c.Exit, maxPrice, d.log, d.stats))
 		d.log.Info("socks5 listening", "addr", info.Socks, "exit", c.Exit)
 	}
 	if c.Metrics != "" {
