@@ -8,6 +8,7 @@ package rpcwallet_test
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/btcsuite/btcd/chaincfg"
@@ -69,6 +70,34 @@ func TestBtcdWalletFundsFromItsKeysCoins(t *testing.T) {
 	only, err := w2.Coins(ctx)
 	require.NoError(t, err)
 	require.Equal(t, []rpcwallet.Coin{coins[0]}, only, "the spent one is skipped")
+}
+
+// Coins handed out are not offered again while a funding may still use
+// them; once Hold passes with the funding never on the chain (an open
+// that failed), they are.
+func TestBtcdWalletHoldsCoinsItHandedOut(t *testing.T) {
+	ctx := context.Background()
+	key, err := btcec.NewPrivateKey()
+	require.NoError(t, err)
+	a, err := rpcwallet.Address(key, &chaincfg.RegressionNetParams)
+	require.NoError(t, err)
+	chain := btcdtest.Start(t, a.EncodeAddress(), "--addrindex")
+	_, err = chain.Mine(ctx, 101)
+	require.NoError(t, err)
+	now := time.Unix(1_000_000, 0)
+	w, err := rpcwallet.New(ctx, chain, rpcwallet.Config{Key: key, Hold: time.Minute, Now: func() time.Time { return now }})
+	require.NoError(t, err)
+	first, _, err := w.Fund(1_000_000)
+	require.NoError(t, err)
+	second, _, err := w.Fund(1_000_000)
+	require.NoError(t, err)
+	require.NotEqual(t, first[0].OutPoint, second[0].OutPoint)
+	_, _, err = w.Fund(1_000_000)
+	require.ErrorIs(t, err, rpcwallet.ErrInsufficientFunds, "both coins are held")
+	now = now.Add(time.Minute)
+	coins, err := w.Coins(ctx)
+	require.NoError(t, err)
+	require.Len(t, coins, 2, "neither funding reached the chain: both coins are free again")
 }
 
 func TestBtcdWalletSaysTheNodeNeedsAnAddressIndex(t *testing.T) {

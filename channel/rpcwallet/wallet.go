@@ -8,8 +8,9 @@
 // --addrindex. Either way each coin is checked with gettxout (mempool
 // included) before it is spent, so a coin already spent, by this node or
 // another, is skipped. Coins handed out by Fund are held back in memory
-// until the process ends: a funding that never reaches the chain frees
-// them at the next start, one that does spends them.
+// for Config.Hold: a funding that reaches the chain spends them (and
+// gettxout says so from then on); one that never does (the channel's
+// open failed) frees them after that time, or at the next start.
 package rpcwallet
 
 import (
@@ -65,6 +66,11 @@ type Config struct {
 	FeeRate channel.FeeRate
 	// MinConfirmations a coin needs to be spent. Default 1.
 	MinConfirmations int64
+	// Hold is how long a coin handed out by Fund is not offered again
+	// unless the chain shows it spent. Default 1 hour.
+	Hold time.Duration
+	// Now is the clock for Hold (time.Now if nil).
+	Now func() time.Time
 }
 
 // Wallet funds channels from one key's coins. Its methods are safe for
@@ -76,7 +82,7 @@ type Wallet struct {
 	script []byte
 
 	mu       sync.Mutex
-	reserved map[wire.OutPoint]bool // handed out by Fund
+	reserved map[wire.OutPoint]time.Time // handed out by Fund, until then
 }
 
 // New returns the wallet of cfg.Key's coins on chain's network.
@@ -96,6 +102,15 @@ func New(ctx context.Context, chain *rpcchain.Chain, cfg Config) (*Wallet, error
 	if cfg.MinConfirmations == 0 {
 		cfg.MinConfirmations = 1
 	}
+	if cfg.Hold < 0 {
+		return nil, fmt.Errorf("%w: negative Hold", ErrConfig)
+	}
+	if cfg.Hold == 0 {
+		cfg.Hold = time.Hour
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
 	params, err := chain.Params(ctx)
 	if err != nil {
 		return nil, err
@@ -105,7 +120,7 @@ func New(ctx context.Context, chain *rpcchain.Chain, cfg Config) (*Wallet, error
 		return nil, err
 	}
 	return &Wallet{chain: chain, cfg: cfg, addr: a, script: channel.P2WPKH(cfg.Key.PubKey()),
-		reserved: make(map[wire.OutPoint]bool)}, nil
+		reserved: make(map[wire.OutPoint]time.Time)}, nil
 }
 
 // Address is the key's P2WPKH address on a network: where to send the
@@ -178,7 +193,18 @@ func (w *Wallet) Balance(ctx context.Context) (btcutil.Amount, error) {
 func (w *Wallet) isReserved(op wire.OutPoint) bool {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.reserved[op]
+	return w.reservedLocked(op)
+}
+
+// reservedLocked reports whether Fund handed op out less than Hold ago,
+// forgetting it once that has passed.
+func (w *Wallet) reservedLocked(op wire.OutPoint) bool {
+	until, ok := w.reserved[op]
+	if ok && !w.cfg.Now().Before(until) {
+		delete(w.reserved, op)
+		return false
+	}
+	return ok
 }
 
 // Fund implements billing.Wallet: coins worth amount plus the funding's
@@ -192,14 +218,15 @@ func (w *Wallet) Fund(amount btcutil.Amount) ([]channel.FundingInput, *wire.TxOu
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	coins = slices.DeleteFunc(coins, func(c Coin) bool { return w.reserved[c.OutPoint] }) // taken meanwhile
+	coins = slices.DeleteFunc(coins, func(c Coin) bool { return w.reservedLocked(c.OutPoint) }) // taken meanwhile
 	picked, change, err := Select(coins, amount, w.cfg.FeeRate)
 	if err != nil {
 		return nil, nil, err
 	}
 	inputs := make([]channel.FundingInput, len(picked))
+	until := w.cfg.Now().Add(w.cfg.Hold)
 	for i, c := range picked {
-		w.reserved[c.OutPoint] = true
+		w.reserved[c.OutPoint] = until
 		inputs[i] = channel.FundingInput{OutPoint: c.OutPoint, PrevOut: wire.TxOut{Value: int64(c.Value), PkScript: w.script},
 			Signer: channel.KeySigner{Key: w.cfg.Key}}
 	}
