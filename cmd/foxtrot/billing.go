@@ -179,8 +179,7 @@ func startBilling(ctx context.Context, b *billingConfig, log *slog.Logger) (*rou
 		chain.Close()
 		return nil, nil, fmt.Errorf("billing: wallet_key: %w", err)
 	}
-	w, err := rpcwallet.New(ctx, chain, rpcwallet.Config{Key: key, Coins: b.coins, FeeRate: channel.FeeRate(b.FeeRate),
-		MinConfirmations: int64(max(b.MinConfirmations, 1))})
+	w, err := rpcwallet.New(ctx, chain, rpcwallet.Config{Key: key, Coins: b.coins, FeeRate: channel.FeeRate(b.FeeRate)})
 	if err != nil {
 		chain.Close()
 		return nil, nil, fmt.Errorf("billing: wallet: %w", err)
