@@ -9,9 +9,11 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -65,27 +67,33 @@ func TestBtcdDaemonsPayFromTheirWalletKey(t *testing.T) {
 		t.Cleanup(func() { d.Close() })
 		return d
 	}
+	echoL := echoTCP(t)
 	chainSection := fmt.Sprintf("[billing.chain]\nhost = %q\nuser = %q\npassword = %q\nnotls = true\n", rpc.Host, rpc.User, rpc.Pass)
-	relay := start("relay", `key = "relay.key"
+	relay := start("relay", fmt.Sprintf(`key = "relay.key"
 listen = ["/ip4/127.0.0.1/tcp/0"]
 admin = "relay.sock"
+exit_allow = [%q]
 [billing]
 price = 30
+exit_price = 20
 chunk = 50
 credit_limit = 2000
 poll_interval = "20ms"
-`+chainSection)
+`, echoL.Addr().String())+chainSection)
 	peer := relay.node.ListenAddrs()[0]
 	client := start("client", fmt.Sprintf(`key = "client.key"
 peers = [%q]
 admin = "client.sock"
+socks = "127.0.0.1:0"
+exit = %q
 [billing]
 max_price = 100
+exit_max_price = 50
 chunk = 50
 credit_limit = 2000
 poll_interval = "20ms"
 wallet_key = "wallet.key"
-`, peer)+chainSection)
+`, peer, relay.node.Identity().String())+chainSection)
 	target, err := foxtrot.NewNode(foxtrot.Config{Peers: []string{peer}})
 	require.NoError(t, err)
 	t.Cleanup(func() { target.Close() })
@@ -143,6 +151,25 @@ wallet_key = "wallet.key"
 	require.NoError(t, cmdAdmin("channels", []string{"-admin", filepath.Join(dir, "relay.sock")}, &out, io.Discard))
 	require.Contains(t, out.String(), client.node.Identity().String())
 	require.Contains(t, out.String(), fmt.Sprint(earned), "the table shows the earnings")
+
+	// The relay is also an exit at 20 sat/MiB; the client, linked to it,
+	// pays that too for what goes through its SOCKS port.
+	res, err := adminCall(filepath.Join(dir, "client.sock"), adminRequest{Cmd: "status"})
+	require.NoError(t, err)
+	var st statusJSON
+	require.NoError(t, json.Unmarshal(res, &st))
+	sc, code := socksConnect(t, st.Socks, "127.0.0.1", uint16(echoL.Addr().(*net.TCPAddr).Port))
+	require.Equal(t, byte(repSucceeded), code)
+	go sc.Write(make([]byte, 4<<20))
+	_, err = io.ReadFull(sc, make([]byte, 4<<20))
+	require.NoError(t, err)
+	sc.Close()
+	require.Eventually(t, func() bool {
+		r, c := acct(relay, client.node.Identity()), acct(client, relay.node.Identity())
+		return r.PaidToUs >= earned+8*20-50 && r.OwedToUs < 50 && r.PaidToUs == c.PaidByUs
+	}, 30*time.Second, 20*time.Millisecond, "the exit was paid for 8 MiB at 20 sat/MiB")
+	t.Logf("the exit earned %d sat more", acct(relay, client.node.Identity()).PaidToUs-earned)
+
 	fund := acct(client, relay.node.Identity()).Funding
 	n, err := chain.Confirmations(ctx, chainhash.Hash(fund))
 	require.NoError(t, err)
