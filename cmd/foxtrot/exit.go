@@ -288,18 +288,21 @@ func (s *exitServer) handle(c net.Conn) {
 	if h.paid {
 		reply = binary.BigEndian.AppendUint32(reply, s.price)
 	}
+	var m *foxtrot.ServiceMeter
 	if s.price > 0 {
-		m, err := s.node.Charge(client, uint64(s.price), func() { c.Close() })
+		m, err = s.node.Charge(client, uint64(s.price), func() { c.Close() })
 		if err != nil {
 			refuse(repFailure, "exit: billing", "err", err)
 			return
 		}
 		defer m.Close()
-		c = meteredConn{Conn: c, m: m}
 	}
 	s.stats.exit(exitOK)
 	if _, err := c.Write(reply); err != nil {
 		return
+	}
+	if m != nil { // the bytes after the reply, as the client counts them
+		c = meteredConn{Conn: c, m: m}
 	}
 	splice(c, out)
 }
