@@ -395,3 +395,47 @@ func TestListShowsLiveCircuitsOldestFirstWithBytesEachWay(t *testing.T) {
 	require.Empty(t, list, "ended circuits are not listed")
 	require.Zero(t, total)
 }
+
+// BenchmarkList1000Circuits is one List of a table relaying 1000
+// circuits (the admin's bound): the table's lock is held only to copy
+// them out.
+func BenchmarkList1000Circuits(b *testing.B) {
+	const n = 1000
+	up, down := newLink(1), &pipeLink{id: addr.NodeID{2}, opened: make(chan opened, n)}
+	tb := relay.New(relay.Config{})
+	defer tb.Close()
+	var clients []*pipe.Conn
+	var wg sync.WaitGroup
+	for i := range n {
+		k := relay.Key{ID: addr.ConnID{byte(i), byte(i >> 8)}, Path: 1}
+		require.NoError(b, tb.Add(k, relay.Circuit{Up: up, Down: down, Expires: time.Now().Add(time.Hour)}))
+		client, upEnd := pipe.New(pipe.Options{})
+		clients = append(clients, client)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tb.Handle(up, upEnd, wire.StreamHeader{Kind: wire.StreamCircuit, ID: k.ID, Path: k.Path})
+		}()
+	}
+	var fars []*pipe.Conn
+	for range n {
+		fars = append(fars, (<-down.opened).s)
+	}
+	for {
+		if _, total := tb.List(1); total == n {
+			break
+		}
+		time.Sleep(time.Millisecond) // setup only: the benchmark waits for its circuits
+	}
+	for b.Loop() {
+		if list, _ := tb.List(n); len(list) != n {
+			b.Fatal(len(list))
+		}
+	}
+	b.StopTimer()
+	for i := range clients {
+		clients[i].Close()
+		fars[i].Close()
+	}
+	wg.Wait()
+}
