@@ -56,3 +56,44 @@ func (n *Node) CloseChannel(peerAddr Addr, feeRate channel.FeeRate) error {
 func (n *Node) ForceCloseChannel(peerAddr Addr) (*btcwire.MsgTx, error) {
 	return n.router.ForceCloseChannel(peerAddr.Hash160())
 }
+
+// ServiceMeter counts the bytes of one connection that a neighbour pays
+// for directly at a price per MiB, outside the per-hop prices of paths
+// (a paid exit and its client: see Charge and Owe). Add only adds
+// atomically; call Close when the connection ends.
+type ServiceMeter struct {
+	add   func(n int64)
+	close func()
+}
+
+// Add counts n bytes of the connection, either direction.
+func (m *ServiceMeter) Add(n int64) { m.add(n) }
+
+// Close ends the metering. Idempotent.
+func (m *ServiceMeter) Close() { m.close() }
+
+// Charge meters a connection that neighbour (a node linked to this one)
+// pays for directly, price satoshis per MiB both ways: it is asked to pay
+// as it would be for relayed bytes, and cut off past the credit limit,
+// when stop is called (on a goroutine of its own; at once if it already
+// is cut off). Both ends must meter the same bytes: the client uses Owe
+// at the same price. It fails with route.ErrBillingOff without
+// Config.Billing.
+func (n *Node) Charge(neighbour Addr, price uint64, stop func()) (*ServiceMeter, error) {
+	m, err := n.router.Charge(neighbour.Hash160(), price, stop)
+	if err != nil {
+		return nil, err
+	}
+	return &ServiceMeter{add: m.Add, close: m.Close}, nil
+}
+
+// Owe meters a connection this node pays neighbour for directly, price
+// satoshis per MiB both ways: what neighbour's Charge asks for, paid over
+// the channel with it (opened from Config.Billing.Wallet if need be).
+func (n *Node) Owe(neighbour Addr, price uint64) (*ServiceMeter, error) {
+	m, err := n.router.Owe(neighbour.Hash160(), price)
+	if err != nil {
+		return nil, err
+	}
+	return &ServiceMeter{add: m.Add, close: func() {}}, nil
+}

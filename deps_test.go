@@ -30,9 +30,9 @@ var layers = []struct {
 	{3, []string{"peer/noise"}},                         // the links' handshake and framing: on internal/ only
 	{4, []string{"peer"}},
 	{5, []string{"channel"}},
-	{6, []string{"channel/btcdtest", "dht", "stealth", "billing"}}, // btcdtest drives channel/rpcchain; billing drives channels
-	{6, []string{"session"}},                                       // knows paths, not how they were found
-	{6, []string{"relay"}},                                         // circuits and splicing; beside billing, so it cannot import it
+	{6, []string{"channel/btcdtest", "channel/rpcwallet", "dht", "stealth", "billing"}}, // btcdtest drives channel/rpcchain, rpcwallet asks it for coins; billing drives channels
+	{6, []string{"session"}}, // knows paths, not how they were found
+	{6, []string{"relay"}},   // circuits and splicing; beside billing, so it cannot import it
 	{7, []string{"route"}},
 	{8, []string{""}},                        // the root package
 	{9, []string{"examples", "foxtrottest"}}, // foxtrottest builds networks of root Nodes for tests

@@ -4,6 +4,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/route"
 )
 
@@ -135,4 +136,38 @@ func (n *Node) Stats() Stats {
 	}
 	sort.Slice(s.Peers, func(i, j int) bool { return s.Peers[i].Addr.String() < s.Peers[j].Addr.String() })
 	return s
+}
+
+// CircuitStatus describes one circuit this node relays now: a connection
+// between two other nodes whose bytes it splices from one neighbour to
+// the next.
+type CircuitStatus struct {
+	// ID is the connection's ID and Path which of its paths this is (a
+	// connection may cross a relay on more than one).
+	ID   addr.ConnID
+	Path uint32
+	// From is the neighbour toward the dialler, To the one toward the
+	// target. Neither need be the connection's end.
+	From, To Addr
+	Age      time.Duration // since its stream arrived
+	// Bytes relayed toward the target (From to To) and back.
+	Sent, Received int64
+	// Price is this node's charge per MiB through the circuit, Billed
+	// whether it bills From for it (Config.Billing set, a priced path).
+	Price  uint64
+	Billed bool
+}
+
+// Circuits returns up to limit of the circuits this node relays now (all
+// of them if limit <= 0), oldest first, and how many there are in all.
+// It does not slow the circuits: their byte counts are read as they
+// stand.
+func (n *Node) Circuits(limit int) ([]CircuitStatus, int) {
+	cs, total := n.router.Circuits(limit)
+	out := make([]CircuitStatus, len(cs))
+	for i, c := range cs {
+		out[i] = CircuitStatus{ID: c.ID, Path: c.Path, From: AddrFromHash160(c.Up), To: AddrFromHash160(c.Down),
+			Age: c.Age, Sent: c.UpDown, Received: c.DownUp, Price: c.Price, Billed: c.Billed}
+	}
+	return out, total
 }

@@ -29,10 +29,13 @@
 package relay
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -105,6 +108,8 @@ type Config struct {
 	// it ends, with its key: ok as for Done. It runs on the circuit's
 	// goroutine after Done and may wait a moment (not block for long).
 	Ended func(k Key, c Circuit, ok bool)
+	// Now is the clock that dates circuits for List (time.Now if nil).
+	Now func() time.Time
 
 	// Budgets (zero: no limit). Every circuit in the table, waiting for
 	// its stream or active, counts against MaxCircuits and against
@@ -165,6 +170,13 @@ type circuit struct {
 	Circuit
 	active bool // guarded by Table.mu
 
+	// Set before the circuit is active, read-only after: when its
+	// stream arrived.
+	started time.Time
+	// Bytes spliced up to down and down to up: atomic adds on the
+	// splice, loads in List.
+	upDown, downUp atomic.Int64
+
 	smu      sync.Mutex
 	streams  []Stream // while active
 	stopping bool
@@ -189,6 +201,9 @@ func New(cfg Config) *Table {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	t := &Table{cfg: cfg, circuits: make(map[Key]*circuit), usage: make(map[Link]*usage)}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
@@ -334,6 +349,7 @@ func (t *Table) Handle(up Link, s Stream, h wire.StreamHeader) bool {
 		s.Close()
 		return true
 	}
+	c.started = t.cfg.Now()
 	c.active = true
 	t.reserveLocked(c.Circuit, 1)
 	t.mu.Unlock()
@@ -377,11 +393,18 @@ func (t *Table) run(k Key, c *circuit, up Stream, h wire.StreamHeader) {
 	if cl, ok := m.(interface{ Close() }); ok {
 		defer cl.Close()
 	}
-	ok := Splice(up, down, func(n int64) {
+	moved := func(n int64) {
 		t.bytes.Add(n)
 		if m != nil {
 			m.Add(n)
 		}
+	}
+	ok := splice(up, down, func(n int64) {
+		c.upDown.Add(n)
+		moved(n)
+	}, func(n int64) {
+		c.downUp.Add(n)
+		moved(n)
 	})
 	if t.cfg.Done != nil {
 		t.cfg.Done(c.Circuit, ok)
@@ -451,19 +474,67 @@ func (t *Table) Stats() Stats {
 		Refused: t.refused.Load(), Circuits: int64(n), OverBudget: t.overBudget.Load(), Reserved: reserved}
 }
 
+// Status describes a circuit carrying a stream now, for an operator.
+type Status struct {
+	Key
+	Circuit
+	Started time.Time // when its stream arrived
+	// Bytes spliced from upstream to downstream (toward the target) and
+	// back (toward the dialler) so far.
+	UpDown, DownUp int64
+}
+
+// List returns up to limit of the circuits carrying a stream now (all of
+// them if limit <= 0), oldest first, and how many there are. It holds the
+// table's lock only to collect the circuits; their byte counts are the
+// splices' atomics, read without stopping them.
+func (t *Table) List(limit int) ([]Status, int) {
+	t.mu.Lock()
+	cs := make([]Status, 0, len(t.circuits))
+	var live []*circuit
+	for k, c := range t.circuits {
+		if c.active {
+			cs = append(cs, Status{Key: k, Circuit: c.Circuit, Started: c.started})
+			live = append(live, c)
+		}
+	}
+	t.mu.Unlock()
+	for i, c := range live {
+		cs[i].UpDown, cs[i].DownUp = c.upDown.Load(), c.downUp.Load()
+	}
+	slices.SortFunc(cs, func(a, b Status) int {
+		if c := a.Started.Compare(b.Started); c != 0 {
+			return c
+		}
+		if c := bytes.Compare(a.ID[:], b.ID[:]); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Path, b.Path)
+	})
+	total := len(cs)
+	if limit > 0 && len(cs) > limit {
+		cs = slices.Clip(cs[:limit])
+	}
+	return cs, total
+}
+
 // Splice copies a<->b until both directions end: an EOF on one side
 // half-closes the other, an error closes both. It returns when both
 // copies are done, with both streams closed, and reports whether both
 // ended with an orderly EOF. moved is told of every chunk written.
-func Splice(a, b Stream, moved func(n int64)) bool {
+func Splice(a, b Stream, moved func(n int64)) bool { return splice(a, b, moved, moved) }
+
+// splice is Splice telling the two directions apart: ab is told of the
+// chunks copied from a to b, ba of those from b to a.
+func splice(a, b Stream, ab, ba func(n int64)) bool {
 	var wg sync.WaitGroup
 	var okBA bool
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		okBA = pump(b, a, moved)
+		okBA = pump(b, a, ab)
 	}()
-	okAB := pump(a, b, moved)
+	okAB := pump(a, b, ba)
 	wg.Wait()
 	a.Close()
 	b.Close()

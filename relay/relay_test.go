@@ -326,3 +326,116 @@ func TestSpliceReportsAnErrorAsABrokenCircuit(t *testing.T) {
 	require.Error(t, err, "a was closed")
 	require.Equal(t, int64(3), moved.Load())
 }
+
+func TestListShowsLiveCircuitsOldestFirstWithBytesEachWay(t *testing.T) {
+	up, down := newLink(1), newLink(2)
+	t0 := time.Unix(5000, 0)
+	var ticks atomic.Int64
+	tb := relay.New(relay.Config{Now: func() time.Time { return t0.Add(time.Duration(ticks.Add(1)) * time.Second) }})
+	t.Cleanup(func() { tb.Close() })
+	keys := []relay.Key{{ID: addr.ConnID{0xbb}, Path: 1}, {ID: addr.ConnID{0xaa}, Path: 2}}
+	for i, k := range keys {
+		require.NoError(t, tb.Add(k, relay.Circuit{Up: up, Down: down, Target: [20]byte{9}, Expires: t0.Add(time.Hour),
+			UpRate: uint64(10 + i), DownRate: 1}))
+	}
+	list, total := tb.List(0)
+	require.Empty(t, list, "circuits waiting for their stream are not relaying yet")
+	require.Zero(t, total)
+
+	type live struct {
+		client, far *pipe.Conn
+		handled     chan bool
+	}
+	var ls []live
+	for i, k := range keys {
+		client, upEnd := pipe.New(pipe.Options{})
+		handled := make(chan bool, 1)
+		go func() {
+			handled <- tb.Handle(up, upEnd, wire.StreamHeader{Kind: wire.StreamCircuit, ID: k.ID, Path: k.Path})
+		}()
+		far := <-down.opened
+		ls = append(ls, live{client, far.s, handled})
+		// Circuit i carries 100+i bytes toward the target and 10+i back.
+		_, err := client.Write(random(100 + i))
+		require.NoError(t, err)
+		_, err = io.ReadFull(far.s, make([]byte, 100+i))
+		require.NoError(t, err)
+		_, err = far.s.Write(random(10 + i))
+		require.NoError(t, err)
+		_, err = io.ReadFull(client, make([]byte, 10+i))
+		require.NoError(t, err)
+	}
+	// A chunk is counted just after it is written: wait for the counts.
+	require.Eventually(t, func() bool {
+		list, _ := tb.List(0)
+		return len(list) == 2 && list[0].DownUp == 10 && list[1].DownUp == 11
+	}, 5*time.Second, time.Millisecond)
+	list, total = tb.List(0)
+	require.Equal(t, 2, total)
+	for i, s := range list {
+		require.Equal(t, keys[i], s.Key, "oldest first")
+		require.Equal(t, t0.Add(time.Duration(i+1)*time.Second), s.Started)
+		require.Equal(t, int64(100+i), s.UpDown)
+		require.Equal(t, int64(10+i), s.DownUp)
+		require.Equal(t, relay.Link(up), s.Up)
+		require.Equal(t, relay.Link(down), s.Down)
+		require.Equal(t, uint64(10+i), s.UpRate)
+	}
+	list, total = tb.List(1)
+	require.Equal(t, 2, total, "the total counts what was left out")
+	require.Len(t, list, 1)
+	require.Equal(t, keys[0], list[0].Key)
+
+	for _, l := range ls {
+		l.client.Close()
+		l.far.Close()
+		require.True(t, <-l.handled)
+	}
+	list, total = tb.List(0)
+	require.Empty(t, list, "ended circuits are not listed")
+	require.Zero(t, total)
+}
+
+// BenchmarkList1000Circuits is one List of a table relaying 1000
+// circuits (the admin's bound): the table's lock is held only to copy
+// them out.
+func BenchmarkList1000Circuits(b *testing.B) {
+	const n = 1000
+	up, down := newLink(1), &pipeLink{id: addr.NodeID{2}, opened: make(chan opened, n)}
+	tb := relay.New(relay.Config{})
+	defer tb.Close()
+	var clients []*pipe.Conn
+	var wg sync.WaitGroup
+	for i := range n {
+		k := relay.Key{ID: addr.ConnID{byte(i), byte(i >> 8)}, Path: 1}
+		require.NoError(b, tb.Add(k, relay.Circuit{Up: up, Down: down, Expires: time.Now().Add(time.Hour)}))
+		client, upEnd := pipe.New(pipe.Options{})
+		clients = append(clients, client)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tb.Handle(up, upEnd, wire.StreamHeader{Kind: wire.StreamCircuit, ID: k.ID, Path: k.Path})
+		}()
+	}
+	var fars []*pipe.Conn
+	for range n {
+		fars = append(fars, (<-down.opened).s)
+	}
+	for {
+		if _, total := tb.List(1); total == n {
+			break
+		}
+		time.Sleep(time.Millisecond) // setup only: the benchmark waits for its circuits
+	}
+	for b.Loop() {
+		if list, _ := tb.List(n); len(list) != n {
+			b.Fatal(len(list))
+		}
+	}
+	b.StopTimer()
+	for i := range clients {
+		clients[i].Close()
+		fars[i].Close()
+	}
+	wg.Wait()
+}

@@ -46,3 +46,26 @@ func (r *Router) ForceCloseChannel(peerID addr.NodeID) (*btcwire.MsgTx, error) {
 	}
 	return r.bill.ForceCloseChannel(peerID)
 }
+
+// Charge returns the meter of a service connection that neighbour peer
+// pays this node for directly, price per MiB of its bytes (either
+// direction), outside the per-hop prices of paths: a paid exit charges
+// its client so. stop is called (on a goroutine of its own) if peer is
+// cut off while the connection lives, or at once if it already is. Close
+// the meter when the connection ends.
+func (r *Router) Charge(peer addr.NodeID, price uint64, stop func()) (*billing.RelayMeter, error) {
+	if r.bill == nil {
+		return nil, ErrBillingOff
+	}
+	return r.bill.Relay(peer, peer, price, 0, stop), nil
+}
+
+// Owe returns the meter of a service connection this node pays
+// neighbour peer for directly, price per MiB: the other side of Charge.
+// Both count the same bytes, so what one asks for the other pays.
+func (r *Router) Owe(peer addr.NodeID, price uint64) (billing.OriginMeter, error) {
+	if r.bill == nil {
+		return billing.OriginMeter{}, ErrBillingOff
+	}
+	return r.bill.Origin(peer, price), nil
+}

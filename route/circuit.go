@@ -74,6 +74,7 @@ func (l relayLink) OpenStream(ctx context.Context, h wire.StreamHeader) (relay.S
 func (r *Router) newRelay() *relay.Table {
 	return relay.New(relay.Config{
 		Logger:      r.log,
+		Now:         r.cfg.Now,
 		MaxCircuits: r.cfg.MaxCircuits, MaxPerLink: r.cfg.MaxCircuitsPerPeer,
 		Memory: r.cfg.CircuitMemory, MemoryPerLink: r.cfg.CircuitMemoryPerPeer,
 		Cost: r.cfg.CircuitCost(),
@@ -103,6 +104,37 @@ func (r *Router) newRelay() *relay.Table {
 			r.mu.Unlock()
 		},
 	})
+}
+
+// CircuitStatus describes a circuit this node relays now.
+type CircuitStatus struct {
+	ID   addr.ConnID
+	Path uint32
+	// Up is the neighbour the circuit's stream came from (toward the
+	// dialler), Down the one it goes on to (toward the target).
+	Up, Down addr.NodeID
+	Started  time.Time     // when its stream arrived
+	Age      time.Duration // since then, by Config.Now
+	// Bytes relayed toward the target (Up to Down) and back.
+	UpDown, DownUp int64
+	// Price is what this node charges per MiB through it, Billed whether
+	// it bills the upstream neighbour for it (billing on, a priced path).
+	Price  uint64
+	Billed bool
+}
+
+// Circuits returns up to limit of the circuits this node relays now (all
+// if limit <= 0), oldest first, and how many there are. The splices are
+// not stopped: their byte counts are atomics, read as they stand.
+func (r *Router) Circuits(limit int) ([]CircuitStatus, int) {
+	list, total := r.relay.List(limit)
+	out := make([]CircuitStatus, len(list))
+	now := r.now()
+	for i, c := range list {
+		out[i] = CircuitStatus{ID: c.ID, Path: c.Path, Up: c.Up.ID(), Down: c.Down.ID(), Started: c.Started, Age: now.Sub(c.Started),
+			UpDown: c.UpDown, DownUp: c.DownUp, Price: c.UpRate - c.DownRate, Billed: r.bill != nil && c.UpRate > 0}
+	}
+	return out, total
 }
 
 // circuitMeter counts a circuit's bytes for both its neighbours and bills

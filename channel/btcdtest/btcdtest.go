@@ -50,18 +50,26 @@ func freePort(t testing.TB) int {
 // Start runs btcd --regtest --rejectnonstd on loopback, mining to
 // miningAddr (a regtest address), and returns a chain client once btcd
 // answers. Both stop at cleanup; on failure the log tail is printed.
-func Start(t testing.TB, miningAddr string) *rpcchain.Chain {
+// extra are more btcd flags (such as --addrindex).
+func Start(t testing.TB, miningAddr string, extra ...string) *rpcchain.Chain {
+	c, _ := StartConfig(t, miningAddr, extra...)
+	return c
+}
+
+// StartConfig is Start that also returns how to reach the node, for a
+// second client (a daemon's config file).
+func StartConfig(t testing.TB, miningAddr string, extra ...string) (*rpcchain.Chain, rpcchain.Config) {
 	dir := t.TempDir()
 	port := freePort(t)
 	conf := filepath.Join(dir, "btcd.conf")
 	require.NoError(t, os.WriteFile(conf, nil, 0o600))
 	logf, err := os.Create(filepath.Join(dir, "stdout.log"))
 	require.NoError(t, err)
-	cmd := exec.Command(Path(t),
+	cmd := exec.Command(Path(t), append([]string{
 		"--regtest", "--rejectnonstd", "--notls", "--txindex", "--nolisten",
-		"--configfile="+conf, "--datadir="+filepath.Join(dir, "data"), "--logdir="+filepath.Join(dir, "logs"),
-		"--rpcuser=foxtrot", "--rpcpass=foxtrot", "--rpclisten=127.0.0.1:"+strconv.Itoa(port),
-		"--miningaddr="+miningAddr, "--debuglevel=info")
+		"--configfile=" + conf, "--datadir=" + filepath.Join(dir, "data"), "--logdir=" + filepath.Join(dir, "logs"),
+		"--rpcuser=foxtrot", "--rpcpass=foxtrot", "--rpclisten=127.0.0.1:" + strconv.Itoa(port),
+		"--miningaddr=" + miningAddr, "--debuglevel=info"}, extra...)...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	require.NoError(t, cmd.Start())
 	t.Cleanup(func() {
@@ -84,8 +92,9 @@ func Start(t testing.TB, miningAddr string) *rpcchain.Chain {
 		}
 	})
 
-	c, err := rpcchain.New(rpcchain.Config{Host: "127.0.0.1:" + strconv.Itoa(port), User: "foxtrot", Pass: "foxtrot",
-		NoTLS: true, PollInterval: 20 * time.Millisecond})
+	cfg := rpcchain.Config{Host: "127.0.0.1:" + strconv.Itoa(port), User: "foxtrot", Pass: "foxtrot",
+		NoTLS: true, PollInterval: 20 * time.Millisecond}
+	c, err := rpcchain.New(cfg)
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
 	deadline := time.Now().Add(15 * time.Second)
@@ -96,5 +105,5 @@ func Start(t testing.TB, miningAddr string) *rpcchain.Chain {
 		require.True(t, time.Now().Before(deadline), "btcd did not answer: %v", err)
 		time.Sleep(20 * time.Millisecond)
 	}
-	return c
+	return c, cfg
 }

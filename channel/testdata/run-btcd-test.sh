@@ -1,7 +1,8 @@
 #!/bin/sh
 # Runs the integration tests against a real btcd (regtest, --rejectnonstd,
 # loopback only): package channel's (channel/btcd_integration_test.go) and
-# the network's (btcd_test.go: nodes paying for relayed bytes, closes).
+# the network's (btcd_test.go: nodes paying for relayed bytes, closes), the
+# wallet's (channel/rpcwallet) and the daemon's (cmd/foxtrot).
 #
 # Usage: channel/testdata/run-btcd-test.sh [extra go test flags]
 #
@@ -26,4 +27,4 @@ if [ -z "${BTCD:-}" ]; then
 fi
 export BTCD
 
-exec go test -tags btcd -count=1 -run 'TestBtcd' "$@" ./channel/ .
+exec go test -tags btcd -count=1 -run 'TestBtcd' "$@" ./channel/ ./channel/rpcwallet/ . ./cmd/foxtrot/

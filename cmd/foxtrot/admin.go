@@ -21,6 +21,9 @@ import (
 const (
 	maxAdminRequest = 64 << 10 // bytes, newline included
 	adminDeadline   = 10 * time.Second
+	// maxListedCircuits bounds the circuits a circuits answer lists (the
+	// oldest; list_total says how many there are).
+	maxListedCircuits = 1000
 )
 
 // adminRequest is one admin call (see the package comment).
@@ -69,6 +72,7 @@ type adminNode interface {
 	ListenAddrs() []string
 	Stats() foxtrot.Stats
 	Routes() []foxtrot.Route
+	Circuits(limit int) ([]foxtrot.CircuitStatus, int)
 	Channels() []foxtrot.ChannelStatus
 	Connect(ctx context.Context, multiaddr string) error
 	Disconnect(peerAddr foxtrot.Addr) error
@@ -220,6 +224,25 @@ type circuitsJSON struct {
 	BytesRelayed int64             `json:"bytes_relayed"`
 	Failovers    int64             `json:"failovers"`
 	PerPeer      []peerCircuitJSON `json:"per_peer"`
+	// List is the circuits relayed now, oldest first, at most
+	// maxListedCircuits of ListTotal.
+	List      []circuitJSON `json:"list"`
+	ListTotal int           `json:"list_total"`
+}
+
+// circuitJSON is one circuit this node relays: From is the neighbour
+// toward the dialler, To toward the target; Sent is bytes toward the
+// target, Received back.
+type circuitJSON struct {
+	ID       string  `json:"id"`
+	Path     uint32  `json:"path"`
+	From     string  `json:"from"`
+	To       string  `json:"to"`
+	Age      float64 `json:"age_s"`
+	Sent     int64   `json:"sent"`
+	Received int64   `json:"received"`
+	Price    uint64  `json:"price"`
+	Billed   bool    `json:"billed"`
 }
 
 type peerCircuitJSON struct {
@@ -279,6 +302,12 @@ func (s *adminServer) do(req adminRequest) (any, error) {
 			Failovers: st.Failovers, PerPeer: []peerCircuitJSON{}}
 		for _, p := range st.Peers {
 			out.PerPeer = append(out.PerPeer, peerCircuitJSON{Address: p.Addr.String(), OK: p.CircuitsOK, Broke: p.CircuitsBroke, BytesRelayed: p.BytesRelayed})
+		}
+		cs, total := s.node.Circuits(maxListedCircuits)
+		out.List, out.ListTotal = make([]circuitJSON, 0, len(cs)), total
+		for _, c := range cs {
+			out.List = append(out.List, circuitJSON{ID: c.ID.String(), Path: c.Path, From: c.From.String(), To: c.To.String(),
+				Age: c.Age.Seconds(), Sent: c.Sent, Received: c.Received, Price: c.Price, Billed: c.Billed})
 		}
 		return out, nil
 	case "channels":

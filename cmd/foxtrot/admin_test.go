@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -27,13 +28,19 @@ func star(n int) foxtrottest.Topology {
 
 func startAdmin(tb testing.TB, fn *foxtrottest.Net) string {
 	tb.Helper()
+	return startAdminAt(tb, fn, 0)
+}
+
+// startAdminAt serves an admin socket for node i.
+func startAdminAt(tb testing.TB, fn *foxtrottest.Net, i int) string {
+	tb.Helper()
 	dir, err := os.MkdirTemp("", "ftadmin")
 	require.NoError(tb, err)
 	tb.Cleanup(func() { os.RemoveAll(dir) })
 	path := filepath.Join(dir, "admin.sock")
 	l, err := listenAdminUnix(path)
 	require.NoError(tb, err)
-	s := newAdminServer(l, fn.Nodes[0], nodeInfo{Started: time.Now()}, "", slog.New(slog.DiscardHandler))
+	s := newAdminServer(l, fn.Nodes[i], nodeInfo{Started: time.Now()}, "", slog.New(slog.DiscardHandler))
 	tb.Cleanup(func() { s.Close() })
 	return path
 }
@@ -83,6 +90,50 @@ func TestAdminAnswersWith100PeersLinked(t *testing.T) {
 	require.NoError(t, cmdAdmin("disconnect", []string{"-admin", path, fn.Identity(5).String()}, &out, os.Stderr))
 	err = cmdAdmin("disconnect", []string{"-admin", path, "nonsense"}, &out, os.Stderr)
 	require.ErrorContains(t, err, "bad address")
+}
+
+// TestAdminListsEachCircuitARelayCarries: a relay carrying two live
+// circuits lists both (JSON "list", one table row each), with their
+// neighbours and bytes.
+func TestAdminListsEachCircuitARelayCarries(t *testing.T) {
+	fn := foxtrottest.New(t, 3, foxtrottest.Line, foxtrottest.Options{})
+	path := startAdminAt(t, fn, 1)
+	l := foxtrottest.Echo(t, fn.Nodes[2])
+	for range 2 {
+		c := foxtrottest.Dial(t, fn.Nodes[0], l.Addr())
+		t.Cleanup(func() { c.Close() })
+		_, err := c.Write([]byte("ping"))
+		require.NoError(t, err)
+		_, err = io.ReadFull(c, make([]byte, 4))
+		require.NoError(t, err)
+	}
+	var cj circuitsJSON
+	require.Eventually(t, func() bool { // counted just after each write
+		res, err := adminCall(path, adminRequest{Cmd: "circuits"})
+		require.NoError(t, err)
+		cj = circuitsJSON{}
+		require.NoError(t, json.Unmarshal(res, &cj))
+		return len(cj.List) == 2 && cj.List[0].Received >= 4 && cj.List[1].Received >= 4
+	}, 10*time.Second, time.Millisecond)
+	require.Equal(t, 2, cj.ListTotal)
+	require.NotEqual(t, cj.List[0].ID, cj.List[1].ID)
+	for _, c := range cj.List {
+		require.Equal(t, fn.Identity(0).String(), c.From)
+		require.Equal(t, fn.Identity(2).String(), c.To)
+		require.GreaterOrEqual(t, c.Sent, int64(4))
+		require.Len(t, c.ID, 40)
+	}
+
+	var out bytes.Buffer
+	require.NoError(t, cmdAdmin("circuits", []string{"-admin", path}, &out, os.Stderr))
+	rows := 0
+	for _, line := range strings.Split(out.String(), "\n") {
+		if strings.Contains(line, fn.Identity(0).String()) && strings.Contains(line, fn.Identity(2).String()) {
+			rows++
+			require.True(t, strings.HasPrefix(line, cj.List[0].ID[:8]) || strings.HasPrefix(line, cj.List[1].ID[:8]), line)
+		}
+	}
+	require.Equal(t, 2, rows, "one row per circuit:\n%s", out.String())
 }
 
 // TestAdminAnswersBadRequestsWithJSONErrors: garbage, unknown commands,

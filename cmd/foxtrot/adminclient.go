@@ -162,6 +162,18 @@ func printTable(w io.Writer, cmd string, res json.RawMessage) error {
 		for _, p := range c.PerPeer {
 			fmt.Fprintf(tw, "%s\t%d\t%d\t%d\n", p.Address, p.OK, p.Broke, p.BytesRelayed)
 		}
+		fmt.Fprintln(tw, "\nCIRCUIT\tFROM\tTO\tAGE\tSENT\tRECEIVED\tPRICE")
+		for _, r := range c.List {
+			price := "-"
+			if r.Billed {
+				price = fmt.Sprint(r.Price)
+			}
+			fmt.Fprintf(tw, "%.8s/%d\t%s\t%s\t%s\t%d\t%d\t%s\n", r.ID, r.Path, r.From, r.To,
+				(time.Duration(r.Age) * time.Second).String(), r.Sent, r.Received, price)
+		}
+		if more := c.ListTotal - len(c.List); more > 0 {
+			fmt.Fprintf(tw, "(%d more not listed)\n", more)
+		}
 	case "channels":
 		var cs []channelJSON
 		if err := json.Unmarshal(res, &cs); err != nil {

@@ -42,6 +42,9 @@ type fileConfig struct {
 	PingInterval     duration  `toml:"ping_interval"`
 	DialTimeout      duration  `toml:"dial_timeout"`
 	Services         []service `toml:"service"`
+	// Billing is the [billing] section; nil: the node charges and pays
+	// nothing.
+	Billing *billingConfig `toml:"billing"`
 }
 
 // service is a key the node listens on, each connection forwarded to a
@@ -57,6 +60,15 @@ func (d *duration) UnmarshalText(b []byte) error {
 	v, err := time.ParseDuration(string(b))
 	d.Duration = v
 	return err
+}
+
+// exitPrices are the [billing] exit prices: what this exit charges and
+// what this node pays its exit, at most (sat/MiB; 0 without billing).
+func (c *config) exitPrices() (price, maxPrice uint32) {
+	if c.Billing == nil {
+		return 0, 0
+	}
+	return uint32(c.Billing.ExitPrice), uint32(c.Billing.ExitMaxPrice)
 }
 
 // config is what the node runs with: the file, then the flags over it.
@@ -125,6 +137,9 @@ func (f *nodeFlags) load() (*config, error) {
 		rel(&c.AdminTokenFile)
 		for i := range c.Services {
 			rel(&c.Services[i].Key)
+		}
+		if c.Billing != nil {
+			c.Billing.resolve(dir)
 		}
 	}
 	set := map[string]bool{}
@@ -195,6 +210,17 @@ func (c *config) check() error {
 	for _, s := range c.Services {
 		if s.Key == "" || s.Forward == "" {
 			return fmt.Errorf("%w: a [[service]] needs key and forward", errBadConfig)
+		}
+	}
+	if c.Billing != nil {
+		if err := c.Billing.check(filepath.Dir(c.Key)); err != nil {
+			return err
+		}
+		if c.Billing.ExitPrice > 0 && !c.exitOpen {
+			return fmt.Errorf("%w: [billing] exit_price without exit_allow: this node is no exit", errBadConfig)
+		}
+		if c.Billing.ExitMaxPrice > 0 && c.Exit == "" {
+			return fmt.Errorf("%w: [billing] exit_max_price without exit", errBadConfig)
 		}
 	}
 	if c.NetworkKey != "" {

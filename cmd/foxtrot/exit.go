@@ -15,13 +15,18 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/foxtrotnet/foxtrot"
 )
 
 // The exit header (SPEC.md, "SOCKS exit") opens a foxtrot connection to an
-// exit: version 1, the target host's length and bytes, its port. The exit
-// answers one status byte, 0 or a SOCKS5 reply code, then relays bytes.
+// exit: a version, the target host's length and bytes, its port and, in
+// version 2, the most the client pays per MiB. The exit answers one
+// status byte, 0 or a SOCKS5 reply code (in version 2, after a 0, the
+// price it charges), then relays bytes.
 const (
 	exitVersion     = 1
+	exitVersionPaid = 2
 	exitOK          = 0x00
 	headerTimeout   = 10 * time.Second
 	exitDialTimeout = 10 * time.Second
@@ -40,35 +45,63 @@ const (
 	repAddrNotSupported = 0x08
 )
 
-// appendExitHeader appends the header asking an exit for host:port.
-func appendExitHeader(b []byte, host string, port uint16) ([]byte, error) {
-	if !validHost(host) {
-		return nil, fmt.Errorf("%w: host %q", errBadExitHeader, host)
+// exitHeader is what a client asks of an exit.
+type exitHeader struct {
+	host string
+	port uint16
+	// paid is version 2: the client pays up to maxPrice satoshis per MiB
+	// (0 included: it only learns the price). Version 1 pays nothing.
+	paid     bool
+	maxPrice uint32
+}
+
+// appendExitHeader appends the header asking an exit for h.
+func appendExitHeader(b []byte, h exitHeader) ([]byte, error) {
+	if !validHost(h.host) {
+		return nil, fmt.Errorf("%w: host %q", errBadExitHeader, h.host)
 	}
-	b = append(b, exitVersion, byte(len(host)))
-	b = append(b, host...)
-	return binary.BigEndian.AppendUint16(b, port), nil
+	v := byte(exitVersion)
+	if h.paid {
+		v = exitVersionPaid
+	}
+	b = append(b, v, byte(len(h.host)))
+	b = append(b, h.host...)
+	b = binary.BigEndian.AppendUint16(b, h.port)
+	if h.paid {
+		b = binary.BigEndian.AppendUint32(b, h.maxPrice)
+	}
+	return b, nil
 }
 
 // readExitHeader reads and checks an exit header. It reads no more than
-// the header (at most 259 bytes).
-func readExitHeader(r io.Reader) (host string, port uint16, err error) {
-	var h [2]byte
-	if _, err := io.ReadFull(r, h[:]); err != nil {
-		return "", 0, fmt.Errorf("%w: %w", errBadExitHeader, err)
+// the header (at most 263 bytes).
+func readExitHeader(r io.Reader) (exitHeader, error) {
+	var h exitHeader
+	var b [2]byte
+	if _, err := io.ReadFull(r, b[:]); err != nil {
+		return h, fmt.Errorf("%w: %w", errBadExitHeader, err)
 	}
-	if h[0] != exitVersion {
-		return "", 0, fmt.Errorf("%w: version %d", errBadExitHeader, h[0])
+	if b[0] != exitVersion && b[0] != exitVersionPaid {
+		return h, fmt.Errorf("%w: version %d", errBadExitHeader, b[0])
 	}
-	buf := make([]byte, int(h[1])+2)
+	h.paid = b[0] == exitVersionPaid
+	n := int(b[1]) + 2
+	if h.paid {
+		n += 4
+	}
+	buf := make([]byte, n)
 	if _, err := io.ReadFull(r, buf); err != nil {
-		return "", 0, fmt.Errorf("%w: %w", errBadExitHeader, err)
+		return h, fmt.Errorf("%w: %w", errBadExitHeader, err)
 	}
-	host = string(buf[:h[1]])
-	if !validHost(host) {
-		return "", 0, fmt.Errorf("%w: host %q", errBadExitHeader, host)
+	h.host = string(buf[:b[1]])
+	if !validHost(h.host) {
+		return exitHeader{}, fmt.Errorf("%w: host %q", errBadExitHeader, h.host)
 	}
-	return host, binary.BigEndian.Uint16(buf[h[1]:]), nil
+	h.port = binary.BigEndian.Uint16(buf[b[1]:])
+	if h.paid {
+		h.maxPrice = binary.BigEndian.Uint32(buf[b[1]+2:])
+	}
+	return h, nil
 }
 
 // validHost accepts an IP literal or a DNS name (letters, digits, '-',
@@ -168,6 +201,8 @@ func (al *allowList) allows(host string, port uint16) bool {
 // header and connects it to the target if the allow-list permits.
 type exitServer struct {
 	l      net.Listener
+	price  uint32  // sat/MiB charged to each client; 0: free
+	node   charger // meters what clients pay (used when price > 0)
 	log    *slog.Logger
 	allow  atomic.Pointer[allowList]
 	dialer net.Dialer
@@ -178,8 +213,16 @@ type exitServer struct {
 	cancel context.CancelFunc
 }
 
-func newExitServer(l net.Listener, al *allowList, log *slog.Logger, stats *counters) *exitServer {
-	s := &exitServer{l: l, log: log, stats: stats, dialer: net.Dialer{Timeout: exitDialTimeout}}
+// charger meters the connections clients pay an exit for directly
+// (foxtrot.Node.Charge).
+type charger interface {
+	Charge(neighbour foxtrot.Addr, price uint64, stop func()) (*foxtrot.ServiceMeter, error)
+}
+
+// newExitServer serves exit connections on l to what al allows, charging
+// each client price sat/MiB through node (price 0: free, node unused).
+func newExitServer(l net.Listener, al *allowList, price uint32, node charger, log *slog.Logger, stats *counters) *exitServer {
+	s := &exitServer{l: l, price: price, node: node, log: log, stats: stats, dialer: net.Dialer{Timeout: exitDialTimeout}}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.allow.Store(al)
 	s.wg.Add(1)
@@ -195,18 +238,36 @@ func (s *exitServer) serve() {
 func (s *exitServer) handle(c net.Conn) {
 	defer c.Close()
 	c.SetReadDeadline(time.Now().Add(headerTimeout))
-	host, port, err := readExitHeader(c)
+	h, err := readExitHeader(c)
 	if err != nil {
 		s.log.Debug("exit: bad header", "from", c.RemoteAddr(), "err", err)
 		return
 	}
 	c.SetReadDeadline(time.Time{})
-	target := net.JoinHostPort(host, strconv.Itoa(int(port)))
-	if !s.allow.Load().allows(host, port) {
-		s.stats.exit(repNotAllowed)
-		s.log.Info("exit: target not allowed", "target", target)
-		c.Write([]byte{repNotAllowed})
+	target := net.JoinHostPort(h.host, strconv.Itoa(int(h.port)))
+	refuse := func(code byte, msg string, args ...any) {
+		s.stats.exit(code)
+		s.log.Info(msg, append([]any{"target", target, "client", c.RemoteAddr().String()}, args...)...)
+		c.Write([]byte{code})
+	}
+	if !s.allow.Load().allows(h.host, h.port) {
+		refuse(repNotAllowed, "exit: target not allowed")
 		return
+	}
+	var client foxtrot.Addr
+	if s.price > 0 {
+		fc, _ := c.(*foxtrot.Conn)
+		switch {
+		case !h.paid || h.maxPrice < s.price:
+			refuse(repNotAllowed, "exit: the client does not pay the exit's price", "price", s.price, "client_max", h.maxPrice)
+			return
+		case fc == nil || len(fc.Path()) > 0:
+			// Relays quote only their own prices: the last one would be
+			// billed for the exit's and paid by nobody.
+			refuse(repNotAllowed, "exit: a priced exit serves only clients linked to it, not through relays")
+			return
+		}
+		client = fc.RemoteAddr().(foxtrot.Addr) // the dialler's node: proved in its hello
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, exitDialTimeout)
 	out, err := s.dialer.DialContext(ctx, "tcp", target)
@@ -223,11 +284,64 @@ func (s *exitServer) handle(c net.Conn) {
 		return
 	}
 	defer s.conns.remove(out)
+	reply := []byte{exitOK}
+	if h.paid {
+		reply = binary.BigEndian.AppendUint32(reply, s.price)
+	}
+	var m *foxtrot.ServiceMeter
+	if s.price > 0 {
+		m, err = s.node.Charge(client, uint64(s.price), func() { c.Close() })
+		if err != nil {
+			refuse(repFailure, "exit: billing", "err", err)
+			return
+		}
+		defer m.Close()
+	}
 	s.stats.exit(exitOK)
-	if _, err := c.Write([]byte{exitOK}); err != nil {
+	if _, err := c.Write(reply); err != nil {
 		return
 	}
+	if m != nil { // the bytes after the reply, as the client counts them
+		c = meteredConn{Conn: c, m: m}
+	}
 	splice(c, out)
+}
+
+// meteredConn counts what it reads and writes on a meter: a paid exit
+// connection, at each end.
+type meteredConn struct {
+	net.Conn
+	m meter
+}
+
+// meter counts bytes (foxtrot.ServiceMeter).
+type meter interface {
+	Add(n int64)
+	Close()
+}
+
+func (c meteredConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if n > 0 {
+		c.m.Add(int64(n))
+	}
+	return n, err
+}
+
+func (c meteredConn) Write(p []byte) (int, error) {
+	n, err := c.Conn.Write(p)
+	if n > 0 {
+		c.m.Add(int64(n))
+	}
+	return n, err
+}
+
+// CloseWrite half-closes the connection (closes it if it cannot).
+func (c meteredConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return c.Conn.Close()
 }
 
 // netErrCode maps a failed TCP dial to a SOCKS5 reply code.

@@ -62,28 +62,27 @@ func FuzzSOCKSRequest(f *testing.F) {
 	})
 }
 
-// FuzzExitHeader: any bytes decode to a header that re-encodes to the
-// bytes read, or to errBadExitHeader.
+// FuzzExitHeader: any bytes decode to a header (version 1 or 2) that
+// re-encodes to the bytes read, or to errBadExitHeader.
 func FuzzExitHeader(f *testing.F) {
-	for _, h := range []struct {
-		host string
-		port uint16
-	}{{"example.com", 443}, {"127.0.0.1", 80}, {"::1", 22}, {"a", 0}} {
-		b, err := appendExitHeader(nil, h.host, h.port)
+	for _, h := range []exitHeader{{host: "example.com", port: 443}, {host: "127.0.0.1", port: 80}, {host: "::1", port: 22},
+		{host: "a"}, {host: "example.com", port: 443, paid: true, maxPrice: 50}, {host: "a", paid: true, maxPrice: 1 << 31}} {
+		b, err := appendExitHeader(nil, h)
 		require.NoError(f, err)
 		f.Add(b)
 	}
 	f.Add([]byte{1, 0, 0, 80})
 	f.Add([]byte{2, 1, 'a', 0, 80})
+	f.Add([]byte{3, 1, 'a', 0, 80})
 	f.Add([]byte{1, 3, 'a', ' ', 'b', 0, 80})
 	f.Fuzz(func(t *testing.T, b []byte) {
 		r := bytes.NewReader(b)
-		host, port, err := readExitHeader(r)
+		h, err := readExitHeader(r)
 		if err != nil {
 			require.ErrorIs(t, err, errBadExitHeader)
 			return
 		}
-		again, err := appendExitHeader(nil, host, port)
+		again, err := appendExitHeader(nil, h)
 		require.NoError(t, err)
 		require.Equal(t, b[:len(b)-r.Len()], again)
 	})

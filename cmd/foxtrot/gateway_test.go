@@ -106,13 +106,13 @@ func TestSOCKSGatewayReachesAddressesAndTheExit(t *testing.T) {
 	require.NoError(t, err, "a node can listen on its own identity key")
 	al, err := parseAllowList([]string{"127.0.0.1:" + strconv.Itoa(webPort)})
 	require.NoError(t, err)
-	exit := newExitServer(l, al, log, exitStats)
+	exit := newExitServer(l, al, 0, nil, log, exitStats)
 	t.Cleanup(func() { exit.Close() })
 
 	stats := &counters{}
 	sl, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	socks := newSOCKSServer(sl, fn.Nodes[0], fn.Identity(2).String(), log, stats)
+	socks := newSOCKSServer(sl, fn.Nodes[0], fn.Identity(2).String(), 0, log, stats)
 	socks.dialTimeout = 2 * time.Second // for the address nobody listens on
 	t.Cleanup(func() { socks.Close() })
 
@@ -166,7 +166,7 @@ func TestSOCKSRefusesWhatItCannotServe(t *testing.T) {
 	fn := foxtrottest.New(t, 2, foxtrottest.Custom([][2]int{{0, 1}}), foxtrottest.Options{})
 	sl, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	socks := newSOCKSServer(sl, fn.Nodes[0], "", slog.New(slog.DiscardHandler), &counters{})
+	socks := newSOCKSServer(sl, fn.Nodes[0], "", 0, slog.New(slog.DiscardHandler), &counters{})
 	t.Cleanup(func() { socks.Close() })
 
 	c, err := net.Dial("tcp", sl.Addr().String())
@@ -191,7 +191,7 @@ func TestSOCKSCloseEndsDialsInProgress(t *testing.T) {
 	})
 	sl, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	socks := newSOCKSServer(sl, fn.Nodes[0], "", slog.New(slog.DiscardHandler), &counters{})
+	socks := newSOCKSServer(sl, fn.Nodes[0], "", 0, slog.New(slog.DiscardHandler), &counters{})
 	nobody, err := foxtrot.GenerateKey()
 	require.NoError(t, err)
 	answered := make(chan byte, 1)

@@ -39,7 +39,10 @@
 // multiaddr) or disconnect (arg: a peer's address). token is required on
 // TCP and ignored on the unix socket. The subcommands print the result
 // as a table, or as the JSON result with -json; status's JSON has
-// "address" and "peers" (a list of objects with "address").
+// "address" and "peers" (a list of objects with "address"); circuits'
+// has "list", the circuits relayed now (oldest first, at most 1000; each
+// with "id", "path", "from", "to", "age_s", "sent", "received", "price",
+// "billed"), and "list_total".
 //
 // # Metrics
 //
@@ -59,6 +62,19 @@
 // SPEC.md's "SOCKS exit" section; names are resolved at the exit, never
 // at the client. A node with -exit-allow listens on its own identity key
 // as an exit and connects out only to targets its allow-list names.
+//
+// # Billing
+//
+// A [billing] section in the config makes the node charge for what it
+// relays and pay for the paths it uses, over payment channels settled on
+// a btcd node ([billing.chain]); wallet_key names a WIF key file whose
+// P2WPKH coins fund the channels it opens (channel/rpcwallet). Without a
+// wallet the node charges but cannot pay, and logs so at start. An exit
+// with exit_price charges the clients linked to it per MiB it carries;
+// a client pays its exit up to exit_max_price (the version 2 exit
+// header). Mistakes (a price without a chain, max_price without a
+// wallet, plain HTTP to a remote btcd...) stop the node at start with
+// the key named.
 package main
 
 import (

@@ -19,6 +19,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 
 	"github.com/foxtrotnet/foxtrot"
+	"github.com/foxtrotnet/foxtrot/route"
 )
 
 // shutdownBound is how long a stop may take in all: a service manager
@@ -80,6 +81,7 @@ type daemon struct {
 	node    *foxtrot.Node
 	stats   *counters
 	closers []io.Closer // closed in reverse order, before the node
+	chain   io.Closer   // the btcd client billing uses, closed after the node (nil: no billing)
 	exit    *exitServer
 
 	mu    sync.Mutex
@@ -100,16 +102,29 @@ func startDaemon(c *config, log *slog.Logger) (*daemon, error) {
 	if created {
 		log.Info("created identity key", "file", c.Key)
 	}
+	var bill *route.Billing
+	var chain io.Closer
+	if c.Billing != nil {
+		b, ch, err := startBilling(context.Background(), c.Billing, log)
+		if err != nil {
+			return nil, err
+		}
+		bill, chain = b, ch
+	}
 	node, err := foxtrot.NewNode(foxtrot.Config{
 		Identity: key, ListenAddrs: c.Listen, Peers: c.Peers, NetworkKey: c.networkKey, Logger: log,
 		Linger: c.Linger.Duration, EncryptDirect: c.EncryptDirect, HopLimit: c.HopLimit,
 		RequestRate: c.RequestRate, RequestBurst: c.RequestBurst, AcceptBacklog: c.AcceptBacklog,
 		HandshakeTimeout: c.HandshakeTimeout.Duration, PingInterval: c.PingInterval.Duration, DialTimeout: c.DialTimeout.Duration,
+		Billing: bill,
 	})
 	if err != nil {
+		if chain != nil {
+			chain.Close()
+		}
 		return nil, err
 	}
-	d := &daemon{log: log, node: node, stats: &counters{}, peers: slices.Clone(c.Peers)}
+	d := &daemon{log: log, node: node, stats: &counters{}, peers: slices.Clone(c.Peers), chain: chain}
 	d.ctx, d.cancel = context.WithCancel(context.Background())
 	if err := d.start(c, key); err != nil {
 		d.Close()
@@ -138,10 +153,11 @@ func (d *daemon) start(c *config, key *btcec.PrivateKey) error {
 		if err != nil {
 			return fmt.Errorf("exit: %w", err)
 		}
-		d.exit = newExitServer(l, c.exitAllow, d.log, d.stats)
+		price, _ := c.exitPrices()
+		d.exit = newExitServer(l, c.exitAllow, price, d.node, d.log, d.stats)
 		d.closers = append(d.closers, d.exit)
 		info.ExitOpen = true
-		d.log.Info("exit open", "address", l.Addr().String(), "allow", strings.Join(c.ExitAllow, ","))
+		d.log.Info("exit open", "address", l.Addr().String(), "allow", strings.Join(c.ExitAllow, ","), "price", price)
 	}
 	if c.Socks != "" {
 		l, err := net.Listen("tcp", c.Socks)
@@ -149,7 +165,8 @@ func (d *daemon) start(c *config, key *btcec.PrivateKey) error {
 			return fmt.Errorf("socks: %w", err)
 		}
 		info.Socks = l.Addr().String()
-		d.closers = append(d.closers, newSOCKSServer(l, d.node, c.Exit, d.log, d.stats))
+		_, maxPrice := c.exitPrices()
+		d.closers = append(d.closers, newSOCKSServer(l, d.node, c.Exit, maxPrice, d.log, d.stats))
 		d.log.Info("socks5 listening", "addr", info.Socks, "exit", c.Exit)
 	}
 	if c.Metrics != "" {
@@ -240,6 +257,9 @@ func (d *daemon) Close() error {
 			}
 		}
 		errs = append(errs, d.node.Close())
+		if d.chain != nil {
+			errs = append(errs, d.chain.Close())
+		}
 		d.wg.Wait()
 		d.err = errors.Join(errs...)
 	})

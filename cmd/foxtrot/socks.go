@@ -136,6 +136,10 @@ type socksServer struct {
 	l    net.Listener
 	node dialer
 	exit string // the exit's foxtrot address, or ""
+	// exitMaxPrice is the most this node pays the exit per MiB (0: it
+	// pays nothing and asks with a version 1 header); node is then an
+	// ower.
+	exitMaxPrice uint32
 	// dialTimeout bounds each foxtrot dial; 0 leaves it to the node's
 	// Config.DialTimeout (an address nobody listens on costs all of it).
 	dialTimeout time.Duration
@@ -148,8 +152,17 @@ type socksServer struct {
 	cancel context.CancelFunc
 }
 
-func newSOCKSServer(l net.Listener, node dialer, exit string, log *slog.Logger, stats *counters) *socksServer {
-	s := &socksServer{l: l, node: node, exit: exit, log: log, stats: stats}
+// ower meters the connections this node pays an exit for directly
+// (foxtrot.Node.Owe).
+type ower interface {
+	Owe(neighbour foxtrot.Addr, price uint64) (*foxtrot.ServiceMeter, error)
+}
+
+// newSOCKSServer serves SOCKS5 on l, dialling over node; other hosts go
+// to exit, which this node pays up to exitMaxPrice sat/MiB (node must
+// then be an ower).
+func newSOCKSServer(l net.Listener, node dialer, exit string, exitMaxPrice uint32, log *slog.Logger, stats *counters) *socksServer {
+	s := &socksServer{l: l, node: node, exit: exit, exitMaxPrice: exitMaxPrice, log: log, stats: stats}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.wg.Add(1)
 	go s.serve()
@@ -240,7 +253,7 @@ func (s *socksServer) connect(ctx context.Context, req socksRequest) (net.Conn, 
 	if s.exit == "" {
 		return nil, repNotAllowed, fmt.Errorf("%w: %s is not a foxtrot address and no exit is set", errExitRefused, req.host)
 	}
-	hdr, err := appendExitHeader(nil, req.host, req.port)
+	hdr, err := appendExitHeader(nil, exitHeader{host: req.host, port: req.port, paid: s.exitMaxPrice > 0, maxPrice: s.exitMaxPrice})
 	if err != nil {
 		return nil, repHostUnreachable, err
 	}
@@ -260,6 +273,26 @@ func (s *socksServer) connect(ctx context.Context, req socksRequest) (net.Conn, 
 	if st[0] != exitOK {
 		c.Close()
 		return nil, st[0], fmt.Errorf("%w: code %d", errExitRefused, st[0])
+	}
+	if s.exitMaxPrice > 0 {
+		var p [4]byte
+		if _, err := io.ReadFull(c, p[:]); err != nil {
+			c.Close()
+			return nil, repFailure, fmt.Errorf("exit %s: price: %w", s.exit, err)
+		}
+		price := binary.BigEndian.Uint32(p[:])
+		if price > s.exitMaxPrice {
+			c.Close()
+			return nil, repNotAllowed, fmt.Errorf("%w: it charges %d sat/MiB, exit_max_price is %d", errExitRefused, price, s.exitMaxPrice)
+		}
+		if price > 0 {
+			m, err := s.node.(ower).Owe(c.RemoteAddr().(foxtrot.Addr), uint64(price))
+			if err != nil {
+				c.Close()
+				return nil, repFailure, fmt.Errorf("exit %s: billing: %w", s.exit, err)
+			}
+			c = meteredConn{Conn: c, m: m}
+		}
 	}
 	c.SetDeadline(time.Time{})
 	return c, repSucceeded, nil

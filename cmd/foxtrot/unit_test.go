@@ -38,15 +38,24 @@ func TestAllowListPermitsOnlyWhatItNames(t *testing.T) {
 }
 
 func TestExitHeaderRoundTrips(t *testing.T) {
-	b, err := appendExitHeader(nil, "example.com", 443)
+	b, err := appendExitHeader(nil, exitHeader{host: "example.com", port: 443})
 	require.NoError(t, err)
 	require.Equal(t, []byte{1, 11, 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.', 'c', 'o', 'm', 0x01, 0xbb}, b, "SPEC.md's example")
-	host, port, err := readExitHeader(bytes.NewReader(b))
+	h, err := readExitHeader(bytes.NewReader(b))
 	require.NoError(t, err)
-	require.Equal(t, "example.com", host)
-	require.Equal(t, uint16(443), port)
-	_, err = appendExitHeader(nil, strings.Repeat("a", 256), 1)
+	require.Equal(t, exitHeader{host: "example.com", port: 443}, h)
+	_, err = appendExitHeader(nil, exitHeader{host: strings.Repeat("a", 256), port: 1})
 	require.ErrorIs(t, err, errBadExitHeader)
+
+	paid := exitHeader{host: "example.com", port: 443, paid: true, maxPrice: 100}
+	b, err = appendExitHeader(nil, paid)
+	require.NoError(t, err)
+	require.Equal(t, []byte{2, 11, 'e', 'x', 'a', 'm', 'p', 'l', 'e', '.', 'c', 'o', 'm', 0x01, 0xbb, 0, 0, 0, 100}, b, "SPEC.md's version 2 example")
+	h, err = readExitHeader(bytes.NewReader(b))
+	require.NoError(t, err)
+	require.Equal(t, paid, h)
+	_, err = readExitHeader(bytes.NewReader(b[:len(b)-1]))
+	require.ErrorIs(t, err, errBadExitHeader, "a version 2 header without its price")
 }
 
 func TestSOCKSRequestDecodesEachAddressType(t *testing.T) {
