@@ -1,0 +1,13 @@
+// Package dht is foxtrot's distributed hash table: Kademlia over peer
+// links, with signed, sequenced, expiring records under BitTorrent's BEP 44
+// rules for mutable items, and blinded locators for listener records in the
+// manner of Tor v3 onion service descriptors.
+//
+// The core is pure and does no I/O: node IDs and the XOR metric (id.go), the
+// routing table of k-buckets (table.go), records and their store (record.go,
+// store.go), the RPC messages (message.go) and the blinding of listener
+// records (blind.go). The network side (rpc.go, lookup.go) registers a
+// peer.Protocol with a peer.Set and runs RPCs over control messages.
+//
+// Wire formats and derivations are in SPEC.md beside this file.
+package dht
