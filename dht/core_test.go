@@ -298,7 +298,7 @@ func TestMessagesRoundTrip(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, b, got.AppendBody(nil))
 	}
-	resp := &Response{ID: 9, Op: OpGet, Token: []byte("tok"), Nodes: []Contact{testContact(t, 6), testContact(t, 7)}, Records: []*Record{rec, rec}}
+	resp := &Response{ID: 9, Op: OpGet, From: testContact(t, 8), Token: []byte("tok"), Nodes: []Contact{testContact(t, 6), testContact(t, 7)}, Records: []*Record{rec, rec}}
 	b := resp.AppendBody(nil)
 	got, err := DecodeResponse(b)
 	require.NoError(t, err)
@@ -309,6 +309,6 @@ func TestMessagesRoundTrip(t *testing.T) {
 // MaxRecords largest records stay under wire.MaxMessageSize.
 func TestLargestResponseFitsAFrame(t *testing.T) {
 	contact := 33 + 1 + MaxAddrs*(2+MaxAddrLen)
-	size := 1 + 8 + 1 + 1 + 1 + MaxToken + 1 + K*contact + 1 + MaxRecords*MaxRecordSize
+	size := 1 + 8 + 1 + 1 + contact + 1 + MaxToken + 1 + K*contact + 1 + MaxRecords*MaxRecordSize
 	require.Less(t, size, 64<<10)
 }

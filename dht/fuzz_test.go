@@ -60,8 +60,8 @@ func FuzzDecodeResponse(f *testing.F) {
 	k := testKey(f, 22)
 	r := &Record{Seq: 1, Expires: time.Unix(2e9, 0), Value: []byte("v")}
 	_ = r.Sign(k)
-	f.Add((&Response{ID: 1, Op: OpGet, Token: []byte("t"), Nodes: []Contact{testContact(f, 1)}, Records: []*Record{r}}).AppendBody(nil))
-	f.Add((&Response{ID: 2, Op: OpPut, Refused: true}).AppendBody(nil))
+	f.Add((&Response{ID: 1, Op: OpGet, From: testContact(f, 2), Token: []byte("t"), Nodes: []Contact{testContact(f, 1)}, Records: []*Record{r}}).AppendBody(nil))
+	f.Add((&Response{ID: 2, Op: OpPut, Refused: true, From: testContact(f, 3)}).AppendBody(nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		m, err := DecodeResponse(b)
 		if err != nil {

@@ -126,7 +126,8 @@ func DecodeRequest(body []byte) (wire.Message, error) {
 	return m, nil
 }
 
-// Response answers the Request of the same ID. Refused is set when the
+// Response answers the Request of the same ID, from the responder's
+// contact. Refused is set when the
 // receiver would not serve it (a Put with a bad token, a record it did not
 // store). Token is a write token for Get's target; Nodes are contacts
 // closer to the target (FindNode, Get); Records are what Get found.
@@ -134,6 +135,7 @@ type Response struct {
 	ID      uint64
 	Op      Op
 	Refused bool
+	From    Contact // the responder (its key must be the link's)
 	Token   []byte
 	Nodes   []Contact
 	Records []*Record
@@ -151,6 +153,7 @@ func (m *Response) AppendBody(b []byte) []byte {
 	} else {
 		b = append(b, statusOK)
 	}
+	b = appendContact(b, &m.From)
 	b = append(b, byte(len(m.Token)))
 	b = append(b, m.Token...)
 	b = append(b, byte(len(m.Nodes)))
@@ -178,6 +181,7 @@ func DecodeResponse(body []byte) (wire.Message, error) {
 	default:
 		d.Fail("response: status")
 	}
+	m.From = decodeContact(d)
 	m.Token = decodeToken(d)
 	n := int(d.U8())
 	if n > K {
