@@ -45,6 +45,9 @@ type Config struct {
 	// were not linked already; beyond it the least recently used is
 	// closed. Default 32.
 	MaxLinks int
+	// Maintain is how often a Node refreshes stale buckets, drops
+	// expired records and republishes its own. Default 15 minutes.
+	Maintain time.Duration
 	// Store bounds the records stored for others.
 	Store StoreConfig
 	// Clock is the time of timeouts and expiry. Default the system clock.
@@ -71,6 +74,9 @@ func (c *Config) validate() error {
 	def(&c.Alpha, 3)
 	def(&c.MaxPendingPerPeer, 8)
 	def(&c.MaxLinks, 32)
+	if c.Maintain <= 0 {
+		c.Maintain = 15 * time.Minute
+	}
 	if c.RPCTimeout <= 0 {
 		c.RPCTimeout = 2 * time.Second
 	}

@@ -19,7 +19,7 @@ type fakeClock struct {
 	mu     sync.Mutex
 	now    time.Time
 	timers []*fakeTimer
-	armed  chan struct{}
+	armed  chan time.Duration
 }
 
 type fakeTimer struct {
@@ -28,7 +28,7 @@ type fakeTimer struct {
 }
 
 func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Unix(1e9, 0), armed: make(chan struct{}, 100)}
+	return &fakeClock{now: time.Unix(1e9, 0), armed: make(chan time.Duration, 10000)}
 }
 
 func (f *fakeClock) Now() time.Time {
@@ -42,8 +42,17 @@ func (f *fakeClock) NewTimer(d time.Duration) Timer {
 	defer f.mu.Unlock()
 	t := &fakeTimer{at: f.now.Add(d), c: make(chan time.Time, 1)}
 	f.timers = append(f.timers, t)
-	f.armed <- struct{}{}
+	f.armed <- d
 	return t
+}
+
+// waitTimer waits until a timer of duration d is armed.
+func (f *fakeClock) waitTimer(d time.Duration) {
+	for got := range f.armed {
+		if got == d {
+			return
+		}
+	}
 }
 
 func (f *fakeClock) Advance(d time.Duration) {
