@@ -318,7 +318,7 @@ func (d *DHT) handleRequest(l *peer.Link, m *Request) {
 	}
 	d.queries.Add(1)
 	now := d.cfg.Clock.Now()
-	resp := &Response{ID: m.ID, Op: m.Op, From: d.Self()}
+	resp := &Response{ID: m.ID, Op: m.Op, From: d.Self()} // before d.mu: Self reads the Set
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -448,6 +448,7 @@ func (d *DHT) rpc(ctx context.Context, c Contact, req *Request) (*Response, erro
 func (d *DHT) rpcOver(ctx context.Context, l *peer.Link, c Contact, req *Request) (*Response, error) {
 	ch := &call{link: l, resp: make(chan *Response, 1)}
 	pid := l.ID()
+	self := d.Self() // reads the Set: never under d.mu
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
@@ -459,7 +460,7 @@ func (d *DHT) rpcOver(ctx context.Context, l *peer.Link, c Contact, req *Request
 	}
 	d.nextID++
 	req.ID = d.nextID
-	req.From = d.Self()
+	req.From = self
 	d.pending[req.ID] = ch
 	d.perPeer[pid]++
 	d.mu.Unlock()

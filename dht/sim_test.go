@@ -3,7 +3,10 @@
 package dht
 
 import (
+	"context"
+	mrand "math/rand"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -43,6 +46,22 @@ func TestLookupScale(t *testing.T) {
 			n, built.Round(time.Second), lookups, sent, timeouts, float64(contacts)/float64(n),
 			hops[len(hops)/2], hops[len(hops)*9/10], hops[len(hops)-1], mean(hops),
 			msgs[len(msgs)/2], msgs[len(msgs)*9/10], msgs[len(msgs)-1], mean(msgs))
+		// Full FIND_NODE lookups of random targets (no early return).
+		rng := mrand.New(mrand.NewSource(int64(n)))
+		var fh, fm []int
+		for range 20 {
+			var target ID
+			rng.Read(target[:])
+			_, st, err := nodes[rng.Intn(n)].dht.FindNode(context.Background(), target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fh, fm = append(fh, st.Hops), append(fm, st.Messages)
+		}
+		sort.Ints(fh)
+		sort.Ints(fm)
+		t.Logf("N=%d: FIND_NODE of 20 random targets: hops p50 %d max %d mean %.2f; RPCs p50 %d max %d mean %.1f",
+			n, fh[len(fh)/2], fh[len(fh)-1], mean(fh), fm[len(fm)/2], fm[len(fm)-1], mean(fm))
 		for _, nd := range nodes {
 			nd.dht.Close()
 			nd.set.Close()
