@@ -23,8 +23,9 @@ import (
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 type simNode struct {
-	set *peer.Set
-	dht *DHT
+	set  *peer.Set
+	dht  *DHT
+	node *Node
 }
 
 // buildNet links n nodes in a random graph of the given degree over
@@ -39,13 +40,13 @@ func buildNet(t testing.TB, n, degree int, seed int64, cfg Config) []*simNode {
 		require.NoError(t, err)
 		c := cfg
 		c.Set, c.Key = set, sn.Keys[i].PubKey()
-		d, err := New(c)
+		nd, err := NewNode(c)
 		require.NoError(t, err)
-		nodes[i] = &simNode{set, d}
+		nodes[i] = &simNode{set, nd.DHT(), nd}
 	}
 	t.Cleanup(func() {
 		for _, nd := range nodes {
-			nd.dht.Close()
+			nd.node.Close()
 		}
 		for _, nd := range nodes {
 			nd.set.Close()
@@ -195,4 +196,40 @@ func mean(xs []int) float64 {
 		s += x
 	}
 	return float64(s) / float64(len(xs))
+}
+
+// TestIdleMaintenanceCost measures a quiet network's maintenance traffic:
+// once every node has run, RPCs sent per node per minute in the rounds
+// that follow, with no lookups or publishing.
+func TestIdleMaintenanceCost(t *testing.T) {
+	clk := newFakeClock()
+	const n = 30
+	nodes := buildNet(t, n, 3, 12, Config{Clock: clk})
+	every := nodes[0].dht.cfg.Maintain
+	for _, nd := range nodes {
+		nd.node.rounds = make(chan struct{})
+		require.NoError(t, nd.node.Start(context.Background()))
+	}
+	var perRound []float64
+	for round := range 4 {
+		var before int64
+		for _, nd := range nodes {
+			before += nd.dht.Stats().Sent
+		}
+		for range n {
+			clk.waitTimer(every)
+		}
+		clk.Advance(every)
+		for _, nd := range nodes {
+			<-nd.node.rounds
+		}
+		var after int64
+		for _, nd := range nodes {
+			after += nd.dht.Stats().Sent
+		}
+		perMin := float64(after-before) / n / every.Minutes()
+		perRound = append(perRound, perMin)
+		t.Logf("round %d: %.2f RPCs per node per minute", round, perMin)
+	}
+	require.Less(t, perRound[len(perRound)-1], 10.0)
 }
