@@ -43,7 +43,8 @@ type Config struct {
 	MaxPendingPerPeer int
 	// MaxLinks bounds the links the DHT made itself, to contacts that
 	// were not linked already; beyond it the least recently used is
-	// closed. Default 32.
+	// closed, unless streams (circuits) have come to use it, in which
+	// case the DHT lets it be and stops counting it. Default 32.
 	MaxLinks int
 	// Maintain is how often a Node refreshes stale buckets, drops
 	// expired records and republishes its own. Default 15 minutes.
@@ -416,7 +417,9 @@ func (d *DHT) linkTo(ctx context.Context, c Contact) (*peer.Link, error) {
 			old := e.Value.(*peer.Link)
 			d.links.Remove(e)
 			delete(d.linkEl, old)
-			evict = append(evict, old)
+			if old.NumStreams() <= 1 { // the control stream only
+				evict = append(evict, old)
+			} // else circuits use it now: it is no longer the DHT's to close
 		}
 		d.mu.Unlock()
 		for _, old := range evict {
