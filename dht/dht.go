@@ -166,6 +166,7 @@ func (d *DHT) Protocol() peer.Protocol {
 			{Type: TypeRequest, Decode: DecodeRequest, Handle: func(l *peer.Link, m wire.Message) { d.handleRequest(l, m.(*Request)) }},
 			{Type: TypeResponse, Decode: DecodeResponse, Handle: func(l *peer.Link, m wire.Message) { d.handleResponse(l, m.(*Response)) }},
 		},
+		LinkUp:   d.linkUp,
 		LinkDown: d.linkDown,
 	}
 }
@@ -246,6 +247,14 @@ func (d *DHT) goLocked(f func()) {
 		defer d.wg.Done()
 		f()
 	}()
+}
+
+// linkUp counts a link coming up as hearing from its peer, if the table
+// knows it: liveness from what links observe, without an RPC.
+func (d *DHT) linkUp(l *peer.Link) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.table.Seen(NodeID(l.RemoteKey()), d.cfg.Clock.Now())
 }
 
 func (d *DHT) linkDown(l *peer.Link, _ error) {
