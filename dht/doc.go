@@ -1,0 +1,19 @@
+// Package dht is foxtrot's distributed hash table: Kademlia over peer
+// links, with signed, sequenced, expiring records under BitTorrent's BEP 44
+// rules for mutable items, and blinded locators for listener records in the
+// manner of Tor v3 onion service descriptors.
+//
+// The core is pure and does no I/O: node IDs and the XOR metric (id.go), the
+// routing table of k-buckets (table.go), records and their store (record.go,
+// store.go), the RPC messages (message.go) and the blinding of listener
+// records (blind.go). The network side (rpc.go, lookup.go) registers a
+// peer.Protocol with a peer.Set and runs RPCs over control messages,
+// linking on demand to contacts that are not neighbours. Node (node.go)
+// runs a DHT: bootstrap, bucket refresh, expiry and republishing.
+//
+// Not built yet: publishing listener records from the root package's
+// Listen and looking them up in Dial, Config.Bootstrap, peer exchange and
+// LAN discovery (the lead integrates these).
+//
+// Wire formats and derivations are in SPEC.md beside this file.
+package dht
