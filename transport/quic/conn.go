@@ -100,7 +100,7 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	c.closed = true
-	past := time.Now() // not an old time: quic-go takes times before its clock began as no deadline
+	past := time.Now()         // not an old time: quic-go takes times before its clock began as no deadline
 	c.st.SetReadDeadline(past) // wakes a blocked Read
 	c.st.SetWriteDeadline(past)
 	c.mu.Unlock()
