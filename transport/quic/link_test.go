@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"sync"
 	"testing"
 
 	ma "github.com/multiformats/go-multiaddr"
@@ -129,4 +130,69 @@ func BenchmarkStreamThroughput(b *testing.B) {
 			acc.Close()
 		})
 	}
+}
+
+// BenchmarkLinkThroughput moves bytes one way over one stream of a peer
+// link (Noise + yamux) over each transport on loopback, in the same run:
+// the comparison issue 14 asks for (quic/tcp).
+func BenchmarkLinkThroughput(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		tr     func() transport.Transport
+		listen string
+	}{
+		{"tcp", func() transport.Transport { return tcp.New() }, "/ip4/127.0.0.1/tcp/0"},
+		{"quic", func() transport.Transport { return newTransport(b, quic.Config{}) }, "/ip4/127.0.0.1/udp/0"},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			sink := &sinker{}
+			key, err := btcec.NewPrivateKey()
+			require.NoError(b, err)
+			a, err := peer.NewSet(peer.Config{Identity: key, NetworkKey: netKey, Transports: transport.Set{c.tr()}, Handler: sink})
+			require.NoError(b, err)
+			defer a.Close()
+			key2, err := btcec.NewPrivateKey()
+			require.NoError(b, err)
+			d, err := peer.NewSet(peer.Config{Identity: key2, NetworkKey: netKey, Transports: transport.Set{c.tr()}})
+			require.NoError(b, err)
+			defer d.Close()
+			full, err := a.Listen(ma.StringCast(c.listen))
+			require.NoError(b, err)
+			l, err := d.Connect(context.Background(), full)
+			require.NoError(b, err)
+			s, err := l.OpenStream(context.Background(), wire.StreamHeader{Kind: wire.StreamCircuit, ID: [20]byte{1}, Path: 1})
+			require.NoError(b, err)
+			buf := make([]byte, 64<<10)
+			b.SetBytes(int64(len(buf)))
+			b.ResetTimer()
+			for b.Loop() {
+				if _, err := s.Write(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			s.CloseWrite()
+			<-sink.done()
+			b.StopTimer()
+			s.Close()
+		})
+	}
+}
+
+// sinker reads the first stream a peer opens to its end.
+type sinker struct {
+	once sync.Once
+	ch   chan struct{}
+}
+
+func (k *sinker) done() chan struct{} {
+	k.once.Do(func() { k.ch = make(chan struct{}) })
+	return k.ch
+}
+func (k *sinker) LinkUp(*peer.Link)                      {}
+func (k *sinker) LinkDown(*peer.Link, error)             {}
+func (k *sinker) HandleMessage(*peer.Link, wire.Message) {}
+func (k *sinker) HandleStream(_ *peer.Link, s *peer.Stream, _ wire.StreamHeader) {
+	io.Copy(io.Discard, s)
+	s.Close()
+	close(k.done())
 }

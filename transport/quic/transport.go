@@ -209,6 +209,11 @@ func New(cfg Config) (*Transport, error) {
 		InitialPacketSize:       maxPacket,
 		DisablePathMTUDiscovery: true,
 		MaxIncomingUniStreams:   -1,
+		// One stream per connection: its windows are the connection's.
+		InitialStreamReceiveWindow:     1 << 20,
+		InitialConnectionReceiveWindow: 1 << 20,
+		MaxStreamReceiveWindow:         16 << 20,
+		MaxConnectionReceiveWindow:     16 << 20,
 	}
 	server, client := q.Clone(), q.Clone()
 	server.MaxIncomingStreams = 1
