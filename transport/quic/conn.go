@@ -100,7 +100,9 @@ func (c *Conn) Close() error {
 		return nil
 	}
 	c.closed = true
-	past := time.Now()         // not an old time: quic-go takes times before its clock began as no deadline
+	// Now, not an old time: quic-go reads a time before its monotonic
+	// clock began as no deadline at all.
+	past := time.Now()
 	c.st.SetReadDeadline(past) // wakes a blocked Read
 	c.st.SetWriteDeadline(past)
 	c.mu.Unlock()

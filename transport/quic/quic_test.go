@@ -3,9 +3,11 @@ package quic_test
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -243,4 +245,106 @@ func TestMatch(t *testing.T) {
 	require.True(t, tr.Match(ma.StringCast("/ip6/::1/udp/5")))
 	require.False(t, tr.Match(ma.StringCast("/ip4/1.2.3.4/tcp/5")))
 	require.False(t, tr.Match(ma.StringCast("/ip4/1.2.3.4/udp/5/quic-v1")))
+}
+
+// Random datagrams, and replays of a genuine dial's datagrams, get no
+// answer, and the listener still serves: the QUIC layer never sees them.
+func TestJunkAndReplaysGetNoAnswer(t *testing.T) {
+	a := newTransport(t, quic.Config{})
+	b := newTransport(t, quic.Config{})
+	l, err := a.Listen(ma.StringCast("/ip4/127.0.0.1/udp/0"))
+	require.NoError(t, err)
+	defer l.Close()
+	target := l.Addr()
+
+	// A genuine dial, its datagrams captured by a relay in the middle.
+	relay, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer relay.Close()
+	var captured [][]byte
+	relayDone := make(chan struct{})
+	go func() {
+		defer close(relayDone)
+		buf := make([]byte, 2048)
+		var client net.Addr
+		for {
+			n, from, err := relay.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			d := append([]byte(nil), buf[:n]...)
+			if from.String() == target.String() {
+				relay.WriteTo(d, client)
+				continue
+			}
+			client = from
+			captured = append(captured, d)
+			relay.WriteTo(d, target)
+		}
+	}()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := l.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	relayAddr := ma.StringCast("/ip4/127.0.0.1/udp/" + portOf(t, relay.LocalAddr()))
+	d, err := b.Dial(ctxT(t), relayAddr)
+	require.NoError(t, err)
+	acc := <-accepted
+	_, err = d.Write([]byte("x"))
+	require.NoError(t, err)
+	_, err = io.ReadFull(acc, make([]byte, 1))
+	require.NoError(t, err)
+	relay.Close()
+	<-relayDone
+	require.NotEmpty(t, captured)
+
+	prober, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer prober.Close()
+	junk := make([]byte, 1400)
+	for i := range 2000 {
+		n := 1 + i%len(junk)
+		rand.Read(junk[:n])
+		_, err := prober.WriteTo(junk[:n], target)
+		require.NoError(t, err)
+	}
+	for _, p := range captured {
+		for _, v := range [][]byte{p, p[:len(p)-1], append(append([]byte(nil), p...), 0)} {
+			_, err := prober.WriteTo(v, target)
+			require.NoError(t, err)
+		}
+	}
+
+	// The listener still serves a new dial...
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			io.Copy(c, c)
+			c.Close()
+		}
+	}()
+	d3, err := b.Dial(ctxT(t), l.Multiaddr())
+	require.NoError(t, err)
+	defer d3.Close()
+	_, err = d3.Write([]byte("y"))
+	require.NoError(t, err)
+	_, err = io.ReadFull(d3, make([]byte, 1))
+	require.NoError(t, err)
+	d.Close()
+	acc.Close()
+
+	// ...and the prober heard nothing (the dials above took round trips
+	// after every probe was sent).
+	prober.SetReadDeadline(time.Now().Add(200 * time.Millisecond))
+	n, _, err := prober.ReadFrom(make([]byte, 2048))
+	require.Zero(t, n)
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+}
+
+func portOf(t *testing.T, a net.Addr) string {
+	_, port, err := net.SplitHostPort(a.String())
+	require.NoError(t, err)
+	return port
 }
