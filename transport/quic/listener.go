@@ -35,6 +35,9 @@ var _ transport.Listener = (*Listener)(nil)
 func (t *Transport) newListener(s *socket, ql *quicgo.Listener) *Listener {
 	ctx, cancel := context.WithCancel(t.ctx)
 	l := &Listener{t: t, s: s, ql: ql, conns: make(chan *Conn), ctx: ctx, cancel: cancel}
+	t.mu.Lock()
+	t.listeners[l] = struct{}{}
+	t.mu.Unlock()
 	l.wg.Add(1)
 	go l.acceptLoop()
 	return l
@@ -57,6 +60,10 @@ func (l *Listener) handshake(qc *quicgo.Conn) {
 	defer l.wg.Done()
 	ctx, cancel := context.WithTimeout(l.ctx, l.t.cfg.HandshakeTimeout)
 	defer cancel()
+	// Closing the listener (or the timeout) ends a handshake at once,
+	// whichever step it is in.
+	stop := context.AfterFunc(ctx, func() { qc.CloseWithError(0, "") })
+	defer stop()
 	st, err := qc.AcceptStream(ctx)
 	if err == nil {
 		st.SetReadDeadline(time.Now().Add(l.t.cfg.HandshakeTimeout))
@@ -67,6 +74,9 @@ func (l *Listener) handshake(qc *quicgo.Conn) {
 		if err == nil {
 			err = st.SetReadDeadline(time.Time{})
 		}
+	}
+	if err == nil && !stop() {
+		err = ctx.Err() // the connection was closed meanwhile
 	}
 	if err != nil {
 		l.t.cfg.Logger.Debug("quic: inbound handshake failed", "remote", qc.RemoteAddr(), "err", err)
@@ -100,6 +110,9 @@ func (l *Listener) Accept() (net.Conn, error) {
 // idempotent and returns after the listener's goroutines exit.
 func (l *Listener) Close() error {
 	l.once.Do(func() {
+		l.t.mu.Lock()
+		delete(l.t.listeners, l)
+		l.t.mu.Unlock()
 		l.cancel()
 		l.ql.Close()
 		l.wg.Wait()

@@ -180,6 +180,8 @@ type Transport struct {
 	closed  bool
 	sockets map[*socket]struct{} // every open socket
 	dialers map[int]*socket      // unbound dial sockets by family (ma.P_IP4, ma.P_IP6)
+	// listeners are the open ones, closed by Close.
+	listeners map[*Listener]struct{}
 }
 
 var (
@@ -240,6 +242,8 @@ func New(cfg Config) (*Transport, error) {
 		cancel:  cancel,
 		sockets: make(map[*socket]struct{}),
 		dialers: make(map[int]*socket),
+
+		listeners: make(map[*Listener]struct{}),
 	}, nil
 }
 
@@ -432,7 +436,14 @@ func (t *Transport) Close() error {
 	for s := range t.sockets {
 		t.closeSocketLocked(s)
 	}
+	var ls []*Listener
+	for l := range t.listeners {
+		ls = append(ls, l)
+	}
 	t.mu.Unlock()
+	for _, l := range ls {
+		l.Close()
+	}
 	t.wg.Wait()
 	return nil
 }

@@ -104,3 +104,41 @@ func streamStart(t *testing.T, l *Listener, tr *Transport, client *quicgo.Transp
 		}
 	}
 }
+
+// Closing a listener ends the handshakes under way (a dialler that never
+// sends its stream) at once, not after HandshakeTimeout.
+func TestListenerCloseEndsHandshakes(t *testing.T) {
+	key := bytes.Repeat([]byte{9}, 32)
+	tr, err := New(Config{NetworkKey: key, HandshakeTimeout: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close()
+	l, err := tr.Listen(ma.StringCast("/ip4/127.0.0.1/udp/0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oc, err := obfs.New(uc, obfs.Config{NetworkKey: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	client := &quicgo.Transport{Conn: oc}
+	defer oc.Close()
+	defer client.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	qc, err := client.Dial(ctx, l.Addr(), tr.clientTLS, tr.clientQ)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	select {
+	case <-qc.Context().Done():
+	case <-ctx.Done():
+		t.Fatal("the handshake outlived its listener")
+	}
+}
