@@ -18,6 +18,7 @@ import (
 	"golang.org/x/net/nettest"
 
 	"github.com/foxtrotnet/foxtrot/transport"
+	"github.com/foxtrotnet/foxtrot/transport/obfs"
 	"github.com/foxtrotnet/foxtrot/transport/quic"
 )
 
@@ -220,6 +221,8 @@ func TestDialPeerByIdentity(t *testing.T) {
 			c.Close()
 		}
 	}()
+	_, err = b.Dial(ctxT(t), l.Multiaddr())
+	require.ErrorIs(t, err, obfs.ErrNoKey, "no network key: Dial cannot key datagrams")
 	var pd quic.PeerDialer = b
 	c, err := pd.DialPeer(ctxT(t), l.Multiaddr(), key.PubKey())
 	require.NoError(t, err)

@@ -272,7 +272,9 @@ func selfSigned() (tls.Certificate, error) {
 // Match reports whether addr is an IP address followed by /udp/N.
 func (t *Transport) Match(addr ma.Multiaddr) bool { return t.udp.Match(addr) }
 
-// Dial connects to addr, keying datagrams by the network key.
+// Dial connects to addr, keying datagrams by the network key; without
+// one it fails at once with an error wrapping obfs.ErrNoKey (use
+// DialPeer).
 func (t *Transport) Dial(ctx context.Context, addr ma.Multiaddr) (net.Conn, error) {
 	return t.dial(ctx, addr, nil)
 }
@@ -292,6 +294,10 @@ func (t *Transport) dial(ctx context.Context, addr ma.Multiaddr, pub *btcec.Publ
 		return nil, opErr(nil, err)
 	}
 	ua := na.(*net.UDPAddr)
+	if pub == nil && len(t.cfg.NetworkKey) == 0 {
+		// Nothing could key the datagrams: fail now rather than time out.
+		return nil, opErr(ua, obfs.ErrNoKey)
+	}
 	s, err := t.dialSocket(addr[0].Code(), ua)
 	if err != nil {
 		return nil, opErr(ua, err)
