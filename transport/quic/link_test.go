@@ -2,6 +2,7 @@ package quic_test
 
 import (
 	"context"
+	"encoding/hex"
 	"io"
 	"net"
 	"sync"
@@ -195,4 +196,36 @@ func (k *sinker) HandleStream(_ *peer.Link, s *peer.Stream, _ wire.StreamHeader)
 	io.Copy(io.Discard, s)
 	s.Close()
 	close(k.done())
+}
+
+// With no network key, the datagrams are keyed by the responder's
+// identity: peer.Set dials through DialPeer when the address names the
+// peer by its public key.
+func TestPeerLinkKeyedByIdentity(t *testing.T) {
+	ka, err := btcec.NewPrivateKey()
+	require.NoError(t, err)
+	kb, err := btcec.NewPrivateKey()
+	require.NoError(t, err)
+	ta := newTransport(t, quic.Config{Identity: ka})
+	tb := newTransport(t, quic.Config{Identity: kb})
+	ha := &echoer{ups: make(chan *peer.Link, 4)}
+	a, err := peer.NewSet(peer.Config{Identity: ka, Transports: transport.Set{ta}, Handler: ha})
+	require.NoError(t, err)
+	defer a.Close()
+	b, err := peer.NewSet(peer.Config{Identity: kb, Transports: transport.Set{tb}})
+	require.NoError(t, err)
+	defer b.Close()
+	full, err := a.Listen(ma.StringCast("/ip4/127.0.0.1/udp/0"))
+	require.NoError(t, err)
+	base, _ := transport.SplitIdentity(full)
+	byKey, err := transport.WithIdentity(base, hex.EncodeToString(ka.PubKey().SerializeCompressed()))
+	require.NoError(t, err)
+
+	ctx := ctxT(t)
+	l, err := b.Connect(ctx, byKey)
+	require.NoError(t, err)
+	require.Equal(t, a.Self(), l.ID())
+	echoOver(t, ctx, l, []byte("keyed by identity"))
+	require.NoError(t, a.Close())
+	require.NoError(t, b.Close())
 }

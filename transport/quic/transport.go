@@ -32,9 +32,11 @@
 // transport.Transport.Dial receives. Keying by the responder's identity
 // needs its public key, which Dial does not get (peer strips the
 // /foxtrot/<id> suffix): DialPeer takes it, and a caller finds it by type
-// assertion (the PeerDialer interface). A responder answers identity-keyed
-// dials when its Config.Identity is set. peer.Set does not use DialPeer
-// yet, so today a Set over this transport needs Config.NetworkKey.
+// assertion (transport.PeerDialer). A responder answers identity-keyed
+// dials when its Config.Identity is set. peer.Set uses DialPeer when the
+// address names the peer by its 66-hex public key; an address naming it
+// by its foxtrot address (a hash) gives no key, so such a dial is keyed
+// by Config.NetworkKey and needs one.
 //
 // # Sockets
 //
@@ -158,11 +160,9 @@ func (c Config) withDefaults() (Config, error) {
 	return c, nil
 }
 
-// PeerDialer is the optional ability to dial keyed by the responder's
-// identity, found by type assertion on a transport.Transport.
-type PeerDialer interface {
-	DialPeer(ctx context.Context, addr ma.Multiaddr, pub *btcec.PublicKey) (net.Conn, error)
-}
+// PeerDialer is transport.PeerDialer: the ability to dial keyed by the
+// responder's identity.
+type PeerDialer = transport.PeerDialer
 
 // Transport dials and listens on UDP, carrying one QUIC stream per conn.
 type Transport struct {
