@@ -98,6 +98,9 @@ func (l *Listener) handshake(qc *quicgo.Conn) {
 // Accept returns the next conn; after Close its error wraps
 // net.ErrClosed.
 func (l *Listener) Accept() (net.Conn, error) {
+	if l.ctx.Err() != nil { // closed: no conn, even one that is waiting
+		return nil, &net.OpError{Op: "accept", Net: "quic", Addr: l.Addr(), Err: net.ErrClosed}
+	}
 	select {
 	case c := <-l.conns:
 		return c, nil
