@@ -351,3 +351,24 @@ func portOf(t *testing.T, a net.Addr) string {
 	require.NoError(t, err)
 	return port
 }
+
+// A listener's socket stays while an accepted conn uses it, and the
+// Transport's Close releases it.
+func TestSocketOutlivesItsListenerUntilClose(t *testing.T) {
+	a := newTransport(t, quic.Config{})
+	b := newTransport(t, quic.Config{})
+	d, acc, l := pipe(t, a, b, "/ip4/127.0.0.1/udp/0")
+	addr := l.Multiaddr()
+	require.NoError(t, l.Close())
+	_, err := a.Listen(addr)
+	require.Error(t, err, "an accepted conn still uses the socket")
+	_, err = acc.Write([]byte("z")) // and the conn still works
+	require.NoError(t, err)
+	_, err = io.ReadFull(d, make([]byte, 1))
+	require.NoError(t, err)
+	require.NoError(t, a.Close())
+	pc, err := net.ListenPacket("udp4", l.Addr().String())
+	require.NoError(t, err, "Close released the port")
+	pc.Close()
+	d.Close()
+}
