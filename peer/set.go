@@ -380,7 +380,12 @@ func (s *Set) dial(ctx context.Context, base ma.Multiaddr, cfg HandshakeConfig, 
 	}
 	ctx, cancel := s.setupContext(ctx)
 	defer cancel()
-	c, err := t.Dial(ctx, base)
+	var c net.Conn
+	if pd, ok := t.(transport.PeerDialer); ok && cfg.RemoteStatic != nil {
+		c, err = pd.DialPeer(ctx, base, cfg.RemoteStatic) // its wire is keyed by the peer's identity
+	} else {
+		c, err = t.Dial(ctx, base)
+	}
 	if err != nil {
 		return nil, err
 	}

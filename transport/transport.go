@@ -30,6 +30,7 @@ import (
 	"fmt"
 	"net"
 
+	"github.com/btcsuite/btcd/btcec/v2"
 	ma "github.com/multiformats/go-multiaddr"
 )
 
@@ -42,6 +43,16 @@ type Transport interface {
 	Dial(ctx context.Context, addr ma.Multiaddr) (net.Conn, error)
 	// Listen listens on addr; a zero port (or /mem/0) picks a free one.
 	Listen(addr ma.Multiaddr) (Listener, error)
+}
+
+// PeerDialer is the optional ability of a Transport to dial knowing the
+// responder's identity key, found by type assertion: a transport whose
+// wire is keyed by the responder's identity (transport/quic over
+// transport/obfs) needs the key, which Dial's address (without its
+// /foxtrot suffix) does not carry. A caller that has the key uses
+// DialPeer; otherwise Dial.
+type PeerDialer interface {
+	DialPeer(ctx context.Context, addr ma.Multiaddr, pub *btcec.PublicKey) (net.Conn, error)
 }
 
 // Listener is a net.Listener that knows its own resolved multiaddr.
