@@ -213,8 +213,14 @@ func TestTransferSurvivesALinkOnItsPathBeingCut(t *testing.T) {
 // another path, sealed again, and loses nothing.
 func TestADirectTransferSurvivesItsLinkBeingCut(t *testing.T) {
 	// A path is only given up for silence after a minute: the only
-	// failover is the one the cut causes, however loaded the machine.
-	fn := twoPaths(t, func(_ int, c *foxtrot.Config) { c.StallTimeout = time.Minute }, [2]int{alice, bob})
+	// failover is the one the cut causes, however loaded the machine. A
+	// cut direct link looks to bob as a dialler whose process exited
+	// (GoneTimeout): bob waits a minute too, since a failover on a loaded
+	// machine under -race can take longer than the default 3 s.
+	fn := twoPaths(t, func(_ int, c *foxtrot.Config) {
+		c.StallTimeout = time.Minute
+		c.GoneTimeout = time.Minute
+	}, [2]int{alice, bob})
 	// Until the direct link is cut it is alice's only one: the dial is
 	// answered over it, whichever answer would have come first.
 	fn.Cut(alice, 1)

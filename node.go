@@ -133,8 +133,17 @@ type Config struct {
 	// path's first link (its process exited without closing, most
 	// likely): then Read and Write fail with route.ErrPathBroken.
 	// Default 3s. A relay dying is not this: connections through it fail
-	// over within FailoverTimeout.
+	// over within FailoverTimeout. On a direct path (no relays) a link cut
+	// by the network looks the same as the dialler's exit, so such a
+	// connection survives the cut only if its dialler finds a new path
+	// within GoneTimeout (usually well under a second).
 	GoneTimeout time.Duration
+	// MinDirectedWait is the least a dial sent toward known next hops (a
+	// learned route or a stealth advert) waits for an answer before it
+	// floods; it waits 4 times the route's known setup latency if that is
+	// longer. Default 150ms; raise it where answers are slow (a loaded or
+	// distant network) to flood less.
+	MinDirectedWait time.Duration
 	// MaxCircuits and MaxCircuitsPerPeer bound the circuits this node
 	// relays at once, in all and through one peer; CircuitMemory and
 	// CircuitMemoryPerPeer bound the buffer memory active ones may pin,
@@ -171,7 +180,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"HandshakeTimeout": c.HandshakeTimeout, "PingInterval": c.PingInterval, "DialTimeout": c.DialTimeout,
 		"FailoverTimeout": c.FailoverTimeout, "StallTimeout": c.StallTimeout, "Linger": c.Linger,
-		"GoneTimeout": c.GoneTimeout,
+		"GoneTimeout": c.GoneTimeout, "MinDirectedWait": c.MinDirectedWait,
 	} {
 		if d < 0 {
 			bad = append(bad, name)
@@ -279,6 +288,7 @@ func NewNode(cfg Config) (*Node, error) {
 		Linger:          cfg.Linger,
 		AcceptBacklog:   cfg.AcceptBacklog,
 		GoneTimeout:     cfg.GoneTimeout,
+		MinDirectedWait: cfg.MinDirectedWait,
 
 		StreamWindow:         cfg.StreamWindow,
 		MaxCircuits:          cfg.MaxCircuits,
