@@ -12,8 +12,17 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
 	"golang.org/x/net/nettest"
 )
+
+// verifyNoLeaks fails t if a goroutine started after it is still running
+// once t's later cleanups (the nodes' Close) have run. (The root's
+// internal tests cannot use foxtrottest, which imports the root.)
+func verifyNoLeaks(t *testing.T) {
+	before := goleak.IgnoreCurrent()
+	t.Cleanup(func() { goleak.VerifyNone(t, before) })
+}
 
 // udpNetKey is a network key long enough for UDP (16 bytes at least).
 var udpNetKey = bytes.Repeat([]byte{0x5a}, 32)
@@ -58,6 +67,7 @@ func echoOver(t *testing.T, from, to *Node) {
 }
 
 func TestNodesLinkOverUDPOutOfTheBox(t *testing.T) {
+	verifyNoLeaks(t)
 	for _, listen := range []string{"/ip4/127.0.0.1/udp/0", "/ip6/::1/udp/0"} {
 		t.Run(strings.Split(listen, "/")[1], func(t *testing.T) {
 			a := newTestNode(t, Config{ListenAddrs: []string{listen}})
@@ -82,6 +92,7 @@ func TestNodesLinkOverUDPOutOfTheBox(t *testing.T) {
 }
 
 func TestAUDPPeerNamedByItsAddressNeedsANetworkKey(t *testing.T) {
+	verifyNoLeaks(t)
 	a := newTestNode(t, Config{ListenAddrs: []string{"/ip4/127.0.0.1/udp/0"}})
 	base, _, _ := strings.Cut(udpAddr(t, a), "/foxtrot/")
 	byAddr := base + "/foxtrot/" + a.Identity().String()
@@ -98,6 +109,7 @@ func TestAUDPPeerNamedByItsAddressNeedsANetworkKey(t *testing.T) {
 }
 
 func TestNodesWithANetworkKeyLinkOverUDPByAddressAndPadded(t *testing.T) {
+	verifyNoLeaks(t)
 	for _, pad := range []bool{false, true} {
 		t.Run(map[bool]string{false: "unpadded", true: "padded"}[pad], func(t *testing.T) {
 			a := newTestNode(t, Config{ListenAddrs: []string{"/ip4/127.0.0.1/udp/0"}, NetworkKey: udpNetKey, PadPackets: pad})
@@ -124,6 +136,7 @@ func TestNewNodeRefusesAShortNetworkKey(t *testing.T) {
 // A connection whose path mixes link kinds: dialler -UDP- relay -TCP-
 // listener.
 func TestAConnOverUDPAndTCPLinksPassesNettest(t *testing.T) {
+	verifyNoLeaks(t)
 	listener := newTestNode(t, Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
 	var tcpAddr string
 	for _, a := range listener.ListenAddrs() {
@@ -164,4 +177,18 @@ func TestAConnOverUDPAndTCPLinksPassesNettest(t *testing.T) {
 		}
 		return c, s, func() { c.Close(); s.Close() }, nil
 	})
+}
+
+func TestClosingANodeReleasesItsUDPSocket(t *testing.T) {
+	verifyNoLeaks(t)
+	a := newTestNode(t, Config{ListenAddrs: []string{"/ip4/127.0.0.1/udp/0"}})
+	b := newTestNode(t, Config{Peers: []string{udpAddr(t, a)}})
+	require.Eventually(t, func() bool { return len(b.Peers()) == 1 }, 10*time.Second, time.Millisecond)
+	base, _, _ := strings.Cut(udpAddr(t, a), "/foxtrot/")
+	require.NoError(t, a.Close())
+	// The port is free again: a node restarted on it links again.
+	a2 := newTestNode(t, Config{Identity: a.key, ListenAddrs: []string{base}})
+	require.Equal(t, udpAddr(t, a), udpAddr(t, a2), "the same address")
+	require.Eventually(t, func() bool { return len(a2.Peers()) == 1 && len(b.Peers()) == 1 },
+		20*time.Second, time.Millisecond, "b's kept link redials the restarted node")
 }
