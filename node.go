@@ -424,8 +424,10 @@ func (n *Node) checkUDPKey(a ma.Multiaddr) error {
 	if n.udp == nil || n.networkKey || !n.udp.Match(base) {
 		return nil
 	}
-	if _, pub, err := addr.ParseNodeID(id); err == nil && pub != nil {
-		return nil
+	if id != "" {
+		if _, pub, err := addr.ParseNodeID(id); err != nil || pub != nil {
+			return nil // a key, or a malformed id that the dial reports
+		}
 	}
 	return fmt.Errorf("%w: %s", ErrUDPNeedsKey, a)
 }
