@@ -14,6 +14,10 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 	"golang.org/x/net/nettest"
+
+	"github.com/foxtrotnet/foxtrot/transport"
+	"github.com/foxtrotnet/foxtrot/transport/obfs"
+	"github.com/foxtrotnet/foxtrot/transport/quic"
 )
 
 // verifyNoLeaks fails t if a goroutine started after it is still running
@@ -106,6 +110,19 @@ func TestAUDPPeerNamedByItsAddressNeedsANetworkKey(t *testing.T) {
 		err = b.Connect(connectCtx(t), peer)
 		require.ErrorIs(t, err, ErrUDPNeedsKey, peer)
 	}
+
+	// The same from a UDP transport of the caller's own, found when the
+	// dial fails.
+	key, err := GenerateKey()
+	require.NoError(t, err)
+	q, err := quic.New(quic.Config{Identity: key})
+	require.NoError(t, err)
+	t.Cleanup(func() { q.Close() })
+	b := newTestNode(t, Config{Identity: key, Transports: []transport.Transport{q}})
+	err = b.Connect(connectCtx(t), byAddr)
+	require.ErrorIs(t, err, ErrUDPNeedsKey)
+	require.ErrorIs(t, err, obfs.ErrNoKey)
+	require.NoError(t, b.Connect(connectCtx(t), udpAddr(t, a)), "the 66-hex form works")
 }
 
 func TestNodesWithANetworkKeyLinkOverUDPByAddressAndPadded(t *testing.T) {
