@@ -61,7 +61,8 @@ func TestACutLinkStaysDownUntilHealed(t *testing.T) {
 	for _, carrier := range carriers {
 		t.Run(carrier.name, func(t *testing.T) {
 			fn := foxtrottest.New(t, 3, foxtrottest.Ring, foxtrottest.Options{UDP: carrier.udp})
-			require.Equal(t, []int{}, roundTrip(t, fn, 0, 1), "direct")
+			// Direct or around the ring: whichever answer came first.
+			require.Contains(t, [][]int{{}, {2}}, roundTrip(t, fn, 0, 1))
 
 			fn.Cut(0, 1)
 			require.NotContains(t, fn.Nodes[0].Peers(), fn.Identity(1))
