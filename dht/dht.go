@@ -322,7 +322,7 @@ func (d *DHT) rotateLocked(now time.Time) {
 
 // handleRequest serves a request on the link's reader: it never blocks.
 func (d *DHT) handleRequest(l *peer.Link, m *Request) {
-	if !m.From.Key.IsEqual(l.RemoteKey()) {
+	if !m.From.isKey(l.RemoteKey()) {
 		d.dropped.Add(1)
 		return // a contact that is not the link's own
 	}
@@ -389,7 +389,11 @@ func (d *DHT) handleResponse(l *peer.Link, m *Response) {
 // linkTo returns a link to c: an existing one, or one the DHT makes
 // (bounded by MaxLinks, least recently used closed first).
 func (d *DHT) linkTo(ctx context.Context, c Contact) (*peer.Link, error) {
-	id := addr.NodeIDFromPubKey(c.Key)
+	pub, err := c.PubKey()
+	if err != nil {
+		return nil, err
+	}
+	id := addr.NodeIDFromPubKey(pub)
 	if l := d.set.Link(id); l != nil {
 		d.mu.Lock()
 		if e := d.linkEl[l]; e != nil {
@@ -398,8 +402,8 @@ func (d *DHT) linkTo(ctx context.Context, c Contact) (*peer.Link, error) {
 		d.mu.Unlock()
 		return l, nil
 	}
-	hexKey := hex.EncodeToString(c.Key.SerializeCompressed())
-	var err error = fmt.Errorf("%w: contact has no address", ErrNotFound)
+	hexKey := hex.EncodeToString(pub.SerializeCompressed())
+	err = fmt.Errorf("%w: contact has no address", ErrNotFound)
 	for _, a := range c.Addrs {
 		base, _ := transport.SplitIdentity(a)
 		full, werr := transport.WithIdentity(base, hexKey)
@@ -495,7 +499,7 @@ func (d *DHT) rpcOver(ctx context.Context, l *peer.Link, c Contact, req *Request
 		if m.Op != req.Op {
 			return nil, fmt.Errorf("%w: answer to %s is %s", ErrMalformed, req.Op, m.Op)
 		}
-		if !m.From.Key.IsEqual(l.RemoteKey()) {
+		if !m.From.isKey(l.RemoteKey()) {
 			d.dropped.Add(1)
 			return nil, fmt.Errorf("%w: answer from another key", ErrMalformed)
 		}
