@@ -521,3 +521,11 @@ func (d *DHT) rpcOver(ctx context.Context, l *peer.Link, c Contact, req *Request
 		return nil, ErrClosed
 	}
 }
+
+// Link returns a link to c for a caller outside the DHT (the root's dial
+// linking to a listener's node): an existing one, or one made as lookups
+// make theirs, counted under MaxLinks and closed least recently used
+// first unless streams (circuits) came to use it.
+func (d *DHT) Link(ctx context.Context, c Contact) (*peer.Link, error) {
+	return d.linkTo(ctx, c)
+}
