@@ -114,7 +114,8 @@ type DHT struct {
 	nextID  uint64
 	links   *list.List // *peer.Link the DHT made, least recently used first
 	linkEl  map[*peer.Link]*list.Element
-	checks  map[ID]bool // liveness checks in flight
+	checks  map[ID]bool         // liveness checks in flight
+	linking map[addr.NodeID]int // links linkTo is making, by peer
 	secret  [2][32]byte
 	rotated time.Time
 	closed  bool
@@ -145,6 +146,7 @@ func New(cfg Config) (*DHT, error) {
 		links:   list.New(),
 		linkEl:  make(map[*peer.Link]*list.Element),
 		checks:  make(map[ID]bool),
+		linking: make(map[addr.NodeID]int),
 		done:    make(chan struct{}),
 	}
 	d.table = NewTable(d.self)
@@ -250,11 +252,24 @@ func (d *DHT) goLocked(f func()) {
 }
 
 // linkUp counts a link coming up as hearing from its peer, if the table
-// knows it: liveness from what links observe, without an RPC.
+// knows it: liveness from what links observe, without an RPC. A peer the
+// table does not know, on a link this node dialled other than for an RPC
+// of its own, is pinged: the ping and its answer carry both contacts, so
+// neighbours enter each other's tables as their links come up (one ping
+// per link, from the end that dialled).
 func (d *DHT) linkUp(l *peer.Link) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.table.Seen(NodeID(l.RemoteKey()), d.cfg.Clock.Now())
+	id := NodeID(l.RemoteKey())
+	d.table.Seen(id, d.cfg.Clock.Now())
+	if _, known := d.table.Get(id); known || !l.Outbound() || d.linking[l.ID()] > 0 {
+		return
+	}
+	d.goLocked(func() {
+		ctx, cancel := d.context(context.Background())
+		defer cancel()
+		d.rpcOver(ctx, l, Contact{ID: id, Key: l.RemoteKey()}, &Request{Op: OpPing})
+	})
 }
 
 func (d *DHT) linkDown(l *peer.Link, _ error) {
@@ -412,7 +427,16 @@ func (d *DHT) linkTo(ctx context.Context, c Contact) (*peer.Link, error) {
 			continue
 		}
 		var l *peer.Link
-		if l, err = d.set.Connect(ctx, full); err != nil {
+		d.mu.Lock()
+		d.linking[id]++
+		d.mu.Unlock()
+		l, err = d.set.Connect(ctx, full)
+		d.mu.Lock()
+		if d.linking[id]--; d.linking[id] <= 0 {
+			delete(d.linking, id)
+		}
+		d.mu.Unlock()
+		if err != nil {
 			continue
 		}
 		var evict []*peer.Link
