@@ -198,6 +198,7 @@ key = "relay.key"
 listen = ["/ip4/127.0.0.1/tcp/0"]
 admin = "relay.sock"
 log_level = "debug"
+no_dht = true
 `)
 	relay := startNode(t, bin, "relay", cfg("relay"))
 	rs := status(t, bin, sock("relay"), func(s statusJSON) bool { return len(s.ListenAddrs) == 1 })
@@ -211,6 +212,7 @@ peers = [%q]
 admin = "exit.sock"
 exit_allow = %s
 log_level = "debug"
+no_dht = true
 [[service]]
 key = "web.key"
 forward = %q
@@ -231,6 +233,7 @@ socks = "127.0.0.1:0"
 metrics = "127.0.0.1:0"
 exit = %q
 log_level = "debug"
+no_dht = true
 `, relayAddr, es.Address))
 	client := startNode(t, bin, "client", cfg("client"))
 	cs := status(t, bin, sock("client"), func(s statusJSON) bool { return len(s.Peers) == 1 })
