@@ -7,6 +7,7 @@ import (
 	"net"
 	"slices"
 	"sort"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -179,6 +180,22 @@ func throughput(b *testing.B, relays int, mods ...func(*Config)) {
 	defer c.Close()
 	require.Len(b, c.(*Conn).Path(), relays)
 	writeAll(b, c, c.(*Conn).CloseWrite)
+}
+
+// BenchmarkLinkThroughput: one direct connection (no relay) over a TCP
+// peer link and over a UDP one (transport/quic over transport/obfs), in
+// the same run, so the ratio of the two is the figure to read; "udp-pad"
+// pads every datagram (Config.PadPackets).
+func BenchmarkLinkThroughput(b *testing.B) {
+	for _, link := range []string{"tcp", "udp", "udp-pad"} {
+		b.Run(link, func(b *testing.B) {
+			throughput(b, 0, func(c *Config) {
+				proto, _, pad := strings.Cut(link, "-")
+				c.ListenAddrs = []string{"/ip4/127.0.0.1/" + proto + "/0"}
+				c.PadPackets = pad
+			})
+		})
+	}
 }
 
 // BenchmarkDial: connection setup over existing peer links (request, ack,

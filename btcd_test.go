@@ -86,25 +86,13 @@ func TestBtcdSettlesWhatRelaysEarned(t *testing.T) {
 	defer l.Close()
 
 	// Mine while fundings wait for their confirmation.
-	mining := make(chan struct{})
-	minerDone := make(chan struct{})
-	go func() {
-		defer close(minerDone)
-		for {
-			select {
-			case <-mining:
-				return
-			case <-time.After(100 * time.Millisecond):
-				chain.Mine(ctx, 1)
-			}
-		}
-	}()
+	stopMining := btcdtest.MineEvery(ctx, chain, 100*time.Millisecond)
+	defer stopMining()
 	sendThrough(t, d, l, 8<<20).Close()
 	require.Eventually(t, func() bool {
 		return account(d, r1.Identity()).Ready && account(r1, r2.Identity()).Ready
 	}, 30*time.Second, 20*time.Millisecond, "both fundings confirmed by btcd")
-	close(mining)
-	<-minerDone
+	stopMining()
 	sendThrough(t, d, l, 16<<20).Close()
 	require.Eventually(t, func() bool {
 		return account(r1, d.Identity()).OwedToUs < 50 && account(r2, r1.Identity()).OwedToUs < 50

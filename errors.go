@@ -21,6 +21,12 @@ var (
 // negative duration, size or rate (zero means the default).
 var ErrBadConfig = errors.New("foxtrot: bad config")
 
+// ErrUDPNeedsKey means a UDP peer address gives nothing to key its
+// datagrams with: without Config.NetworkKey, name the peer by its 66-hex
+// public key (/ip4/<ip>/udp/<port>/foxtrot/<66-hex>), as
+// Node.ListenAddrs does, not by its address.
+var ErrUDPNeedsKey = errors.New("foxtrot: UDP peer address needs the peer's 66-hex public key (/udp/<port>/foxtrot/<66-hex>) or a network key")
+
 // ErrNotReady means WaitReady's context ended before the node had a peer
 // link.
 var ErrNotReady = errors.New("foxtrot: no peer link yet")

@@ -30,9 +30,23 @@ const alice, bob = 0, 5
 // twoPaths starts the two-path network, plus any extra links, with logs
 // printed if the test fails.
 func twoPaths(t *testing.T, config func(i int, c *foxtrot.Config), extra ...[2]int) *foxtrottest.Net {
-	edges := append(slices.Clone(extra), twoPathEdges...)
-	return foxtrottest.New(t, 6, foxtrottest.Custom(edges), foxtrottest.Options{Logs: true, Config: config})
+	return twoPathsOver(t, false, config, extra...)
 }
+
+// twoPathsOver is twoPaths over loopback UDP links (transport/quic) when
+// udp is set, else over the in-memory network.
+func twoPathsOver(t *testing.T, udp bool, config func(i int, c *foxtrot.Config), extra ...[2]int) *foxtrottest.Net {
+	edges := append(slices.Clone(extra), twoPathEdges...)
+	return foxtrottest.New(t, 6, foxtrottest.Custom(edges), foxtrottest.Options{Logs: true, Config: config, UDP: udp})
+}
+
+// carriers are the links a failover scenario runs over, with the size of
+// its transfer (UDP links carry less per second, the more so under -race).
+var carriers = []struct {
+	name string
+	udp  bool
+	size int
+}{{"mem", false, 64 << 20}, {"udp", true, 16 << 20}}
 
 // waitOr waits for ch to close, failing the test if done delivers an
 // error (or anything) first: the other side gave up.
@@ -198,14 +212,29 @@ func TestTransferSurvivesTheRelayOnItsPathClosing(t *testing.T) {
 }
 
 func TestTransferSurvivesALinkOnItsPathBeingCut(t *testing.T) {
-	fn := twoPaths(t, nil)
+	for _, carrier := range carriers {
+		t.Run(carrier.name, func(t *testing.T) {
+			fn := twoPathsOver(t, carrier.udp, nil)
+			var struck []int
+			_, last := transfer(t, fn, carrier.size, nil, func(c *foxtrot.Conn) {
+				struck = fn.Indices(c.Path())
+				fn.Cut(struck[0], struck[1]) // and it stays cut: no redial can bring it back
+			})
+			require.NotEqual(t, struck, last, "the connection moved")
+			require.False(t, crosses(last, struck[0], struck[1]), "the path %v avoids the cut link %v", last, struck[:2])
+		})
+	}
+}
+
+func TestTransferSurvivesTheRelayOnItsPathClosingOverUDP(t *testing.T) {
+	fn := twoPathsOver(t, true, nil)
 	var struck []int
-	_, last := transfer(t, fn, 64<<20, nil, func(c *foxtrot.Conn) {
+	_, last := transfer(t, fn, 16<<20, nil, func(c *foxtrot.Conn) {
 		struck = fn.Indices(c.Path())
-		fn.Cut(struck[0], struck[1]) // and it stays cut: no redial can bring it back
+		fn.CloseNode(struck[0])
 	})
 	require.NotEqual(t, struck, last, "the connection moved")
-	require.False(t, crosses(last, struck[0], struck[1]), "the path %v avoids the cut link %v", last, struck[:2])
+	require.NotContains(t, last, struck[0], "off the closed relay")
 }
 
 // A direct connection relies on its peer link's encryption (see
@@ -213,8 +242,14 @@ func TestTransferSurvivesALinkOnItsPathBeingCut(t *testing.T) {
 // another path, sealed again, and loses nothing.
 func TestADirectTransferSurvivesItsLinkBeingCut(t *testing.T) {
 	// A path is only given up for silence after a minute: the only
-	// failover is the one the cut causes, however loaded the machine.
-	fn := twoPaths(t, func(_ int, c *foxtrot.Config) { c.StallTimeout = time.Minute }, [2]int{alice, bob})
+	// failover is the one the cut causes, however loaded the machine. A
+	// cut direct link looks to bob as a dialler whose process exited
+	// (GoneTimeout): bob waits a minute too, since a failover on a loaded
+	// machine under -race can take longer than the default 3 s.
+	fn := twoPaths(t, func(_ int, c *foxtrot.Config) {
+		c.StallTimeout = time.Minute
+		c.GoneTimeout = time.Minute
+	}, [2]int{alice, bob})
 	// Until the direct link is cut it is alice's only one: the dial is
 	// answered over it, whichever answer would have come first.
 	fn.Cut(alice, 1)

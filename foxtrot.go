@@ -7,7 +7,7 @@
 //
 // An address is HASH160 of a compressed public key in Base58Check, like a
 // Bitcoin P2PKH address (see Addr). Nodes link to each other over ordinary
-// transports (TCP, or the in-process mem transport for tests), encrypted
+// transports (TCP, UDP, or the in-process mem transport for tests), encrypted
 // and authenticated hop by hop with Noise in the manner of Lightning's
 // BOLT 8 (package peer). To reach an address a node floods a signed
 // connect request through its peers; the node that listens on the key
@@ -71,7 +71,11 @@
 // /foxtrot/<66-hex key> is dialled with BOLT 8's Noise_XK, one ending in
 // /foxtrot/<address> with Noise_XX and the key checked against the
 // address before this node reveals its own. An optional network key makes
-// a node silent to anyone who does not hold it. Connections are encrypted
+// a node silent to anyone who does not hold it. Over UDP every datagram is
+// also keyed, by the network key or the responder's public key (so a UDP
+// peer is named by its 66-hex key unless there is a network key), and
+// reads as random bytes; one that does not authenticate or is a replay
+// gets no answer (packages transport/quic and transport/obfs). Connections are encrypted
 // end to end with AES-256-GCM under keys from ECDH of both ends' ephemeral
 // keys, bound to the target's key, which signs the exchange, so no relay
 // can swap it, and the dialler proves its own identity inside the

@@ -3,6 +3,7 @@ package foxtrot
 import (
 	"cmp"
 	"context"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,16 +16,19 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	ma "github.com/multiformats/go-multiaddr"
 
+	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/peer"
 	"github.com/foxtrotnet/foxtrot/route"
 	"github.com/foxtrotnet/foxtrot/session"
 	"github.com/foxtrotnet/foxtrot/transport"
 	"github.com/foxtrotnet/foxtrot/transport/mem"
+	"github.com/foxtrotnet/foxtrot/transport/obfs"
+	"github.com/foxtrotnet/foxtrot/transport/quic"
 	"github.com/foxtrotnet/foxtrot/transport/tcp"
 )
 
 // Config configures a Node. The zero value is a working node: a fresh
-// identity, no listeners, no peers, TCP and the process-wide mem
+// identity, no listeners, no peers, TCP, UDP and the process-wide mem
 // transport. Config is read once by NewNode; changing it afterwards has no
 // effect.
 type Config struct {
@@ -32,19 +36,36 @@ type Config struct {
 	// on for connections). Default: a fresh random key.
 	Identity *btcec.PrivateKey
 	// ListenAddrs are multiaddrs to accept peer links on, such as
-	// /ip4/127.0.0.1/tcp/0 or /mem/0. Default: none.
+	// /ip4/127.0.0.1/tcp/0, /ip4/0.0.0.0/udp/9000 or /mem/0. Default:
+	// none.
 	ListenAddrs []string
 	// Peers are multiaddrs of peers to link to at start and keep linked,
 	// redialling with backoff. A /foxtrot/<address or 66-hex key> suffix
 	// pins the peer's identity. Default: none.
+	//
+	// A UDP peer (/ip4/<ip>/udp/<port>/...) must be named by its 66-hex
+	// public key (/udp/<port>/foxtrot/<66-hex>) unless NetworkKey is set:
+	// every UDP datagram is keyed by the network key or by the responder's
+	// public key, and an address (a hash of the key) or no suffix gives
+	// neither. NewNode and Connect refuse such an address with
+	// ErrUDPNeedsKey. Node.ListenAddrs gives UDP addresses in the 66-hex
+	// form for that reason.
 	Peers []string
 	// NetworkKey, if set, is a pre-shared key: handshakes that do not prove
-	// it get no answer at all, so scanners cannot find the node.
+	// it get no answer at all, so scanners cannot find the node. It keys
+	// UDP datagrams too, and so must be 16 bytes at least. Default nil.
 	NetworkKey []byte
+	// PadPackets pads every UDP datagram of the default UDP transport to
+	// one of a few fixed sizes (256, 512, 1024, 1280 or 1452 bytes), so
+	// datagram sizes say less about what they carry; it costs bandwidth.
+	// It has no effect with Config.Transports set. Default false.
+	PadPackets bool
 	// Logger receives the node's events. Default: discard.
 	Logger *slog.Logger
-	// Transports carry peer links. Default: TCP and the process-wide mem
-	// transport (mem.Default).
+	// Transports carry peer links. Default: TCP, UDP (transport/quic,
+	// keyed by Identity and NetworkKey, padded with PadPackets; the node
+	// closes it) and the process-wide mem transport (mem.Default). A
+	// transport given here is the caller's to close.
 	Transports []transport.Transport
 	// HandshakeTimeout bounds a peer handshake. Default 10s.
 	HandshakeTimeout time.Duration
@@ -133,8 +154,17 @@ type Config struct {
 	// path's first link (its process exited without closing, most
 	// likely): then Read and Write fail with route.ErrPathBroken.
 	// Default 3s. A relay dying is not this: connections through it fail
-	// over within FailoverTimeout.
+	// over within FailoverTimeout. On a direct path (no relays) a link cut
+	// by the network looks the same as the dialler's exit, so such a
+	// connection survives the cut only if its dialler finds a new path
+	// within GoneTimeout (usually well under a second).
 	GoneTimeout time.Duration
+	// MinDirectedWait is the least a dial sent toward known next hops (a
+	// learned route or a stealth advert) waits for an answer before it
+	// floods; it waits 4 times the route's known setup latency if that is
+	// longer. Default 150ms; raise it where answers are slow (a loaded or
+	// distant network) to flood less.
+	MinDirectedWait time.Duration
 	// MaxCircuits and MaxCircuitsPerPeer bound the circuits this node
 	// relays at once, in all and through one peer; CircuitMemory and
 	// CircuitMemoryPerPeer bound the buffer memory active ones may pin,
@@ -181,7 +211,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"HandshakeTimeout": c.HandshakeTimeout, "PingInterval": c.PingInterval, "DialTimeout": c.DialTimeout,
 		"FailoverTimeout": c.FailoverTimeout, "StallTimeout": c.StallTimeout, "Linger": c.Linger,
-		"GoneTimeout": c.GoneTimeout,
+		"GoneTimeout": c.GoneTimeout, "MinDirectedWait": c.MinDirectedWait,
 	} {
 		if d < 0 {
 			bad = append(bad, name)
@@ -213,6 +243,9 @@ func (c *Config) validate() error {
 		slices.Sort(bad)
 		return fmt.Errorf("%w: negative Config.%s (zero means the default)", ErrBadConfig, strings.Join(bad, ", Config."))
 	}
+	if c.NetworkKey != nil && len(c.NetworkKey) < 16 {
+		return fmt.Errorf("%w: Config.NetworkKey of %d bytes (16 at least)", ErrBadConfig, len(c.NetworkKey))
+	}
 	if c.StreamWindow > math.MaxUint32 {
 		return fmt.Errorf("%w: Config.StreamWindow %d is over 4 GiB", ErrBadConfig, c.StreamWindow)
 	}
@@ -234,6 +267,9 @@ type Node struct {
 	closeOnce sync.Once
 	budget    *session.Budget // Config.MemoryBudget
 	dht       *dhtPart        // nil when Config.DHT.Off
+
+	udp        *quic.Transport // the default UDP transport (closed by Close), or nil
+	networkKey bool            // Config.NetworkKey is set
 }
 
 // NewNode starts a node: it listens on cfg.ListenAddrs and starts linking
@@ -252,9 +288,6 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if len(cfg.Transports) == 0 {
-		cfg.Transports = []transport.Transport{tcp.New(), mem.New()}
 	}
 	listen, err := parseMultiaddrs(cfg.ListenAddrs)
 	if err != nil {
@@ -276,6 +309,25 @@ func NewNode(cfg Config) (*Node, error) {
 		key:         cfg.Identity,
 		dialTimeout: cfg.DialTimeout,
 		budget:      session.NewBudget(int64(cmp.Or(cfg.MemoryBudget, 256<<20))),
+		networkKey:  len(cfg.NetworkKey) > 0,
+	}
+	if len(cfg.Transports) == 0 {
+		n.udp, err = quic.New(quic.Config{
+			NetworkKey: cfg.NetworkKey,
+			Identity:   cfg.Identity,
+			PadPackets: cfg.PadPackets,
+			Logger:     cfg.Logger,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("foxtrot: UDP transport: %w", err)
+		}
+		cfg.Transports = []transport.Transport{tcp.New(), n.udp, mem.New()}
+	}
+	for _, p := range append(slices.Clip(peers), bootstrap...) {
+		if err := n.checkUDPKey(p); err != nil {
+			n.closeUDP()
+			return nil, err
+		}
 	}
 	if n.dialTimeout == 0 {
 		n.dialTimeout = 10 * time.Second
@@ -297,6 +349,7 @@ func NewNode(cfg Config) (*Node, error) {
 		Linger:          cfg.Linger,
 		AcceptBacklog:   cfg.AcceptBacklog,
 		GoneTimeout:     cfg.GoneTimeout,
+		MinDirectedWait: cfg.MinDirectedWait,
 
 		StreamWindow:         cfg.StreamWindow,
 		MaxCircuits:          cfg.MaxCircuits,
@@ -308,6 +361,7 @@ func NewNode(cfg Config) (*Node, error) {
 		Budget:               n.budget,
 	})
 	if err != nil {
+		n.closeUDP()
 		return nil, err
 	}
 	n.peers, err = peer.NewSet(peer.Config{
@@ -330,6 +384,7 @@ func NewNode(cfg Config) (*Node, error) {
 	})
 	if err != nil {
 		n.router.Close()
+		n.closeUDP()
 		return nil, err
 	}
 	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol()} {
@@ -375,14 +430,49 @@ func parseMultiaddrs(ss []string) ([]ma.Multiaddr, error) {
 func (n *Node) Identity() Addr { return n.id }
 
 // ListenAddrs returns the full multiaddrs peers can link to, ports
-// resolved, each ending in /foxtrot/<identity address>.
+// resolved, each ending in /foxtrot/<identity address>, except UDP ones,
+// which end in /foxtrot/<66-hex public key>: a dialler without the
+// network key needs the key to key its datagrams (see Config.Peers).
 func (n *Node) ListenAddrs() []string {
 	addrs := n.peers.ListenAddrs()
 	out := make([]string, len(addrs))
 	for i, a := range addrs {
+		if base, _ := transport.SplitIdentity(a); isUDP(base) {
+			if full, err := transport.WithIdentity(base, hex.EncodeToString(n.key.PubKey().SerializeCompressed())); err == nil {
+				a = full
+			}
+		}
 		out[i] = a.String()
 	}
 	return out
+}
+
+// isUDP reports whether a is an IP address followed by /udp/<port>.
+func isUDP(a ma.Multiaddr) bool {
+	return len(a) >= 2 && (a[0].Code() == ma.P_IP4 || a[0].Code() == ma.P_IP6) && a[1].Code() == ma.P_UDP
+}
+
+// checkUDPKey refuses a peer address the default UDP transport could not
+// key a datagram to: no network key and no public key in the address.
+func (n *Node) checkUDPKey(a ma.Multiaddr) error {
+	base, id := transport.SplitIdentity(a)
+	if n.udp == nil || n.networkKey || !n.udp.Match(base) {
+		return nil
+	}
+	if id != "" {
+		if _, pub, err := addr.ParseNodeID(id); err != nil || pub != nil {
+			return nil // a key, or a malformed id that the dial reports
+		}
+	}
+	return fmt.Errorf("%w: %s", ErrUDPNeedsKey, a)
+}
+
+// closeUDP closes the default UDP transport, if the node made one.
+func (n *Node) closeUDP() error {
+	if n.udp == nil {
+		return nil
+	}
+	return n.udp.Close()
 }
 
 // Connect links to the peer at multiaddr now (Config.Peers are linked
@@ -395,7 +485,14 @@ func (n *Node) Connect(ctx context.Context, multiaddr string) error {
 	if err != nil {
 		return fmt.Errorf("foxtrot: bad multiaddr %q: %w", multiaddr, err)
 	}
+	if err := n.checkUDPKey(a); err != nil {
+		return err
+	}
 	_, err = n.peers.Connect(ctx, a)
+	if errors.Is(err, obfs.ErrNoKey) && !errors.Is(err, ErrUDPNeedsKey) {
+		// A UDP transport of Config.Transports without the key.
+		err = fmt.Errorf("%w: %s: %w", ErrUDPNeedsKey, multiaddr, err)
+	}
 	return err
 }
 
@@ -474,12 +571,13 @@ func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
 		// The DHT's publishers and lookups first, then connections (they
-		// say goodbye over the links), then links.
+		// say goodbye over the links), then links. The UDP transport
+		// last: its sockets carry the links' goodbyes.
 		var derr error
 		if n.dht != nil {
 			derr = n.dht.close()
 		}
-		err = errors.Join(derr, n.router.Close(), n.peers.Close())
+		err = errors.Join(derr, n.router.Close(), n.peers.Close(), n.closeUDP())
 	})
 	return err
 }

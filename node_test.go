@@ -71,7 +71,7 @@ func TestNewNodeRejectsMalformedAddresses(t *testing.T) {
 	require.Error(t, err)
 	_, err = NewNode(Config{Peers: []string{"/ip4/1.2.3.4/tcp/1/foxtrot/notanaddress"}})
 	require.Error(t, err)
-	_, err = NewNode(Config{ListenAddrs: []string{"/ip4/1.2.3.4/udp/9"}})
+	_, err = NewNode(Config{ListenAddrs: []string{"/ip4/1.2.3.4/sctp/9"}}) // no transport serves SCTP
 	require.ErrorIs(t, err, transport.ErrNoTransport)
 }
 

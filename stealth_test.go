@@ -111,7 +111,10 @@ func TestStealthConnPassesNettest(t *testing.T) {
 
 func TestAnAdvertisedStealthListenerIsFoundWithoutAFlood(t *testing.T) {
 	sn := simnet.New(6, simnet.Line, simnet.Options{})
-	nodes := startNet(t, sn, func(i int, c *Config) { c.AdvertRadius = 6 })
+	// The directed request waits long enough for its answer even on a
+	// loaded machine under -race, so a flood after it would be the
+	// advert's fault, not the scheduler's.
+	nodes := startNet(t, sn, func(i int, c *Config) { c.AdvertRadius = 6; c.MinDirectedWait = 10 * time.Second })
 	keys := newStealthKeys(t)
 	l, err := nodes[5].ListenStealthWith(keys, StealthOptions{Advertise: true})
 	require.NoError(t, err)

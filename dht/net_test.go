@@ -32,6 +32,12 @@ type simNode struct {
 // simnet's mem transport, runs a DHT on each and bootstraps them all.
 func buildNet(t testing.TB, n, degree int, seed int64, cfg Config) []*simNode {
 	sn := simnet.New(n, simnet.Random(degree), simnet.Options{Seed: seed})
+	if cfg.RPCTimeout == 0 {
+		// Generous: on a loaded machine under -race an RPC over a fresh
+		// link can take seconds, and a timed-out RPC leaves a table short
+		// of the contacts a test expects; lookups end on answers anyway.
+		cfg.RPCTimeout = 20 * time.Second
+	}
 	nodes := make([]*simNode, n)
 	for i := range n {
 		set, err := peer.NewSet(peer.Config{Identity: sn.Keys[i], Transports: transport.Set(sn.Transports())})

@@ -1,5 +1,6 @@
 // Package foxtrottest builds foxtrot networks for tests: n nodes in one
-// process over an isolated in-memory transport, linked in a topology
+// process over an isolated in-memory transport (or loopback UDP, with
+// Options.UDP), linked in a topology
 // (line, ring, grid, random, scale-free, or a list of links) and ready
 // before New returns, with helpers to listen, dial, cut a link, close or
 // restart a node, and check that a test leaks no goroutines.
@@ -20,11 +21,13 @@ package foxtrottest
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -34,6 +37,7 @@ import (
 	"github.com/foxtrotnet/foxtrot"
 	"github.com/foxtrotnet/foxtrot/internal/simnet"
 	"github.com/foxtrotnet/foxtrot/transport"
+	"github.com/foxtrotnet/foxtrot/transport/quic"
 )
 
 // Topology names a way to link n nodes.
@@ -84,6 +88,12 @@ type Options struct {
 	// expect. With DHT, WaitLinked checks that every node is linked to
 	// its neighbours, and allows further links.
 	DHT bool
+	// UDP links the nodes over loopback UDP (transport/quic, keyed by
+	// each node's identity and its Config.NetworkKey, padded with its
+	// Config.PadPackets) instead of the in-memory network; Latency does
+	// not apply then. Each node listens on 127.0.0.1 at a port picked at
+	// its first start and kept across restarts. Default false.
+	UDP bool
 }
 
 // Net is a running network of foxtrot nodes.
@@ -103,6 +113,10 @@ type Net struct {
 	mu     sync.Mutex
 	cut    map[[2]int]bool
 	closed map[int]bool
+	// With Options.UDP: each node's listen address once known (port
+	// resolved, no /foxtrot suffix) and its running transport.
+	udpListen []string          // guarded by mu
+	udp       []*quic.Transport // guarded by mu
 }
 
 // New starts n nodes linked in topology and returns once every node sees
@@ -118,6 +132,9 @@ func New(t testing.TB, n int, topology Topology, o Options) *Net {
 		opts:   o,
 		cut:    make(map[[2]int]bool),
 		closed: make(map[int]bool),
+
+		udpListen: make([]string, n),
+		udp:       make([]*quic.Transport, n),
 	}
 	for _, k := range fn.Sim.Keys {
 		fn.ids = append(fn.ids, foxtrot.AddrFromPubKey(k.PubKey()))
@@ -133,15 +150,26 @@ func New(t testing.TB, n int, topology Topology, o Options) *Net {
 }
 
 // Config returns node i's Config: its simnet key, listen address, peers
-// and transport, then Options.Config's changes.
+// and transport, then Options.Config's changes. With Options.UDP it has no
+// Transports (the node starts with one of its own over UDP) and, before
+// node i first started, listens on port 0.
 func (fn *Net) Config(i int) foxtrot.Config {
 	c := foxtrot.Config{
 		Identity:    fn.Sim.Keys[i],
-		ListenAddrs: []string{fn.Sim.Listen(i)},
+		ListenAddrs: []string{fn.listen(i)},
 		Peers:       fn.Sim.Peers(i),
 		Transports:  []transport.Transport{&cuttable{Transport: fn.Sim.Mem.Transport(), net: fn, self: i}},
 	}
 	c.DHT.Off = !fn.opts.DHT
+	if fn.opts.UDP {
+		c.Transports = nil
+		c.Peers = nil
+		for _, j := range fn.Sim.Neighbours(i) {
+			if j < i { // as simnet.Peers: the higher-numbered end dials
+				c.Peers = append(c.Peers, fn.Addr(j))
+			}
+		}
+	}
 	if fn.logger != nil {
 		fn.logger(i, &c)
 	}
@@ -153,10 +181,63 @@ func (fn *Net) Config(i int) foxtrot.Config {
 
 func (fn *Net) start(i int) *foxtrot.Node {
 	fn.t.Helper()
-	node, err := foxtrot.NewNode(fn.Config(i))
+	c := fn.Config(i)
+	var q *quic.Transport
+	if fn.opts.UDP && c.Transports == nil {
+		var err error
+		q, err = quic.New(quic.Config{Identity: c.Identity, NetworkKey: c.NetworkKey, PadPackets: c.PadPackets, Logger: c.Logger})
+		require.NoError(fn.t, err, "node %d's UDP transport", i)
+		c.Transports = []transport.Transport{&cuttablePeer{cuttable{Transport: q, net: fn, self: i}, q}}
+	}
+	node, err := foxtrot.NewNode(c)
+	if err != nil && q != nil {
+		q.Close()
+	}
 	require.NoError(fn.t, err, "starting node %d", i)
-	fn.t.Cleanup(func() { node.Close() })
+	fn.t.Cleanup(func() {
+		node.Close()
+		if q != nil {
+			q.Close()
+		}
+	})
+	if q != nil {
+		var listen string
+		for _, a := range node.ListenAddrs() {
+			if base, _, ok := strings.Cut(a, "/foxtrot/"); ok && strings.Contains(base, "/udp/") {
+				listen = base
+			}
+		}
+		require.NotEmpty(fn.t, listen, "node %d's UDP listen address", i)
+		fn.mu.Lock()
+		fn.udp[i] = q
+		fn.udpListen[i] = listen
+		fn.mu.Unlock()
+	}
 	return node
+}
+
+// listen returns node i's listen address: its simnet one, or with
+// Options.UDP its loopback UDP one (port 0 before its first start).
+func (fn *Net) listen(i int) string {
+	if !fn.opts.UDP {
+		return fn.Sim.Listen(i)
+	}
+	fn.mu.Lock()
+	defer fn.mu.Unlock()
+	if fn.udpListen[i] == "" {
+		return "/ip4/127.0.0.1/udp/0"
+	}
+	return fn.udpListen[i]
+}
+
+// Addr returns node i's full peer address: its simnet one, or with
+// Options.UDP its UDP address with its 66-hex public key (which keys the
+// datagrams of a node without a network key).
+func (fn *Net) Addr(i int) string {
+	if !fn.opts.UDP {
+		return fn.Sim.Addr(i)
+	}
+	return fn.listen(i) + "/foxtrot/" + hex.EncodeToString(fn.Sim.Keys[i].PubKey().SerializeCompressed())
 }
 
 // Identity returns node i's identity address (it survives restarts).
@@ -267,7 +348,7 @@ func (fn *Net) Heal(a, b int) {
 	defer cancel()
 	// An error here is a redial that linked them first, or a real failure
 	// that WaitLinked reports.
-	_ = fn.Node(a).Connect(ctx, fn.Sim.Addr(b))
+	_ = fn.Node(a).Connect(ctx, fn.Addr(b))
 	fn.WaitLinked()
 }
 
@@ -279,6 +360,13 @@ func (fn *Net) CloseNode(i int) {
 	fn.closed[i] = true
 	fn.mu.Unlock()
 	require.NoError(fn.t, fn.Node(i).Close())
+	fn.mu.Lock()
+	q := fn.udp[i]
+	fn.udp[i] = nil
+	fn.mu.Unlock()
+	if q != nil {
+		q.Close() // its socket, so that a restart can listen on the port
+	}
 	fn.WaitLinked()
 }
 
@@ -334,7 +422,7 @@ func (fn *Net) isCut(a, b int) bool {
 // -1.
 func (fn *Net) byListenAddr(s string) int {
 	for i := range fn.Sim.Keys {
-		if fn.Sim.Listen(i) == s {
+		if fn.listen(i) == s {
 			return i
 		}
 	}

@@ -35,7 +35,11 @@ func TestAdvertsTravelTheRadiusAndDirectRequests(t *testing.T) {
 	// A line of 10: the listener at 9 advertises; the radius is 4 links.
 	sn := simnet.New(10, simnet.Line, simnet.Options{})
 	var seen [10]*capture
-	nodes := startAdvertNodes(t, sn, nil, func(i int, r *Router) peer.Handler {
+	// A directed request waits 10 s before it floods: on a loaded machine
+	// under -race its answer can take longer than the default 150 ms, and
+	// a flood must mean the adverts failed, not the scheduler.
+	slow := func(_ int, c *Config) { c.MinDirectedWait = 10 * time.Second }
+	nodes := startAdvertNodes(t, sn, slow, func(i int, r *Router) peer.Handler {
 		seen[i] = &capture{Router: r}
 		return seen[i]
 	})

@@ -107,3 +107,28 @@ func StartConfig(t testing.TB, miningAddr string, extra ...string) (*rpcchain.Ch
 	}
 	return c, cfg
 }
+
+// MineEvery mines a block every interval until the returned stop is
+// called (or ctx ends), so fundings waiting for a confirmation get one.
+// stop waits for the miner to return; it is idempotent.
+func MineEvery(ctx context.Context, chain *rpcchain.Chain, interval time.Duration) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				chain.Mine(ctx, 1)
+			}
+		}
+	}()
+	return func() {
+		cancel()
+		<-done
+	}
+}

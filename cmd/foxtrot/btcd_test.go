@@ -101,19 +101,8 @@ wallet_key = "wallet.key"
 	require.Contains(t, logs.String(), "wallet="+waddr.EncodeAddress(), "the wallet's address is logged at start")
 	require.Contains(t, logs.String(), "cannot pay", "the relay says it has no wallet")
 
-	mining := make(chan struct{})
-	mined := make(chan struct{})
-	go func() {
-		defer close(mined)
-		for {
-			select {
-			case <-mining:
-				return
-			case <-time.After(100 * time.Millisecond):
-				chain.Mine(ctx, 1)
-			}
-		}
-	}()
+	stopMining := btcdtest.MineEvery(ctx, chain, 100*time.Millisecond)
+	defer stopMining()
 	echo := func(n int) {
 		c := foxtrottest.Dial(t, client.node, l.Addr())
 		defer c.Close()
@@ -132,8 +121,7 @@ wallet_key = "wallet.key"
 	}
 	require.Eventually(t, func() bool { return acct(client, relay.node.Identity()).Ready }, 60*time.Second, 20*time.Millisecond,
 		"the client's channel to the relay is funded from the wallet and confirmed")
-	close(mining)
-	<-mined
+	stopMining()
 	echo(4 << 20)
 	// Paid up: what is left owing is under a chunk (no more requests),
 	// and both sides agree on what was paid.

@@ -1,6 +1,7 @@
 package quic
 
 import (
+	"context"
 	"errors"
 	"io"
 	"net"
@@ -119,11 +120,14 @@ func (c *Conn) Close() error {
 }
 
 // linger drains the stream until the peer's FIN (or reset, or the
-// connection's end) or Config.Linger, then closes the connection.
+// connection's end), Config.Linger or the Transport's Close, then closes
+// the connection.
 func (c *Conn) linger() {
 	c.rmu.Lock() // no Read is left in the stream
 	c.st.SetReadDeadline(time.Now().Add(c.t.cfg.Linger))
+	stop := context.AfterFunc(c.t.ctx, func() { c.st.SetReadDeadline(time.Now()) })
 	io.Copy(io.Discard, c.st)
+	stop()
 	c.rmu.Unlock()
 	c.qc.CloseWithError(0, "")
 	c.t.release(c.s)

@@ -372,3 +372,23 @@ func TestSocketOutlivesItsListenerUntilClose(t *testing.T) {
 	pc.Close()
 	d.Close()
 }
+
+// A conn closed just before its Transport still reaches its peer: the
+// Transport closes lingering connections before their sockets, so the
+// peer hears of it at once rather than at its idle timeout (30 s).
+func TestClosingATransportRightAfterItsConnTellsThePeer(t *testing.T) {
+	for i := 0; i < 10; i++ {
+		a := newTransport(t, quic.Config{})
+		b, err := quic.New(quic.Config{NetworkKey: netKey})
+		require.NoError(t, err)
+		d, acc, l := pipe(t, a, b, "/ip4/127.0.0.1/udp/0")
+		require.NoError(t, d.Close())
+		require.NoError(t, b.Close())
+		require.NoError(t, acc.SetReadDeadline(time.Now().Add(5*time.Second)))
+		_, err = acc.Read(make([]byte, 1))
+		require.Error(t, err)
+		require.False(t, errors.Is(err, os.ErrDeadlineExceeded), "round %d: the peer heard nothing: %v", i, err)
+		acc.Close()
+		l.Close()
+	}
+}

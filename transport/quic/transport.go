@@ -63,7 +63,8 @@
 // it sends the FIN at once and returns, and the connection is closed in
 // the background when the peer's FIN (or close) arrives, or after
 // Config.Linger. Those background closers belong to the Transport; its
-// Close ends them.
+// Close ends them, each closing its connection (so the peer hears of it)
+// before the sockets close.
 //
 // # Congestion control
 //
@@ -440,19 +441,26 @@ func (t *Transport) Close() error {
 		return nil
 	}
 	t.closed = true
-	t.cancel()
-	for s := range t.sockets {
-		t.closeSocketLocked(s)
-	}
 	var ls []*Listener
 	for l := range t.listeners {
 		ls = append(ls, l)
 	}
 	t.mu.Unlock()
+	// Lingering closers stop waiting for their peers' FIN and close their
+	// connections, which tells the peers (a CONNECTION_CLOSE), while the
+	// sockets are still open: closing a socket first would end its
+	// connections without a word, and a peer would learn of it only when
+	// its idle timeout struck.
+	t.cancel()
+	t.wg.Wait()
+	t.mu.Lock()
+	for s := range t.sockets {
+		t.closeSocketLocked(s)
+	}
+	t.mu.Unlock()
 	for _, l := range ls {
 		l.Close()
 	}
-	t.wg.Wait()
 	return nil
 }
 
