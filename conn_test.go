@@ -74,9 +74,6 @@ func netConfig(sn *simnet.Net, i int, mods ...func(i int, c *Config)) Config {
 		ListenAddrs: []string{sn.Listen(i)},
 		Peers:       sn.Peers(i),
 		Transports:  sn.Transports(),
-		// The DHT links to the nodes its lookups find, which would change
-		// the topology these tests are about (dht_test.go turns it on).
-		DHT: DHTConfig{Off: true},
 	}
 	for _, m := range mods {
 		m(i, &c)

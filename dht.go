@@ -16,13 +16,15 @@ import (
 // DHTConfig configures the node's part of the DHT (package dht): its
 // listeners publish blinded listener records, and a dial with no learned
 // route looks the target's record up and links to the node it names
-// before it sends its request, instead of flooding. The zero value runs
-// the DHT with the defaults below.
+// before it sends its request, instead of flooding. The zero value leaves
+// the DHT off; with On it runs with the defaults below.
 type DHTConfig struct {
-	// Off turns the DHT off: the node neither answers DHT requests nor
-	// publishes nor looks up, and dials flood as before. Default false:
-	// the DHT runs.
-	Off bool
+	// On runs the DHT. Default false: the node neither answers DHT
+	// requests nor publishes nor looks up, and dials flood (or follow
+	// learned routes) as before. Off by default until it is proven at
+	// scale: a DHT node links to the nodes its lookups find, which
+	// changes a network's topology (DESIGN.md, "DHT and discovery").
+	On bool
 	// LookupTimeout bounds the lookup a dial makes before it floods.
 	// Default: a quarter of the time left to the dial (Config.DialTimeout
 	// or its context's deadline).
@@ -74,9 +76,9 @@ type foundEntry struct {
 }
 
 // newDHT makes the node's DHT and registers its protocol with the peer
-// set (before any link comes up). It returns nil when cfg.Off.
+// set (before any link comes up). It returns nil unless cfg.DHT.On.
 func newDHT(cfg Config, set *peer.Set, key *btcec.PrivateKey) (*dhtPart, error) {
-	if cfg.DHT.Off {
+	if !cfg.DHT.On {
 		return nil, nil
 	}
 	dn, err := dht.NewNode(dht.Config{Set: set, Key: key.PubKey(), Maintain: cfg.DHT.Maintain,

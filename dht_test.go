@@ -49,7 +49,7 @@ func newDHTNet(t *testing.T, on bool, opts foxtrot.ListenOptions) *dhtNet {
 		ListenAddrs: []string{"/mem/1000"},
 		Bootstrap:   []string{fn.Sim.Addr(0)},
 		Transports:  fn.Sim.Transports(),
-		DHT:         foxtrot.DHTConfig{Off: !on},
+		DHT:         foxtrot.DHTConfig{On: on},
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { n.Close() })

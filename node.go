@@ -266,7 +266,7 @@ type Node struct {
 
 	closeOnce sync.Once
 	budget    *session.Budget // Config.MemoryBudget
-	dht       *dhtPart        // nil when Config.DHT.Off
+	dht       *dhtPart        // nil unless Config.DHT.On
 
 	udp        *quic.Transport // the default UDP transport (closed by Close), or nil
 	networkKey bool            // Config.NetworkKey is set

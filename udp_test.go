@@ -154,18 +154,15 @@ func TestNewNodeRefusesAShortNetworkKey(t *testing.T) {
 // listener.
 func TestAConnOverUDPAndTCPLinksPassesNettest(t *testing.T) {
 	verifyNoLeaks(t)
-	// Without the DHT: its lookup would link the dialler straight to the
-	// listener's node, and the path would not mix link kinds.
-	off := DHTConfig{Off: true}
-	listener := newTestNode(t, Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}, DHT: off})
+	listener := newTestNode(t, Config{ListenAddrs: []string{"/ip4/127.0.0.1/tcp/0"}})
 	var tcpAddr string
 	for _, a := range listener.ListenAddrs() {
 		if strings.Contains(a, "/tcp/") {
 			tcpAddr = a
 		}
 	}
-	relay := newTestNode(t, Config{ListenAddrs: []string{"/ip4/127.0.0.1/udp/0"}, Peers: []string{tcpAddr}, DHT: off})
-	dialler := newTestNode(t, Config{Peers: []string{udpAddr(t, relay)}, DHT: off})
+	relay := newTestNode(t, Config{ListenAddrs: []string{"/ip4/127.0.0.1/udp/0"}, Peers: []string{tcpAddr}})
+	dialler := newTestNode(t, Config{Peers: []string{udpAddr(t, relay)}})
 	require.Eventually(t, func() bool {
 		return len(dialler.Peers()) == 1 && len(relay.Peers()) == 2 && len(listener.Peers()) == 1
 	}, 10*time.Second, time.Millisecond, "linked in a line")

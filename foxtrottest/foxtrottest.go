@@ -160,7 +160,7 @@ func (fn *Net) Config(i int) foxtrot.Config {
 		Peers:       fn.Sim.Peers(i),
 		Transports:  []transport.Transport{&cuttable{Transport: fn.Sim.Mem.Transport(), net: fn, self: i}},
 	}
-	c.DHT.Off = !fn.opts.DHT
+	c.DHT.On = fn.opts.DHT
 	if fn.opts.UDP {
 		c.Transports = nil
 		c.Peers = nil

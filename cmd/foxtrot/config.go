@@ -35,10 +35,10 @@ type fileConfig struct {
 	EncryptDirect  bool     `toml:"encrypt_direct"`
 	HopLimit       uint8    `toml:"hop_limit"`
 	// Bootstrap are nodes to join the network through
-	// (foxtrot.Config.Bootstrap); NoDHT turns the node's DHT off
-	// (foxtrot.Config.DHT.Off; default on).
+	// (foxtrot.Config.Bootstrap); DHT runs the node's DHT
+	// (foxtrot.Config.DHT.On; default off).
 	Bootstrap []string `toml:"bootstrap"`
-	NoDHT     bool     `toml:"no_dht"`
+	DHT       bool     `toml:"dht"`
 	// Relaying and timing: zero means the library's default (foxtrot.Config).
 	RequestRate      float64   `toml:"request_rate"`
 	RequestBurst     int       `toml:"request_burst"`

@@ -198,7 +198,6 @@ key = "relay.key"
 listen = ["/ip4/127.0.0.1/tcp/0"]
 admin = "relay.sock"
 log_level = "debug"
-no_dht = true
 `)
 	relay := startNode(t, bin, "relay", cfg("relay"))
 	rs := status(t, bin, sock("relay"), func(s statusJSON) bool { return len(s.ListenAddrs) == 1 })
@@ -212,7 +211,6 @@ peers = [%q]
 admin = "exit.sock"
 exit_allow = %s
 log_level = "debug"
-no_dht = true
 [[service]]
 key = "web.key"
 forward = %q
@@ -233,7 +231,6 @@ socks = "127.0.0.1:0"
 metrics = "127.0.0.1:0"
 exit = %q
 log_level = "debug"
-no_dht = true
 `, relayAddr, es.Address))
 	client := startNode(t, bin, "client", cfg("client"))
 	cs := status(t, bin, sock("client"), func(s statusJSON) bool { return len(s.Peers) == 1 })
