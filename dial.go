@@ -17,15 +17,28 @@ import (
 
 // Listen starts accepting connections to key's address. One node may
 // listen on many keys, each once. The key is separate from the node's
-// identity: a listener can move between nodes with its key.
+// identity: a listener can move between nodes with its key. While the
+// DHT runs (Config.DHT), the node publishes a blinded listener record
+// naming itself for the key, so diallers find it without flooding (see
+// ListenWith to opt out); closing the listener stops republishing it.
 func (n *Node) Listen(key *btcec.PrivateKey) (net.Listener, error) {
+	return n.ListenWith(key, ListenOptions{})
+}
+
+// ListenWith is Listen with options: ListenOptions.Unpublished keeps the
+// listener out of the DHT.
+func (n *Node) ListenWith(key *btcec.PrivateKey, opts ListenOptions) (net.Listener, error) {
 	a := AddrFromPubKey(key.PubKey())
 	l, err := n.router.Listen(key)
 	if err != nil {
 		return nil, &net.OpError{Op: "listen", Net: "foxtrot", Addr: a, Err: err}
 	}
 	n.log.Info("listening", "addr", a.String())
-	return &Listener{l: l, addr: a}, nil
+	lst := &Listener{l: l, addr: a}
+	if n.dht != nil && !opts.Unpublished {
+		lst.unpublish = n.dht.publish(key, func(msg string, args ...any) { n.log.Debug(msg, append(args, "addr", a.String())...) })
+	}
+	return lst, nil
 }
 
 // Dial connects to a foxtrot address (see DialContext).
@@ -70,6 +83,7 @@ func (n *Node) DialContext(ctx context.Context, network, address string) (net.Co
 		if sa.Scan != nil {
 			return n.dialStealth(ctx, sa)
 		}
+		n.learnRoute(ctx, a)
 		return n.router.Dial(ctx, nil, a.Hash160())
 	})
 	if err != nil {

@@ -14,8 +14,9 @@ import (
 // Node.Stats), so servers such as net/http's keep serving. After Close,
 // Accept's error wraps net.ErrClosed.
 type Listener struct {
-	l    *route.Listener
-	addr Addr
+	l         *route.Listener
+	addr      Addr
+	unpublish func() // stops publishing its DHT record; nil if unpublished
 }
 
 var _ net.Listener = (*Listener)(nil)
@@ -31,7 +32,12 @@ func (l *Listener) Accept() (net.Conn, error) {
 
 // Close stops listening. Accept returns at once with an error wrapping
 // net.ErrClosed; connections already accepted stay open. Idempotent.
-func (l *Listener) Close() error { return l.l.Close() }
+func (l *Listener) Close() error {
+	if l.unpublish != nil {
+		l.unpublish()
+	}
+	return l.l.Close()
+}
 
 // Addr returns the listened key's foxtrot address.
 func (l *Listener) Addr() net.Addr { return l.addr }

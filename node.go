@@ -192,6 +192,16 @@ type Config struct {
 	// connections hold none of it. Default 256 MiB: sixteen connections
 	// at full window both ways, a small part of a server's memory.
 	MemoryBudget int
+
+	// Bootstrap are multiaddrs of nodes to join the network through:
+	// linked at start and kept like Peers, then the DHT looks up the
+	// node's own ID through them, linking to the nodes it learns. A node
+	// started with only Bootstrap reaches listeners anywhere the DHT
+	// reaches. Default: none.
+	Bootstrap []string
+	// DHT configures the node's part of the DHT (listener records
+	// published by Listen, looked up by Dial). Default: on.
+	DHT DHTConfig
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -256,6 +266,7 @@ type Node struct {
 
 	closeOnce sync.Once
 	budget    *session.Budget // Config.MemoryBudget
+	dht       *dhtPart        // nil unless Config.DHT.On
 
 	udp        *quic.Transport // the default UDP transport (closed by Close), or nil
 	networkKey bool            // Config.NetworkKey is set
@@ -286,6 +297,13 @@ func NewNode(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	bootstrap, err := parseMultiaddrs(cfg.Bootstrap)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.DHT.LookupTimeout < 0 || cfg.DHT.Maintain < 0 || cfg.DHT.RPCTimeout < 0 {
+		return nil, fmt.Errorf("%w: negative Config.DHT duration (zero means the default)", ErrBadConfig)
+	}
 	n := &Node{
 		id:          AddrFromPubKey(cfg.Identity.PubKey()),
 		key:         cfg.Identity,
@@ -305,7 +323,7 @@ func NewNode(cfg Config) (*Node, error) {
 		}
 		cfg.Transports = []transport.Transport{tcp.New(), n.udp, mem.New()}
 	}
-	for _, p := range peers {
+	for _, p := range append(slices.Clip(peers), bootstrap...) {
 		if err := n.checkUDPKey(p); err != nil {
 			n.closeUDP()
 			return nil, err
@@ -375,6 +393,10 @@ func NewNode(cfg Config) (*Node, error) {
 			return nil, err
 		}
 	}
+	if n.dht, err = newDHT(cfg, n.peers, cfg.Identity); err != nil {
+		n.Close()
+		return nil, err
+	}
 	for _, a := range listen {
 		full, err := n.peers.Listen(a)
 		if err != nil {
@@ -383,8 +405,11 @@ func NewNode(cfg Config) (*Node, error) {
 		}
 		n.log.Info("listening for peers", "addr", full.String())
 	}
-	for _, p := range peers {
+	for _, p := range append(peers, bootstrap...) {
 		n.peers.Keep(p)
+	}
+	if n.dht != nil {
+		n.dht.start(len(peers)+len(bootstrap) > 0)
 	}
 	return n, nil
 }
@@ -545,9 +570,14 @@ func (n *Node) Peers() []Addr {
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
-		// Connections first (they say goodbye over the links), then links.
-		// The UDP transport last: its sockets carry the links' goodbyes.
-		err = errors.Join(n.router.Close(), n.peers.Close(), n.closeUDP())
+		// The DHT's publishers and lookups first, then connections (they
+		// say goodbye over the links), then links. The UDP transport
+		// last: its sockets carry the links' goodbyes.
+		var derr error
+		if n.dht != nil {
+			derr = n.dht.close()
+		}
+		err = errors.Join(derr, n.router.Close(), n.peers.Close(), n.closeUDP())
 	})
 	return err
 }

@@ -73,6 +73,11 @@ type Stats struct {
 	// sent (its own and passed on), received, dropped and held back by a
 	// link's byte budget, and the fingerprints it knows.
 	Adverts route.AdvertStats
+	// DHTQueries counts DHT requests this node answered, DHTLookups the
+	// lookups it ran (its own dials, publishing, bootstrap, refresh); DHT
+	// has the rest of the DHT's counters. All zero unless Config.DHT.On.
+	DHTQueries, DHTLookups int64
+	DHT                    DHTStats
 	// WindowCredit is how much of Config.MemoryBudget connections hold
 	// now for windows grown past RecvBuffer and SendBuffer, in bytes.
 	WindowCredit int64
@@ -120,6 +125,7 @@ func (n *Node) Stats() Stats {
 	s.ControlRefused = int64(pr.Control)
 	s.Adverts = n.router.AdvertStats()
 	s.WindowCredit = n.budget.Used()
+	n.dhtStats(&s)
 	obs := make(map[[20]byte]route.PeerObservation)
 	for _, o := range n.router.Observations() {
 		obs[o.Peer] = o

@@ -139,7 +139,13 @@ func decodeListenerInfo(p []byte) (*ListenerInfo, error) {
 		d.Fail("listener: %d nodes", n)
 	}
 	for i := 0; i < n && d.Err() == nil; i++ {
-		li.Nodes = append(li.Nodes, decodeContact(d))
+		c := decodeContact(d)
+		if d.Err() == nil {
+			if _, err := c.PubKey(); err != nil { // signed content: parse now
+				d.Fail("listener: node key")
+			}
+		}
+		li.Nodes = append(li.Nodes, c)
 	}
 	if d.Err() == nil && d.Len() != 0 {
 		d.Fail("listener: %d trailing bytes", d.Len())

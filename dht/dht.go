@@ -114,7 +114,8 @@ type DHT struct {
 	nextID  uint64
 	links   *list.List // *peer.Link the DHT made, least recently used first
 	linkEl  map[*peer.Link]*list.Element
-	checks  map[ID]bool // liveness checks in flight
+	checks  map[ID]bool         // liveness checks in flight
+	linking map[addr.NodeID]int // links linkTo is making, by peer
 	secret  [2][32]byte
 	rotated time.Time
 	closed  bool
@@ -145,6 +146,7 @@ func New(cfg Config) (*DHT, error) {
 		links:   list.New(),
 		linkEl:  make(map[*peer.Link]*list.Element),
 		checks:  make(map[ID]bool),
+		linking: make(map[addr.NodeID]int),
 		done:    make(chan struct{}),
 	}
 	d.table = NewTable(d.self)
@@ -250,11 +252,24 @@ func (d *DHT) goLocked(f func()) {
 }
 
 // linkUp counts a link coming up as hearing from its peer, if the table
-// knows it: liveness from what links observe, without an RPC.
+// knows it: liveness from what links observe, without an RPC. A peer the
+// table does not know, on a link this node dialled other than for an RPC
+// of its own, is pinged: the ping and its answer carry both contacts, so
+// neighbours enter each other's tables as their links come up (one ping
+// per link, from the end that dialled).
 func (d *DHT) linkUp(l *peer.Link) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.table.Seen(NodeID(l.RemoteKey()), d.cfg.Clock.Now())
+	id := NodeID(l.RemoteKey())
+	d.table.Seen(id, d.cfg.Clock.Now())
+	if _, known := d.table.Get(id); known || !l.Outbound() || d.linking[l.ID()] > 0 {
+		return
+	}
+	d.goLocked(func() {
+		ctx, cancel := d.context(context.Background())
+		defer cancel()
+		d.rpcOver(ctx, l, Contact{ID: id, Key: l.RemoteKey()}, &Request{Op: OpPing})
+	})
 }
 
 func (d *DHT) linkDown(l *peer.Link, _ error) {
@@ -322,7 +337,7 @@ func (d *DHT) rotateLocked(now time.Time) {
 
 // handleRequest serves a request on the link's reader: it never blocks.
 func (d *DHT) handleRequest(l *peer.Link, m *Request) {
-	if !m.From.Key.IsEqual(l.RemoteKey()) {
+	if !m.From.isKey(l.RemoteKey()) {
 		d.dropped.Add(1)
 		return // a contact that is not the link's own
 	}
@@ -389,7 +404,11 @@ func (d *DHT) handleResponse(l *peer.Link, m *Response) {
 // linkTo returns a link to c: an existing one, or one the DHT makes
 // (bounded by MaxLinks, least recently used closed first).
 func (d *DHT) linkTo(ctx context.Context, c Contact) (*peer.Link, error) {
-	id := addr.NodeIDFromPubKey(c.Key)
+	pub, err := c.PubKey()
+	if err != nil {
+		return nil, err
+	}
+	id := addr.NodeIDFromPubKey(pub)
 	if l := d.set.Link(id); l != nil {
 		d.mu.Lock()
 		if e := d.linkEl[l]; e != nil {
@@ -398,8 +417,8 @@ func (d *DHT) linkTo(ctx context.Context, c Contact) (*peer.Link, error) {
 		d.mu.Unlock()
 		return l, nil
 	}
-	hexKey := hex.EncodeToString(c.Key.SerializeCompressed())
-	var err error = fmt.Errorf("%w: contact has no address", ErrNotFound)
+	hexKey := hex.EncodeToString(pub.SerializeCompressed())
+	err = fmt.Errorf("%w: contact has no address", ErrNotFound)
 	for _, a := range c.Addrs {
 		base, _ := transport.SplitIdentity(a)
 		full, werr := transport.WithIdentity(base, hexKey)
@@ -408,7 +427,16 @@ func (d *DHT) linkTo(ctx context.Context, c Contact) (*peer.Link, error) {
 			continue
 		}
 		var l *peer.Link
-		if l, err = d.set.Connect(ctx, full); err != nil {
+		d.mu.Lock()
+		d.linking[id]++
+		d.mu.Unlock()
+		l, err = d.set.Connect(ctx, full)
+		d.mu.Lock()
+		if d.linking[id]--; d.linking[id] <= 0 {
+			delete(d.linking, id)
+		}
+		d.mu.Unlock()
+		if err != nil {
 			continue
 		}
 		var evict []*peer.Link
@@ -495,7 +523,7 @@ func (d *DHT) rpcOver(ctx context.Context, l *peer.Link, c Contact, req *Request
 		if m.Op != req.Op {
 			return nil, fmt.Errorf("%w: answer to %s is %s", ErrMalformed, req.Op, m.Op)
 		}
-		if !m.From.Key.IsEqual(l.RemoteKey()) {
+		if !m.From.isKey(l.RemoteKey()) {
 			d.dropped.Add(1)
 			return nil, fmt.Errorf("%w: answer from another key", ErrMalformed)
 		}
@@ -516,4 +544,12 @@ func (d *DHT) rpcOver(ctx context.Context, l *peer.Link, c Contact, req *Request
 	case <-d.done:
 		return nil, ErrClosed
 	}
+}
+
+// Link returns a link to c for a caller outside the DHT (the root's dial
+// linking to a listener's node): an existing one, or one made as lookups
+// make theirs, counted under MaxLinks and closed least recently used
+// first unless streams (circuits) came to use it.
+func (d *DHT) Link(ctx context.Context, c Contact) (*peer.Link, error) {
+	return d.linkTo(ctx, c)
 }

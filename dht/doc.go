@@ -11,9 +11,9 @@
 // linking on demand to contacts that are not neighbours. Node (node.go)
 // runs a DHT: bootstrap, bucket refresh, expiry and republishing.
 //
-// Not built yet: publishing listener records from the root package's
-// Listen and looking them up in Dial, Config.Bootstrap, peer exchange and
-// LAN discovery (the lead integrates these).
+// The root package runs a Node per foxtrot node: Listen publishes
+// listener records, Dial looks them up, Config.Bootstrap joins. Not built
+// yet: peer exchange and LAN discovery.
 //
 // Wire formats and derivations are in SPEC.md beside this file.
 package dht

@@ -98,6 +98,12 @@ func (d *DHT) lookup(ctx context.Context, target ID, op Op, accept func(*Record)
 				continue
 			}
 			s.queried = true
+			if _, err := s.c.PubKey(); err != nil { // parsed only when dialled
+				s.failed = true
+				st.Failed++
+				live--
+				continue
+			}
 			inflight++
 			st.Messages++
 			wg.Add(1)
@@ -219,7 +225,7 @@ func (d *DHT) Put(ctx context.Context, r *Record, cas *uint64) (int, LookupStats
 			case err != nil:
 				last = err
 			case resp.Refused:
-				last = fmt.Errorf("dht: put refused by %s", addr.NodeIDFromPubKey(c.c.Key))
+				last = fmt.Errorf("dht: put refused by %s", c.c.ID)
 			default:
 				stored++
 			}

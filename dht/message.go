@@ -2,9 +2,9 @@ package dht
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 
-	"github.com/btcsuite/btcd/btcec/v2"
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/foxtrotnet/foxtrot/internal/codec"
@@ -220,7 +220,7 @@ func decodeToken(d *codec.Reader) []byte {
 
 // appendContact appends key (33) | count (1) | each: length (2) | multiaddr.
 func appendContact(b []byte, c *Contact) []byte {
-	b = append(b, c.Key.SerializeCompressed()...)
+	b = append(b, c.keyBytes()...)
 	b = append(b, byte(len(c.Addrs)))
 	for _, a := range c.Addrs {
 		ab := a.Bytes()
@@ -230,18 +230,21 @@ func appendContact(b []byte, c *Contact) []byte {
 	return b
 }
 
+// decodeContact reads a contact without parsing its key (Contact.PubKey
+// does that when the contact is used): the prefix byte is checked, the ID
+// is the SHA-256 of the bytes.
 func decodeContact(d *codec.Reader) Contact {
 	var c Contact
 	kb := d.Take(keySize)
 	if d.Err() != nil {
 		return c
 	}
-	pub, err := btcec.ParsePubKey(kb)
-	if err != nil || kb[0] != 2 && kb[0] != 3 {
+	if kb[0] != 2 && kb[0] != 3 {
 		d.Fail("contact: key")
 		return c
 	}
-	c = NewContact(pub, nil)
+	copy(c.raw[:], kb)
+	c.ID = ID(sha256.Sum256(kb))
 	n := int(d.U8())
 	if n > MaxAddrs {
 		d.Fail("contact: %d addrs", n)

@@ -126,6 +126,19 @@ func (n *Node) Publish(ctx context.Context, r *Record) (int, error) {
 	return stored, nil
 }
 
+// Unpublish stops republishing the record of target and key (a listener
+// that closed). Storers keep what they hold until it expires.
+func (n *Node) Unpublish(target ID, key [32]byte) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if keys := n.published[target]; keys != nil {
+		delete(keys, key)
+		if len(keys) == 0 {
+			delete(n.published, target)
+		}
+	}
+}
+
 // Lookup returns the valid records stored under locator (a record's
 // Target).
 func (n *Node) Lookup(ctx context.Context, locator ID) ([]*Record, error) {

@@ -1,6 +1,8 @@
 package dht
 
 import (
+	"bytes"
+	"fmt"
 	"slices"
 	"time"
 
@@ -13,17 +15,60 @@ const K = 20
 
 // Contact is a node the table knows: its ID, identity key and the
 // multiaddrs it said it listens on.
+//
+// A contact decoded from the wire carries its key's 33 bytes and an ID
+// hashed from them, and Key is nil until the contact is used (PubKey):
+// parsing a point costs a square root, about 50 us, and a response holds
+// up to K contacts, most of which are never dialled.
 type Contact struct {
 	ID    ID
-	Key   *btcec.PublicKey
+	Key   *btcec.PublicKey // nil in a decoded contact until PubKey parses it
 	Addrs []ma.Multiaddr
 	// Seen is when it was last heard from.
 	Seen time.Time
+
+	raw [keySize]byte // the compressed key as decoded, when Key is nil
 }
 
 // NewContact returns the contact of identity key pub at addrs.
 func NewContact(pub *btcec.PublicKey, addrs []ma.Multiaddr) Contact {
 	return Contact{ID: NodeID(pub), Key: pub, Addrs: addrs}
+}
+
+// PubKey returns the contact's identity key, parsing the decoded bytes
+// (and keeping the result) if that has not been done yet. It fails with
+// ErrMalformed when the bytes are not a point on the curve.
+func (c *Contact) PubKey() (*btcec.PublicKey, error) {
+	if c.Key != nil {
+		return c.Key, nil
+	}
+	pub, err := btcec.ParsePubKey(c.raw[:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: contact key: %w", ErrMalformed, err)
+	}
+	c.Key = pub
+	return pub, nil
+}
+
+// keyBytes returns the compressed key without parsing it.
+func (c *Contact) keyBytes() []byte {
+	if c.Key != nil {
+		return c.Key.SerializeCompressed()
+	}
+	return c.raw[:]
+}
+
+// isKey reports whether the contact's key is pub, without parsing it; on
+// a match a decoded contact takes pub as its Key.
+func (c *Contact) isKey(pub *btcec.PublicKey) bool {
+	if c.Key != nil {
+		return c.Key.IsEqual(pub)
+	}
+	if !bytes.Equal(c.raw[:], pub.SerializeCompressed()) {
+		return false
+	}
+	c.Key = pub
+	return true
 }
 
 // bucket is a k-bucket: live contacts, least recently seen first, and a

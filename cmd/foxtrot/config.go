@@ -34,6 +34,11 @@ type fileConfig struct {
 	Linger         duration `toml:"linger"`
 	EncryptDirect  bool     `toml:"encrypt_direct"`
 	HopLimit       uint8    `toml:"hop_limit"`
+	// Bootstrap are nodes to join the network through
+	// (foxtrot.Config.Bootstrap); DHT runs the node's DHT
+	// (foxtrot.Config.DHT.On; default off).
+	Bootstrap []string `toml:"bootstrap"`
+	DHT       bool     `toml:"dht"`
 	// Relaying and timing: zero means the library's default (foxtrot.Config).
 	RequestRate      float64   `toml:"request_rate"`
 	RequestBurst     int       `toml:"request_burst"`
