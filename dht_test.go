@@ -33,18 +33,7 @@ func newDHTNet(t *testing.T, on bool, opts foxtrot.ListenOptions) *dhtNet {
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
 	dn.listenKey = l.Addr().(foxtrot.Addr)
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
+	go foxtrottest.ServeEcho(l)
 	n, err := foxtrot.NewNode(foxtrot.Config{
 		ListenAddrs: []string{"/mem/1000"},
 		Bootstrap:   []string{fn.Sim.Addr(0)},

@@ -445,19 +445,23 @@ func Echo(t testing.TB, n *foxtrot.Node) net.Listener {
 	l, err := n.Listen(key)
 	require.NoError(t, err)
 	t.Cleanup(func() { l.Close() })
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				io.Copy(c, c)
-			}()
-		}
-	}()
+	go ServeEcho(l)
 	return l
+}
+
+// ServeEcho accepts connections on l until it is closed and echoes each
+// back to its sender.
+func ServeEcho(l net.Listener) {
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			return
+		}
+		go func() {
+			defer c.Close()
+			io.Copy(c, c)
+		}()
+	}
 }
 
 // Dial dials addr from n, failing the test if that takes more than ten
