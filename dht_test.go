@@ -38,7 +38,11 @@ func newDHTNet(t *testing.T, on bool, opts foxtrot.ListenOptions) *dhtNet {
 		ListenAddrs: []string{"/mem/1000"},
 		Bootstrap:   []string{fn.Sim.Addr(0)},
 		Transports:  fn.Sim.Transports(),
-		DHT:         foxtrot.DHTConfig{On: on},
+		// Time enough for the lookup on a loaded machine under -race (by
+		// default it gets a quarter of the dial's 10 s, then floods): the
+		// test is about what the lookup finds, not how fast.
+		DialTimeout: time.Minute,
+		DHT:         foxtrot.DHTConfig{On: on, LookupTimeout: 30 * time.Second, RPCTimeout: 10 * time.Second},
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { n.Close() })
