@@ -140,32 +140,22 @@ func (c *Conn) LocalAddr() net.Addr { return c.qc.LocalAddr() }
 func (c *Conn) RemoteAddr() net.Addr { return c.qc.RemoteAddr() }
 
 // SetDeadline sets both deadlines.
-func (c *Conn) SetDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return c.opError("set", net.ErrClosed)
-	}
-	return c.st.SetDeadline(t)
-}
+func (c *Conn) SetDeadline(t time.Time) error { return c.setDeadline(c.st.SetDeadline, t) }
 
 // SetReadDeadline sets the read deadline; a past one wakes a blocked Read.
-func (c *Conn) SetReadDeadline(t time.Time) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.closed {
-		return c.opError("set", net.ErrClosed)
-	}
-	return c.st.SetReadDeadline(t)
-}
+func (c *Conn) SetReadDeadline(t time.Time) error { return c.setDeadline(c.st.SetReadDeadline, t) }
 
 // SetWriteDeadline sets the write deadline; a past one wakes a blocked
 // Write.
-func (c *Conn) SetWriteDeadline(t time.Time) error {
+func (c *Conn) SetWriteDeadline(t time.Time) error { return c.setDeadline(c.st.SetWriteDeadline, t) }
+
+// setDeadline sets a deadline of the stream with set, unless the conn is
+// closed.
+func (c *Conn) setDeadline(set func(time.Time) error, t time.Time) error {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
 		return c.opError("set", net.ErrClosed)
 	}
-	return c.st.SetWriteDeadline(t)
+	return set(t)
 }
