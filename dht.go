@@ -1,6 +1,7 @@
 package foxtrot
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"sync"
@@ -59,6 +60,7 @@ type dhtPart struct {
 	node   *dht.Node
 	peers  *peer.Set
 	cfg    DHTConfig
+	keeper *keeper       // nil when Config.TargetPeers < 0
 	ready  chan struct{} // closed once the first bootstrap ended
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -87,6 +89,9 @@ func newDHT(cfg Config, set *peer.Set, key *btcec.PrivateKey) (*dhtPart, error) 
 		return nil, err
 	}
 	p := &dhtPart{node: dn, peers: set, cfg: cfg.DHT, ready: make(chan struct{}), found: make(map[[20]byte]foundEntry)}
+	if target := cmp.Or(cfg.TargetPeers, defaultTargetPeers); target > 0 {
+		p.keeper = newKeeper(target, set, dn.DHT())
+	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p, nil
 }
@@ -105,6 +110,13 @@ func (p *dhtPart) start(expectLinks bool) {
 			}
 		}
 		p.node.Start(p.ctx) // a failed bootstrap is retried by maintenance
+		if p.keeper != nil {
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				p.keeper.run(p.ctx, &p.wg)
+			}()
+		}
 	}()
 }
 
@@ -291,6 +303,11 @@ type DHTStats struct {
 	DialsFound, DialsMissed int64
 	// Published counts listener records this node published.
 	Published int64
+	// Kept are the links the node made to reach Config.TargetPeers and
+	// keeps up now; PeerExchanges counts the lookups it ran to learn
+	// more nodes for them.
+	Kept          int
+	PeerExchanges int64
 }
 
 // dhtStats fills the DHT counters of s.
@@ -303,4 +320,7 @@ func (n *Node) dhtStats(s *Stats) {
 	s.DHTQueries, s.DHTLookups = st.Queries, st.Lookups
 	s.DHT = DHTStats{Sent: st.Sent, Timeouts: st.Timeouts, Contacts: st.Contacts, Records: st.Records, Links: st.Links,
 		DialsFound: p.dialsFound.Load(), DialsMissed: p.dialsMissed.Load(), Published: p.published.Load()}
+	if k := p.keeper; k != nil {
+		s.DHT.Kept, s.DHT.PeerExchanges = k.keptCount(), k.exchanges.Load()
+	}
 }

@@ -200,8 +200,17 @@ type Config struct {
 	// reaches. Default: none.
 	Bootstrap []string
 	// DHT configures the node's part of the DHT (listener records
-	// published by Listen, looked up by Dial). Default: on.
+	// published by Listen, looked up by Dial). Default: off (DHTConfig.On).
 	DHT DHTConfig
+	// TargetPeers is how many peer links the node keeps up while the DHT
+	// runs: with fewer (counting every link but the DHT's own on-demand
+	// ones), it links to nodes its DHT table knows, spread across the ID
+	// space, learns more from its peers when the table runs short, and
+	// replaces a kept link that goes down by another node. Peers and
+	// Bootstrap count toward it and are kept regardless. Default 8; a
+	// negative value keeps only Peers and Bootstrap. Without the DHT it
+	// has no effect.
+	TargetPeers int
 }
 
 // validate rejects settings out of range: zero means the default, a

@@ -36,9 +36,11 @@ type fileConfig struct {
 	HopLimit       uint8    `toml:"hop_limit"`
 	// Bootstrap are nodes to join the network through
 	// (foxtrot.Config.Bootstrap); DHT runs the node's DHT
-	// (foxtrot.Config.DHT.On; default off).
-	Bootstrap []string `toml:"bootstrap"`
-	DHT       bool     `toml:"dht"`
+	// (foxtrot.Config.DHT.On; default off); TargetPeers is
+	// foxtrot.Config.TargetPeers.
+	Bootstrap   []string `toml:"bootstrap"`
+	DHT         bool     `toml:"dht"`
+	TargetPeers int      `toml:"target_peers"`
 	// Relaying and timing: zero means the library's default (foxtrot.Config).
 	RequestRate      float64   `toml:"request_rate"`
 	RequestBurst     int       `toml:"request_burst"`
