@@ -1,5 +1,7 @@
 package foxtrot
 
+import "net"
+
 // KeptPeers returns the peers of the links n's keeper holds
 // (Config.TargetPeers), for tests.
 func KeptPeers(n *Node) []Addr {
@@ -8,3 +10,7 @@ func KeptPeers(n *Node) []Addr {
 	}
 	return n.dht.keeper.keptPeers()
 }
+
+// SetLANGroup makes c's LAN discovery use group instead of the default
+// multicast group, so tests do not meet other processes' beacons.
+func SetLANGroup(c *Config, group *net.UDPAddr) { c.lanGroup = group }

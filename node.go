@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -211,6 +212,16 @@ type Config struct {
 	// negative value keeps only Peers and Bootstrap. Without the DHT it
 	// has no effect.
 	TargetPeers int
+	// LANDiscovery finds nodes on the local network segment: the node
+	// sends a beacon (its identity key and IP listen addresses) to an
+	// IPv4 multicast group (239.255.70.84:7946) every 10 s and links to
+	// the nodes whose beacons it hears, at most 16 such links at a time.
+	// With NetworkKey the beacons are sealed under it: random bytes to
+	// others, and only the network's own are heard. Default false.
+	LANDiscovery bool
+
+	// lanGroup overrides LAN discovery's multicast group (tests).
+	lanGroup *net.UDPAddr
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -276,6 +287,7 @@ type Node struct {
 	closeOnce sync.Once
 	budget    *session.Budget // Config.MemoryBudget
 	dht       *dhtPart        // nil unless Config.DHT.On
+	lan       *lanPart        // nil unless Config.LANDiscovery
 
 	udp        *quic.Transport // the default UDP transport (closed by Close), or nil
 	networkKey bool            // Config.NetworkKey is set
@@ -419,6 +431,12 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	if n.dht != nil {
 		n.dht.start(len(peers)+len(bootstrap) > 0)
+	}
+	if cfg.LANDiscovery {
+		if n.lan, err = startLAN(n, cfg.NetworkKey, cfg.lanGroup); err != nil {
+			n.Close()
+			return nil, fmt.Errorf("foxtrot: LAN discovery: %w", err)
+		}
 	}
 	return n, nil
 }
@@ -579,14 +597,17 @@ func (n *Node) Peers() []Addr {
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
-		// The DHT's publishers and lookups first, then connections (they
+		// LAN beacons, then the DHT's publishers and lookups, then connections (they
 		// say goodbye over the links), then links. The UDP transport
 		// last: its sockets carry the links' goodbyes.
-		var derr error
+		var derr, lerr error
+		if n.lan != nil {
+			lerr = n.lan.close()
+		}
 		if n.dht != nil {
 			derr = n.dht.close()
 		}
-		err = errors.Join(derr, n.router.Close(), n.peers.Close(), n.closeUDP())
+		err = errors.Join(lerr, derr, n.router.Close(), n.peers.Close(), n.closeUDP())
 	})
 	return err
 }

@@ -37,10 +37,12 @@ type fileConfig struct {
 	// Bootstrap are nodes to join the network through
 	// (foxtrot.Config.Bootstrap); DHT runs the node's DHT
 	// (foxtrot.Config.DHT.On; default off); TargetPeers is
-	// foxtrot.Config.TargetPeers.
-	Bootstrap   []string `toml:"bootstrap"`
-	DHT         bool     `toml:"dht"`
-	TargetPeers int      `toml:"target_peers"`
+	// foxtrot.Config.TargetPeers, LANDiscovery
+	// foxtrot.Config.LANDiscovery.
+	Bootstrap    []string `toml:"bootstrap"`
+	DHT          bool     `toml:"dht"`
+	TargetPeers  int      `toml:"target_peers"`
+	LANDiscovery bool     `toml:"lan_discovery"`
 	// Relaying and timing: zero means the library's default (foxtrot.Config).
 	RequestRate      float64   `toml:"request_rate"`
 	RequestBurst     int       `toml:"request_burst"`
