@@ -17,15 +17,20 @@ import (
 // DHTConfig configures the node's part of the DHT (package dht): its
 // listeners publish blinded listener records, and a dial with no learned
 // route looks the target's record up and links to the node it names
-// before it sends its request, instead of flooding. The zero value leaves
-// the DHT off; with On it runs with the defaults below.
+// before it sends its request, instead of flooding. With the zero value
+// the DHT runs when Config.Bootstrap is set, with the defaults below.
 type DHTConfig struct {
-	// On runs the DHT. Default false: the node neither answers DHT
-	// requests nor publishes nor looks up, and dials flood (or follow
-	// learned routes) as before. Off by default until it is proven at
-	// scale: a DHT node links to the nodes its lookups find, which
-	// changes a network's topology (DESIGN.md, "DHT and discovery").
-	On bool
+	// On runs the DHT even without Config.Bootstrap; Off keeps it off
+	// even with Bootstrap (both set is an error). Default: the DHT runs
+	// when Bootstrap is set, since a node joining a network through
+	// bootstrap nodes finds listeners through it, and not otherwise: a
+	// DHT node links to the nodes its lookups find and keeps
+	// Config.TargetPeers links, so a node given only Peers would no
+	// longer keep exactly the links it was given (DESIGN.md, "DHT and
+	// discovery"). Without the DHT the node neither answers DHT requests
+	// nor publishes nor looks up, and dials flood (or follow learned
+	// routes).
+	On, Off bool
 	// LookupTimeout bounds the lookup a dial makes before it floods.
 	// Default: a quarter of the time left to the dial (Config.DialTimeout
 	// or its context's deadline).
@@ -78,9 +83,10 @@ type foundEntry struct {
 }
 
 // newDHT makes the node's DHT and registers its protocol with the peer
-// set (before any link comes up). It returns nil unless cfg.DHT.On.
+// set (before any link comes up). It returns nil when the DHT is off
+// (DHTConfig.On and Off).
 func newDHT(cfg Config, set *peer.Set, key *btcec.PrivateKey) (*dhtPart, error) {
-	if !cfg.DHT.On {
+	if !cfg.DHT.On && (cfg.DHT.Off || len(cfg.Bootstrap) == 0) {
 		return nil, nil
 	}
 	dn, err := dht.NewNode(dht.Config{Set: set, Key: key.PubKey(), Maintain: cfg.DHT.Maintain,

@@ -195,13 +195,14 @@ type Config struct {
 	MemoryBudget int
 
 	// Bootstrap are multiaddrs of nodes to join the network through:
-	// linked at start and kept like Peers, then the DHT looks up the
-	// node's own ID through them, linking to the nodes it learns. A node
-	// started with only Bootstrap reaches listeners anywhere the DHT
-	// reaches. Default: none.
+	// linked at start and kept like Peers, then the DHT (on by default
+	// with Bootstrap) looks up the node's own ID through them, linking to
+	// the nodes it learns. A node started with only Bootstrap reaches
+	// listeners anywhere the DHT reaches. Default: none.
 	Bootstrap []string
 	// DHT configures the node's part of the DHT (listener records
-	// published by Listen, looked up by Dial). Default: off (DHTConfig.On).
+	// published by Listen, looked up by Dial). Default: on when
+	// Bootstrap is set, off otherwise (DHTConfig.On and Off).
 	DHT DHTConfig
 	// TargetPeers is how many peer links the node keeps up while the DHT
 	// runs: with fewer (counting every link but the DHT's own on-demand
@@ -286,7 +287,7 @@ type Node struct {
 
 	closeOnce sync.Once
 	budget    *session.Budget // Config.MemoryBudget
-	dht       *dhtPart        // nil unless Config.DHT.On
+	dht       *dhtPart        // nil while the DHT is off (Config.DHT)
 	lan       *lanPart        // nil unless Config.LANDiscovery
 
 	udp        *quic.Transport // the default UDP transport (closed by Close), or nil
@@ -321,6 +322,9 @@ func NewNode(cfg Config) (*Node, error) {
 	bootstrap, err := parseMultiaddrs(cfg.Bootstrap)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.DHT.On && cfg.DHT.Off {
+		return nil, fmt.Errorf("%w: Config.DHT.On and Off both set", ErrBadConfig)
 	}
 	if cfg.DHT.LookupTimeout < 0 || cfg.DHT.Maintain < 0 || cfg.DHT.RPCTimeout < 0 {
 		return nil, fmt.Errorf("%w: negative Config.DHT duration (zero means the default)", ErrBadConfig)
