@@ -270,7 +270,7 @@ func (p *dhtPart) cached(target Addr) []dht.Contact {
 	if !ok {
 		return nil
 	}
-	if time.Now().After(e.expires) {
+	if p.node.DHT().Now().After(e.expires) {
 		delete(p.found, target.Hash160())
 		return nil
 	}
