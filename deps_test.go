@@ -27,6 +27,7 @@ var layers = []struct {
 	{1, []string{"internal/pipe"}}, // on deadline and signal
 	{2, []string{"transport"}},
 	{3, []string{"internal/simnet", "internal/natsim"}}, // natsim: NATs in user space for tests
+	{3, []string{"internal/lan"}},                       // LAN beacons: on internal/codec
 	{3, []string{"transport/quic"}},                     // QUIC links over transport/obfs and transport/udp
 	{3, []string{"peer/noise"}},                         // the links' handshake and framing: on internal/ only
 	{4, []string{"peer"}},

@@ -75,7 +75,7 @@ type Stats struct {
 	Adverts route.AdvertStats
 	// DHTQueries counts DHT requests this node answered, DHTLookups the
 	// lookups it ran (its own dials, publishing, bootstrap, refresh); DHT
-	// has the rest of the DHT's counters. All zero unless Config.DHT.On.
+	// has the rest of the DHT's counters. All zero while the DHT is off (Config.DHT).
 	DHTQueries, DHTLookups int64
 	DHT                    DHTStats
 	// WindowCredit is how much of Config.MemoryBudget connections hold
