@@ -139,6 +139,11 @@ type Config struct {
 	// Obfs tunes the datagram wrapper (clock, bounds); its key fields
 	// are ignored in favour of the ones above. Default: obfs's defaults.
 	Obfs obfs.Config
+	// Packets is the datagram transport under the obfs wrapper: what
+	// listens on /ip4|ip6/<ip>/udp/<port> and sends to such addresses.
+	// Default: real UDP sockets (transport/udp). Tests put a simulated
+	// network here (internal/natsim's Host.Transport).
+	Packets transport.PacketTransport
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -169,7 +174,7 @@ type PeerDialer = transport.PeerDialer
 type Transport struct {
 	cfg       Config
 	packets   *obfs.Transport
-	udp       *udp.Transport
+	udp       transport.PacketTransport // Config.Packets
 	serverTLS *tls.Config
 	clientTLS *tls.Config
 	serverQ   *quicgo.Config
@@ -198,7 +203,10 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := udp.New()
+	u := cfg.Packets
+	if u == nil {
+		u = udp.New()
+	}
 	packets, err := obfs.NewTransport(u, cfg.Obfs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
