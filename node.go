@@ -202,6 +202,9 @@ type Config struct {
 	// DHT configures the node's part of the DHT (listener records
 	// published by Listen, looked up by Dial). Default: on.
 	DHT DHTConfig
+	// NAT configures NAT traversal: hole punching is off by default
+	// (see NATConfig); observed-address reports are always exchanged.
+	NAT NATConfig
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -211,7 +214,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"HandshakeTimeout": c.HandshakeTimeout, "PingInterval": c.PingInterval, "DialTimeout": c.DialTimeout,
 		"FailoverTimeout": c.FailoverTimeout, "StallTimeout": c.StallTimeout, "Linger": c.Linger,
-		"GoneTimeout": c.GoneTimeout, "MinDirectedWait": c.MinDirectedWait,
+		"GoneTimeout": c.GoneTimeout, "MinDirectedWait": c.MinDirectedWait, "NAT.PunchTimeout": c.NAT.PunchTimeout,
 	} {
 		if d < 0 {
 			bad = append(bad, name)
@@ -224,7 +227,7 @@ func (c *Config) validate() error {
 		"MaxWindow": c.MaxWindow, "MemoryBudget": c.MemoryBudget,
 		"MaxInboundHandshakes": c.MaxInboundHandshakes, "MaxHandshakes": c.MaxHandshakes,
 		"MaxHandshakesPerAddr": c.MaxHandshakesPerAddr, "MaxPendingStreamsPerPeer": c.MaxPendingStreamsPerPeer,
-		"MaxPendingStreams": c.MaxPendingStreams, "MaxQueuedControl": c.MaxQueuedControl,
+		"MaxPendingStreams": c.MaxPendingStreams, "MaxQueuedControl": c.MaxQueuedControl, "NAT.MinAgree": c.NAT.MinAgree,
 	} {
 		if n < 0 {
 			bad = append(bad, name)
@@ -268,6 +271,7 @@ type Node struct {
 	budget    *session.Budget // Config.MemoryBudget
 	dht       *dhtPart        // nil unless Config.DHT.On
 
+	nat        *natPart        // NAT traversal (natpunch.go)
 	udp        *quic.Transport // the default UDP transport (closed by Close), or nil
 	networkKey bool            // Config.NetworkKey is set
 }
@@ -387,7 +391,8 @@ func NewNode(cfg Config) (*Node, error) {
 		n.closeUDP()
 		return nil, err
 	}
-	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol()} {
+	n.nat = newNAT(n, cfg.NAT)
+	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol(), n.nat.protocol()} {
 		if err := n.peers.Register(p); err != nil {
 			n.Close()
 			return nil, err
@@ -576,6 +581,9 @@ func (n *Node) Close() error {
 		var derr error
 		if n.dht != nil {
 			derr = n.dht.close()
+		}
+		if n.nat != nil {
+			n.nat.close()
 		}
 		err = errors.Join(derr, n.router.Close(), n.peers.Close(), n.closeUDP())
 	})

@@ -43,6 +43,7 @@ func TestVariesMeansOnePortPerDestination(t *testing.T) {
 	tb.Add(id(2), netip.MustParseAddrPort("198.51.100.1:20001"))
 	require.True(t, tb.Varies())
 	require.Empty(t, tb.Candidates())
+	require.Len(t, tb.Reported(), 2)
 }
 
 func TestTableIsBoundedAndIgnoresUnusableAddresses(t *testing.T) {

@@ -145,3 +145,25 @@ func (t *Table) Reports() int {
 	t.expireLocked(t.cfg.Now())
 	return len(t.reports)
 }
+
+// Reported returns every address live reports name, the most reported
+// first: behind a NAT that maps each destination apart they disagree,
+// and none is a candidate, but a punch still offers them, since a peer
+// that sends to one opens its own NAT's filter to that IP.
+func (t *Table) Reported() []netip.AddrPort {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.expireLocked(t.cfg.Now())
+	count := make(map[netip.AddrPort]int)
+	for _, r := range t.reports {
+		count[r.ap]++
+	}
+	out := make([]netip.AddrPort, 0, len(count))
+	for ap := range count {
+		out = append(out, ap)
+	}
+	slices.SortFunc(out, func(a, b netip.AddrPort) int {
+		return cmp.Or(count[b]-count[a], a.Compare(b))
+	})
+	return out
+}

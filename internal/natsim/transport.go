@@ -62,3 +62,11 @@ func (c *Conn) Multiaddr() ma.Multiaddr {
 
 // AddrPort is the conn's own address (private, behind a NAT).
 func (c *Conn) AddrPort() netip.AddrPort { return c.local }
+
+// SetReadBuffer does nothing: a conn's queue is Config.QueueLen
+// datagrams. It is here so that quic-go, which asks for larger socket
+// buffers, finds the method and says nothing.
+func (c *Conn) SetReadBuffer(int) error { return nil }
+
+// SetWriteBuffer does nothing (delivery is synchronous).
+func (c *Conn) SetWriteBuffer(int) error { return nil }
