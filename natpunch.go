@@ -98,8 +98,8 @@ func newNAT(n *Node, cfg NATConfig) *natPart {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &natPart{
 		n: n, on: cfg.Punch, timeout: cfg.PunchTimeout,
-		table:  nat.NewTable(nat.TableConfig{MinAgree: cfg.MinAgree}),
-		ctx:    ctx, cancel: cancel,
+		table: nat.NewTable(nat.TableConfig{MinAgree: cfg.MinAgree}),
+		ctx:   ctx, cancel: cancel,
 		answers: make(map[natKey]chan *nat.Punch),
 		waiting: make(map[addr.NodeID][]chan struct{}),
 	}
