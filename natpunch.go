@@ -1,6 +1,7 @@
 package foxtrot
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"net"
@@ -61,6 +62,10 @@ type NATStats struct {
 	MaxDecide time.Duration
 }
 
+// offerRetry is how long a punch offer waits for its answer before it is
+// sent again (doubling each time).
+const offerRetry = 200 * time.Millisecond
+
 // maxPunching bounds the punches running at once (each dials for at most
 // PunchTimeout): offers beyond it are ignored.
 const maxPunching = 16
@@ -79,11 +84,12 @@ type natPart struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	closed  bool
-	running int
-	answers map[natKey]chan *nat.Punch // offers out, by circuit
-	waiting map[addr.NodeID][]chan struct{}
+	mu        sync.Mutex
+	closed    bool
+	running   int
+	answers   map[natKey]chan *nat.Punch // offers out, by circuit
+	answering map[natKey]bool            // offers answered, racing now
+	waiting   map[addr.NodeID][]chan struct{}
 
 	punches, direct, failed, moved, relayed atomic.Int64
 	maxDecide                               atomic.Int64
@@ -100,8 +106,9 @@ func newNAT(n *Node, cfg NATConfig) *natPart {
 		n: n, on: cfg.Punch, timeout: cfg.PunchTimeout,
 		table: nat.NewTable(nat.TableConfig{MinAgree: cfg.MinAgree}),
 		ctx:   ctx, cancel: cancel,
-		answers: make(map[natKey]chan *nat.Punch),
-		waiting: make(map[addr.NodeID][]chan struct{}),
+		answers:   make(map[natKey]chan *nat.Punch),
+		answering: make(map[natKey]bool),
+		waiting:   make(map[addr.NodeID][]chan struct{}),
 	}
 	if p.timeout <= 0 {
 		p.timeout = 2500 * time.Millisecond
@@ -240,13 +247,28 @@ func (p *natPart) punchOut(s *route.Session, relay *peer.Link, k natKey) {
 	}()
 	p.punches.Add(1)
 	offer := &nat.Punch{Kind: nat.KindOffer, ID: k.id, Path: k.num, Key: p.self, Candidates: p.candidates()}
+	// The offer may reach the target's node before its end of the
+	// connection exists (the hello travels on the data stream, the offer
+	// on the control channel), or be lost with a link: it is sent again
+	// after offerRetry, doubling, until an answer or the timeout.
 	var link *peer.Link
-	if relay.Send(offer) == nil {
+	retry := time.NewTimer(0)
+	defer retry.Stop()
+	wait := offerRetry
+wait:
+	for {
 		select {
+		case <-retry.C:
+			relay.Send(offer)
+			retry.Reset(wait)
+			wait *= 2
 		case ans := <-ch:
 			link = p.race(ctx, ans)
+			break wait
 		case <-ctx.Done():
+			break wait
 		case <-s.Done():
+			break wait
 		}
 	}
 	if !p.decided(start, link != nil) {
@@ -319,24 +341,50 @@ func (p *natPart) handlePunch(l *peer.Link, m *nat.Punch) {
 		if info := s.PathInfo(); len(info.Hops) != 1 || info.Hops[0].Node != l.ID() {
 			return // not through this neighbour alone
 		}
-		p.goroutine(func() {
+		answer := &nat.Punch{Kind: nat.KindAnswer, ID: m.ID, Path: m.Path, Key: p.self, Candidates: p.candidates()}
+		p.mu.Lock()
+		again := p.answering[k]
+		p.answering[k] = true
+		p.mu.Unlock()
+		if again { // our answer was lost, or crossed the offer's repeat
+			l.Send(answer)
+			return
+		}
+		started := p.goroutine(func() {
 			start := time.Now()
 			ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
 			defer cancel()
+			defer func() {
+				p.mu.Lock()
+				delete(p.answering, k)
+				p.mu.Unlock()
+			}()
 			p.punches.Add(1)
-			if l.Send(&nat.Punch{Kind: nat.KindAnswer, ID: m.ID, Path: m.Path, Key: p.self, Candidates: p.candidates()}) != nil {
+			if l.Send(answer) != nil {
 				p.decided(start, false)
 				return
 			}
 			p.decided(start, p.race(ctx, m) != nil)
 		})
+		if !started {
+			p.mu.Lock()
+			delete(p.answering, k)
+			p.mu.Unlock()
+		}
 	}
 }
 
 // race dials the candidates of m's sender (by its identity, so the
 // datagrams are keyed by its key) while the sender dials this node, and
-// returns the link to it that comes up first, either way, or nil when
-// ctx ends first.
+// returns the link to it that both ends will keep, or nil when ctx ends
+// with none.
+//
+// When both dials link, peer.Set keeps the link dialled by the smaller
+// identity key (Set.keepNew) and closes the other, so a connection moved
+// onto the other would break. race therefore returns the first link only
+// if it is that keeper, or once the keeper can no longer come: this
+// node's own dial failed (when it is the smaller key's), or ctx ended
+// (the other end's dial is bounded by the same timeout, started earlier).
 func (p *natPart) race(ctx context.Context, m *nat.Punch) *peer.Link {
 	pub, err := m.PubKey()
 	if err != nil {
@@ -346,19 +394,21 @@ func (p *natPart) race(ctx context.Context, m *nat.Punch) *peer.Link {
 	if id == p.n.peers.Self() {
 		return nil
 	}
-	up := make(chan struct{})
-	p.mu.Lock()
-	p.waiting[id] = append(p.waiting[id], up)
-	p.mu.Unlock()
+	ctx, cancel := context.WithCancel(ctx) // our dials stop when we return
+	defer cancel()
+	iDialKeeper := bytes.Compare(p.self[:], m.Key[:]) < 0
+	keeper := func(l *peer.Link) bool { return l.Outbound() == iDialKeeper }
+	arm := func() chan struct{} {
+		up := make(chan struct{})
+		p.mu.Lock()
+		p.waiting[id] = append(p.waiting[id], up)
+		p.mu.Unlock()
+		return up
+	}
+	up := arm()
 	defer func() {
 		p.mu.Lock()
-		ws := p.waiting[id]
-		for i, w := range ws {
-			if w == up {
-				ws = append(ws[:i], ws[i+1:]...)
-				break
-			}
-		}
+		ws := slices.DeleteFunc(p.waiting[id], func(w chan struct{}) bool { return w == up })
 		if len(ws) == 0 {
 			delete(p.waiting, id)
 		} else {
@@ -367,7 +417,7 @@ func (p *natPart) race(ctx context.Context, m *nat.Punch) *peer.Link {
 		p.mu.Unlock()
 	}()
 	if l := p.n.peers.Link(id); l != nil {
-		return l
+		return l // linked already: nothing to race
 	}
 	hexKey := hex.EncodeToString(m.Key[:])
 	dialled := make(chan *peer.Link, 1)
@@ -396,20 +446,21 @@ func (p *natPart) race(ctx context.Context, m *nat.Punch) *peer.Link {
 		}
 		dialled <- nil
 	}()
+	keeperMayCome := true
 	for {
 		select {
 		case <-up:
-			if l := p.n.peers.Link(id); l != nil {
-				return l
-			}
-			return nil
+			up = arm()
 		case l := <-dialled:
-			if l != nil {
-				return l
+			dialled = nil
+			if iDialKeeper && l == nil {
+				keeperMayCome = false // ours was the keeper's dial
 			}
-			dialled = nil // our dials failed: the other end's may still link
 		case <-ctx.Done():
 			return p.n.peers.Link(id)
+		}
+		if l := p.n.peers.Link(id); l != nil && (keeper(l) || !keeperMayCome) {
+			return l
 		}
 	}
 }

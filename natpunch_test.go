@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -37,8 +38,12 @@ func natNode(t *testing.T, h *natsim.Host, listen string, peers []string, punch 
 	tr, err := quic.New(quic.Config{Identity: key, Packets: h.Transport()})
 	require.NoError(t, err)
 	t.Cleanup(func() { tr.Close() }) // after the node's Close (cleanups run last first)
-	return newTestNode(t, Config{Identity: key, Transports: []transport.Transport{tr},
-		ListenAddrs: []string{listen}, Peers: peers, NAT: NATConfig{Punch: punch}})
+	cfg := Config{Identity: key, Transports: []transport.Transport{tr},
+		ListenAddrs: []string{listen}, Peers: peers, NAT: NATConfig{Punch: punch}}
+	if os.Getenv("FOXTROT_NAT_DEBUG") != "" {
+		cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
+	return newTestNode(t, cfg)
 }
 
 func newNATWorld(t *testing.T, kindA, kindB natsim.Behaviour) *natWorld {
