@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
 
 	"github.com/foxtrotnet/foxtrot/addr"
@@ -79,6 +80,9 @@ type natPart struct {
 	timeout time.Duration
 	table   *nat.Table
 	self    [33]byte
+	// punchers are the transports that can punch (send a datagram that
+	// opens this node's NAT toward a peer before it dials in).
+	punchers []puncher
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -100,7 +104,13 @@ type natKey struct {
 	num uint32
 }
 
-func newNAT(n *Node, cfg NATConfig) *natPart {
+// puncher is the optional transport ability to send a punch datagram
+// (transport/quic's Transport.Punch).
+type puncher interface {
+	Punch(addr ma.Multiaddr) error
+}
+
+func newNAT(n *Node, cfg NATConfig, ts []transport.Transport) *natPart {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &natPart{
 		n: n, on: cfg.Punch, timeout: cfg.PunchTimeout,
@@ -114,6 +124,11 @@ func newNAT(n *Node, cfg NATConfig) *natPart {
 		p.timeout = 2500 * time.Millisecond
 	}
 	copy(p.self[:], n.key.PubKey().SerializeCompressed())
+	for _, t := range ts {
+		if pt, ok := t.(puncher); ok {
+			p.punchers = append(p.punchers, pt)
+		}
+	}
 	return p
 }
 
@@ -419,19 +434,26 @@ func (p *natPart) race(ctx context.Context, m *nat.Punch) *peer.Link {
 	if l := p.n.peers.Link(id); l != nil {
 		return l // linked already: nothing to race
 	}
+	// Open our NAT toward every candidate first, so that the other end's
+	// dial, which may already be on its way, gets in at its first try.
+	var bases []ma.Multiaddr
+	for _, c := range m.Candidates {
+		if !nat.Usable(c) {
+			continue
+		}
+		if base, err := manet.FromNetAddr(net.UDPAddrFromAddrPort(c)); err == nil {
+			bases = append(bases, base)
+			for _, pt := range p.punchers {
+				pt.Punch(base)
+			}
+		}
+	}
 	hexKey := hex.EncodeToString(m.Key[:])
 	dialled := make(chan *peer.Link, 1)
 	p.wg.Add(1) // counted apart from the punches: it belongs to this one
 	go func() {
 		defer p.wg.Done()
-		for _, c := range m.Candidates {
-			if !nat.Usable(c) {
-				continue
-			}
-			base, err := manet.FromNetAddr(net.UDPAddrFromAddrPort(c))
-			if err != nil {
-				continue
-			}
+		for _, base := range bases {
 			full, err := transport.WithIdentity(base, hexKey)
 			if err != nil {
 				continue

@@ -391,7 +391,7 @@ func NewNode(cfg Config) (*Node, error) {
 		n.closeUDP()
 		return nil, err
 	}
-	n.nat = newNAT(n, cfg.NAT)
+	n.nat = newNAT(n, cfg.NAT, cfg.Transports)
 	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol(), n.nat.protocol()} {
 		if err := n.peers.Register(p); err != nil {
 			n.Close()
