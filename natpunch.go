@@ -80,6 +80,7 @@ type natPart struct {
 	timeout time.Duration
 	table   *nat.Table
 	self    [33]byte
+	clock   clock // wallClock{}; tests set their own before any dial
 	// punchers are the transports that can punch (send a datagram that
 	// opens this node's NAT toward a peer before it dials in).
 	punchers []puncher
@@ -104,6 +105,31 @@ type natKey struct {
 	num uint32
 }
 
+// clock is what punches time themselves by: the wall clock, or a test's.
+type clock interface {
+	Now() time.Time
+	// AfterFunc calls f in its own goroutine after d; the func it
+	// returns stops that unless it has run.
+	AfterFunc(d time.Duration, f func()) (stop func() bool)
+}
+
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }
+func (wallClock) AfterFunc(d time.Duration, f func()) func() bool {
+	return time.AfterFunc(d, f).Stop
+}
+
+// withTimeout is context.WithTimeout(ctx, PunchTimeout) on p's clock.
+func (p *natPart) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := p.clock.AfterFunc(p.timeout, cancel)
+	return ctx, func() {
+		stop()
+		cancel()
+	}
+}
+
 // puncher is the optional transport ability to send a punch datagram
 // (transport/quic's Transport.Punch).
 type puncher interface {
@@ -113,7 +139,7 @@ type puncher interface {
 func newNAT(n *Node, cfg NATConfig, ts []transport.Transport) *natPart {
 	ctx, cancel := context.WithCancel(context.Background())
 	p := &natPart{
-		n: n, on: cfg.Punch, timeout: cfg.PunchTimeout,
+		n: n, on: cfg.Punch, timeout: cfg.PunchTimeout, clock: wallClock{},
 		table: nat.NewTable(nat.TableConfig{MinAgree: cfg.MinAgree}),
 		ctx:   ctx, cancel: cancel,
 		answers:   make(map[natKey]chan *nat.Punch),
@@ -248,8 +274,8 @@ func (p *natPart) afterDial(s *route.Session) {
 // answer dials the target's node while it dials this one; with a link up
 // in time, it moves s onto it.
 func (p *natPart) punchOut(s *route.Session, relay *peer.Link, k natKey) {
-	start := time.Now()
-	ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
+	start := p.clock.Now()
+	ctx, cancel := p.withTimeout(p.ctx)
 	defer cancel()
 	ch := make(chan *nat.Punch, 1)
 	p.mu.Lock()
@@ -267,16 +293,24 @@ func (p *natPart) punchOut(s *route.Session, relay *peer.Link, k natKey) {
 	// on the control channel), or be lost with a link: it is sent again
 	// after offerRetry, doubling, until an answer or the timeout.
 	var link *peer.Link
-	retry := time.NewTimer(0)
-	defer retry.Stop()
+	retry := make(chan struct{}, 1)
+	stopRetry := func() bool { return false }
+	defer func() { stopRetry() }()
 	wait := offerRetry
+	relay.Send(offer)
 wait:
 	for {
+		stopRetry = p.clock.AfterFunc(wait, func() {
+			select {
+			case retry <- struct{}{}:
+			default:
+			}
+		})
 		select {
-		case <-retry.C:
+		case <-retry:
 			relay.Send(offer)
-			retry.Reset(wait)
 			wait *= 2
+			continue
 		case ans := <-ch:
 			link = p.race(ctx, ans)
 			break wait
@@ -289,7 +323,7 @@ wait:
 	if !p.decided(start, link != nil) {
 		return
 	}
-	mctx, mcancel := context.WithTimeout(p.ctx, p.timeout)
+	mctx, mcancel := p.withTimeout(p.ctx)
 	defer mcancel()
 	err := p.n.router.MoveDirect(mctx, s, link)
 	if err != nil && link.Err() != nil {
@@ -309,7 +343,7 @@ wait:
 
 // decided counts a punch's outcome and how long it took.
 func (p *natPart) decided(start time.Time, ok bool) bool {
-	took := int64(time.Since(start))
+	took := int64(p.clock.Now().Sub(start))
 	for {
 		old := p.maxDecide.Load()
 		if took <= old || p.maxDecide.CompareAndSwap(old, took) {
@@ -366,8 +400,8 @@ func (p *natPart) handlePunch(l *peer.Link, m *nat.Punch) {
 			return
 		}
 		started := p.goroutine(func() {
-			start := time.Now()
-			ctx, cancel := context.WithTimeout(p.ctx, p.timeout)
+			start := p.clock.Now()
+			ctx, cancel := p.withTimeout(p.ctx)
 			defer cancel()
 			defer func() {
 				p.mu.Lock()

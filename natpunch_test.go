@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -47,6 +48,11 @@ func natNode(t *testing.T, h *natsim.Host, listen string, peers []string, punch 
 }
 
 func newNATWorld(t *testing.T, kindA, kindB natsim.Behaviour) *natWorld {
+	return newNATWorldWith(t, kindA, kindB, true)
+}
+
+// newNATWorldWith is newNATWorld with B punching or not.
+func newNATWorldWith(t *testing.T, kindA, kindB natsim.Behaviour, bPunches bool) *natWorld {
 	n := natsim.New(natsim.Config{})
 	w := &natWorld{}
 	var relayAddrs []string
@@ -58,7 +64,7 @@ func newNATWorld(t *testing.T, kindA, kindB natsim.Behaviour) *natWorld {
 	na := n.NAT(netip.MustParseAddr("198.51.100.1"), kindA)
 	nb := n.NAT(netip.MustParseAddr("198.51.100.2"), kindB)
 	w.a = natNode(t, na.Host(netip.MustParseAddr("10.0.0.2")), "/ip4/10.0.0.2/udp/5000", relayAddrs, true)
-	w.b = natNode(t, nb.Host(netip.MustParseAddr("10.0.1.2")), "/ip4/10.0.1.2/udp/5000", relayAddrs, true)
+	w.b = natNode(t, nb.Host(netip.MustParseAddr("10.0.1.2")), "/ip4/10.0.1.2/udp/5000", relayAddrs, bPunches)
 	// Both relays have told both nodes where they see them.
 	require.Eventually(t, func() bool {
 		return w.a.nat.table.Reports() == 2 && w.b.nat.table.Reports() == 2
@@ -270,4 +276,82 @@ func TestNATMatrix(t *testing.T) {
 		table.WriteString("\n")
 	}
 	t.Logf("direct links per pair (dialler->listener):\n%slongest decision %v", table.String(), maxDecide)
+}
+
+// fakeClock is a clock that moves only when Advance says.
+type fakeClock struct {
+	mu     sync.Mutex
+	now    time.Time
+	timers map[*fakeTimer]struct{}
+}
+
+type fakeTimer struct {
+	at time.Time
+	f  func()
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{now: time.Unix(1_000_000, 0), timers: make(map[*fakeTimer]struct{})}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *fakeClock) AfterFunc(d time.Duration, f func()) func() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := &fakeTimer{at: c.now.Add(d), f: f}
+	c.timers[t] = struct{}{}
+	return func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, ok := c.timers[t]
+		delete(c.timers, t)
+		return ok
+	}
+}
+
+// Advance moves the clock on by d and runs the timers due.
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	var due []*fakeTimer
+	for t := range c.timers {
+		if !t.at.After(c.now) {
+			due = append(due, t)
+			delete(c.timers, t)
+		}
+	}
+	c.mu.Unlock()
+	for _, t := range due {
+		go t.f()
+	}
+}
+
+// A punch that gets no answer (the listener's node does not punch) gives
+// up when its clock passes PunchTimeout, not before, and the connection
+// carries on over the relay.
+func TestAnUnansweredPunchGivesUpOnItsClock(t *testing.T) {
+	verifyNoLeaks(t)
+	w := newNATWorldWith(t, natsim.PortRestrictedCone, natsim.PortRestrictedCone, false)
+	clk := newFakeClock()
+	w.a.nat.clock = clk // before the dial that starts the punch
+	c := dialNAT(t, w)
+	// The offer went through the relay and the punch waits.
+	require.Eventually(t, func() bool {
+		return w.relays[0].Stats().NAT.Relayed+w.relays[1].Stats().NAT.Relayed >= 1
+	}, 10*time.Second, 5*time.Millisecond)
+	require.Equal(t, 1, w.a.nat.punching())
+	clk.Advance(2499 * time.Millisecond) // offers resent, still undecided
+	require.Zero(t, w.a.Stats().NAT.Failed)
+	clk.Advance(time.Millisecond)
+	st := w.decided(t)
+	require.EqualValues(t, 1, st.Failed)
+	require.Equal(t, 2500*time.Millisecond, st.MaxDecide, "decided at PunchTimeout on the punch's clock")
+	require.Zero(t, w.b.Stats().NAT.Punches, "B does not punch")
+	echoOver(t, w.a, w.b)
+	require.Len(t, c.(*Conn).Path(), 1)
 }
