@@ -45,9 +45,12 @@
 // listening socket of the destination's family, bound to the unspecified
 // address or, for a loopback destination, to loopback), so that NAT
 // mappings made by dials are the ones peers reach the node through (hole
-// punching, later). Without such a listener a dial uses one unbound
-// socket per family, shared by all dials. A socket lives while a listener
-// or a conn uses it, and until Close.
+// punching: Punch sends a datagram of random bytes out of that socket to
+// open the node's NAT toward a peer about to dial in). Without such a
+// listener a dial uses one unbound socket per family, shared by all
+// dials. A socket lives while a listener or a conn uses it, and until
+// Close. The sockets come from Config.Packets: real UDP by default, a
+// simulated network (internal/natsim) in tests.
 //
 // # Packet size
 //
