@@ -189,6 +189,7 @@ func TestAConnectionMovesFromTheRelayToAPunchedLink(t *testing.T) {
 	require.EqualValues(t, 1, st.Moved)
 	require.LessOrEqual(t, st.MaxDecide, 3*time.Second)
 	require.Empty(t, c.(*Conn).Path(), "the connection runs over the direct link")
+	t.Logf("punch decided in %v, the move took %v", st.MaxDecide, w.a.Stats().FailoverTime)
 	// The relayed circuit is released.
 	require.Eventually(t, func() bool {
 		return w.relays[0].Stats().CircuitsActive+w.relays[1].Stats().CircuitsActive == 0
