@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -245,7 +246,8 @@ func TestNATMatrix(t *testing.T) {
 	kinds := []natsim.Behaviour{natsim.FullCone, natsim.RestrictedCone, natsim.PortRestrictedCone, natsim.Symmetric}
 	short := map[string]string{"full cone": "FC", "restricted cone": "RC", "port-restricted cone": "PRC", "symmetric": "SYM"}
 	var table strings.Builder
-	var maxDecide time.Duration
+	var maxDecide, maxDirect time.Duration
+	var decideDirect []time.Duration
 	for _, ka := range kinds {
 		for _, kb := range kinds {
 			direct := 0
@@ -261,6 +263,8 @@ func TestNATMatrix(t *testing.T) {
 						if st.Moved == 1 {
 							require.Empty(t, c.(*Conn).Path())
 							direct++
+							maxDirect = max(maxDirect, st.MaxDecide)
+							decideDirect = append(decideDirect, st.MaxDecide)
 						} else {
 							require.Len(t, c.(*Conn).Path(), 1)
 						}
@@ -276,7 +280,13 @@ func TestNATMatrix(t *testing.T) {
 		}
 		table.WriteString("\n")
 	}
-	t.Logf("direct links per pair (dialler->listener):\n%slongest decision %v", table.String(), maxDecide)
+	slices.Sort(decideDirect)
+	var median time.Duration
+	if len(decideDirect) > 0 {
+		median = decideDirect[len(decideDirect)/2]
+	}
+	t.Logf("direct links per pair (dialler->listener):\n%slongest decision %v; punches that linked: median %v, longest %v",
+		table.String(), maxDecide, median, maxDirect)
 }
 
 // fakeClock is a clock that moves only when Advance says.
