@@ -34,6 +34,7 @@ var layers = []struct {
 	{5, []string{"channel"}},
 	{6, []string{"channel/btcdtest", "channel/rpcwallet", "dht", "stealth", "billing"}}, // btcdtest drives channel/rpcchain, rpcwallet asks it for coins; billing drives channels
 	{6, []string{"session"}}, // knows paths, not how they were found
+	{6, []string{"nat"}},     // NAT traversal's messages and reflexive-address table: on peer's wire, beside dht
 	{6, []string{"relay"}},   // circuits and splicing; beside billing, so it cannot import it
 	{7, []string{"route"}},
 	{8, []string{""}},                        // the root package

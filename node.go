@@ -220,6 +220,9 @@ type Config struct {
 	// With NetworkKey the beacons are sealed under it: random bytes to
 	// others, and only the network's own are heard. Default false.
 	LANDiscovery bool
+	// NAT configures NAT traversal: hole punching is off by default
+	// (see NATConfig); observed-address reports are always exchanged.
+	NAT NATConfig
 
 	// lanGroup overrides LAN discovery's multicast group (tests).
 	lanGroup *net.UDPAddr
@@ -232,7 +235,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"HandshakeTimeout": c.HandshakeTimeout, "PingInterval": c.PingInterval, "DialTimeout": c.DialTimeout,
 		"FailoverTimeout": c.FailoverTimeout, "StallTimeout": c.StallTimeout, "Linger": c.Linger,
-		"GoneTimeout": c.GoneTimeout, "MinDirectedWait": c.MinDirectedWait,
+		"GoneTimeout": c.GoneTimeout, "MinDirectedWait": c.MinDirectedWait, "NAT.PunchTimeout": c.NAT.PunchTimeout,
 	} {
 		if d < 0 {
 			bad = append(bad, name)
@@ -245,7 +248,7 @@ func (c *Config) validate() error {
 		"MaxWindow": c.MaxWindow, "MemoryBudget": c.MemoryBudget,
 		"MaxInboundHandshakes": c.MaxInboundHandshakes, "MaxHandshakes": c.MaxHandshakes,
 		"MaxHandshakesPerAddr": c.MaxHandshakesPerAddr, "MaxPendingStreamsPerPeer": c.MaxPendingStreamsPerPeer,
-		"MaxPendingStreams": c.MaxPendingStreams, "MaxQueuedControl": c.MaxQueuedControl,
+		"MaxPendingStreams": c.MaxPendingStreams, "MaxQueuedControl": c.MaxQueuedControl, "NAT.MinAgree": c.NAT.MinAgree,
 	} {
 		if n < 0 {
 			bad = append(bad, name)
@@ -290,6 +293,7 @@ type Node struct {
 	dht       *dhtPart        // nil while the DHT is off (Config.DHT)
 	lan       *lanPart        // nil unless Config.LANDiscovery
 
+	nat        *natPart        // NAT traversal (natpunch.go)
 	udp        *quic.Transport // the default UDP transport (closed by Close), or nil
 	networkKey bool            // Config.NetworkKey is set
 }
@@ -412,7 +416,8 @@ func NewNode(cfg Config) (*Node, error) {
 		n.closeUDP()
 		return nil, err
 	}
-	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol()} {
+	n.nat = newNAT(n, cfg.NAT, cfg.Transports)
+	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol(), n.nat.protocol()} {
 		if err := n.peers.Register(p); err != nil {
 			n.Close()
 			return nil, err
@@ -610,6 +615,9 @@ func (n *Node) Close() error {
 		}
 		if n.dht != nil {
 			derr = n.dht.close()
+		}
+		if n.nat != nil {
+			n.nat.close()
 		}
 		err = errors.Join(lerr, derr, n.router.Close(), n.peers.Close(), n.closeUDP())
 	})
