@@ -44,6 +44,8 @@ type fileConfig struct {
 	DHT          *bool    `toml:"dht"`
 	TargetPeers  int      `toml:"target_peers"`
 	LANDiscovery bool     `toml:"lan_discovery"`
+	// NATPunch is foxtrot.Config.NAT.Punch.
+	NATPunch bool `toml:"nat_punch"`
 	// Relaying and timing: zero means the library's default (foxtrot.Config).
 	RequestRate      float64   `toml:"request_rate"`
 	RequestBurst     int       `toml:"request_burst"`
