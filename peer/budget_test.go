@@ -87,6 +87,7 @@ func TestIdleLinkBudget(t *testing.T) {
 			Transports: transport.Set{tr},
 			// No keepalive ping while the test runs: the links stay idle.
 			PingInterval: time.Hour,
+			NewMuxer:     testMuxer(),
 		})
 		require.NoError(t, err)
 		return s
@@ -199,4 +200,11 @@ func TestIdleLinkBudget(t *testing.T) {
 
 	closeAll()
 	require.Eventually(t, func() bool { return len(hub.Links()) == 0 }, 10*time.Second, 5*time.Millisecond)
+}
+
+func testMuxer() NewMuxerFunc {
+	if os.Getenv("MUXTEST") == "hashicorp" {
+		return Yamux
+	}
+	return GoYamux
 }
