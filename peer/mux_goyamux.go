@@ -154,6 +154,12 @@ func (m *goyamuxMux) Accept(ctx context.Context) (MuxStream, error) {
 }
 
 func (m *goyamuxMux) accepted(s *yamux.Stream, err error) (MuxStream, error) {
+	if err == nil && m.sess.IsClosed() {
+		// AcceptStream picks at random between a queued stream and the
+		// session's end.
+		s.Reset()
+		err = yamux.ErrSessionShutdown
+	}
 	if err != nil {
 		if errors.Is(err, yamux.ErrSessionShutdown) || m.sess.IsClosed() {
 			return nil, fmt.Errorf("%w: %w", ErrLinkClosed, err)
