@@ -174,7 +174,8 @@ type Config struct {
 	// MaxCircuits and MaxCircuitsPerPeer bound the circuits this node
 	// relays at once, in all and through one peer; CircuitMemory and
 	// CircuitMemoryPerPeer bound the buffer memory active ones may pin,
-	// each reserving two stream windows and two 64 KiB copy buffers
+	// each reserving two initial stream windows (whole windows with
+	// FixedStreamWindows; see StreamWindow) and two 64 KiB copy buffers
 	// (route.Config.CircuitCost). A circuit over a budget is refused and
 	// counted in Stats.CircuitsRefused; the dialler uses another path.
 	// Defaults 8192, 1024, 256 MiB and half of CircuitMemory.
