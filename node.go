@@ -111,8 +111,8 @@ type Config struct {
 	Linger time.Duration
 	// StreamWindow is the most one stream of a peer link (one hop of a
 	// connection) has in flight. Each stream's window starts at
-	// peer.InitialStreamWindow (256 KiB) and doubles while the stream
-	// fills it within a few of the link's round trips, up to
+	// peer.InitialStreamWindow (256 KiB) and grows fourfold while the
+	// stream fills it within a few of the link's round trips, up to
 	// StreamWindow, with credit from MemoryBudget that comes back when the
 	// stream ends; a relay reserves only the initial windows of a circuit
 	// from CircuitMemory. Default 16 MiB: 1.3 Gbit/s at 100 ms. With

@@ -36,14 +36,14 @@ type WindowBudget interface {
 }
 
 // GoYamux is the default NewMuxerFunc: a libp2p/go-yamux session
-// (internal/yamux, v5.1.0 with one patch, see its FORK.md), the dialler
-// being the yamux client. It speaks the same yamux (spec v0) as
+// (internal/yamux, v5.1.0 with two patches, see its FORK.md), the
+// dialler being the yamux client. It speaks the same yamux (spec v0) as
 // Yamux, so links between nodes using either interoperate. Each stream's
-// receive window starts at InitialStreamWindow and doubles while the
-// peer fills half of it within four round trips of the link (a yamux
-// ping measures the round trip when the first stream starts, and again
-// on a busy link every 30 s),
-// up to MuxConfig.StreamWindow, each doubling paid for with credit from
+// receive window starts at InitialStreamWindow and grows fourfold
+// whenever the reader consumed half of it within four round trips of the
+// link (a yamux ping measures the round trip when the first stream
+// starts, and again on a busy link every 30 s), up to
+// MuxConfig.StreamWindow, each growth paid for with credit from
 // MuxConfig.Budget (no budget: windows stay at InitialStreamWindow). A
 // stream's credit goes back when the stream ends. So an idle stream holds
 // no buffer and no credit, a busy one at most its window, and all busy

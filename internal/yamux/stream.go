@@ -226,10 +226,11 @@ func (s *Stream) sendWindowUpdate(deadline <-chan struct{}) error {
 	now := time.Now()
 	if rtt := s.session.RTT(); flags == 0 && rtt > 0 && now.Sub(s.epochStart) < rtt*4 {
 		var recvWindow uint32
-		if s.recvWindow > math.MaxUint32/2 {
+		// foxtrot's patch: grow fourfold (upstream: twofold), see FORK.md.
+		if s.recvWindow > math.MaxUint32/4 {
 			recvWindow = min(math.MaxUint32, s.session.config.MaxStreamWindowSize)
 		} else {
-			recvWindow = min(s.recvWindow*2, s.session.config.MaxStreamWindowSize)
+			recvWindow = min(s.recvWindow*4, s.session.config.MaxStreamWindowSize)
 		}
 		if recvWindow > s.recvWindow {
 			grow := recvWindow - s.recvWindow
