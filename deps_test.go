@@ -21,7 +21,7 @@ var layers = []struct {
 	rank     int
 	prefixes []string
 }{
-	{0, []string{"internal/deadline", "internal/signal", "internal/bufpool", "internal/ecdh", "internal/codec", "internal/budget"}},
+	{0, []string{"internal/deadline", "internal/signal", "internal/bufpool", "internal/ecdh", "internal/codec", "internal/budget", "internal/yamux"}}, // yamux: go-yamux v5.1.0, patched (internal/yamux/FORK.md)
 	{1, []string{"addr"}},
 	{2, []string{"internal/wire"}}, // on internal/codec and addr
 	{1, []string{"internal/pipe"}}, // on deadline and signal

@@ -110,16 +110,22 @@ type Config struct {
 	// Linger bounds how long Close keeps delivering what was written
 	// before it gives up on it. Default 10s.
 	Linger time.Duration
-	// StreamWindow is the per-stream window of peer links (the most bytes
-	// in flight on one hop of a connection). Default 1 MiB. It caps a
-	// connection at about StreamWindow/2 per round trip of each hop
-	// (yamux tops a window up by halves), so long fat links want more
-	// (8-16 MiB carries 40 MB/s at 100 ms; see bench/README.md), but a
-	// relay reserves two stream windows for every circuit it carries
-	// (CircuitMemory), so a larger window divides how many circuits a
-	// relay takes. yamux v0.1.2 has one window size per link, not one
-	// that grows per stream.
+	// StreamWindow is the most one stream of a peer link (one hop of a
+	// connection) has in flight. Each stream's window starts at
+	// peer.InitialStreamWindow (256 KiB) and grows fourfold while the
+	// stream fills it within a few of the link's round trips, up to
+	// StreamWindow, with credit from MemoryBudget that comes back when the
+	// stream ends; a relay reserves only the initial windows of a circuit
+	// from CircuitMemory. Default 16 MiB: 1.3 Gbit/s at 100 ms. With
+	// FixedStreamWindows every stream has StreamWindow from the start, a
+	// relay reserves two of them per circuit, and the default is 1 MiB.
 	StreamWindow int
+	// FixedStreamWindows makes peer links use hashicorp/yamux
+	// (peer.Yamux) with one fixed StreamWindow per stream, as nodes did
+	// before stream windows grew; it speaks the same yamux as the
+	// default peer.GoYamux, so either kind of node links with the other.
+	// Default false.
+	FixedStreamWindows bool
 	// AcceptBacklog is how many connections wait for Accept per
 	// listener, counting those being set up; more are refused
 	// (route.ErrRefused). Default 128.
@@ -169,7 +175,8 @@ type Config struct {
 	// MaxCircuits and MaxCircuitsPerPeer bound the circuits this node
 	// relays at once, in all and through one peer; CircuitMemory and
 	// CircuitMemoryPerPeer bound the buffer memory active ones may pin,
-	// each reserving two stream windows and two 64 KiB copy buffers
+	// each reserving two initial stream windows (whole windows with
+	// FixedStreamWindows; see StreamWindow) and two 64 KiB copy buffers
 	// (route.Config.CircuitCost). A circuit over a budget is refused and
 	// counted in Stats.CircuitsRefused; the dialler uses another path.
 	// Defaults 8192, 1024, 256 MiB and half of CircuitMemory.
@@ -188,9 +195,11 @@ type Config struct {
 	// StreamWindow caps a connection too.
 	MaxWindow int
 	// MemoryBudget is the node-wide credit, in bytes, that connections'
-	// windows grow with beyond RecvBuffer and SendBuffer: a busy node
-	// queues at most its connections' base buffers plus this much. Idle
-	// connections hold none of it. Default 256 MiB: sixteen connections
+	// windows grow with beyond RecvBuffer and SendBuffer, and its peer
+	// links' stream windows beyond peer.InitialStreamWindow: a busy node
+	// (a relay too) buffers at most its connections' and streams' base
+	// windows plus this much. Idle connections and streams hold none of
+	// it. Default 256 MiB: sixteen connections
 	// at full window both ways, a small part of a server's memory.
 	MemoryBudget int
 
@@ -362,6 +371,13 @@ func NewNode(cfg Config) (*Node, error) {
 		n.dialTimeout = 10 * time.Second
 	}
 	n.log = cfg.Logger.With("node", n.id.String())
+	// A relay reserves what a circuit's two streams hold without credit:
+	// their initial windows, or with fixed windows the whole window.
+	streamWindow, circuitWindow, newMuxer := cmp.Or(cfg.StreamWindow, 16<<20), peer.InitialStreamWindow, peer.NewMuxerFunc(peer.GoYamux)
+	if cfg.FixedStreamWindows {
+		streamWindow = cmp.Or(cfg.StreamWindow, 1<<20)
+		circuitWindow, newMuxer = streamWindow, peer.Yamux
+	}
 	n.router, err = route.New(route.Config{
 		Identity:        cfg.Identity,
 		Logger:          n.log,
@@ -380,7 +396,7 @@ func NewNode(cfg Config) (*Node, error) {
 		GoneTimeout:     cfg.GoneTimeout,
 		MinDirectedWait: cfg.MinDirectedWait,
 
-		StreamWindow:         cfg.StreamWindow,
+		StreamWindow:         circuitWindow,
 		MaxCircuits:          cfg.MaxCircuits,
 		MaxCircuitsPerPeer:   cfg.MaxCircuitsPerPeer,
 		CircuitMemory:        cfg.CircuitMemory,
@@ -401,7 +417,9 @@ func NewNode(cfg Config) (*Node, error) {
 		Logger:           n.log,
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		PingInterval:     cfg.PingInterval,
-		StreamWindow:     uint32(cfg.StreamWindow),
+		StreamWindow:     uint32(streamWindow),
+		WindowBudget:     n.budget,
+		NewMuxer:         newMuxer,
 
 		MaxInboundHandshakes:     cfg.MaxInboundHandshakes,
 		MaxHandshakes:            cfg.MaxHandshakes,

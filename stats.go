@@ -79,7 +79,9 @@ type Stats struct {
 	DHTQueries, DHTLookups int64
 	DHT                    DHTStats
 	// WindowCredit is how much of Config.MemoryBudget connections hold
-	// now for windows grown past RecvBuffer and SendBuffer, in bytes.
+	// now for windows grown past RecvBuffer and SendBuffer, and peer
+	// link streams for windows grown past peer.InitialStreamWindow, in
+	// bytes.
 	WindowCredit int64
 	// NAT counts NAT traversal: public addresses, punches (see NATConfig).
 	NAT NATStats
