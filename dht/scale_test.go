@@ -85,39 +85,7 @@ func runScale(t *testing.T, cfg scaleConfig) scaleResult {
 	runtime.ReadMemStats(&m0)
 
 	w0 := wallNow()
-	net := newVnet(cfg.Latency, cfg.Wire)
-	t.Cleanup(net.close)
-	nodes := make([]*vnode, cfg.N)
-	for i := range nodes {
-		boot := nodes[:min(i, cfg.Boot)]
-		v, err := net.add(testKey(t, cfg.Seed<<32+int64(i)).PubKey(), Config{}, boot)
-		require.NoError(t, err)
-		nodes[i] = v
-	}
-	// The bootstrap nodes also know each other.
-	for i := range min(cfg.Boot, cfg.N) {
-		nodes[i].boot = slices.Delete(slices.Clone(nodes[:min(cfg.Boot, cfg.N)]), i, i+1)
-	}
-	each := func(vs []*vnode, f func(*vnode)) {
-		var wg sync.WaitGroup
-		sem := make(chan struct{}, cfg.Workers)
-		for _, v := range vs {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer func() { <-sem }()
-				f(v)
-			}()
-		}
-		wg.Wait()
-	}
-	// Join in order, Workers at a time.
-	each(nodes, func(v *vnode) { v.dht.Bootstrap(ctx) })
-	maintain := nodes[0].dht.cfg.Maintain
-	time.Sleep(maintain)
-	each(nodes, func(v *vnode) { v.dht.Refresh(ctx, maintain) })
-	synctest.Wait()
+	net, nodes := buildVnet(t, cfg)
 	res.Build = wallNow().Sub(w0)
 	res.JoinRPCs = float64(net.requests.Load()) / float64(cfg.N)
 
@@ -133,7 +101,7 @@ func runScale(t *testing.T, cfg scaleConfig) scaleResult {
 		keys[i] = testKey(t, -(cfg.Seed<<32 + int64(i) + 1))
 	}
 	var mu sync.Mutex
-	each(nodes, func(v *vnode) {
+	each(nodes, cfg.Workers, func(v *vnode) {
 		i := slices.Index(nodes, v)
 		k := keys[i]
 		if k == nil {
@@ -222,6 +190,54 @@ func runScale(t *testing.T, cfg scaleConfig) scaleResult {
 	return res
 }
 
+// buildVnet makes cfg.N nodes on a simulated network, each knowing only
+// the first cfg.Boot: each bootstraps (pings them and looks up its own
+// ID: DHT.Bootstrap, as Node.Start does), cfg.Workers at a time in order,
+// then, after one Maintain period of silence, every node runs the first
+// maintenance round's refresh of its stale buckets.
+func buildVnet(t *testing.T, cfg scaleConfig) (*vnet, []*vnode) {
+	if cfg.Workers <= 0 {
+		cfg.Workers = 32
+	}
+	ctx := context.Background()
+	net := newVnet(cfg.Latency, cfg.Wire)
+	t.Cleanup(net.close)
+	nodes := make([]*vnode, cfg.N)
+	for i := range nodes {
+		boot := nodes[:min(i, cfg.Boot)]
+		v, err := net.add(testKey(t, cfg.Seed<<32+int64(i)).PubKey(), Config{}, boot)
+		require.NoError(t, err)
+		nodes[i] = v
+	}
+	// The bootstrap nodes also know each other.
+	for i := range min(cfg.Boot, cfg.N) {
+		nodes[i].boot = slices.Delete(slices.Clone(nodes[:min(cfg.Boot, cfg.N)]), i, i+1)
+	}
+	// Join in order, Workers at a time.
+	each(nodes, cfg.Workers, func(v *vnode) { v.dht.Bootstrap(ctx) })
+	maintain := nodes[0].dht.cfg.Maintain
+	time.Sleep(maintain)
+	each(nodes, cfg.Workers, func(v *vnode) { v.dht.Refresh(ctx, maintain) })
+	synctest.Wait()
+	return net, nodes
+}
+
+// each runs f on every node, workers at a time.
+func each(vs []*vnode, workers int, f func(*vnode)) {
+	var wg sync.WaitGroup
+	sem := make(chan struct{}, workers)
+	for _, v := range vs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			f(v)
+		}()
+	}
+	wg.Wait()
+}
+
 func pct(xs []int, p int) int {
 	if len(xs) == 0 {
 		return 0
@@ -300,5 +316,49 @@ func TestFirstContactsInASimulatedNetwork(t *testing.T) {
 		require.Equal(t, len(r.Before.Own), r.Before.Found)
 		require.Equal(t, len(r.AfterKills.Own), r.AfterKills.Found)
 		require.LessOrEqual(t, pct(r.Before.Hops, 50), 4)
+	})
+}
+
+// TestMaintenanceAtRest measures a quiet network's maintenance traffic:
+// 200 nodes on the simulated network each run a Node (Start bootstraps
+// it, then a maintenance round every Maintain refreshes its stale buckets)
+// with no lookups or publishing. Over 8 Maintain periods (2 h of virtual
+// time) it counts the DHT messages (requests and responses) and the pairs
+// of nodes that exchanged any: each such pair would be a link. A node
+// sends a few messages per minute, each of its links carries under one.
+func TestMaintenanceAtRest(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 200
+		net, vs := buildVnet(t, scaleConfig{N: n, Boot: 3, Latency: 50 * time.Millisecond, Seed: 2})
+		ctx := context.Background()
+		var nodes []*Node
+		for _, v := range vs {
+			nd := nodeOf(v.dht)
+			nodes = append(nodes, nd)
+			t.Cleanup(func() { nd.Close() })
+		}
+		each(vs, 32, func(v *vnode) { nodes[slices.Index(vs, v)].Start(ctx) })
+		every := vs[0].dht.cfg.Maintain
+		time.Sleep(every / 2)
+		synctest.Wait()
+		net.countPairs()
+		before := net.requests.Load() + net.responses.Load()
+		const periods = 8
+		time.Sleep(periods * every)
+		synctest.Wait()
+		msgs := float64(net.requests.Load() + net.responses.Load() - before)
+		pairs := net.pairCounts()
+		minutes := (periods * every).Minutes()
+		perNode := msgs / n / minutes
+		perLink := msgs / float64(len(pairs)) / minutes
+		busiest := 0
+		for _, c := range pairs {
+			busiest = max(busiest, c)
+		}
+		t.Logf("at rest, %d nodes over %v: %.2f messages per node per minute (sent), %.1f links per node, %.3f messages per link per minute (busiest link %.3f)",
+			n, periods*every, perNode, 2*float64(len(pairs))/n, perLink, float64(busiest)/minutes)
+		require.Greater(t, msgs, 0.0, "maintenance ran")
+		require.Less(t, perLink, 1.0, "messages per link per minute")
+		require.Less(t, perNode, 10.0, "messages per node per minute")
 	})
 }

@@ -1,8 +1,10 @@
 package dht
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,6 +43,23 @@ type vnet struct {
 
 	requests, responses atomic.Int64
 	wg                  sync.WaitGroup // deliveries in flight
+
+	pairs map[[2]addr.NodeID]int // if not nil, messages by pair of nodes (under mu)
+}
+
+// countPairs starts counting messages by the pair of nodes that exchange
+// them (each pair would be a link), forgetting earlier counts.
+func (n *vnet) countPairs() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.pairs = make(map[[2]addr.NodeID]int)
+}
+
+// pairCounts returns the counts since countPairs.
+func (n *vnet) pairCounts() map[[2]addr.NodeID]int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return maps.Clone(n.pairs)
 }
 
 func newVnet(latency time.Duration, wire bool) *vnet {
@@ -146,6 +165,15 @@ func (p *vpath) Send(m wire.Message) error {
 	case *Response:
 		n.responses.Add(1)
 	}
+	n.mu.Lock()
+	if n.pairs != nil {
+		k := [2]addr.NodeID{p.from.id, p.to.id}
+		if bytes.Compare(k[0][:], k[1][:]) > 0 {
+			k[0], k[1] = k[1], k[0]
+		}
+		n.pairs[k]++
+	}
+	n.mu.Unlock()
 	if n.wire {
 		body := m.AppendBody(nil)
 		var err error
