@@ -68,8 +68,9 @@ func wallNow() time.Time {
 // Listeners publish a blinded listener record naming their node (as the
 // root's Listen does). Then each measured dialler looks up its listener's
 // record (FindListener, as the root's dial does) one pair at a time, and
-// a first contact succeeds if the record names the listener's node. The
-// same pairs are measured again after cfg.Kill of the other nodes died.
+// a first contact succeeds if the record names the listener's node.
+// Another cfg.Pairs pairs are measured after cfg.Kill of the other nodes
+// died (their tables still name the dead, as they would right after).
 func runScale(t *testing.T, cfg scaleConfig) scaleResult {
 	res := scaleResult{cfg: cfg}
 	if cfg.Listeners <= 0 || cfg.Listeners > cfg.N {
@@ -88,6 +89,7 @@ func runScale(t *testing.T, cfg scaleConfig) scaleResult {
 	net, nodes := buildVnet(t, cfg)
 	res.Build = wallNow().Sub(w0)
 	res.JoinRPCs = float64(net.requests.Load()) / float64(cfg.N)
+	t.Logf("N=%d: built in %v", cfg.N, res.Build.Round(time.Millisecond))
 
 	// Publish.
 	w0 = wallNow()
@@ -119,6 +121,7 @@ func runScale(t *testing.T, cfg scaleConfig) scaleResult {
 	})
 	synctest.Wait()
 	res.Publish = wallNow().Sub(w0)
+	t.Logf("N=%d: published in %v", cfg.N, res.Publish.Round(time.Millisecond))
 	res.PubRPCs = float64(net.requests.Load()-before) / float64(len(listeners))
 	var m1 runtime.MemStats
 	runtime.GC()
@@ -130,21 +133,27 @@ func runScale(t *testing.T, cfg scaleConfig) scaleResult {
 	}
 	res.Contacts = float64(contacts) / float64(cfg.N)
 
-	// The measured pairs.
+	// The measured pairs: one set before the kills, a fresh one after
+	// (a dialler that looked its listener up before would know nodes near
+	// the record), none of their ends killed.
 	type pair struct{ dialler, listener int }
-	var pairs []pair
 	ends := map[int]bool{}
-	for range cfg.Pairs {
-		p := pair{rng.Intn(cfg.N), listeners[rng.Intn(len(listeners))]}
-		for p.dialler == p.listener {
-			p.dialler = rng.Intn(cfg.N)
+	pick := func() []pair {
+		var pairs []pair
+		for range cfg.Pairs {
+			p := pair{rng.Intn(cfg.N), listeners[rng.Intn(len(listeners))]}
+			for p.dialler == p.listener {
+				p.dialler = rng.Intn(cfg.N)
+			}
+			pairs = append(pairs, p)
+			ends[p.dialler], ends[p.listener] = true, true
 		}
-		pairs = append(pairs, p)
-		ends[p.dialler], ends[p.listener] = true, true
+		return pairs
 	}
+	first, second := pick(), pick()
 	rpcTimeout := nodes[0].dht.cfg.RPCTimeout
 	budget := 10 * time.Second / 4 // the root's default dial timeout, a quarter for the lookup
-	measure := func() phase {
+	measure := func(pairs []pair) phase {
 		var ph phase
 		for _, p := range pairs {
 			d, l := nodes[p.dialler], nodes[p.listener]
@@ -170,7 +179,7 @@ func runScale(t *testing.T, cfg scaleConfig) scaleResult {
 		}
 		return ph
 	}
-	res.Before = measure()
+	res.Before = measure(first)
 
 	if cfg.Kill > 0 {
 		var victims []*vnode
@@ -185,7 +194,7 @@ func runScale(t *testing.T, cfg scaleConfig) scaleResult {
 		for _, v := range victims {
 			net.kill(v)
 		}
-		res.AfterKills = measure()
+		res.AfterKills = measure(second)
 	}
 	return res
 }

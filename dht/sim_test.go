@@ -38,7 +38,7 @@ func simSizes(t *testing.T, def ...int) []int {
 // on the simulated network at the sizes in DHT_SIM_SIZES (default
 // 1000,5000,10000): every node joins from the first 3, every node
 // publishes a listener record, 200 random (dialler, listener) pairs look
-// each other up, then again after 20% of the other nodes died. Messages
+// each other up, then 200 other pairs after 20% of the rest died. Messages
 // take 50 ms one way on virtual time; RPCs time out after 2 s (the
 // default). DHT_SIM_WIRE=1 encodes and decodes every message. Run:
 //
