@@ -320,7 +320,7 @@ func logScale(t *testing.T, r scaleResult) {
 // most 4 hops at the median.
 func TestFirstContactsInASimulatedNetwork(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		r := runScale(t, scaleConfig{N: 200, Boot: 3, Pairs: 40, Kill: 0.2, Latency: 50 * time.Millisecond, Wire: true, Seed: 1})
+		r := runScale(t, scaleConfig{N: 150, Boot: 3, Listeners: 30, Pairs: 30, Kill: 0.2, Latency: 50 * time.Millisecond, Wire: true, Seed: 1})
 		logScale(t, r)
 		require.Equal(t, len(r.Before.Own), r.Before.Found)
 		require.Equal(t, len(r.AfterKills.Own), r.AfterKills.Found)
@@ -329,7 +329,7 @@ func TestFirstContactsInASimulatedNetwork(t *testing.T) {
 }
 
 // TestMaintenanceAtRest measures a quiet network's maintenance traffic:
-// 200 nodes on the simulated network each run a Node (Start bootstraps
+// 100 nodes on the simulated network each run a Node (Start bootstraps
 // it, then a maintenance round every Maintain refreshes its stale buckets)
 // with no lookups or publishing. Over 8 Maintain periods (2 h of virtual
 // time) it counts the DHT messages (requests and responses) and the pairs
@@ -337,7 +337,7 @@ func TestFirstContactsInASimulatedNetwork(t *testing.T) {
 // sends a few messages per minute, each of its links carries under one.
 func TestMaintenanceAtRest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		const n = 200
+		const n = 100
 		net, vs := buildVnet(t, scaleConfig{N: n, Boot: 3, Latency: 50 * time.Millisecond, Seed: 2})
 		ctx := context.Background()
 		var nodes []*Node
