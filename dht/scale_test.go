@@ -328,44 +328,54 @@ func TestFirstContactsInASimulatedNetwork(t *testing.T) {
 	})
 }
 
-// TestMaintenanceAtRest measures a quiet network's maintenance traffic:
-// 100 nodes on the simulated network each run a Node (Start bootstraps
-// it, then a maintenance round every Maintain refreshes its stale buckets)
-// with no lookups or publishing. Over 8 Maintain periods (2 h of virtual
-// time) it counts the DHT messages (requests and responses) and the pairs
-// of nodes that exchanged any: each such pair would be a link. A node
-// sends a few messages per minute, each of its links carries under one.
+// restCost runs n simulated nodes, each running a Node (Start bootstraps
+// it, then a maintenance round every Maintain refreshes its stale
+// buckets), with no lookups or publishing, for 8 Maintain periods (2 h of
+// virtual time) after the first half period. It counts the DHT messages
+// (requests and responses) and the pairs of nodes that exchanged any:
+// each such pair would be a link.
+func restCost(t *testing.T, n int) (msgs float64, pairs map[[2]addr.NodeID]int, minutes float64) {
+	net, vs := buildVnet(t, scaleConfig{N: n, Boot: 3, Latency: 50 * time.Millisecond, Seed: int64(n)})
+	ctx := context.Background()
+	nodes := make(map[*vnode]*Node)
+	for _, v := range vs {
+		nd := nodeOf(v.dht)
+		nodes[v] = nd
+		t.Cleanup(func() { nd.Close() })
+	}
+	each(vs, 32, func(v *vnode) { nodes[v].Start(ctx) })
+	every := vs[0].dht.cfg.Maintain
+	time.Sleep(every / 2)
+	synctest.Wait()
+	net.countPairs()
+	before := net.requests.Load() + net.responses.Load()
+	const periods = 8
+	time.Sleep(periods * every)
+	synctest.Wait()
+	msgs = float64(net.requests.Load() + net.responses.Load() - before)
+	return msgs, net.pairCounts(), (periods * every).Minutes()
+}
+
+func logRest(t *testing.T, n int, msgs float64, pairs map[[2]addr.NodeID]int, minutes float64) (perNode, perLink float64) {
+	perNode = msgs / float64(n) / minutes
+	perLink = msgs / float64(len(pairs)) / minutes
+	busiest := 0
+	for _, c := range pairs {
+		busiest = max(busiest, c)
+	}
+	t.Logf("at rest, %d nodes over %.0f min: %.2f messages sent per node per minute, %.1f links per node, %.3f messages per link per minute (busiest link %.3f)",
+		n, minutes, perNode, 2*float64(len(pairs))/float64(n), perLink, float64(busiest)/minutes)
+	return perNode, perLink
+}
+
+// TestMaintenanceAtRest measures a quiet network's maintenance traffic
+// (restCost) at 100 nodes: a node sends a few messages per minute, and
+// each of its links carries well under one.
 func TestMaintenanceAtRest(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 100
-		net, vs := buildVnet(t, scaleConfig{N: n, Boot: 3, Latency: 50 * time.Millisecond, Seed: 2})
-		ctx := context.Background()
-		var nodes []*Node
-		for _, v := range vs {
-			nd := nodeOf(v.dht)
-			nodes = append(nodes, nd)
-			t.Cleanup(func() { nd.Close() })
-		}
-		each(vs, 32, func(v *vnode) { nodes[slices.Index(vs, v)].Start(ctx) })
-		every := vs[0].dht.cfg.Maintain
-		time.Sleep(every / 2)
-		synctest.Wait()
-		net.countPairs()
-		before := net.requests.Load() + net.responses.Load()
-		const periods = 8
-		time.Sleep(periods * every)
-		synctest.Wait()
-		msgs := float64(net.requests.Load() + net.responses.Load() - before)
-		pairs := net.pairCounts()
-		minutes := (periods * every).Minutes()
-		perNode := msgs / n / minutes
-		perLink := msgs / float64(len(pairs)) / minutes
-		busiest := 0
-		for _, c := range pairs {
-			busiest = max(busiest, c)
-		}
-		t.Logf("at rest, %d nodes over %v: %.2f messages per node per minute (sent), %.1f links per node, %.3f messages per link per minute (busiest link %.3f)",
-			n, periods*every, perNode, 2*float64(len(pairs))/n, perLink, float64(busiest)/minutes)
+		msgs, pairs, minutes := restCost(t, n)
+		perNode, perLink := logRest(t, n, msgs, pairs, minutes)
 		require.Greater(t, msgs, 0.0, "maintenance ran")
 		require.Less(t, perLink, 1.0, "messages per link per minute")
 		require.Less(t, perNode, 10.0, "messages per node per minute")

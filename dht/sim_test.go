@@ -61,6 +61,32 @@ func TestDHTScale(t *testing.T) {
 	t.Log("\n" + scaleHeader + "\n" + strings.Join(rows, "\n"))
 }
 
+// TestMaintenanceAtRestScale measures a quiet network's maintenance
+// traffic (restCost, scale_test.go) at the sizes in DHT_SIM_REST (default
+// 1000):
+//
+//	DHT_SIM_REST=1000,5000 go test -tags sim -run TestMaintenanceAtRestScale -v -timeout 60m ./dht
+func TestMaintenanceAtRestScale(t *testing.T) {
+	sizes := []int{1000}
+	if s := os.Getenv("DHT_SIM_REST"); s != "" {
+		sizes = nil
+		for _, f := range strings.Split(s, ",") {
+			n, err := strconv.Atoi(strings.TrimSpace(f))
+			require.NoError(t, err)
+			sizes = append(sizes, n)
+		}
+	}
+	for _, n := range sizes {
+		t.Run(fmt.Sprint(n), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				msgs, pairs, minutes := restCost(t, n)
+				_, perLink := logRest(t, n, msgs, pairs, minutes)
+				require.Less(t, perLink, 1.0, "messages per link per minute")
+			})
+		})
+	}
+}
+
 // TestLookupScale measures Get lookups over peer links (Noise and yamux
 // on simnet's mem transport) between random pairs in networks of the
 // sizes in DHT_SIM_SIZES (default "100,500"): hops and RPCs per
