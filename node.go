@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -194,14 +195,37 @@ type Config struct {
 	MemoryBudget int
 
 	// Bootstrap are multiaddrs of nodes to join the network through:
-	// linked at start and kept like Peers, then the DHT looks up the
-	// node's own ID through them, linking to the nodes it learns. A node
-	// started with only Bootstrap reaches listeners anywhere the DHT
-	// reaches. Default: none.
+	// linked at start and kept like Peers, then the DHT (on by default
+	// with Bootstrap) looks up the node's own ID through them, linking to
+	// the nodes it learns. A node started with only Bootstrap reaches
+	// listeners anywhere the DHT reaches. Default: none.
 	Bootstrap []string
 	// DHT configures the node's part of the DHT (listener records
-	// published by Listen, looked up by Dial). Default: on.
+	// published by Listen, looked up by Dial). Default: on when
+	// Bootstrap is set, off otherwise (DHTConfig.On and Off).
 	DHT DHTConfig
+	// TargetPeers is how many peer links the node keeps up while the DHT
+	// runs: with fewer (counting every link but the DHT's own on-demand
+	// ones), it links to nodes its DHT table knows, spread across the ID
+	// space, learns more from its peers when the table runs short, and
+	// replaces a kept link that goes down by another node. Peers and
+	// Bootstrap count toward it and are kept regardless. Default 8; a
+	// negative value keeps only Peers and Bootstrap. Without the DHT it
+	// has no effect.
+	TargetPeers int
+	// LANDiscovery finds nodes on the local network segment: the node
+	// sends a beacon (its identity key and IP listen addresses) to an
+	// IPv4 multicast group (239.255.70.84:7946) every 10 s and links to
+	// the nodes whose beacons it hears, at most 16 such links at a time.
+	// With NetworkKey the beacons are sealed under it: random bytes to
+	// others, and only the network's own are heard. Default false.
+	LANDiscovery bool
+	// NAT configures NAT traversal: hole punching is off by default
+	// (see NATConfig); observed-address reports are always exchanged.
+	NAT NATConfig
+
+	// lanGroup overrides LAN discovery's multicast group (tests).
+	lanGroup *net.UDPAddr
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -211,7 +235,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"HandshakeTimeout": c.HandshakeTimeout, "PingInterval": c.PingInterval, "DialTimeout": c.DialTimeout,
 		"FailoverTimeout": c.FailoverTimeout, "StallTimeout": c.StallTimeout, "Linger": c.Linger,
-		"GoneTimeout": c.GoneTimeout, "MinDirectedWait": c.MinDirectedWait,
+		"GoneTimeout": c.GoneTimeout, "MinDirectedWait": c.MinDirectedWait, "NAT.PunchTimeout": c.NAT.PunchTimeout,
 	} {
 		if d < 0 {
 			bad = append(bad, name)
@@ -224,7 +248,7 @@ func (c *Config) validate() error {
 		"MaxWindow": c.MaxWindow, "MemoryBudget": c.MemoryBudget,
 		"MaxInboundHandshakes": c.MaxInboundHandshakes, "MaxHandshakes": c.MaxHandshakes,
 		"MaxHandshakesPerAddr": c.MaxHandshakesPerAddr, "MaxPendingStreamsPerPeer": c.MaxPendingStreamsPerPeer,
-		"MaxPendingStreams": c.MaxPendingStreams, "MaxQueuedControl": c.MaxQueuedControl,
+		"MaxPendingStreams": c.MaxPendingStreams, "MaxQueuedControl": c.MaxQueuedControl, "NAT.MinAgree": c.NAT.MinAgree,
 	} {
 		if n < 0 {
 			bad = append(bad, name)
@@ -266,8 +290,10 @@ type Node struct {
 
 	closeOnce sync.Once
 	budget    *session.Budget // Config.MemoryBudget
-	dht       *dhtPart        // nil unless Config.DHT.On
+	dht       *dhtPart        // nil while the DHT is off (Config.DHT)
+	lan       *lanPart        // nil unless Config.LANDiscovery
 
+	nat        *natPart        // NAT traversal (natpunch.go)
 	udp        *quic.Transport // the default UDP transport (closed by Close), or nil
 	networkKey bool            // Config.NetworkKey is set
 }
@@ -300,6 +326,9 @@ func NewNode(cfg Config) (*Node, error) {
 	bootstrap, err := parseMultiaddrs(cfg.Bootstrap)
 	if err != nil {
 		return nil, err
+	}
+	if cfg.DHT.On && cfg.DHT.Off {
+		return nil, fmt.Errorf("%w: Config.DHT.On and Off both set", ErrBadConfig)
 	}
 	if cfg.DHT.LookupTimeout < 0 || cfg.DHT.Maintain < 0 || cfg.DHT.RPCTimeout < 0 {
 		return nil, fmt.Errorf("%w: negative Config.DHT duration (zero means the default)", ErrBadConfig)
@@ -387,7 +416,8 @@ func NewNode(cfg Config) (*Node, error) {
 		n.closeUDP()
 		return nil, err
 	}
-	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol()} {
+	n.nat = newNAT(n, cfg.NAT, cfg.Transports)
+	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol(), n.nat.protocol()} {
 		if err := n.peers.Register(p); err != nil {
 			n.Close()
 			return nil, err
@@ -410,6 +440,12 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	if n.dht != nil {
 		n.dht.start(len(peers)+len(bootstrap) > 0)
+	}
+	if cfg.LANDiscovery {
+		if n.lan, err = startLAN(n, cfg.NetworkKey, cfg.lanGroup); err != nil {
+			n.Close()
+			return nil, fmt.Errorf("foxtrot: LAN discovery: %w", err)
+		}
 	}
 	return n, nil
 }
@@ -570,14 +606,20 @@ func (n *Node) Peers() []Addr {
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
-		// The DHT's publishers and lookups first, then connections (they
+		// LAN beacons, then the DHT's publishers and lookups, then connections (they
 		// say goodbye over the links), then links. The UDP transport
 		// last: its sockets carry the links' goodbyes.
-		var derr error
+		var derr, lerr error
+		if n.lan != nil {
+			lerr = n.lan.close()
+		}
 		if n.dht != nil {
 			derr = n.dht.close()
 		}
-		err = errors.Join(derr, n.router.Close(), n.peers.Close(), n.closeUDP())
+		if n.nat != nil {
+			n.nat.close()
+		}
+		err = errors.Join(lerr, derr, n.router.Close(), n.peers.Close(), n.closeUDP())
 	})
 	return err
 }

@@ -75,12 +75,14 @@ type Stats struct {
 	Adverts route.AdvertStats
 	// DHTQueries counts DHT requests this node answered, DHTLookups the
 	// lookups it ran (its own dials, publishing, bootstrap, refresh); DHT
-	// has the rest of the DHT's counters. All zero unless Config.DHT.On.
+	// has the rest of the DHT's counters. All zero while the DHT is off (Config.DHT).
 	DHTQueries, DHTLookups int64
 	DHT                    DHTStats
 	// WindowCredit is how much of Config.MemoryBudget connections hold
 	// now for windows grown past RecvBuffer and SendBuffer, in bytes.
 	WindowCredit int64
+	// NAT counts NAT traversal: public addresses, punches (see NATConfig).
+	NAT NATStats
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -126,6 +128,7 @@ func (n *Node) Stats() Stats {
 	s.Adverts = n.router.AdvertStats()
 	s.WindowCredit = n.budget.Used()
 	n.dhtStats(&s)
+	n.natStats(&s)
 	obs := make(map[[20]byte]route.PeerObservation)
 	for _, o := range n.router.Observations() {
 		obs[o.Peer] = o

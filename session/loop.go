@@ -28,6 +28,7 @@ const (
 	evWritten                    // p's writer finished a batch (err: how)
 	evFound                      // the Finder's answer (p or err)
 	evAdopt                      // the target moves onto p (resume, reply)
+	evMove                       // the dialler moves onto p (Move, reply)
 )
 
 type event struct {
@@ -230,6 +231,8 @@ func (s *Session) handleLocked(ev event) {
 		}
 	case evAdopt:
 		ev.reply <- s.adoptLocked(now, p, ev.resume)
+	case evMove:
+		ev.reply <- s.moveLocked(now, p)
 	case evFound:
 		s.findStop = nil
 		if ev.err != nil {
