@@ -49,9 +49,13 @@ func RandomInBucket(self ID, bucket int) ID { return randomInBucket(self, bucket
 // its lookups (and may close, least recently used first), as opposed to a
 // link the node made or accepted for other reasons.
 func (d *DHT) Made(l *peer.Link) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	_, ok := d.linkEl[l]
+	lc, ok := d.carrier.(*linkCarrier)
+	if !ok {
+		return false
+	}
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	_, ok = lc.el[l]
 	return ok
 }
 
@@ -59,12 +63,16 @@ func (d *DHT) Made(l *peer.Link) bool {
 // under MaxLinks nor closes it, so the node may keep it (Config.TargetPeers
 // in the root). It reports whether l was the DHT's.
 func (d *DHT) Release(l *peer.Link) bool {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	e, ok := d.linkEl[l]
+	lc, ok := d.carrier.(*linkCarrier)
+	if !ok {
+		return false
+	}
+	lc.mu.Lock()
+	defer lc.mu.Unlock()
+	e, ok := lc.el[l]
 	if ok {
-		d.links.Remove(e)
-		delete(d.linkEl, l)
+		lc.lru.Remove(e)
+		delete(lc.el, l)
 	}
 	return ok
 }
