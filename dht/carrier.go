@@ -3,8 +3,6 @@ package dht
 import (
 	"container/list"
 	"context"
-	"encoding/hex"
-	"fmt"
 	"sync"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -12,7 +10,6 @@ import (
 	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
-	"github.com/foxtrotnet/foxtrot/transport"
 )
 
 // path is the way to one peer that the DHT's messages travel: a peer link
@@ -164,15 +161,11 @@ func (lc *linkCarrier) link(ctx context.Context, c Contact) (*peer.Link, error) 
 		lc.mu.Unlock()
 		return l, nil
 	}
-	hexKey := hex.EncodeToString(pub.SerializeCompressed())
-	err = fmt.Errorf("%w: contact has no address", ErrNotFound)
-	for _, a := range c.Addrs {
-		base, _ := transport.SplitIdentity(a)
-		full, werr := transport.WithIdentity(base, hexKey)
-		if werr != nil {
-			err = werr
-			continue
-		}
+	addrs, err := c.DialAddrs()
+	if err != nil {
+		return nil, err
+	}
+	for _, full := range addrs {
 		var l *peer.Link
 		lc.mu.Lock()
 		lc.linking[id]++
