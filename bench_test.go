@@ -164,6 +164,10 @@ func BenchmarkThroughput(b *testing.B) {
 		b.Run(fmt.Sprintf("foxtrot-%d-relays", relays), func(b *testing.B) {
 			throughput(b, relays)
 		})
+		// The links' muxer as it was: hashicorp yamux, fixed windows.
+		b.Run(fmt.Sprintf("foxtrot-%d-relays-fixed", relays), func(b *testing.B) {
+			throughput(b, relays, func(c *Config) { c.FixedStreamWindows = true })
+		})
 	}
 	// The direct connection again, sealed end to end as well as by its
 	// link: what relying on the link's encryption saves.
