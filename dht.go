@@ -115,14 +115,17 @@ func (p *dhtPart) start(expectLinks bool) {
 				return
 			}
 		}
-		p.node.Start(p.ctx) // a failed bootstrap is retried by maintenance
 		if p.keeper != nil {
+			// Beside the bootstrap, not after it: a slow bootstrap lookup
+			// must not hold back the links; the keeper's own lookups and
+			// retries fill its candidates meanwhile.
 			p.wg.Add(1)
 			go func() {
 				defer p.wg.Done()
 				p.keeper.run(p.ctx, &p.wg)
 			}()
 		}
+		p.node.Start(p.ctx) // a failed bootstrap is retried by maintenance
 	}()
 }
 

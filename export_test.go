@@ -14,3 +14,16 @@ func KeptPeers(n *Node) []Addr {
 // SetLANGroup makes c's LAN discovery use group instead of the default
 // multicast group, so tests do not meet other processes' beacons.
 func SetLANGroup(c *Config, group *net.UDPAddr) { c.lanGroup = group }
+
+// CountedPeers returns the peers of the links n's keeper counts toward
+// Config.TargetPeers: every link but those its DHT made for lookups.
+func CountedPeers(n *Node) []Addr {
+	if n.dht == nil || n.dht.keeper == nil {
+		return nil
+	}
+	var out []Addr
+	for _, l := range n.dht.keeper.counted() {
+		out = append(out, AddrFromHash160(l.ID()))
+	}
+	return out
+}

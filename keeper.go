@@ -19,6 +19,7 @@ const defaultTargetPeers = 8
 // whose kept link went down) rests before it is tried again.
 const (
 	keepInterval  = 30 * time.Second
+	keepRetry     = time.Second // after a round that fell short, doubling up to keepInterval
 	keepDialLimit = 10 * time.Second
 	keepCooldown  = 2 * time.Minute
 )
@@ -59,6 +60,7 @@ func newKeeper(target int, set *peer.Set, d *dht.DHT) *keeper {
 func (k *keeper) run(ctx context.Context, wg *sync.WaitGroup) {
 	t := time.NewTimer(0)
 	defer t.Stop()
+	retry := keepRetry
 	for {
 		select {
 		case <-ctx.Done():
@@ -66,8 +68,15 @@ func (k *keeper) run(ctx context.Context, wg *sync.WaitGroup) {
 		case <-k.wake:
 		case <-t.C:
 		}
-		k.fill(ctx, wg)
-		t.Reset(keepInterval)
+		next := keepInterval
+		if k.fill(ctx, wg) {
+			retry = keepRetry
+		} else {
+			// Short of the target (too few contacts yet, or links
+			// failed): look again soon, then less and less often.
+			next, retry = retry, min(2*retry, keepInterval)
+		}
+		t.Reset(next)
 	}
 }
 
@@ -90,14 +99,17 @@ func (k *keeper) counted() []*peer.Link {
 }
 
 // fill links to chosen contacts until the target is met or no candidate
-// is left; with too few candidates it runs one peer exchange first.
-func (k *keeper) fill(ctx context.Context, wg *sync.WaitGroup) {
+// is left; with too few candidates it runs one peer exchange first. It
+// reports whether the target is met.
+func (k *keeper) fill(ctx context.Context, wg *sync.WaitGroup) bool {
 	self := k.d.ID()
-	for exchanged := false; ctx.Err() == nil; {
+	// A few passes: each links the best candidates, and one that fails
+	// rests, so the next pass picks others; the rest waits for a later round.
+	for pass, exchanged := 0, false; pass < 4 && ctx.Err() == nil; pass++ {
 		have := k.counted()
 		need := k.target - len(have)
 		if need <= 0 {
-			return
+			return true
 		}
 		linked := make(map[dht.ID]bool, len(have))
 		for _, l := range have {
@@ -117,21 +129,23 @@ func (k *keeper) fill(ctx context.Context, wg *sync.WaitGroup) {
 		if len(cands) < need && !exchanged {
 			exchanged = true
 			k.exchange(ctx, self, have)
+			pass--
 			continue
 		}
 		if len(cands) == 0 {
-			return
+			return false
 		}
 		for _, c := range cands {
 			if ctx.Err() != nil {
-				return
+				return false
 			}
 			k.link(ctx, wg, c)
 		}
 		if len(cands) < need {
-			return // the rest waits for the next round
+			return false // the rest waits for the next round
 		}
 	}
+	return false
 }
 
 // maxKeeperContacts bounds the contacts the keeper reads from the table
