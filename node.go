@@ -387,7 +387,7 @@ func NewNode(cfg Config) (*Node, error) {
 		n.closeUDP()
 		return nil, err
 	}
-	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol()} {
+	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol(), n.router.TicketProtocol()} {
 		if err := n.peers.Register(p); err != nil {
 			n.Close()
 			return nil, err

@@ -44,8 +44,12 @@ func (r *Router) handleStream(l *peer.Link, s stream, h wire.StreamHeader) {
 	if in := r.inbound[h.ID]; in != nil && in.paths[h.Path] == l && !in.streamed[h.Path] {
 		in.streamed[h.Path] = true
 		lst, key, master, helloH := in.lst, in.key, in.master, in.helloH
+		var dialler *[33]byte
+		if in.ticket {
+			dialler = &in.dialler
+		}
 		r.mu.Unlock()
-		r.acceptPath(lst, key, l, s, h, master, helloH)
+		r.acceptPath(lst, key, l, s, h, master, helloH, dialler)
 		return
 	}
 	r.mu.Unlock()
@@ -165,8 +169,11 @@ func splice(a, b stream, moved func(n int64)) bool { return relay.Splice(a, b, m
 // hello opens a session for the listener (queued for Accept once the
 // dialler's identity is checked); a resume moves an existing session onto
 // the stream. Anything else is dropped and counted: Accept never sees a
-// failure.
-func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.ReadWriteCloser, h wire.StreamHeader, master, helloH [32]byte) {
+// failure. A connection dialled with a ticket (dialler not nil) has no
+// hello signature: its hello must name the identity the ticket named.
+// Once a connection to a key listener is up, the target issues the
+// dialler a ticket for its next dial.
+func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.ReadWriteCloser, h wire.StreamHeader, master, helloH [32]byte, dialler *[33]byte) {
 	p := r.newPath(st, l, nil, h.ID, h.Path, master, false, 0, false)
 	fail := func(err error) {
 		p.Close()
@@ -178,8 +185,14 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 		fail(err)
 		return
 	}
+	hello := func(b []byte, helloH [32]byte, dialler *[33]byte) (*btcec.PublicKey, []Hop, error) {
+		if dialler != nil {
+			return checkTicketHello(b, *dialler)
+		}
+		return checkHello(b, helloH)
+	}
 	if first.Hello != nil {
-		pub, hops, err := checkHello(first.Hello, helloH)
+		pub, hops, err := hello(first.Hello, helloH, dialler)
 		if err != nil {
 			fail(err)
 			return
@@ -194,6 +207,9 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 		}
 		s.Start(p)
 		r.confirm(lst, s)
+		if l != nil && lst.key != nil {
+			r.issueTicket(s, master, lst.key, pub)
+		}
 		return
 	}
 	res := first.Resume
@@ -220,7 +236,11 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 			fail(fmt.Errorf("%w: resume of a connection never greeted", ErrProtocol))
 			return
 		}
-		pub, _, err := checkHello(res.Hello, in.helloH)
+		var tDialler *[33]byte
+		if in.ticket {
+			tDialler = &in.dialler
+		}
+		pub, _, err := hello(res.Hello, in.helloH, tDialler)
 		if err != nil {
 			fail(err)
 			return
@@ -237,6 +257,9 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 			return
 		}
 		r.confirm(in.lst, s)
+		if in.lst.key != nil {
+			r.issueTicket(s, in.master, in.lst.key, pub)
+		}
 	default:
 		fail(fmt.Errorf("%w: resume of an unknown connection", ErrProtocol))
 	}

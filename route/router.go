@@ -231,6 +231,17 @@ type Config struct {
 	// with beyond RecvBuffer and SendBuffer (see session.Budget). nil:
 	// windows stay at RecvBuffer and SendBuffer.
 	Budget *session.Budget
+	// NoTickets turns resumption tickets off: the node neither issues
+	// tickets to its diallers nor dials with the tickets it was given
+	// (see ticketdial.go). Default false: tickets on.
+	NoTickets bool
+	// TicketLifetime is how long a ticket this node issues is valid; its
+	// ticket-sealing key rotates as often and is erased two lifetimes
+	// after it was made. Default 10m.
+	TicketLifetime time.Duration
+	// MaxTicketTargets bounds the targets this node keeps tickets for
+	// (two each, the oldest target dropped first). Default 1024.
+	MaxTicketTargets int
 }
 
 // CircuitCost is the buffer memory one relayed circuit reserves: a
@@ -297,6 +308,8 @@ func (c *Config) setDefaults() error {
 	dur(&c.Heartbeat, time.Second)
 	dur(&c.StallTimeout, 4*time.Second)
 	dur(&c.FailoverTimeout, 20*time.Second)
+	dur(&c.TicketLifetime, defaultTicketLifetime)
+	num(&c.MaxTicketTargets, 1024)
 	num(&c.StreamWindow, 1<<20)
 	num(&c.MaxCircuits, 8192)
 	num(&c.MaxCircuitsPerPeer, 1024)
@@ -364,6 +377,9 @@ type Router struct {
 
 	seenOwners map[seenKey]*seenOwner // the shares of seen (see seen.go)
 	adv        *adverts               // scan-key adverts (advert.go)
+
+	issuer  *ticketIssuer // tickets this node issues as a target
+	tickets *ticketStore  // tickets this node was given, by target
 }
 
 // neighbour is a peer as the router sees it. Two token buckets guard the
@@ -443,6 +459,10 @@ type seenEntry struct {
 	checking bool
 	early    []*peer.Link
 	owner    seenKey // whose share of the table it uses
+	// ticket marks a ticket request (ticketdial.go): its acks are
+	// checked against lock with one hash instead of a signature.
+	ticket bool
+	lock   [32]byte
 }
 
 type circuitKey struct {
@@ -465,6 +485,12 @@ type inboundState struct {
 	expires  time.Time
 	reserved bool       // holds a slot of lst's backlog (see Listener.reserve)
 	via      *peer.Link // the peer the request came from (nil: this node)
+	// A ticket connection (ticketdial.go): the identity the ticket names
+	// (its hello must name it, unsigned), and the ack's fields.
+	ticket         bool
+	dialler        [33]byte
+	tNonce         [16]byte
+	proof, confirm [32]byte
 }
 
 // dropInboundLocked forgets the setup of connection id, giving back its
@@ -509,6 +535,8 @@ func New(cfg Config) (*Router, error) {
 		adv:        newAdverts(),
 	}
 	r.routes = newTable(cfg.RouteTTL, cfg.MaxRoutes)
+	r.issuer = newTicketIssuer(cfg.Now, cfg.Rand, cfg.TicketLifetime, 0)
+	r.tickets = newTicketStore(cfg.Now, 2, cfg.MaxTicketTargets)
 	r.relay = r.newRelay()
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	if cfg.Billing != nil {
@@ -739,9 +767,10 @@ type counters struct {
 	streamsRejected,
 	acceptsFailed, directedTimeouts,
 	acksOverPrice, requestsRefusedCredit atomic.Int64
-	session                                                         session.Counters // failovers, their time, direct paths
-	dialRetries                                                     atomic.Int64
-	requestsOverShare, seenEvicted, routesOverShare, acceptsRefused atomic.Int64
+	session                                                                  session.Counters // failovers, their time, direct paths
+	dialRetries                                                              atomic.Int64
+	requestsOverShare, seenEvicted, routesOverShare, acceptsRefused          atomic.Int64
+	ticketDials, ticketFallbacks, ticketsKept, ticketsIssued, ticketsRefused atomic.Int64
 }
 
 // setupEWMA (in Router) is the smoothed time, in ns, from a dial's first
@@ -801,6 +830,13 @@ type Stats struct {
 	// AcceptsRefused counts requests refused because their listener's
 	// backlog (queued and reserved connections) was full.
 	AcceptsRefused int64
+	// Resumption tickets (ticketdial.go). As a dialler: TicketDials
+	// counts dials that connected with a ticket (no public-key work),
+	// TicketFallbacks those whose ticket was refused or unanswered and
+	// that went on with a full handshake, TicketsKept the tickets
+	// received. As a target: TicketsIssued, and TicketsRefused (unknown,
+	// expired, another address's, or replayed).
+	TicketDials, TicketFallbacks, TicketsKept, TicketsIssued, TicketsRefused int64
 }
 
 // ControlMessages is the number of connect requests, acks and refusals
@@ -836,5 +872,7 @@ func (r *Router) Stats() Stats {
 		RequestsOverShare:     c.requestsOverShare.Load(), SeenEvicted: c.seenEvicted.Load(),
 		RoutesOverShare: c.routesOverShare.Load(),
 		CircuitsRefused: rs.OverBudget, AcceptsRefused: c.acceptsRefused.Load(),
+		TicketDials: c.ticketDials.Load(), TicketFallbacks: c.ticketFallbacks.Load(),
+		TicketsKept: c.ticketsKept.Load(), TicketsIssued: c.ticketsIssued.Load(), TicketsRefused: c.ticketsRefused.Load(),
 	}
 }

@@ -116,8 +116,9 @@ func (s *Session) run() {
 // outbound is a batch the loop took under the lock, sealed outside it.
 type outbound struct {
 	batch
-	sw        byte // a direct or plain record, after the hello
-	confirmed bool // the dialler has heard from the target: no hello in a resume
+	sw        byte   // a direct or plain record, after the hello
+	ticket    []byte // a ticket record (the target's)
+	confirmed bool   // the dialler has heard from the target: no hello in a resume
 }
 
 // takeLocked takes what the path in use should send now, if its writer
@@ -130,8 +131,9 @@ func (s *Session) takeLocked(now time.Time) (outbound, *Path) {
 	o := outbound{batch: s.m.next(now, sendBatch)}
 	if s.m.phase == phaseOK {
 		o.sw, p.switchDue = p.switchDue, 0
+		o.ticket, s.ticket = s.ticket, nil
 	}
-	if o.empty() && o.sw == 0 {
+	if o.empty() && o.sw == 0 && o.ticket == nil {
 		return outbound{}, nil
 	}
 	o.confirmed = s.m.confirmed
@@ -142,7 +144,7 @@ func (s *Session) takeLocked(now time.Time) (outbound, *Path) {
 // sealAndSend seals a batch onto p's writer. Only the loop runs it, so
 // the data slices stay valid: only the loop drops acknowledged bytes.
 func (s *Session) sealAndSend(p *Path, o outbound) {
-	size := len(o.data)*(recordHeaderSize+8+recordTagSize) + o.dataLen + 8*64 + len(s.cfg.Hello) + resumeMin + 20*len(p.info.Hops)
+	size := len(o.data)*(recordHeaderSize+8+recordTagSize) + o.dataLen + 8*64 + len(s.cfg.Hello) + resumeMin + 20*len(p.info.Hops) + len(o.ticket)
 	out := bufpool.Get(size)
 	b := (*out)[:0]
 	if o.resume {
@@ -159,6 +161,10 @@ func (s *Session) sealAndSend(p *Path, o outbound) {
 	}
 	if o.hello {
 		b = p.seal.seal(b, recHello, s.cfg.Hello, nil)
+	}
+	if o.ticket != nil {
+		// Before a direct switch, so it is sealed on every path.
+		b = p.seal.seal(b, recTicket, o.ticket, nil)
 	}
 	switch o.sw {
 	case recDirect:
@@ -271,6 +277,14 @@ func (s *Session) recordLocked(now time.Time, p *Path, typ byte, b []byte, buf *
 			"relays", len(p.info.Hops), "after", took.Round(time.Millisecond))
 		return nil
 	case recPing:
+		return nil
+	case recTicket:
+		if !s.cfg.Dialer {
+			return fmt.Errorf("%w: a ticket record from the dialler", ErrProtocol)
+		}
+		if s.cfg.OnTicket != nil {
+			s.cfg.OnTicket(append([]byte(nil), b...))
+		}
 		return nil
 	}
 	return fmt.Errorf("%w: unexpected record type %d", ErrProtocol, typ)

@@ -255,3 +255,24 @@ func TestAForgedResumeIsRefusedAndThePathStays(t *testing.T) {
 		d.Wait()
 	})
 }
+
+// A ticket the target sends reaches the dialler's OnTicket, between data
+// records; at the dialler SendTicket does nothing.
+func TestATicketRecordReachesTheDiallerOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tg := newTarget(nil)
+		got := make(chan []byte, 1)
+		d, _ := dialPipe(t, tg, nil, func(c *Config) { c.OnTicket = func(b []byte) { got <- b } })
+		s := <-tg.got
+		go echoAll(s)
+		data := testData(256 << 10)
+		s.SendTicket([]byte("a ticket"))
+		require.Equal(t, data, exchange(t, d, data, nil))
+		require.Equal(t, []byte("a ticket"), <-got)
+		d.SendTicket([]byte("ignored: the dialler sends none"))
+		d.Close()
+		d.Wait()
+		s.Wait()
+		require.NoError(t, d.Err())
+	})
+}

@@ -31,6 +31,11 @@ type Config struct {
 	Hello []byte
 	// Self is this node's identity HASH160 (for direct paths).
 	Self addr.NodeID
+	// OnTicket, if set at the dialler, receives the body of each ticket
+	// record the target sends (SendTicket). It runs on the session's
+	// loop, so it must be quick and must not block; the body is its to
+	// keep. nil: tickets are ignored.
+	OnTicket func(body []byte)
 
 	// SendBuffer bounds the written bytes not yet acknowledged;
 	// RecvBuffer the received bytes not yet read (the receive window).
@@ -117,6 +122,7 @@ type Session struct {
 	readable signal.Signal      // Read may go on
 	writable signal.Signal      // Write may go on
 	findStop context.CancelFunc // ends a running Finder call
+	ticket   []byte             // a ticket record waiting to go (SendTicket)
 	wmu      sync.Mutex         // serialises Write calls, so each Write is contiguous
 	rd, wd   deadline.Deadline
 	wake     chan struct{} // the loop has work (capacity 1)
@@ -200,6 +206,22 @@ func (s *Session) usePathLocked(p *Path) {
 	s.wg.Add(2)
 	go s.readLoop(p)
 	go s.writeLoop(p)
+}
+
+// SendTicket queues a ticket record for the dialler (the target's side):
+// it goes out sealed on the path in use once the session runs normally
+// (not while a resume is under way). A later call replaces a ticket not
+// yet sent. It does nothing at the dialler or after the session ended.
+func (s *Session) SendTicket(body []byte) {
+	if s.cfg.Dialer || len(body) == 0 || len(body) > maxTicketRecord {
+		return
+	}
+	s.mu.Lock()
+	if !s.m.ended {
+		s.ticket = append([]byte(nil), body...)
+	}
+	s.mu.Unlock()
+	s.kick()
 }
 
 // ID returns the connection ID.
