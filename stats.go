@@ -81,6 +81,13 @@ type Stats struct {
 	// WindowCredit is how much of Config.MemoryBudget connections hold
 	// now for windows grown past RecvBuffer and SendBuffer, in bytes.
 	WindowCredit int64
+	// Resumption tickets (SPEC.md section 6). As a dialler: dials that
+	// connected with a ticket, doing no public-key work (TicketDials),
+	// those whose ticket was refused or unanswered and that made a full
+	// handshake instead (TicketFallbacks), and tickets received
+	// (TicketsKept). As a target: tickets issued, and tickets refused
+	// (unknown, expired, another address's, or replayed).
+	TicketDials, TicketFallbacks, TicketsKept, TicketsIssued, TicketsRefused int64
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -118,6 +125,8 @@ func (n *Node) Stats() Stats {
 		DirectPaths:       r.DirectPaths,
 		RequestsOverShare: r.RequestsOverShare, SeenEvicted: r.SeenEvicted, RoutesOverShare: r.RoutesOverShare,
 		CircuitsRefused: r.CircuitsRefused, AcceptsRefused: r.AcceptsRefused,
+		TicketDials: r.TicketDials, TicketFallbacks: r.TicketFallbacks, TicketsKept: r.TicketsKept,
+		TicketsIssued: r.TicketsIssued, TicketsRefused: r.TicketsRefused,
 	}
 	pr := n.peers.Refusals()
 	s.SocketsRefused, s.HandshakesRefused, s.StreamsRefused = int64(pr.Sockets), int64(pr.Handshakes), int64(pr.Streams)

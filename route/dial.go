@@ -49,6 +49,9 @@ type dialState struct {
 	// its connection's fresh paths) repeats: a stealth target is derived
 	// from the ephemeral key and nonce (see stealth.go).
 	fixed *fixedRequest
+	// ticketKey is the target's key for a ticket dial (its acks do not
+	// carry it).
+	ticketKey *btcec.PublicKey
 }
 
 func (d *dialState) eph(id addr.ConnID) *keyPair {
@@ -360,6 +363,7 @@ func (r *Router) connectWith(ctx context.Context, identity *keyPair, d *dialStat
 	}
 	f := r.newFinder(d.kind, d.target, ev.tKey, ev.id, master)
 	f.fixed = d.fixed
+	f.ticket, f.confirm = ev.ticket, ev.confirm
 	cfg := r.sessionConfig(ev.id, true, identity.pub, ev.tKey, master)
 	cfg.Hello = hello
 	cfg.Finder = f

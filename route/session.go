@@ -66,6 +66,11 @@ type finder struct {
 	done   <-chan struct{} // the session's Done
 	fixed  *fixedRequest   // what fresh requests repeat (stealth targets)
 
+	// ticket is set for a connection dialled with a ticket: its backups
+	// are the ticket ack's other paths, which must carry its confirm.
+	ticket  bool
+	confirm [32]byte
+
 	mu      sync.Mutex
 	backups []dialEvent
 	used    map[circuitKey]bool
@@ -79,7 +84,7 @@ func (r *Router) newFinder(kind uint8, target [20]byte, tKey *btcec.PublicKey, i
 
 // addBackup keeps an ack for later use.
 func (f *finder) addBackup(ev dialEvent) {
-	if ev.refuse != nil || ev.overPrice {
+	if ev.refuse != nil || ev.ticketRefused || ev.overPrice || ev.ticket && (!f.ticket || ev.confirm != f.confirm) {
 		return
 	}
 	f.mu.Lock()

@@ -102,6 +102,7 @@ var errTicketFallback = errors.New("route: ticket dial fell back")
 // done). It erases h's secret either way.
 func (r *Router) dialTicket(ctx context.Context, identity *keyPair, d *dialState, h heldTicket) (*Session, error) {
 	defer clear(h.rs[:])
+	d.ticketKey = h.key
 	var nD [16]byte
 	if _, err := io.ReadFull(r.cfg.Rand, nD[:]); err != nil {
 		return nil, err
@@ -164,7 +165,6 @@ func (r *Router) dialTicket(ctx context.Context, identity *keyPair, d *dialState
 				r.stats.acksInvalid.Add(1)
 				continue
 			}
-			ev.tKey = h.key
 			r.answered(r.now().Sub(now))
 			hello := ticketHello(identity, pathHops(ev.ack.Hops))
 			s, err := r.connectWith(ctx, identity, d, ev, master, hello)
@@ -441,7 +441,7 @@ func (r *Router) handleTicketAck(l *peer.Link, ack *TicketAck) {
 		r.observe(l).acksBack.Add(1)
 		if d != nil {
 			d.deliver(dialEvent{id: ack.ID, link: l, ack: cack, price: price, overPrice: price > e.maxPrice,
-				ticket: true, tNonce: ack.Nonce, confirm: ack.Confirm})
+				tKey: d.ticketKey, ticket: true, tNonce: ack.Nonce, confirm: ack.Confirm})
 		}
 		return
 	}
