@@ -304,10 +304,19 @@ func (r *Router) confirm(lst *Listener, s *Session) {
 	}
 }
 
+// checkHelloSize checks a hello body's length against its relay count (a
+// resume's hello reaches here with its length unchecked).
+func checkHelloSize(b []byte) error {
+	if len(b) < helloMin || len(b) != helloMin+20*int(b[helloMin-1]) || int(b[helloMin-1]) >= wire.MaxHops {
+		return fmt.Errorf("%w: hello of %d bytes", ErrProtocol, len(b))
+	}
+	return nil
+}
+
 // checkHello checks the dialler's proof of identity.
 func checkHello(b []byte, helloH [32]byte) (*btcec.PublicKey, []Hop, error) {
-	if len(b) < helloMin {
-		return nil, nil, fmt.Errorf("%w: short hello", ErrProtocol)
+	if err := checkHelloSize(b); err != nil {
+		return nil, nil, err
 	}
 	pub, err := btcec.ParsePubKey(b[:33])
 	if err != nil {

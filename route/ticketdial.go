@@ -216,8 +216,8 @@ func ticketHello(identity *keyPair, hops []Hop) []byte {
 // checkTicketHello checks a ticket connection's hello: the identity key
 // the ticket names, a zero signature.
 func checkTicketHello(b []byte, dialler [33]byte) (*btcec.PublicKey, []Hop, error) {
-	if len(b) < helloMin {
-		return nil, nil, fmt.Errorf("%w: short hello", ErrProtocol)
+	if err := checkHelloSize(b); err != nil {
+		return nil, nil, err
 	}
 	if !hmac.Equal(b[:33], dialler[:]) {
 		return nil, nil, fmt.Errorf("%w: hello names another identity than the ticket", ErrProtocol)

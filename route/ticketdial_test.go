@@ -1,6 +1,7 @@
 package route
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"sync/atomic"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/foxtrotnet/foxtrot/internal/simnet"
+	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/relay"
 )
 
@@ -207,4 +209,80 @@ func TestNoTicketsMeansFullHandshakes(t *testing.T) {
 	}
 	require.Zero(t, nodes[2].r.Stats().TicketsIssued)
 	require.Zero(t, nodes[0].r.Stats().TicketDials)
+}
+
+// FuzzDecodeTicketMessages decodes arbitrary bodies as each ticket
+// message: nothing may panic, whatever decodes re-encodes to the same
+// bytes (one encoding per message), and a ticket ack passes a lock's
+// check only with the proof the lock was made from.
+func FuzzDecodeTicketMessages(f *testing.F) {
+	var proof [32]byte
+	proof[0] = 9
+	lock := ticketLock(proof)
+	req := &TicketRequest{HopLimit: 3, Flags: 1, Target: [20]byte{1}, Nonce: [16]byte{2}, Time: 5, MaxPrice: 6, Lock: lock}
+	ack := &TicketAck{ID: [20]byte{7}, Path: 2, Nonce: [16]byte{8}, Proof: proof, Confirm: [32]byte{10},
+		Hops: []wire.Hop{{Key: [33]byte{2, 8}, Price: 2, ValidUntil: 3}}}
+	for _, m := range []wire.Message{req, ack, &TicketAck{}, &TicketRefuse{ID: [20]byte{11}}} {
+		f.Add(byte(m.Type()), m.AppendBody(nil))
+	}
+	decoders := map[wire.Type]wire.DecodeFunc{
+		TypeTicketRequest: DecodeTicketRequest, TypeTicketAck: DecodeTicketAck, TypeTicketRefuse: DecodeTicketRefuse,
+	}
+	f.Fuzz(func(t *testing.T, typ byte, body []byte) {
+		dec := decoders[wire.Type(typ)]
+		if dec == nil {
+			return
+		}
+		m, err := dec(body)
+		if err != nil {
+			return
+		}
+		if m.Type() != wire.Type(typ) {
+			t.Fatalf("decoded a %v as %v", wire.Type(typ), m.Type())
+		}
+		if got := m.AppendBody(nil); !bytes.Equal(got, body) {
+			t.Fatalf("re-encodes to %x, not %x", got, body)
+		}
+		if a, ok := m.(*TicketAck); ok && checkTicketProof(lock, a.Proof) && a.Proof != proof {
+			t.Fatalf("a forged proof opened the lock: %x", a.Proof)
+		}
+	})
+}
+
+// FuzzCheckTicketHello checks arbitrary hello bodies (a resume carries
+// one whose length nothing else checked) against a ticket's identity:
+// nothing may panic, and only a hello naming that identity with a zero
+// signature passes.
+func FuzzCheckTicketHello(f *testing.F) {
+	id := newKeyPair(fixedKey(5))
+	f.Add(ticketHello(id, nil))
+	f.Add(ticketHello(id, []Hop{{Node: [20]byte{1}}, {Node: [20]byte{2}}}))
+	f.Add(append(ticketHello(id, nil)[:helloMin-1], 3))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		pub, hops, err := checkTicketHello(b, id.ser)
+		if err != nil {
+			return
+		}
+		if !pub.IsEqual(id.pub) || len(b) != helloMin+20*len(hops) || !bytes.Equal(b[33:97], make([]byte, 64)) {
+			t.Fatalf("a hello passed that should not: %x", b)
+		}
+		if _, _, err := checkHello(b, [32]byte{}); err == nil {
+			t.Fatalf("a zero signature verified")
+		}
+	})
+}
+
+// A hello whose relay count promises more relays than its bytes hold is
+// refused, not read past its end: a resume's hello reaches the check with
+// only a lower bound on its length, and before this check a dialler
+// could make the target's node panic with one.
+func TestAHelloShorterThanItsRelayCountIsRefused(t *testing.T) {
+	id := newKeyPair(fixedKey(5))
+	helloH := [32]byte{1}
+	b := append(buildHello(id, helloH, nil)[:helloMin-1], 3)
+	b = append(b, 1, 2, 3, 4, 5)
+	_, _, err := checkHello(b, helloH)
+	require.ErrorIs(t, err, ErrProtocol)
+	_, _, err = checkTicketHello(b, id.ser)
+	require.ErrorIs(t, err, ErrProtocol)
 }
