@@ -45,6 +45,15 @@
 // and a signature binding it to the exchange. From there package session
 // carries the connection: the router hands each session its paths.
 //
+// A repeat dial skips the public-key work (ticketdial.go, SPEC.md section
+// 6): over every connection to a key listener the target sends the
+// dialler a single-use resumption ticket; the dialler's next Dial of the
+// key sends it in a TicketRequest with a hash lock, the target answers
+// with the lock's preimage, which each relay checks with one hash, and
+// both ends key the connection from the ticket's secret and fresh nonces.
+// A ticket the target cannot take is refused and the dial makes a full
+// handshake at once; a replayed one is dropped silently.
+//
 // Tables are bounded and expire: seen requests after twice the skew
 // window, circuits that never got a stream after Config.CircuitSetupTimeout,
 // active circuits when their streams end. The tables peers fill are
