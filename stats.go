@@ -88,6 +88,10 @@ type Stats struct {
 	// (TicketsKept). As a target: tickets issued, and tickets refused
 	// (unknown, expired, another address's, or replayed).
 	TicketDials, TicketFallbacks, TicketsKept, TicketsIssued, TicketsRefused int64
+	// TicketRekeys counts resumed connections whose two ends completed
+	// the ephemeral ECDH that makes their data forward-secret after the
+	// first round trip (counted at each end).
+	TicketRekeys int64
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -126,7 +130,7 @@ func (n *Node) Stats() Stats {
 		RequestsOverShare: r.RequestsOverShare, SeenEvicted: r.SeenEvicted, RoutesOverShare: r.RoutesOverShare,
 		CircuitsRefused: r.CircuitsRefused, AcceptsRefused: r.AcceptsRefused,
 		TicketDials: r.TicketDials, TicketFallbacks: r.TicketFallbacks, TicketsKept: r.TicketsKept,
-		TicketsIssued: r.TicketsIssued, TicketsRefused: r.TicketsRefused,
+		TicketsIssued: r.TicketsIssued, TicketsRefused: r.TicketsRefused, TicketRekeys: r.TicketRekeys,
 	}
 	pr := n.peers.Refusals()
 	s.SocketsRefused, s.HandshakesRefused, s.StreamsRefused = int64(pr.Sockets), int64(pr.Handshakes), int64(pr.Streams)

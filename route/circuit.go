@@ -199,7 +199,11 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 		}
 		p.SetHops(hops)
 		p.AllowDirect(!r.cfg.EncryptDirect && len(hops) == 0)
-		s := r.newTargetSession(h.ID, key.pub, pub, master)
+		var rekey func([32]byte) []byte
+		if dialler != nil {
+			rekey = r.targetRekey(lst.key, pub)
+		}
+		s := r.newTargetSession(h.ID, key.pub, pub, master, rekey)
 		if err := r.registerInbound(s); err != nil {
 			s.Abort(err)
 			fail(err)
@@ -207,7 +211,9 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 		}
 		s.Start(p)
 		r.confirm(lst, s)
-		if l != nil && lst.key != nil {
+		if l != nil && dialler == nil {
+			// A full handshake's master is forward-secret already; a
+			// ticket connection's next ticket comes from its rekey.
 			r.issueTicket(s, master, lst.key, pub)
 		}
 		return
@@ -245,7 +251,11 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 			fail(err)
 			return
 		}
-		s := r.newTargetSession(res.ID, in.key.pub, pub, in.master)
+		var rekey func([32]byte) []byte
+		if tDialler != nil {
+			rekey = r.targetRekey(in.lst.key, pub)
+		}
+		s := r.newTargetSession(res.ID, in.key.pub, pub, in.master, rekey)
 		if err := r.registerInbound(s); err != nil {
 			s.Abort(err)
 			fail(err)
@@ -257,7 +267,7 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 			return
 		}
 		r.confirm(in.lst, s)
-		if in.lst.key != nil {
+		if tDialler == nil {
 			r.issueTicket(s, in.master, in.lst.key, pub)
 		}
 	default:
@@ -266,8 +276,9 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 }
 
 // newTargetSession makes the target's session of a connection.
-func (r *Router) newTargetSession(id addr.ConnID, local, remote *btcec.PublicKey, master [32]byte) *Session {
+func (r *Router) newTargetSession(id addr.ConnID, local, remote *btcec.PublicKey, master [32]byte, onRekey func([32]byte) []byte) *Session {
 	cfg := r.sessionConfig(id, false, local, remote, master)
+	cfg.OnRekey = onRekey
 	cfg.OnEnd = r.removeSession
 	return session.New(cfg)
 }

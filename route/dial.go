@@ -367,7 +367,7 @@ func (r *Router) connectWith(ctx context.Context, identity *keyPair, d *dialStat
 	cfg := r.sessionConfig(ev.id, true, identity.pub, ev.tKey, master)
 	cfg.Hello = hello
 	cfg.Finder = f
-	r.ticketSessionHook(&cfg, d, identity, ev.tKey, master)
+	r.ticketSessionHook(&cfg, d, identity, ev.tKey, master, f, ev.ticket)
 	cfg.OnEnd = func(s *Session) {
 		r.forgetDial(d)
 		r.removeSession(s)

@@ -776,10 +776,10 @@ type counters struct {
 	streamsRejected,
 	acceptsFailed, directedTimeouts,
 	acksOverPrice, requestsRefusedCredit atomic.Int64
-	session                                                                  session.Counters // failovers, their time, direct paths
-	dialRetries                                                              atomic.Int64
-	requestsOverShare, seenEvicted, routesOverShare, acceptsRefused          atomic.Int64
-	ticketDials, ticketFallbacks, ticketsKept, ticketsIssued, ticketsRefused atomic.Int64
+	session                                                                                session.Counters // failovers, their time, direct paths
+	dialRetries                                                                            atomic.Int64
+	requestsOverShare, seenEvicted, routesOverShare, acceptsRefused                        atomic.Int64
+	ticketDials, ticketFallbacks, ticketsKept, ticketsIssued, ticketsRefused, ticketRekeys atomic.Int64
 }
 
 // setupEWMA (in Router) is the smoothed time, in ns, from a dial's first
@@ -844,8 +844,10 @@ type Stats struct {
 	// TicketFallbacks those whose ticket was refused or unanswered and
 	// that went on with a full handshake, TicketsKept the tickets
 	// received. As a target: TicketsIssued, and TicketsRefused (unknown,
-	// expired, another address's, or replayed).
-	TicketDials, TicketFallbacks, TicketsKept, TicketsIssued, TicketsRefused int64
+	// expired, another address's, or replayed). TicketRekeys counts the
+	// resumed connections that completed their ephemeral ECDH (forward
+	// secrecy after the first round trip), at either end.
+	TicketDials, TicketFallbacks, TicketsKept, TicketsIssued, TicketsRefused, TicketRekeys int64
 }
 
 // ControlMessages is the number of connect requests, acks and refusals
@@ -883,5 +885,6 @@ func (r *Router) Stats() Stats {
 		CircuitsRefused: rs.OverBudget, AcceptsRefused: c.acceptsRefused.Load(),
 		TicketDials: c.ticketDials.Load(), TicketFallbacks: c.ticketFallbacks.Load(),
 		TicketsKept: c.ticketsKept.Load(), TicketsIssued: c.ticketsIssued.Load(), TicketsRefused: c.ticketsRefused.Load(),
+		TicketRekeys: c.ticketRekeys.Load(),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -92,6 +93,15 @@ func (f *finder) addBackup(ev dialEvent) {
 	if !f.used[circuitKey{ev.id, ev.ack.Path}] {
 		f.backups = append(f.backups, ev)
 	}
+}
+
+// dropTicketBackups forgets the backup paths a ticket ack gave: they are
+// keyed from master', which a rekeyed connection no longer relies on.
+func (f *finder) dropTicketBackups() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ticket = false // later ticket acks are dropped too (addBackup)
+	f.backups = slices.DeleteFunc(f.backups, func(ev dialEvent) bool { return ev.ticket })
 }
 
 // Backups returns how many unused backup paths the finder holds.

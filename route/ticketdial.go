@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -75,16 +76,24 @@ func (r *Router) keepTicket(target [20]byte, tKey *btcec.PublicKey, master [32]b
 // issueTicket sends the dialler of s, whose identity key is dialler, a
 // ticket for the key listener key, over s.
 func (r *Router) issueTicket(s *Session, master [32]byte, key *keyPair, dialler *btcec.PublicKey) {
+	if b := r.ticketRecord(master, key, dialler); b != nil {
+		s.SendTicket(b)
+	}
+}
+
+// ticketRecord is the body of a ticket record for a connection whose
+// master secret is master (nil if tickets are off or none could be made).
+func (r *Router) ticketRecord(master [32]byte, key *keyPair, dialler *btcec.PublicKey) []byte {
 	if !r.ticketsOn() || key == nil {
-		return
+		return nil
 	}
 	t, err := r.issuer.issue(master, addr.FromPubKey(key.pub).Hash160(), ser(dialler))
 	if err != nil {
-		return
+		return nil
 	}
-	body := binary.BigEndian.AppendUint32(make([]byte, 0, ticketRecordSize), uint32(r.issuer.lifetime/time.Second))
-	s.SendTicket(append(body, t...))
 	r.stats.ticketsIssued.Add(1)
+	body := binary.BigEndian.AppendUint32(make([]byte, 0, ticketRecordSize), uint32(r.issuer.lifetime/time.Second))
+	return append(body, t...)
 }
 
 // ticketWait is how long a ticket dial waits for an answer before it
@@ -522,11 +531,42 @@ func (r *Router) relayAck(l *peer.Link, e *seenEntry, id addr.ConnID, path uint3
 }
 
 // ticketSessionHook sets a dialler's session up to keep the tickets its
-// target sends.
-func (r *Router) ticketSessionHook(cfg *session.Config, d *dialState, identity *keyPair, tKey *btcec.PublicKey, master [32]byte) {
+// target sends, and a connection dialled with a ticket (resumed) to
+// rekey with an ephemeral ECDH in its first round trip (session's
+// rekey.go): the next ticket then comes from the rekeyed secret, and the
+// ticket ack's backup paths, keyed from master', are dropped, so a
+// failover takes a fresh path with an ECDH of its own.
+func (r *Router) ticketSessionHook(cfg *session.Config, d *dialState, identity *keyPair, tKey *btcec.PublicKey, master [32]byte, f *finder, resumed bool) {
 	if !r.ticketable(d, identity) {
 		return
 	}
 	target := d.target
-	cfg.OnTicket = func(body []byte) { r.keepTicket(target, tKey, master, body) }
+	var mu sync.Mutex
+	cfg.OnTicket = func(body []byte) {
+		mu.Lock()
+		m := master
+		mu.Unlock()
+		r.keepTicket(target, tKey, m, body)
+	}
+	if resumed {
+		cfg.Rekey = true
+		cfg.OnRekey = func(m [32]byte) []byte {
+			mu.Lock()
+			master = m
+			mu.Unlock()
+			f.dropTicketBackups()
+			r.stats.ticketRekeys.Add(1)
+			return nil
+		}
+	}
+}
+
+// targetRekey is the target's session.Config.OnRekey for a connection
+// dialled with a ticket: it counts the rekey and issues the next ticket
+// from the rekeyed secret.
+func (r *Router) targetRekey(key *keyPair, dialler *btcec.PublicKey) func([32]byte) []byte {
+	return func(m [32]byte) []byte {
+		r.stats.ticketRekeys.Add(1)
+		return r.ticketRecord(m, key, dialler)
+	}
 }

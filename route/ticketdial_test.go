@@ -28,10 +28,12 @@ func dialForTicket(t *testing.T, n *node, target [20]byte) {
 }
 
 // A repeat dial through two relays presents the ticket its first
-// connection brought: nobody on the path signs, verifies or does ECDH,
-// the relays check the ack with a hash, and the connection carries data
-// both ways. Its own connection brings a fresh ticket, so a third dial
-// resumes too.
+// connection brought: nobody on the path signs, verifies or does ECDH
+// to set it up, the relays check the ack with a hash, and the connection
+// carries data both ways. Once up, its two ends rekey it with an
+// ephemeral ECDH (session's rekey.go, not counted here: off the dial),
+// and the fresh ticket it brings comes from the rekeyed secret, so a
+// third dial resumes too.
 func TestARepeatDialThroughTwoRelaysDoesNoPublicKeyWork(t *testing.T) {
 	nodes := startNodes(t, simnet.New(4, simnet.Line, simnet.Options{}), nil, nil)
 	l := echo(t, nodes[3])
@@ -52,7 +54,9 @@ func TestARepeatDialThroughTwoRelaysDoesNoPublicKeyWork(t *testing.T) {
 		require.True(t, l.Key().PubKey().IsEqual(s.RemoteKey()))
 		sendAndCheck(t, s, 1<<20)
 		require.Eventually(t, func() bool { return nodes[0].r.Stats().TicketsKept > kept }, 10*time.Second, time.Millisecond,
-			"a resumed connection brings the next ticket")
+			"a resumed connection brings the next ticket, from its rekeyed secret")
+		require.Equal(t, int64(i+1), nodes[0].r.Stats().TicketRekeys, "the ends ran their ECDH after the dial")
+		require.Equal(t, int64(i+1), nodes[3].r.Stats().TicketRekeys)
 		s.Close()
 	}
 	for _, n := range nodes[1:3] {

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/btcsuite/btcd/btcec/v2"
+
 	"github.com/foxtrotnet/foxtrot/internal/bufpool"
 )
 
@@ -28,6 +30,8 @@ const (
 	evWritten                    // p's writer finished a batch (err: how)
 	evFound                      // the Finder's answer (p or err)
 	evAdopt                      // the target moves onto p (resume, reply)
+	evRekey                      // p's reader rekeyed: send rekey, then switch (rekey.go)
+	evRekeyDone                  // the target: the dialler's rekey marker arrived
 )
 
 type event struct {
@@ -41,6 +45,9 @@ type event struct {
 
 	resume *Resume
 	reply  chan error
+
+	rekey  *rekeyOut
+	master [32]byte // master'' (evRekey)
 }
 
 // post hands the loop an event; false if the session is over.
@@ -116,9 +123,12 @@ func (s *Session) run() {
 // outbound is a batch the loop took under the lock, sealed outside it.
 type outbound struct {
 	batch
-	sw        byte   // a direct or plain record, after the hello
-	ticket    []byte // a ticket record (the target's)
-	confirmed bool   // the dialler has heard from the target: no hello in a resume
+	sw        byte      // a direct or plain record, after the hello
+	ticket    []byte    // a ticket record (the target's)
+	offer     bool      // the dialler's rekey offer (rekey.go)
+	rekey     *rekeyOut // a rekey answer or marker, then the sealer switches
+	master    [32]byte  // what the dialler proves a resume with
+	confirmed bool      // the dialler has heard from the target: no hello in a resume
 }
 
 // takeLocked takes what the path in use should send now, if its writer
@@ -131,9 +141,17 @@ func (s *Session) takeLocked(now time.Time) (outbound, *Path) {
 	o := outbound{batch: s.m.next(now, sendBatch)}
 	if s.m.phase == phaseOK {
 		o.sw, p.switchDue = p.switchDue, 0
+		o.rekey, p.rekeyDue = p.rekeyDue, nil
 		o.ticket, s.ticket = s.ticket, nil
+		if s.cfg.Dialer && s.cfg.Rekey && !s.rk.offered && !o.hello && !o.resume && !p.info.Direct && !p.info.Local && p.info.ID == s.cfg.ID {
+			o.offer, s.rk.offered = true, true
+		}
 	}
-	if o.empty() && o.sw == 0 && o.ticket == nil {
+	o.master = s.cfg.Master
+	if s.rk.known && s.rk.master != ([32]byte{}) {
+		o.master = s.rk.master
+	}
+	if o.empty() && o.sw == 0 && o.ticket == nil && o.rekey == nil && !o.offer {
 		return outbound{}, nil
 	}
 	o.confirmed = s.m.confirmed
@@ -144,12 +162,12 @@ func (s *Session) takeLocked(now time.Time) (outbound, *Path) {
 // sealAndSend seals a batch onto p's writer. Only the loop runs it, so
 // the data slices stay valid: only the loop drops acknowledged bytes.
 func (s *Session) sealAndSend(p *Path, o outbound) {
-	size := len(o.data)*(recordHeaderSize+8+recordTagSize) + o.dataLen + 8*64 + len(s.cfg.Hello) + resumeMin + 20*len(p.info.Hops) + len(o.ticket)
+	size := len(o.data)*(recordHeaderSize+8+recordTagSize) + o.dataLen + 8*64 + len(s.cfg.Hello) + resumeMin + 20*len(p.info.Hops) + len(o.ticket) + 2*(recordHeaderSize+33+recordTagSize)
 	out := bufpool.Get(size)
 	b := (*out)[:0]
 	if o.resume {
 		if s.cfg.Dialer {
-			r := &Resume{ID: s.cfg.ID, Proof: resumeProof(s.cfg.Master, s.cfg.ID, p.info.ID, p.info.Num),
+			r := &Resume{ID: s.cfg.ID, Proof: resumeProof(o.master, s.cfg.ID, p.info.ID, p.info.Num),
 				Offset: o.resumeOff, Hops: p.info.Hops}
 			if !o.confirmed {
 				r.Hello = s.cfg.Hello
@@ -162,8 +180,20 @@ func (s *Session) sealAndSend(p *Path, o outbound) {
 	if o.hello {
 		b = p.seal.seal(b, recHello, s.cfg.Hello, nil)
 	}
+	if o.offer {
+		// Made here, on the loop but outside the lock: the hello has gone.
+		if k, err := btcec.NewPrivateKey(); err == nil {
+			p.rkPriv.Store(k)
+			b = p.seal.seal(b, recRekey, k.PubKey().SerializeCompressed(), nil)
+		}
+	}
+	if o.rekey != nil {
+		b = p.seal.seal(b, recRekey, o.rekey.body, nil)
+		p.seal = newSealer(o.rekey.key)
+	}
 	if o.ticket != nil {
-		// Before a direct switch, so it is sealed on every path.
+		// After a rekey (sealed under its keys), before a direct switch
+		// (so it is sealed on every path).
 		b = p.seal.seal(b, recTicket, o.ticket, nil)
 	}
 	switch o.sw {
@@ -236,6 +266,17 @@ func (s *Session) handleLocked(ev event) {
 		}
 	case evAdopt:
 		ev.reply <- s.adoptLocked(now, p, ev.resume)
+	case evRekey:
+		if s.m.ended {
+			return
+		}
+		s.rk.known, s.rk.master = true, ev.master
+		p.rekeyDue = ev.rekey
+		if ev.body != nil {
+			s.ticket = ev.body
+		}
+	case evRekeyDone:
+		s.rk.done = true
 	case evFound:
 		s.findStop = nil
 		if ev.err != nil {
@@ -352,7 +393,13 @@ func (s *Session) Adopt(p *Path, r *Resume) error {
 	if r.ID != s.cfg.ID {
 		return fmt.Errorf("%w: resume of another connection", ErrProtocol)
 	}
-	if err := r.Check(s.cfg.Master, p); err != nil {
+	var err error
+	for _, m := range s.resumeMasters() {
+		if err = r.Check(m, p); err == nil {
+			break
+		}
+	}
+	if err != nil {
 		return err
 	}
 	// The loop does it: resending drops acknowledged bytes from the send

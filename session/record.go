@@ -45,6 +45,8 @@ import (
 //	ticket (1 to maxTicketRecord bytes, opaque here): the target's
 //	       resumption ticket for the dialler (route's SPEC.md section 6);
 //	       only the dialler accepts one, and hands it to Config.OnTicket
+//	rekey  an ephemeral public key (33): the dialler's offer, the target's
+//	       answer; or empty: the dialler's marker. See rekey.go.
 //
 // Direct paths. When the dialler's path has no relays, its stream runs
 // inside one peer link between the two ends' nodes, which that link
@@ -81,6 +83,7 @@ const (
 	recDirect  byte = 9
 	recPlain   byte = 10
 	recTicket  byte = 11
+	recRekey   byte = 12
 )
 
 // Reset codes.
@@ -197,7 +200,7 @@ func (o *opener) header(hdr [recordHeaderSize]byte) (byte, int, error) {
 func parseRecordHeader(hdr [recordHeaderSize]byte, minLen int) (byte, int, error) {
 	typ := hdr[0]
 	n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
-	if typ < recHello || typ > recTicket {
+	if typ < recHello || typ > recRekey {
 		return 0, 0, fmt.Errorf("%w: record type %d", ErrProtocol, typ)
 	}
 	if n < minLen || n > maxSealed {
@@ -252,6 +255,8 @@ func checkBody(typ byte, b []byte) error {
 		ok = len(b) == 40
 	case recTicket:
 		ok = len(b) > 0 && len(b) <= maxTicketRecord
+	case recRekey:
+		ok = len(b) == 0 || len(b) == 33
 	}
 	if !ok {
 		return fmt.Errorf("%w: record type %d with a %d-byte body", ErrProtocol, typ, len(b))

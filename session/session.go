@@ -36,6 +36,16 @@ type Config struct {
 	// loop, so it must be quick and must not block; the body is its to
 	// keep. nil: tickets are ignored.
 	OnTicket func(body []byte)
+	// Rekey, at the dialler, makes the session rekey its first path with
+	// an ephemeral ECDH right after the hello (see rekey.go): for a
+	// connection whose Master came without one (a resumption ticket).
+	Rekey bool
+	// OnRekey, if set, is told the rekeyed secret once this end switched
+	// to it; at the target, setting it is what accepts a dialler's offer,
+	// and what it returns (if not nil) is sent as a ticket record right
+	// after the answer. It runs on a path's reader: quick, no blocking,
+	// and it must not call the session.
+	OnRekey func(master [32]byte) (ticket []byte)
 
 	// SendBuffer bounds the written bytes not yet acknowledged;
 	// RecvBuffer the received bytes not yet read (the receive window).
@@ -123,6 +133,7 @@ type Session struct {
 	writable signal.Signal      // Write may go on
 	findStop context.CancelFunc // ends a running Finder call
 	ticket   []byte             // a ticket record waiting to go (SendTicket)
+	rk       rekeyState         // see rekey.go
 	wmu      sync.Mutex         // serialises Write calls, so each Write is contiguous
 	rd, wd   deadline.Deadline
 	wake     chan struct{} // the loop has work (capacity 1)
