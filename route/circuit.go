@@ -211,9 +211,12 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 		}
 		s.Start(p)
 		r.confirm(lst, s)
-		if l != nil && dialler == nil {
+		if l != nil && (dialler == nil || len(hops) == 0) {
 			// A full handshake's master is forward-secret already; a
-			// ticket connection's next ticket comes from its rekey.
+			// ticket connection's next ticket comes from its rekey,
+			// but one without relays does not rekey when it switches
+			// to the peer link's encryption (forward-secret itself),
+			// so it gets one now too.
 			r.issueTicket(s, master, lst.key, pub)
 		}
 		return

@@ -290,3 +290,22 @@ func TestAHelloShorterThanItsRelayCountIsRefused(t *testing.T) {
 	_, _, err = checkTicketHello(b, id.ser)
 	require.ErrorIs(t, err, ErrProtocol)
 }
+
+// A ticket connection to a neighbour (no relays) relies on the peer
+// link's encryption and does not rekey; it still brings the next ticket,
+// so repeat dials to a neighbour keep resuming.
+func TestADirectResumedConnectionBringsTheNextTicketToo(t *testing.T) {
+	nodes := startNodes(t, simnet.New(2, simnet.Line, simnet.Options{}), nil, nil)
+	l := echo(t, nodes[1])
+	dialForTicket(t, nodes[0], l.Addr())
+	for i := range 2 {
+		kept := nodes[0].r.Stats().TicketsKept
+		s, err := dial(t, nodes[0], l.Addr(), 10*time.Second)
+		require.NoError(t, err)
+		roundTrip(t, s, "direct")
+		require.Empty(t, s.Path())
+		require.Equal(t, int64(i+1), nodes[0].r.Stats().TicketDials)
+		require.Eventually(t, func() bool { return nodes[0].r.Stats().TicketsKept > kept }, 10*time.Second, time.Millisecond)
+		s.Close()
+	}
+}
