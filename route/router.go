@@ -52,7 +52,9 @@
 // with the lock's preimage, which each relay checks with one hash, and
 // both ends key the connection from the ticket's secret and fresh nonces.
 // A ticket the target cannot take is refused and the dial makes a full
-// handshake at once; a replayed one is dropped silently.
+// handshake at once; a replayed one is dropped silently. Once up, the two
+// ends rekey the connection with an ephemeral ECDH (session's rekey.go),
+// so its data is forward-secret after the first round trip.
 //
 // Tables are bounded and expire: seen requests after twice the skew
 // window, circuits that never got a stream after Config.CircuitSetupTimeout,

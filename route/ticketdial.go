@@ -174,7 +174,8 @@ func (r *Router) dialTicket(ctx context.Context, identity *keyPair, d *dialState
 				r.stats.acksInvalid.Add(1)
 				continue
 			}
-			r.answered(r.now().Sub(now))
+			// Not fed to the smoothed answer time (retry.go): full
+			// handshakes, which it paces, answer more slowly.
 			hello := ticketHello(identity, pathHops(ev.ack.Hops))
 			s, err := r.connectWith(ctx, identity, d, ev, master, hello)
 			clear(master[:])
