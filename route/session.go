@@ -67,12 +67,12 @@ type finder struct {
 	done   <-chan struct{} // the session's Done
 	fixed  *fixedRequest   // what fresh requests repeat (stealth targets)
 
-	// ticket is set for a connection dialled with a ticket: its backups
-	// are the ticket ack's other paths, which must carry its confirm.
-	ticket  bool
-	confirm [32]byte
+	confirm [32]byte // a ticket connection's: its backups must carry it
 
-	mu      sync.Mutex
+	mu sync.Mutex
+	// ticket is set for a connection dialled with a ticket until it
+	// rekeys: its backups are the ticket ack's other paths.
+	ticket  bool
 	backups []dialEvent
 	used    map[circuitKey]bool
 	links   map[*session.Path]*peer.Link // first hops of the paths handed out
@@ -85,11 +85,14 @@ func (r *Router) newFinder(kind uint8, target [20]byte, tKey *btcec.PublicKey, i
 
 // addBackup keeps an ack for later use.
 func (f *finder) addBackup(ev dialEvent) {
-	if ev.refuse != nil || ev.ticketRefused || ev.overPrice || ev.ticket && (!f.ticket || ev.confirm != f.confirm) {
+	if ev.refuse != nil || ev.ticketRefused || ev.overPrice {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if ev.ticket && (!f.ticket || ev.confirm != f.confirm) {
+		return
+	}
 	if !f.used[circuitKey{ev.id, ev.ack.Path}] {
 		f.backups = append(f.backups, ev)
 	}
