@@ -210,15 +210,16 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 			return
 		}
 		s.Start(p)
-		r.confirm(lst, s)
 		if l != nil && (dialler == nil || len(hops) == 0) {
 			// A full handshake's master is forward-secret already; a
 			// ticket connection's next ticket comes from its rekey,
 			// but one without relays does not rekey when it switches
 			// to the peer link's encryption (forward-secret itself),
-			// so it gets one now too.
+			// so it gets one now too. Before Accept sees the session,
+			// so the ticket goes out ahead of any data.
 			r.issueTicket(s, master, lst.key, pub)
 		}
+		r.confirm(lst, s)
 		return
 	}
 	res := first.Resume
@@ -269,10 +270,10 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 			fail(err)
 			return
 		}
-		r.confirm(in.lst, s)
 		if tDialler == nil {
 			r.issueTicket(s, in.master, in.lst.key, pub)
 		}
+		r.confirm(in.lst, s)
 	default:
 		fail(fmt.Errorf("%w: resume of an unknown connection", ErrProtocol))
 	}
