@@ -350,12 +350,13 @@ func refuseReason(code uint8) string {
 func (r *Router) connect(ctx context.Context, identity *keyPair, d *dialState, ev dialEvent) (*Session, error) {
 	master := dialerSecret(ev.id, ev.eph, ev.tKey, ev.tEph)
 	helloH := helloHash(ev.id, ev.eph.ser, ev.ack.TargetKey, ev.ack.Ephemeral)
-	return r.connectWith(ctx, identity, d, ev, master, buildHello(identity, helloH, pathHops(ev.ack.Hops)))
+	return r.connectWith(ctx, identity, d, ev, master, buildHello(identity, helloH, pathHops(ev.ack.Hops)), nil)
 }
 
 // connectWith is connect once the connection's master secret and the
 // hello are made (by a full handshake, or a ticket: ticketdial.go).
-func (r *Router) connectWith(ctx context.Context, identity *keyPair, d *dialState, ev dialEvent, master [32]byte, hello []byte) (*Session, error) {
+// rk, for a ticket connection, is the key of its rekey.
+func (r *Router) connectWith(ctx context.Context, identity *keyPair, d *dialState, ev dialEvent, master [32]byte, hello []byte, rk *session.RekeyKey) (*Session, error) {
 	hops := pathHops(ev.ack.Hops)
 	stream, err := ev.link.OpenStream(ctx, wire.StreamHeader{Kind: wire.StreamCircuit, ID: ev.id, Path: ev.ack.Path})
 	if err != nil {
@@ -367,7 +368,7 @@ func (r *Router) connectWith(ctx context.Context, identity *keyPair, d *dialStat
 	cfg := r.sessionConfig(ev.id, true, identity.pub, ev.tKey, master)
 	cfg.Hello = hello
 	cfg.Finder = f
-	r.ticketSessionHook(&cfg, d, identity, ev.tKey, master, f, ev.ticket)
+	r.ticketSessionHook(&cfg, d, identity, ev.tKey, master, f, rk)
 	cfg.OnEnd = func(s *Session) {
 		r.forgetDial(d)
 		r.removeSession(s)

@@ -154,6 +154,13 @@ func (r *Router) dialTicket(ctx context.Context, identity *keyPair, d *dialState
 	if sent == 0 {
 		return nil, fmt.Errorf("%w: no peers", errTicketFallback)
 	}
+	// The connection's rekey key (session's rekey.go), made while the
+	// ack crosses the path: one scalar multiplication at this end, not
+	// on the way of anything.
+	rk, err := session.NewRekeyKey()
+	if err != nil {
+		return nil, err
+	}
 	wait := time.NewTimer(r.ticketWait())
 	defer wait.Stop()
 	for {
@@ -177,7 +184,7 @@ func (r *Router) dialTicket(ctx context.Context, identity *keyPair, d *dialState
 			// Not fed to the smoothed answer time (retry.go): full
 			// handshakes, which it paces, answer more slowly.
 			hello := ticketHello(identity, pathHops(ev.ack.Hops))
-			s, err := r.connectWith(ctx, identity, d, ev, master, hello)
+			s, err := r.connectWith(ctx, identity, d, ev, master, hello, rk)
 			clear(master[:])
 			if err != nil {
 				return nil, fmt.Errorf("%w: %w", errTicketFallback, err)
@@ -537,7 +544,7 @@ func (r *Router) relayAck(l *peer.Link, e *seenEntry, id addr.ConnID, path uint3
 // rekey.go): the next ticket then comes from the rekeyed secret, and the
 // ticket ack's backup paths, keyed from master', are dropped, so a
 // failover takes a fresh path with an ECDH of its own.
-func (r *Router) ticketSessionHook(cfg *session.Config, d *dialState, identity *keyPair, tKey *btcec.PublicKey, master [32]byte, f *finder, resumed bool) {
+func (r *Router) ticketSessionHook(cfg *session.Config, d *dialState, identity *keyPair, tKey *btcec.PublicKey, master [32]byte, f *finder, rk *session.RekeyKey) {
 	if !r.ticketable(d, identity) {
 		return
 	}
@@ -549,8 +556,8 @@ func (r *Router) ticketSessionHook(cfg *session.Config, d *dialState, identity *
 		mu.Unlock()
 		r.keepTicket(target, tKey, m, body)
 	}
-	if resumed {
-		cfg.Rekey = true
+	if rk != nil {
+		cfg.Rekey = rk
 		cfg.OnRekey = func(m [32]byte) []byte {
 			mu.Lock()
 			master = m

@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/btcsuite/btcd/btcec/v2"
-
 	"github.com/foxtrotnet/foxtrot/internal/bufpool"
 )
 
@@ -143,7 +141,7 @@ func (s *Session) takeLocked(now time.Time) (outbound, *Path) {
 		o.sw, p.switchDue = p.switchDue, 0
 		o.rekey, p.rekeyDue = p.rekeyDue, nil
 		o.ticket, s.ticket = s.ticket, nil
-		if s.cfg.Dialer && s.cfg.Rekey && !s.rk.offered && !o.hello && !o.resume && !p.info.Direct && !p.info.Local && p.info.ID == s.cfg.ID {
+		if s.cfg.Dialer && s.cfg.Rekey != nil && !s.rk.offered && !o.resume && !p.info.Direct && !p.info.Local && p.info.ID == s.cfg.ID {
 			o.offer, s.rk.offered = true, true
 		}
 	}
@@ -181,11 +179,11 @@ func (s *Session) sealAndSend(p *Path, o outbound) {
 		b = p.seal.seal(b, recHello, s.cfg.Hello, nil)
 	}
 	if o.offer {
-		// Made here, on the loop but outside the lock: the hello has gone.
-		if k, err := btcec.NewPrivateKey(); err == nil {
-			p.rkPriv.Store(k)
-			b = p.seal.seal(b, recRekey, k.PubKey().SerializeCompressed(), nil)
-		}
+		// Right after the hello, before any data: the target handles it
+		// before the data reaches its application, so its answer and the
+		// ticket after it go out ahead of anything the application sends.
+		p.rk.Store(s.cfg.Rekey)
+		b = p.seal.seal(b, recRekey, s.cfg.Rekey.pub[:], nil)
 	}
 	if o.rekey != nil {
 		b = p.seal.seal(b, recRekey, o.rekey.body, nil)

@@ -291,7 +291,7 @@ func TestARekeyedSessionCarriesDataAndResumesWithTheNewSecret(t *testing.T) {
 		f := &pipeFinder{t: t, tg: tg, num: 1}
 		tickets := make(chan []byte, 1)
 		d, first := dialPipe(t, tg, f, func(c *Config) {
-			c.Rekey = true
+			c.Rekey = newRekeyKey(t)
 			c.OnRekey = func(m [32]byte) []byte { atDialler <- m; return nil }
 			c.OnTicket = func(b []byte) { tickets <- b }
 		})
@@ -320,7 +320,7 @@ func TestARekeyedSessionCarriesDataAndResumesWithTheNewSecret(t *testing.T) {
 func TestARekeyOfferToATargetNotExpectingOneEndsTheSession(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		tg := newTarget(nil)
-		d, _ := dialPipe(t, tg, nil, func(c *Config) { c.Rekey = true })
+		d, _ := dialPipe(t, tg, nil, func(c *Config) { c.Rekey = newRekeyKey(t) })
 		s := <-tg.got
 		<-s.Done()
 		require.ErrorIs(t, s.Err(), ErrProtocol)
@@ -328,4 +328,10 @@ func TestARekeyOfferToATargetNotExpectingOneEndsTheSession(t *testing.T) {
 		d.Wait()
 		s.Wait()
 	})
+}
+
+func newRekeyKey(t *testing.T) *RekeyKey {
+	k, err := NewRekeyKey()
+	require.NoError(t, err)
+	return k
 }

@@ -10,8 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/btcsuite/btcd/btcec/v2"
-
 	"github.com/foxtrotnet/foxtrot/addr"
 	"github.com/foxtrotnet/foxtrot/internal/bufpool"
 )
@@ -71,9 +69,9 @@ type Path struct {
 	open   *opener
 	direct bool // offered or accepted already
 
-	rekeyDue *rekeyOut                        // loop: a rekey record to send, then switch the sealer
-	rkPriv   atomic.Pointer[btcec.PrivateKey] // dialler: the ephemeral of its offer on this path
-	openNext *[32]byte                        // reader (target): the opener's key after the marker
+	rekeyDue *rekeyOut                // loop: a rekey record to send, then switch the sealer
+	rk       atomic.Pointer[RekeyKey] // dialler: the ephemeral of its offer on this path
+	openNext *[32]byte                // reader (target): the opener's key after the marker
 
 	failOnce sync.Once
 	failed   chan struct{}

@@ -13,11 +13,15 @@ import (
 
 // Rekeying (route's SPEC.md section 6, "Forward secrecy"). A connection
 // keyed without an ECDH of its own (a resumption ticket's master') gets
-// one at its two ends, inside its first round trip, off the dial's
-// critical path, and moves its records to the result:
+// one at its two ends, inside its first round trip, and moves its
+// records to the result. The dialler makes its ephemeral key beforehand
+// (route: while it waits for the ticket ack) and sends it right after its
+// hello, before any data; the target handles it before the data reaches
+// its application, so its answer (and the ticket route sends right after
+// it) precede anything the application sends:
 //
 //	dialler                                            target
-//	hello, then rekey(E_d)        ──────────────►  e_t; master'' = K(ECDH(e_t, E_d))
+//	hello, rekey(E_d), data       ──────────────►  e_t; master'' = K(ECDH(e_t, E_d))
 //	                              ◄──────────────  rekey(E_t), then seals under master''
 //	master'' = K(ECDH(e_d, E_t)); opens under it
 //	rekey() (empty), then seals under master'' ──►  opens under master'' after it
@@ -34,6 +38,24 @@ import (
 // so the holder of master cannot move the connection onto a path of its
 // own; and route drops the dialler's backup paths keyed from master, so a
 // failover takes a fresh path with its own ECDH.
+
+// RekeyKey is a dialler's ephemeral key for its rekey offer.
+type RekeyKey struct {
+	priv *btcec.PrivateKey
+	pub  [33]byte
+}
+
+// NewRekeyKey makes a fresh ephemeral key for Config.Rekey (one scalar
+// multiplication: make it while waiting for something else).
+func NewRekeyKey() (*RekeyKey, error) {
+	k, err := btcec.NewPrivateKey()
+	if err != nil {
+		return nil, err
+	}
+	r := &RekeyKey{priv: k}
+	copy(r.pub[:], k.PubKey().SerializeCompressed())
+	return r, nil
+}
 
 // rekeyState is a session's rekey, guarded by its mu.
 type rekeyState struct {
@@ -65,16 +87,16 @@ func rekeyMaster(id [20]byte, master, shared [32]byte, dEph, tEph []byte) [32]by
 // onRekey handles a rekey record on p's reader, which owns the opener.
 func (s *Session) onRekey(p *Path, body []byte) error {
 	if s.cfg.Dialer {
-		k := p.rkPriv.Load()
+		k := p.rk.Load()
 		if len(body) != 33 || k == nil || p.info.ID != s.cfg.ID {
 			return fmt.Errorf("%w: unexpected rekey record", ErrProtocol)
 		}
-		p.rkPriv.Store(nil)
+		p.rk.Store(nil)
 		tEph, err := btcec.ParsePubKey(body)
 		if err != nil {
 			return fmt.Errorf("%w: rekey key: %v", ErrProtocol, err)
 		}
-		m := rekeyMaster(s.cfg.ID, s.cfg.Master, ecdh.Shared(k, tEph), k.PubKey().SerializeCompressed(), body)
+		m := rekeyMaster(s.cfg.ID, s.cfg.Master, ecdh.Shared(k.priv, tEph), k.pub[:], body)
 		d2t, t2d := pathKeys(m, p.info.Num)
 		p.open = newOpener(t2d)
 		if s.cfg.OnRekey != nil {

@@ -36,10 +36,12 @@ type Config struct {
 	// loop, so it must be quick and must not block; the body is its to
 	// keep. nil: tickets are ignored.
 	OnTicket func(body []byte)
-	// Rekey, at the dialler, makes the session rekey its first path with
-	// an ephemeral ECDH right after the hello (see rekey.go): for a
-	// connection whose Master came without one (a resumption ticket).
-	Rekey bool
+	// Rekey, if set at the dialler, makes the session rekey its first
+	// path with an ephemeral ECDH (see rekey.go), offering Rekey's key
+	// right after the hello, before any data: for a connection whose
+	// Master came without one (a resumption ticket). The key is made
+	// beforehand (NewRekeyKey), off the connection's way.
+	Rekey *RekeyKey
 	// OnRekey, if set, is told the rekeyed secret once this end switched
 	// to it; at the target, setting it is what accepts a dialler's offer,
 	// and what it returns (if not nil) is sent as a ticket record right
