@@ -30,10 +30,12 @@ func dialForTicket(t *testing.T, n *node, target [20]byte) {
 // A repeat dial through two relays presents the ticket its first
 // connection brought: nobody on the path signs, verifies or does ECDH
 // to set it up, the relays check the ack with a hash, and the connection
-// carries data both ways. Once up, its two ends rekey it with an
-// ephemeral ECDH (session's rekey.go, not counted here: off the dial),
-// and the fresh ticket it brings comes from the rekeyed secret, so a
-// third dial resumes too.
+// carries data both ways. publicKeyOps counts route's own curve work
+// (signatures, verifications, ECDH, key pairs); the ends' rekey (session's
+// rekey.go: the dialler's key made while the ack crosses the path, one
+// ECDH at each end once the connection is up) is not route's and not on
+// any relay. The fresh ticket the connection brings comes from the
+// rekeyed secret, so a third dial resumes too.
 func TestARepeatDialThroughTwoRelaysDoesNoPublicKeyWork(t *testing.T) {
 	nodes := startNodes(t, simnet.New(4, simnet.Line, simnet.Options{}), nil, nil)
 	l := echo(t, nodes[3])
