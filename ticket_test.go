@@ -113,3 +113,21 @@ func TestAResumedTransferSurvivesTheRelayOnItsPathClosing(t *testing.T) {
 	require.NotEqual(t, struck, last, "the connection moved")
 	require.NotContains(t, last, struck[0], "off the closed relay")
 }
+
+// Config.NoTickets: every dial is a full handshake, nothing is issued.
+func TestNoTicketsConfigMakesEveryDialAFullHandshake(t *testing.T) {
+	fn := foxtrottest.New(t, 3, foxtrottest.Line, foxtrottest.Options{Config: func(i int, c *foxtrot.Config) {
+		c.NoTickets = true
+	}})
+	l := foxtrottest.Echo(t, fn.Nodes[2])
+	for range 2 {
+		c := foxtrottest.Dial(t, fn.Nodes[0], l.Addr())
+		_, err := c.Write([]byte("x"))
+		require.NoError(t, err)
+		_, err = io.ReadFull(c, make([]byte, 1))
+		require.NoError(t, err)
+		c.Close()
+	}
+	require.Zero(t, fn.Nodes[2].Stats().TicketsIssued)
+	require.Zero(t, fn.Nodes[0].Stats().TicketDials)
+}
