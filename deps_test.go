@@ -21,18 +21,20 @@ var layers = []struct {
 	rank     int
 	prefixes []string
 }{
-	{0, []string{"internal/deadline", "internal/signal", "internal/bufpool", "internal/ecdh", "internal/codec", "internal/budget"}},
+	{0, []string{"internal/deadline", "internal/signal", "internal/bufpool", "internal/ecdh", "internal/codec", "internal/budget", "internal/yamux"}}, // yamux: go-yamux v5.1.0, patched (internal/yamux/FORK.md)
 	{1, []string{"addr"}},
 	{2, []string{"internal/wire"}}, // on internal/codec and addr
 	{1, []string{"internal/pipe"}}, // on deadline and signal
 	{2, []string{"transport"}},
 	{3, []string{"internal/simnet", "internal/natsim"}}, // natsim: NATs in user space for tests
+	{3, []string{"internal/lan"}},                       // LAN beacons: on internal/codec
 	{3, []string{"transport/quic"}},                     // QUIC links over transport/obfs and transport/udp
 	{3, []string{"peer/noise"}},                         // the links' handshake and framing: on internal/ only
 	{4, []string{"peer"}},
 	{5, []string{"channel"}},
 	{6, []string{"channel/btcdtest", "channel/rpcwallet", "dht", "stealth", "billing"}}, // btcdtest drives channel/rpcchain, rpcwallet asks it for coins; billing drives channels
 	{6, []string{"session"}}, // knows paths, not how they were found
+	{6, []string{"nat"}},     // NAT traversal's messages and reflexive-address table: on peer's wire, beside dht
 	{6, []string{"relay"}},   // circuits and splicing; beside billing, so it cannot import it
 	{7, []string{"route"}},
 	{8, []string{""}},                        // the root package

@@ -1,6 +1,7 @@
 package foxtrot
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"sync"
@@ -16,15 +17,20 @@ import (
 // DHTConfig configures the node's part of the DHT (package dht): its
 // listeners publish blinded listener records, and a dial with no learned
 // route looks the target's record up and links to the node it names
-// before it sends its request, instead of flooding. The zero value leaves
-// the DHT off; with On it runs with the defaults below.
+// before it sends its request, instead of flooding. With the zero value
+// the DHT runs when Config.Bootstrap is set, with the defaults below.
 type DHTConfig struct {
-	// On runs the DHT. Default false: the node neither answers DHT
-	// requests nor publishes nor looks up, and dials flood (or follow
-	// learned routes) as before. Off by default until it is proven at
-	// scale: a DHT node links to the nodes its lookups find, which
-	// changes a network's topology (DESIGN.md, "DHT and discovery").
-	On bool
+	// On runs the DHT even without Config.Bootstrap; Off keeps it off
+	// even with Bootstrap (both set is an error). Default: the DHT runs
+	// when Bootstrap is set, since a node joining a network through
+	// bootstrap nodes finds listeners through it, and not otherwise: a
+	// DHT node links to the nodes its lookups find and keeps
+	// Config.TargetPeers links, so a node given only Peers would no
+	// longer keep exactly the links it was given (DESIGN.md, "DHT and
+	// discovery"). Without the DHT the node neither answers DHT requests
+	// nor publishes nor looks up, and dials flood (or follow learned
+	// routes).
+	On, Off bool
 	// LookupTimeout bounds the lookup a dial makes before it floods.
 	// Default: a quarter of the time left to the dial (Config.DialTimeout
 	// or its context's deadline).
@@ -59,6 +65,7 @@ type dhtPart struct {
 	node   *dht.Node
 	peers  *peer.Set
 	cfg    DHTConfig
+	keeper *keeper       // nil when Config.TargetPeers < 0
 	ready  chan struct{} // closed once the first bootstrap ended
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -76,9 +83,10 @@ type foundEntry struct {
 }
 
 // newDHT makes the node's DHT and registers its protocol with the peer
-// set (before any link comes up). It returns nil unless cfg.DHT.On.
+// set (before any link comes up). It returns nil when the DHT is off
+// (DHTConfig.On and Off).
 func newDHT(cfg Config, set *peer.Set, key *btcec.PrivateKey) (*dhtPart, error) {
-	if !cfg.DHT.On {
+	if !cfg.DHT.On && (cfg.DHT.Off || len(cfg.Bootstrap) == 0) {
 		return nil, nil
 	}
 	dn, err := dht.NewNode(dht.Config{Set: set, Key: key.PubKey(), Maintain: cfg.DHT.Maintain,
@@ -87,6 +95,9 @@ func newDHT(cfg Config, set *peer.Set, key *btcec.PrivateKey) (*dhtPart, error) 
 		return nil, err
 	}
 	p := &dhtPart{node: dn, peers: set, cfg: cfg.DHT, ready: make(chan struct{}), found: make(map[[20]byte]foundEntry)}
+	if target := cmp.Or(cfg.TargetPeers, defaultTargetPeers); target > 0 {
+		p.keeper = newKeeper(target, set, dn.DHT())
+	}
 	p.ctx, p.cancel = context.WithCancel(context.Background())
 	return p, nil
 }
@@ -105,6 +116,13 @@ func (p *dhtPart) start(expectLinks bool) {
 			}
 		}
 		p.node.Start(p.ctx) // a failed bootstrap is retried by maintenance
+		if p.keeper != nil {
+			p.wg.Add(1)
+			go func() {
+				defer p.wg.Done()
+				p.keeper.run(p.ctx, &p.wg)
+			}()
+		}
 	}()
 }
 
@@ -252,7 +270,7 @@ func (p *dhtPart) cached(target Addr) []dht.Contact {
 	if !ok {
 		return nil
 	}
-	if time.Now().After(e.expires) {
+	if p.node.DHT().Now().After(e.expires) {
 		delete(p.found, target.Hash160())
 		return nil
 	}
@@ -291,6 +309,11 @@ type DHTStats struct {
 	DialsFound, DialsMissed int64
 	// Published counts listener records this node published.
 	Published int64
+	// Kept are the links the node made to reach Config.TargetPeers and
+	// keeps up now; PeerExchanges counts the lookups it ran to learn
+	// more nodes for them.
+	Kept          int
+	PeerExchanges int64
 }
 
 // dhtStats fills the DHT counters of s.
@@ -303,4 +326,7 @@ func (n *Node) dhtStats(s *Stats) {
 	s.DHTQueries, s.DHTLookups = st.Queries, st.Lookups
 	s.DHT = DHTStats{Sent: st.Sent, Timeouts: st.Timeouts, Contacts: st.Contacts, Records: st.Records, Links: st.Links,
 		DialsFound: p.dialsFound.Load(), DialsMissed: p.dialsMissed.Load(), Published: p.published.Load()}
+	if k := p.keeper; k != nil {
+		s.DHT.Kept, s.DHT.PeerExchanges = k.keptCount(), k.exchanges.Load()
+	}
 }

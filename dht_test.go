@@ -42,7 +42,8 @@ func newDHTNet(t *testing.T, on bool, opts foxtrot.ListenOptions) *dhtNet {
 		// default it gets a quarter of the dial's 10 s, then floods): the
 		// test is about what the lookup finds, not how fast.
 		DialTimeout: time.Minute,
-		DHT:         foxtrot.DHTConfig{On: on, LookupTimeout: 30 * time.Second, RPCTimeout: 10 * time.Second},
+		TargetPeers: -1,
+		DHT:         foxtrot.DHTConfig{On: on, Off: !on, LookupTimeout: 30 * time.Second, RPCTimeout: 10 * time.Second},
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { n.Close() })
@@ -79,7 +80,9 @@ func (dn *dhtNet) requestsSeen() (seen, dhtQueries int64) {
 // back.
 func (dn *dhtNet) dialEcho(t *testing.T) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	// The newcomer's DialTimeout: a lookup that finds nothing may take its
+	// whole LookupTimeout on a loaded machine, and the flood comes after.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	c, err := dn.newcomer.DialContext(ctx, "foxtrot", dn.listenKey.String())
 	require.NoError(t, err)

@@ -97,6 +97,7 @@ func (n *Node) DialContext(ctx context.Context, network, address string) (net.Co
 		}
 		return nil, e
 	}
+	n.nat.afterDial(s)
 	return newConn(s), nil
 }
 

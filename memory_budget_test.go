@@ -83,6 +83,9 @@ func TestASlowReadersPathIsBoundedByTheBudget(t *testing.T) {
 	held := int64(heapAlloc()) - int64(base)
 	stuck := written.Load() - fast
 	t.Logf("after the reader stopped: %d MiB written, heap grew by %.1f MiB", stuck>>20, float64(held)/(1<<20))
+	for i, n := range fn.Nodes {
+		t.Logf("node %d: window credit %.1f MiB", i, float64(n.Stats().WindowCredit)/(1<<20))
+	}
 	require.Less(t, written.Load(), int64(1<<30), "the writer is stopped, not done")
 	// The sender's queue and the reader's window: each at most its base
 	// buffer plus its node's budget; double that for what is in transit

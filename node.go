@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"net"
 	"slices"
 	"strings"
 	"sync"
@@ -109,16 +110,22 @@ type Config struct {
 	// Linger bounds how long Close keeps delivering what was written
 	// before it gives up on it. Default 10s.
 	Linger time.Duration
-	// StreamWindow is the per-stream window of peer links (the most bytes
-	// in flight on one hop of a connection). Default 1 MiB. It caps a
-	// connection at about StreamWindow/2 per round trip of each hop
-	// (yamux tops a window up by halves), so long fat links want more
-	// (8-16 MiB carries 40 MB/s at 100 ms; see bench/README.md), but a
-	// relay reserves two stream windows for every circuit it carries
-	// (CircuitMemory), so a larger window divides how many circuits a
-	// relay takes. yamux v0.1.2 has one window size per link, not one
-	// that grows per stream.
+	// StreamWindow is the most one stream of a peer link (one hop of a
+	// connection) has in flight. Each stream's window starts at
+	// peer.InitialStreamWindow (256 KiB) and grows fourfold while the
+	// stream fills it within a few of the link's round trips, up to
+	// StreamWindow, with credit from MemoryBudget that comes back when the
+	// stream ends; a relay reserves only the initial windows of a circuit
+	// from CircuitMemory. Default 16 MiB: 1.3 Gbit/s at 100 ms. With
+	// FixedStreamWindows every stream has StreamWindow from the start, a
+	// relay reserves two of them per circuit, and the default is 1 MiB.
 	StreamWindow int
+	// FixedStreamWindows makes peer links use hashicorp/yamux
+	// (peer.Yamux) with one fixed StreamWindow per stream, as nodes did
+	// before stream windows grew; it speaks the same yamux as the
+	// default peer.GoYamux, so either kind of node links with the other.
+	// Default false.
+	FixedStreamWindows bool
 	// AcceptBacklog is how many connections wait for Accept per
 	// listener, counting those being set up; more are refused
 	// (route.ErrRefused). Default 128.
@@ -176,7 +183,8 @@ type Config struct {
 	// MaxCircuits and MaxCircuitsPerPeer bound the circuits this node
 	// relays at once, in all and through one peer; CircuitMemory and
 	// CircuitMemoryPerPeer bound the buffer memory active ones may pin,
-	// each reserving two stream windows and two 64 KiB copy buffers
+	// each reserving two initial stream windows (whole windows with
+	// FixedStreamWindows; see StreamWindow) and two 64 KiB copy buffers
 	// (route.Config.CircuitCost). A circuit over a budget is refused and
 	// counted in Stats.CircuitsRefused; the dialler uses another path.
 	// Defaults 8192, 1024, 256 MiB and half of CircuitMemory.
@@ -195,21 +203,46 @@ type Config struct {
 	// StreamWindow caps a connection too.
 	MaxWindow int
 	// MemoryBudget is the node-wide credit, in bytes, that connections'
-	// windows grow with beyond RecvBuffer and SendBuffer: a busy node
-	// queues at most its connections' base buffers plus this much. Idle
-	// connections hold none of it. Default 256 MiB: sixteen connections
+	// windows grow with beyond RecvBuffer and SendBuffer, and its peer
+	// links' stream windows beyond peer.InitialStreamWindow: a busy node
+	// (a relay too) buffers at most its connections' and streams' base
+	// windows plus this much. Idle connections and streams hold none of
+	// it. Default 256 MiB: sixteen connections
 	// at full window both ways, a small part of a server's memory.
 	MemoryBudget int
 
 	// Bootstrap are multiaddrs of nodes to join the network through:
-	// linked at start and kept like Peers, then the DHT looks up the
-	// node's own ID through them, linking to the nodes it learns. A node
-	// started with only Bootstrap reaches listeners anywhere the DHT
-	// reaches. Default: none.
+	// linked at start and kept like Peers, then the DHT (on by default
+	// with Bootstrap) looks up the node's own ID through them, linking to
+	// the nodes it learns. A node started with only Bootstrap reaches
+	// listeners anywhere the DHT reaches. Default: none.
 	Bootstrap []string
 	// DHT configures the node's part of the DHT (listener records
-	// published by Listen, looked up by Dial). Default: on.
+	// published by Listen, looked up by Dial). Default: on when
+	// Bootstrap is set, off otherwise (DHTConfig.On and Off).
 	DHT DHTConfig
+	// TargetPeers is how many peer links the node keeps up while the DHT
+	// runs: with fewer (counting every link but the DHT's own on-demand
+	// ones), it links to nodes its DHT table knows, spread across the ID
+	// space, learns more from its peers when the table runs short, and
+	// replaces a kept link that goes down by another node. Peers and
+	// Bootstrap count toward it and are kept regardless. Default 8; a
+	// negative value keeps only Peers and Bootstrap. Without the DHT it
+	// has no effect.
+	TargetPeers int
+	// LANDiscovery finds nodes on the local network segment: the node
+	// sends a beacon (its identity key and IP listen addresses) to an
+	// IPv4 multicast group (239.255.70.84:7946) every 10 s and links to
+	// the nodes whose beacons it hears, at most 16 such links at a time.
+	// With NetworkKey the beacons are sealed under it: random bytes to
+	// others, and only the network's own are heard. Default false.
+	LANDiscovery bool
+	// NAT configures NAT traversal: hole punching is off by default
+	// (see NATConfig); observed-address reports are always exchanged.
+	NAT NATConfig
+
+	// lanGroup overrides LAN discovery's multicast group (tests).
+	lanGroup *net.UDPAddr
 }
 
 // validate rejects settings out of range: zero means the default, a
@@ -219,7 +252,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"HandshakeTimeout": c.HandshakeTimeout, "PingInterval": c.PingInterval, "DialTimeout": c.DialTimeout,
 		"FailoverTimeout": c.FailoverTimeout, "StallTimeout": c.StallTimeout, "Linger": c.Linger,
-		"GoneTimeout": c.GoneTimeout, "MinDirectedWait": c.MinDirectedWait,
+		"GoneTimeout": c.GoneTimeout, "MinDirectedWait": c.MinDirectedWait, "NAT.PunchTimeout": c.NAT.PunchTimeout,
 	} {
 		if d < 0 {
 			bad = append(bad, name)
@@ -232,7 +265,7 @@ func (c *Config) validate() error {
 		"MaxWindow": c.MaxWindow, "MemoryBudget": c.MemoryBudget,
 		"MaxInboundHandshakes": c.MaxInboundHandshakes, "MaxHandshakes": c.MaxHandshakes,
 		"MaxHandshakesPerAddr": c.MaxHandshakesPerAddr, "MaxPendingStreamsPerPeer": c.MaxPendingStreamsPerPeer,
-		"MaxPendingStreams": c.MaxPendingStreams, "MaxQueuedControl": c.MaxQueuedControl,
+		"MaxPendingStreams": c.MaxPendingStreams, "MaxQueuedControl": c.MaxQueuedControl, "NAT.MinAgree": c.NAT.MinAgree,
 	} {
 		if n < 0 {
 			bad = append(bad, name)
@@ -274,8 +307,10 @@ type Node struct {
 
 	closeOnce sync.Once
 	budget    *session.Budget // Config.MemoryBudget
-	dht       *dhtPart        // nil unless Config.DHT.On
+	dht       *dhtPart        // nil while the DHT is off (Config.DHT)
+	lan       *lanPart        // nil unless Config.LANDiscovery
 
+	nat        *natPart        // NAT traversal (natpunch.go)
 	udp        *quic.Transport // the default UDP transport (closed by Close), or nil
 	networkKey bool            // Config.NetworkKey is set
 }
@@ -309,6 +344,9 @@ func NewNode(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.DHT.On && cfg.DHT.Off {
+		return nil, fmt.Errorf("%w: Config.DHT.On and Off both set", ErrBadConfig)
+	}
 	if cfg.DHT.LookupTimeout < 0 || cfg.DHT.Maintain < 0 || cfg.DHT.RPCTimeout < 0 {
 		return nil, fmt.Errorf("%w: negative Config.DHT duration (zero means the default)", ErrBadConfig)
 	}
@@ -341,6 +379,13 @@ func NewNode(cfg Config) (*Node, error) {
 		n.dialTimeout = 10 * time.Second
 	}
 	n.log = cfg.Logger.With("node", n.id.String())
+	// A relay reserves what a circuit's two streams hold without credit:
+	// their initial windows, or with fixed windows the whole window.
+	streamWindow, circuitWindow, newMuxer := cmp.Or(cfg.StreamWindow, 16<<20), peer.InitialStreamWindow, peer.NewMuxerFunc(peer.GoYamux)
+	if cfg.FixedStreamWindows {
+		streamWindow = cmp.Or(cfg.StreamWindow, 1<<20)
+		circuitWindow, newMuxer = streamWindow, peer.Yamux
+	}
 	n.router, err = route.New(route.Config{
 		Identity:        cfg.Identity,
 		Logger:          n.log,
@@ -360,7 +405,7 @@ func NewNode(cfg Config) (*Node, error) {
 		MinDirectedWait: cfg.MinDirectedWait,
 		NoTickets:       cfg.NoTickets,
 
-		StreamWindow:         cfg.StreamWindow,
+		StreamWindow:         circuitWindow,
 		MaxCircuits:          cfg.MaxCircuits,
 		MaxCircuitsPerPeer:   cfg.MaxCircuitsPerPeer,
 		CircuitMemory:        cfg.CircuitMemory,
@@ -381,7 +426,9 @@ func NewNode(cfg Config) (*Node, error) {
 		Logger:           n.log,
 		HandshakeTimeout: cfg.HandshakeTimeout,
 		PingInterval:     cfg.PingInterval,
-		StreamWindow:     uint32(cfg.StreamWindow),
+		StreamWindow:     uint32(streamWindow),
+		WindowBudget:     n.budget,
+		NewMuxer:         newMuxer,
 
 		MaxInboundHandshakes:     cfg.MaxInboundHandshakes,
 		MaxHandshakes:            cfg.MaxHandshakes,
@@ -396,7 +443,8 @@ func NewNode(cfg Config) (*Node, error) {
 		n.closeUDP()
 		return nil, err
 	}
-	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol(), n.router.TicketProtocol()} {
+	n.nat = newNAT(n, cfg.NAT, cfg.Transports)
+	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol(), n.router.TicketProtocol(), n.nat.protocol()} {
 		if err := n.peers.Register(p); err != nil {
 			n.Close()
 			return nil, err
@@ -419,6 +467,12 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	if n.dht != nil {
 		n.dht.start(len(peers)+len(bootstrap) > 0)
+	}
+	if cfg.LANDiscovery {
+		if n.lan, err = startLAN(n, cfg.NetworkKey, cfg.lanGroup); err != nil {
+			n.Close()
+			return nil, fmt.Errorf("foxtrot: LAN discovery: %w", err)
+		}
 	}
 	return n, nil
 }
@@ -579,14 +633,20 @@ func (n *Node) Peers() []Addr {
 func (n *Node) Close() error {
 	var err error
 	n.closeOnce.Do(func() {
-		// The DHT's publishers and lookups first, then connections (they
+		// LAN beacons, then the DHT's publishers and lookups, then connections (they
 		// say goodbye over the links), then links. The UDP transport
 		// last: its sockets carry the links' goodbyes.
-		var derr error
+		var derr, lerr error
+		if n.lan != nil {
+			lerr = n.lan.close()
+		}
 		if n.dht != nil {
 			derr = n.dht.close()
 		}
-		err = errors.Join(derr, n.router.Close(), n.peers.Close(), n.closeUDP())
+		if n.nat != nil {
+			n.nat.close()
+		}
+		err = errors.Join(lerr, derr, n.router.Close(), n.peers.Close(), n.closeUDP())
 	})
 	return err
 }

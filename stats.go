@@ -75,11 +75,13 @@ type Stats struct {
 	Adverts route.AdvertStats
 	// DHTQueries counts DHT requests this node answered, DHTLookups the
 	// lookups it ran (its own dials, publishing, bootstrap, refresh); DHT
-	// has the rest of the DHT's counters. All zero unless Config.DHT.On.
+	// has the rest of the DHT's counters. All zero while the DHT is off (Config.DHT).
 	DHTQueries, DHTLookups int64
 	DHT                    DHTStats
 	// WindowCredit is how much of Config.MemoryBudget connections hold
-	// now for windows grown past RecvBuffer and SendBuffer, in bytes.
+	// now for windows grown past RecvBuffer and SendBuffer, and peer
+	// link streams for windows grown past peer.InitialStreamWindow, in
+	// bytes.
 	WindowCredit int64
 	// Resumption tickets (SPEC.md section 6). As a dialler: dials that
 	// connected with a ticket, doing no public-key work (TicketDials),
@@ -92,6 +94,8 @@ type Stats struct {
 	// the ephemeral ECDH that makes their data forward-secret after the
 	// first round trip (counted at each end).
 	TicketRekeys int64
+	// NAT counts NAT traversal: public addresses, punches (see NATConfig).
+	NAT NATStats
 }
 
 // PeerStats describes one link and what the node observed of the peer.
@@ -139,6 +143,7 @@ func (n *Node) Stats() Stats {
 	s.Adverts = n.router.AdvertStats()
 	s.WindowCredit = n.budget.Used()
 	n.dhtStats(&s)
+	n.natStats(&s)
 	obs := make(map[[20]byte]route.PeerObservation)
 	for _, o := range n.router.Observations() {
 		obs[o.Peer] = o

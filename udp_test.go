@@ -38,7 +38,7 @@ func connectCtx(t *testing.T) context.Context {
 }
 
 // udpAddr returns n's one UDP listen address.
-func udpAddr(t *testing.T, n *Node) string {
+func udpAddr(t testing.TB, n *Node) string {
 	t.Helper()
 	for _, a := range n.ListenAddrs() {
 		if strings.Contains(a, "/udp/") {

@@ -25,8 +25,12 @@ type foxNet struct {
 }
 
 // foxStreamWindow and foxMaxWindow are the -fox-stream-window and
-// -fox-max-window flags: window experiments without editing the code.
-var foxStreamWindow, foxMaxWindow int
+// -fox-max-window flags, foxFixedWindows -fox-fixed-windows: window
+// experiments without editing the code.
+var (
+	foxStreamWindow, foxMaxWindow int
+	foxFixedWindows               bool
+)
 
 // foxConfig is a node on loopback TCP only. The request rate is raised
 // because the benchmark dials back to back, far above one peer's fair
@@ -38,6 +42,8 @@ func foxConfig(listen bool) foxtrot.Config {
 		RequestBurst: 1e6,
 		StreamWindow: foxStreamWindow,
 		MaxWindow:    foxMaxWindow,
+
+		FixedStreamWindows: foxFixedWindows,
 	}
 	if listen {
 		c.ListenAddrs = []string{"/ip4/127.0.0.1/tcp/0"}

@@ -104,4 +104,6 @@ require (
 
 replace github.com/foxtrotnet/foxtrot => ../
 
+// go-libp2p v0.51.0 needs webtransport-go v0.13.0, which does not build with
+// the quic-go v0.65.0 the library requires; the bench uses TCP only.
 replace github.com/quic-go/quic-go => github.com/quic-go/quic-go v0.64.1

@@ -116,7 +116,13 @@ func measureIdle(name string, n int, base snapshot, connect func(i int) error, u
 
 func memoryRows(n int) ([]memResult, error) {
 	var out []memResult
-	for _, f := range []func(int) (memResult, error){memPeerSet, memNode, memLibp2p} {
+	for _, f := range []func(int) (memResult, error){
+		func(n int) (memResult, error) { return memPeerSet(n, false) },
+		func(n int) (memResult, error) { return memPeerSet(n, true) },
+		func(n int) (memResult, error) { return memNode(n, false) },
+		func(n int) (memResult, error) { return memNode(n, true) },
+		memLibp2p,
+	} {
 		r, err := f(n)
 		if err != nil {
 			return nil, err
@@ -128,9 +134,14 @@ func memoryRows(n int) ([]memResult, error) {
 }
 
 // memPeerSet measures foxtrot's peer links alone (package peer), as
-// peer/budget_test.go does, but over TCP.
-func memPeerSet(n int) (memResult, error) {
-	progress("memory: foxtrot peer.Set, %d links", n)
+// peer/budget_test.go does, but over TCP; fixed: over hashicorp/yamux
+// (peer.Yamux) instead of the default peer.GoYamux.
+func memPeerSet(n int, fixed bool) (memResult, error) {
+	name, mux := "foxtrot peer link (package peer)", peer.NewMuxerFunc(peer.GoYamux)
+	if fixed {
+		name, mux = "foxtrot peer link, hashicorp/yamux (peer.Yamux)", peer.Yamux
+	}
+	progress("memory: %s, %d links", name, n)
 	newSet := func() (*peer.Set, error) {
 		key, err := btcec.NewPrivateKey()
 		if err != nil {
@@ -140,6 +151,7 @@ func memPeerSet(n int) (memResult, error) {
 			Identity:     key,
 			Transports:   transport.Set{tcp.New()},
 			PingInterval: time.Hour, // no keepalive while measuring: the links stay idle
+			NewMuxer:     mux,
 		})
 	}
 	hub, err := newSet()
@@ -166,7 +178,7 @@ func memPeerSet(n int) (memResult, error) {
 	}
 	links := make([]*peer.Link, n)
 	base := takeSnapshot()
-	return measureIdle("foxtrot peer link (package peer)", n, base, func(i int) error {
+	return measureIdle(name, n, base, func(i int) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		l, err := clients[i].Connect(ctx, addr)
@@ -186,12 +198,18 @@ func memPeerSet(n int) (memResult, error) {
 }
 
 // memNode measures whole foxtrot Nodes linked to a hub Node: the peer
-// link plus what the route layer keeps per neighbour.
-func memNode(n int) (memResult, error) {
-	progress("memory: foxtrot Node, %d links", n)
+// link plus what the route layer keeps per neighbour; fixed: with
+// Config.FixedStreamWindows (hashicorp/yamux).
+func memNode(n int, fixed bool) (memResult, error) {
+	name := "foxtrot Node link (peer link + route state)"
+	if fixed {
+		name = "foxtrot Node link, FixedStreamWindows (hashicorp/yamux)"
+	}
+	progress("memory: %s, %d links", name, n)
 	cfg := func(listen bool) foxtrot.Config {
 		c := foxConfig(listen)
 		c.PingInterval = time.Hour
+		c.FixedStreamWindows = fixed
 		return c
 	}
 	hub, err := foxtrot.NewNode(cfg(true))
@@ -214,7 +232,7 @@ func memNode(n int) (memResult, error) {
 		}
 	}
 	base := takeSnapshot()
-	return measureIdle("foxtrot Node link (peer link + route state)", n, base, func(i int) error {
+	return measureIdle(name, n, base, func(i int) error {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()
 		return clients[i].Connect(ctx, addr)

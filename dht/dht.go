@@ -1,12 +1,10 @@
 package dht
 
 import (
-	"container/list"
 	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -18,7 +16,6 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/foxtrotnet/foxtrot/addr"
-	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
 	"github.com/foxtrotnet/foxtrot/transport"
 )
@@ -58,13 +55,16 @@ type Config struct {
 }
 
 func (c *Config) validate() error {
-	if c.Set == nil || c.Key == nil {
-		return fmt.Errorf("%w: Config.Set and Config.Key are required", errConfig)
+	if c.Key == nil {
+		return fmt.Errorf("%w: Config.Key is required", errConfig)
 	}
-	if addr.NodeIDFromPubKey(c.Key) != c.Set.Self() {
+	if c.Set != nil && addr.NodeIDFromPubKey(c.Key) != c.Set.Self() {
 		return fmt.Errorf("%w: Config.Key is not the Set's identity", errConfig)
 	}
 	if c.Addrs == nil {
+		if c.Set == nil {
+			return fmt.Errorf("%w: Config.Addrs is required without a Set", errConfig)
+		}
 		c.Addrs = c.Set.ListenAddrs
 	}
 	def := func(v *int, d int) {
@@ -97,14 +97,15 @@ var errConfig = errors.New("dht: bad config")
 const tokenRotation = 5 * time.Minute
 
 // DHT is one node's part of the DHT: its routing table, the records it
-// stores for others, and the RPCs it runs over peer links. It has no
-// goroutines of its own beyond the liveness checks of full buckets it
-// starts (Close waits for them); lookups run on their callers' goroutines.
+// stores for others, and the RPCs it runs over peer links (its carrier,
+// carrier.go). It has no goroutines of its own beyond the liveness checks
+// of full buckets it starts (Close waits for them); lookups run on their
+// callers' goroutines.
 type DHT struct {
-	cfg  Config
-	set  *peer.Set
-	self ID
-	log  *slog.Logger
+	cfg     Config
+	carrier carrier
+	self    ID
+	log     *slog.Logger
 
 	mu      sync.Mutex
 	table   *Table
@@ -112,10 +113,7 @@ type DHT struct {
 	pending map[uint64]*call
 	perPeer map[addr.NodeID]int
 	nextID  uint64
-	links   *list.List // *peer.Link the DHT made, least recently used first
-	linkEl  map[*peer.Link]*list.Element
-	checks  map[ID]bool         // liveness checks in flight
-	linking map[addr.NodeID]int // links linkTo is making, by peer
+	checks  map[ID]bool // liveness checks in flight
 	secret  [2][32]byte
 	rotated time.Time
 	closed  bool
@@ -129,24 +127,37 @@ type DHT struct {
 }
 
 type call struct {
-	link *peer.Link
+	link path
 	resp chan *Response
 }
 
-// New returns a DHT and registers its protocol with cfg.Set.
+// New returns a DHT over cfg.Set's links and registers its protocol there.
 func New(cfg Config) (*DHT, error) {
+	if cfg.Set == nil {
+		return nil, fmt.Errorf("%w: Config.Set is required", errConfig)
+	}
+	d, err := newDHT(cfg, func(d *DHT) carrier { return newLinkCarrier(d, cfg.Set, d.cfg.MaxLinks) })
+	if err != nil {
+		return nil, err
+	}
+	if err := cfg.Set.Register(d.Protocol()); err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+// newDHT returns a DHT over the carrier mk makes (cfg.Set may be nil when
+// it is not a peer set's).
+func newDHT(cfg Config, mk func(*DHT) carrier) (*DHT, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	d := &DHT{
-		cfg: cfg, set: cfg.Set, self: NodeID(cfg.Key), log: cfg.Logger,
+		cfg: cfg, self: NodeID(cfg.Key), log: cfg.Logger,
 		store:   NewStore(cfg.Store),
 		pending: make(map[uint64]*call),
 		perPeer: make(map[addr.NodeID]int),
-		links:   list.New(),
-		linkEl:  make(map[*peer.Link]*list.Element),
 		checks:  make(map[ID]bool),
-		linking: make(map[addr.NodeID]int),
 		done:    make(chan struct{}),
 	}
 	d.table = NewTable(d.self)
@@ -154,23 +165,17 @@ func New(cfg Config) (*DHT, error) {
 	rand.Read(d.secret[0][:])
 	rand.Read(d.secret[1][:])
 	d.rotated = cfg.Clock.Now()
-	if err := cfg.Set.Register(d.Protocol()); err != nil {
-		return nil, err
-	}
+	d.carrier = mk(d)
 	return d, nil
 }
 
-// Protocol is the DHT's peer protocol (registered by New).
+// Protocol is the DHT's peer protocol (registered by New). A DHT on
+// another carrier has no peer protocol: it returns the zero Protocol.
 func (d *DHT) Protocol() peer.Protocol {
-	return peer.Protocol{
-		Name: "dht",
-		Messages: []peer.MessageType{
-			{Type: TypeRequest, Decode: DecodeRequest, Handle: func(l *peer.Link, m wire.Message) { d.handleRequest(l, m.(*Request)) }},
-			{Type: TypeResponse, Decode: DecodeResponse, Handle: func(l *peer.Link, m wire.Message) { d.handleResponse(l, m.(*Response)) }},
-		},
-		LinkUp:   d.linkUp,
-		LinkDown: d.linkDown,
+	if lc, ok := d.carrier.(*linkCarrier); ok {
+		return lc.protocol()
 	}
+	return peer.Protocol{}
 }
 
 // ID returns this node's DHT ID.
@@ -201,11 +206,12 @@ type Stats struct {
 
 // Stats returns the counters.
 func (d *DHT) Stats() Stats {
+	links := d.carrier.made()
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return Stats{Queries: d.queries.Load(), Lookups: d.lookups.Load(), Sent: d.sent.Load(),
 		Timeouts: d.timeouts.Load(), Dropped: d.dropped.Load(),
-		Contacts: d.table.Len(), Records: d.store.Len(), Links: d.links.Len()}
+		Contacts: d.table.Len(), Records: d.store.Len(), Links: links}
 }
 
 // Contacts returns up to n contacts of the table closest to target.
@@ -227,14 +233,8 @@ func (d *DHT) Close() error {
 	d.closed = true
 	close(d.done)
 	d.cancel()
-	var links []*peer.Link
-	for e := d.links.Front(); e != nil; e = e.Next() {
-		links = append(links, e.Value.(*peer.Link))
-	}
 	d.mu.Unlock()
-	for _, l := range links {
-		l.Close()
-	}
+	d.carrier.close()
 	d.wg.Wait()
 	return nil
 }
@@ -249,36 +249,6 @@ func (d *DHT) goLocked(f func()) {
 		defer d.wg.Done()
 		f()
 	}()
-}
-
-// linkUp counts a link coming up as hearing from its peer, if the table
-// knows it: liveness from what links observe, without an RPC. A peer the
-// table does not know, on a link this node dialled other than for an RPC
-// of its own, is pinged: the ping and its answer carry both contacts, so
-// neighbours enter each other's tables as their links come up (one ping
-// per link, from the end that dialled).
-func (d *DHT) linkUp(l *peer.Link) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	id := NodeID(l.RemoteKey())
-	d.table.Seen(id, d.cfg.Clock.Now())
-	if _, known := d.table.Get(id); known || !l.Outbound() || d.linking[l.ID()] > 0 {
-		return
-	}
-	d.goLocked(func() {
-		ctx, cancel := d.context(context.Background())
-		defer cancel()
-		d.rpcOver(ctx, l, Contact{ID: id, Key: l.RemoteKey()}, &Request{Op: OpPing})
-	})
-}
-
-func (d *DHT) linkDown(l *peer.Link, _ error) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if e := d.linkEl[l]; e != nil {
-		d.links.Remove(e)
-		delete(d.linkEl, l)
-	}
 }
 
 // context returns ctx, also cancelled by Close.
@@ -336,7 +306,7 @@ func (d *DHT) rotateLocked(now time.Time) {
 }
 
 // handleRequest serves a request on the link's reader: it never blocks.
-func (d *DHT) handleRequest(l *peer.Link, m *Request) {
+func (d *DHT) handleRequest(l path, m *Request) {
 	if !m.From.isKey(l.RemoteKey()) {
 		d.dropped.Add(1)
 		return // a contact that is not the link's own
@@ -388,7 +358,7 @@ func (d *DHT) closestLocked(target, asker ID) []Contact {
 	return out
 }
 
-func (d *DHT) handleResponse(l *peer.Link, m *Response) {
+func (d *DHT) handleResponse(l path, m *Response) {
 	d.mu.Lock()
 	c := d.pending[m.ID]
 	if c == nil || c.link.ID() != l.ID() { // a link that replaced the asked one may carry it
@@ -401,78 +371,12 @@ func (d *DHT) handleResponse(l *peer.Link, m *Response) {
 	c.resp <- m // buffered, one response per call
 }
 
-// linkTo returns a link to c: an existing one, or one the DHT makes
-// (bounded by MaxLinks, least recently used closed first).
-func (d *DHT) linkTo(ctx context.Context, c Contact) (*peer.Link, error) {
-	pub, err := c.PubKey()
-	if err != nil {
-		return nil, err
-	}
-	id := addr.NodeIDFromPubKey(pub)
-	if l := d.set.Link(id); l != nil {
-		d.mu.Lock()
-		if e := d.linkEl[l]; e != nil {
-			d.links.MoveToBack(e)
-		}
-		d.mu.Unlock()
-		return l, nil
-	}
-	hexKey := hex.EncodeToString(pub.SerializeCompressed())
-	err = fmt.Errorf("%w: contact has no address", ErrNotFound)
-	for _, a := range c.Addrs {
-		base, _ := transport.SplitIdentity(a)
-		full, werr := transport.WithIdentity(base, hexKey)
-		if werr != nil {
-			err = werr
-			continue
-		}
-		var l *peer.Link
-		d.mu.Lock()
-		d.linking[id]++
-		d.mu.Unlock()
-		l, err = d.set.Connect(ctx, full)
-		d.mu.Lock()
-		if d.linking[id]--; d.linking[id] <= 0 {
-			delete(d.linking, id)
-		}
-		d.mu.Unlock()
-		if err != nil {
-			continue
-		}
-		var evict []*peer.Link
-		d.mu.Lock()
-		if d.closed {
-			d.mu.Unlock()
-			l.Close()
-			return nil, ErrClosed
-		}
-		if d.linkEl[l] == nil {
-			d.linkEl[l] = d.links.PushBack(l)
-		}
-		for d.links.Len() > d.cfg.MaxLinks {
-			e := d.links.Front()
-			old := e.Value.(*peer.Link)
-			d.links.Remove(e)
-			delete(d.linkEl, old)
-			if old.NumStreams() <= 1 { // the control stream only
-				evict = append(evict, old)
-			} // else circuits use it now: it is no longer the DHT's to close
-		}
-		d.mu.Unlock()
-		for _, old := range evict {
-			old.Close()
-		}
-		return l, nil
-	}
-	return nil, err
-}
-
 // rpc sends req to c, linking to it if need be, and waits for its answer
 // for at most RPCTimeout. A contact that fails is dropped from the table;
 // one that answers is marked seen.
 func (d *DHT) rpc(ctx context.Context, c Contact, req *Request) (*Response, error) {
 	tctx, cancel := context.WithTimeout(ctx, d.cfg.RPCTimeout)
-	l, err := d.linkTo(tctx, c)
+	l, err := d.carrier.reach(tctx, c)
 	cancel()
 	if err != nil {
 		if ctx.Err() == nil {
@@ -485,7 +389,7 @@ func (d *DHT) rpc(ctx context.Context, c Contact, req *Request) (*Response, erro
 	return d.rpcOver(ctx, l, c, req)
 }
 
-func (d *DHT) rpcOver(ctx context.Context, l *peer.Link, c Contact, req *Request) (*Response, error) {
+func (d *DHT) rpcOver(ctx context.Context, l path, c Contact, req *Request) (*Response, error) {
 	ch := &call{link: l, resp: make(chan *Response, 1)}
 	pid := l.ID()
 	self := d.Self() // reads the Set: never under d.mu
@@ -551,5 +455,9 @@ func (d *DHT) rpcOver(ctx context.Context, l *peer.Link, c Contact, req *Request
 // make theirs, counted under MaxLinks and closed least recently used
 // first unless streams (circuits) came to use it.
 func (d *DHT) Link(ctx context.Context, c Contact) (*peer.Link, error) {
-	return d.linkTo(ctx, c)
+	lc, ok := d.carrier.(*linkCarrier)
+	if !ok {
+		return nil, fmt.Errorf("%w: the DHT does not run over peer links", errConfig)
+	}
+	return lc.link(ctx, c)
 }

@@ -181,7 +181,7 @@ func (d *DHT) FindNode(ctx context.Context, target ID) ([]Contact, LookupStats, 
 // other), then looks up the own ID.
 func (d *DHT) Bootstrap(ctx context.Context) error {
 	var wg sync.WaitGroup
-	for _, l := range d.set.Links() {
+	for _, l := range d.carrier.paths() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -35,7 +35,12 @@ func NewNode(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Node{dht: d, clk: d.cfg.Clock, published: make(map[ID]map[[32]byte]*Record), stop: make(chan struct{})}, nil
+	return nodeOf(d), nil
+}
+
+// nodeOf returns a Node around d.
+func nodeOf(d *DHT) *Node {
+	return &Node{dht: d, clk: d.cfg.Clock, published: make(map[ID]map[[32]byte]*Record), stop: make(chan struct{})}
 }
 
 // DHT returns the node's DHT, for lookups and statistics.

@@ -34,7 +34,7 @@ func TestNodeRepublishesWhatItPublished(t *testing.T) {
 		})
 	}
 	ctx := context.Background()
-	_, err := nodes[0].dht.set.Connect(ctx, ma.StringCast(sn.Addr(1)))
+	_, err := nodes[0].dht.cfg.Set.Connect(ctx, ma.StringCast(sn.Addr(1)))
 	require.NoError(t, err)
 	require.NoError(t, nodes[0].Start(ctx))
 	require.NoError(t, nodes[1].Start(ctx))

@@ -86,7 +86,9 @@ type Options struct {
 	// networks keep exactly their topology's links (the DHT links to the
 	// nodes its lookups find) and dials flood, as the routing tests
 	// expect. With DHT, WaitLinked checks that every node is linked to
-	// its neighbours, and allows further links.
+	// its neighbours, and allows further links. The nodes keep no links
+	// of their own beyond the topology's (Config.TargetPeers -1); set
+	// TargetPeers in Options.Config to test that.
 	DHT bool
 	// UDP links the nodes over loopback UDP (transport/quic, keyed by
 	// each node's identity and its Config.NetworkKey, padded with its
@@ -161,6 +163,7 @@ func (fn *Net) Config(i int) foxtrot.Config {
 		Transports:  []transport.Transport{&cuttable{Transport: fn.Sim.Mem.Transport(), net: fn, self: i}},
 	}
 	c.DHT.On = fn.opts.DHT
+	c.TargetPeers = -1
 	if fn.opts.UDP {
 		c.Transports = nil
 		c.Peers = nil

@@ -60,9 +60,9 @@ func takeBudgetSnapshot() budgetSnapshot {
 // Link, the hub's map entry, the mem pipe, and the goroutine stacks. The
 // figures are reported per link and per end; a node pays per end.
 //
-// Where an idle end's 14.5 KiB of heap went (go1.26.8, yamux v0.1.2,
-// -idleheapprofile with -test.memprofilerate=1): yamux's 4 KiB
-// bufio.Reader; its Session, 2.6 KiB, of which the accept channel sized by
+// Where an idle end's 14.5 KiB of heap went on hashicorp/yamux (go1.26.8,
+// yamux v0.1.2, -idlemuxer hashicorp -idleheapprofile with
+// -test.memprofilerate=1): yamux's 4 KiB bufio.Reader; its Session, 2.6 KiB, of which the accept channel sized by
 // AcceptBacklog (128) is 1.1 KiB; the runtime's descriptors of the four
 // goroutines, 1.9 KiB; the control stream's receive buffer, kept after
 // the first ping, 1 KiB, and its yamux.Stream, 0.8 KiB; the sudogs of the
@@ -87,6 +87,7 @@ func TestIdleLinkBudget(t *testing.T) {
 			Transports: transport.Set{tr},
 			// No keepalive ping while the test runs: the links stay idle.
 			PingInterval: time.Hour,
+			NewMuxer:     testMuxer(),
 		})
 		require.NoError(t, err)
 		return s
@@ -199,4 +200,15 @@ func TestIdleLinkBudget(t *testing.T) {
 
 	closeAll()
 	require.Eventually(t, func() bool { return len(hub.Links()) == 0 }, 10*time.Second, 5*time.Millisecond)
+}
+
+// idleMuxer is -idlemuxer: TestIdleLinkBudget's links on hashicorp/yamux
+// (peer.Yamux) instead of the default GoYamux, to compare the two.
+var idleMuxer = flag.String("idlemuxer", "", "TestIdleLinkBudget: \"hashicorp\" runs the links on peer.Yamux")
+
+func testMuxer() NewMuxerFunc {
+	if *idleMuxer == "hashicorp" {
+		return Yamux
+	}
+	return GoYamux
 }

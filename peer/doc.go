@@ -3,8 +3,9 @@
 // multiplexed streams, and the Set of a node's links.
 //
 // A Link is a SecureConn (the handshake and framing, in package
-// peer/noise) carrying a Muxer: yamux by default, or whatever
-// Config.NewMuxer makes, so a transport with streams of its own (QUIC)
+// peer/noise) carrying a Muxer: yamux by default (GoYamux, whose stream
+// windows grow with each stream's bandwidth-delay product, with credit
+// from Config.WindowBudget), or whatever Config.NewMuxer makes, so a transport with streams of its own (QUIC)
 // can carry links. Its first stream is the control stream, on which typed
 // messages (package internal/wire) travel; every other stream opens with a
 // wire.StreamHeader naming its kind.

@@ -90,7 +90,7 @@ func newLink(ctx context.Context, s *Set, sc *SecureConn, outbound bool, maddr m
 	l.log = s.log.With("peer", l.id.String())
 	l.lastRecv.Store(time.Now().UnixNano())
 	var err error
-	l.mux, err = s.cfg.NewMuxer(sc, outbound, MuxConfig{StreamWindow: s.cfg.StreamWindow, Logger: s.log, OnReset: s.streamReset})
+	l.mux, err = s.cfg.NewMuxer(sc, outbound, MuxConfig{StreamWindow: s.cfg.StreamWindow, Budget: s.cfg.WindowBudget, Logger: s.log, OnReset: s.streamReset})
 	if err == nil {
 		if outbound {
 			if l.ctrl, err = l.mux.Open(ctx); err == nil {

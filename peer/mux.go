@@ -10,7 +10,8 @@ import (
 // Muxer multiplexes a link's streams over its encrypted conn. A Link
 // reaches its streams only through this interface, so a transport that
 // brings streams of its own (QUIC) can carry links without yamux. Yamux is
-// the default (Config.NewMuxer).
+// the default (Config.NewMuxer): GoYamux, whose stream windows grow;
+// Yamux (hashicorp/yamux, fixed windows) is the other.
 //
 // The first stream the dialler opens is the link's control stream; the
 // listener's first Accept returns it.
@@ -54,8 +55,12 @@ type MuxStream interface {
 // MuxConfig is what a Set tells a new Muxer.
 type MuxConfig struct {
 	// StreamWindow is the most bytes in flight on one stream
-	// (Config.StreamWindow).
+	// (Config.StreamWindow): the fixed window of Yamux, the most a
+	// GoYamux window grows to.
 	StreamWindow uint32
+	// Budget is the credit GoYamux windows grow with
+	// (Config.WindowBudget); nil grants none.
+	Budget WindowBudget
 	// Logger receives the muxer's debug events; never nil.
 	Logger *slog.Logger
 	// OnReset, if not nil, is called for every stream the muxer resets

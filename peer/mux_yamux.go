@@ -15,9 +15,11 @@ import (
 	"github.com/hashicorp/yamux"
 )
 
-// Yamux is the default NewMuxerFunc: a hashicorp/yamux session (spec v0),
-// the dialler being the yamux client. Over a SecureConn it seals each
-// data frame's header with its body (see muxConn).
+// Yamux is a NewMuxerFunc over a hashicorp/yamux session (spec v0), the
+// dialler being the yamux client: every stream's window is
+// MuxConfig.StreamWindow from the start (it takes no Budget). Over a
+// SecureConn it seals each data frame's header with its body (see
+// muxConn). GoYamux, the default, speaks the same protocol.
 func Yamux(c net.Conn, client bool, cfg MuxConfig) (Muxer, error) {
 	return yamuxWith(c, client, yamuxConfig(cfg.StreamWindow, cfg.Logger, cfg.OnReset))
 }

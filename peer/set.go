@@ -68,12 +68,20 @@ type Config struct {
 	// RedialMin and RedialMax bound the exponential backoff of redialling
 	// kept peers. Defaults 250ms and 30s.
 	RedialMin, RedialMax time.Duration
-	// StreamWindow is yamux's per-stream receive window, the most bytes in
-	// flight on one stream. Throughput over one stream is bounded by
-	// window / RTT; memory per busy stream by the window. Default 1 MiB:
-	// on loopback (RTT tens of µs) 256 KiB already carries GB/s, and 1 MiB
-	// leaves room for a 10 ms path at 100 MB/s. Idle streams hold nothing.
+	// StreamWindow is the most a stream's receive window grows to, the
+	// most bytes in flight on one stream. Throughput over one stream is
+	// bounded by window / RTT; memory per busy stream by the window. With
+	// GoYamux (the default) a window starts at InitialStreamWindow
+	// (256 KiB) and grows with the stream's bandwidth × round trip, with
+	// credit from WindowBudget; with Yamux every stream has this window
+	// from the start. Default 16 MiB (1.3 Gbit/s at 100 ms). Idle
+	// streams hold nothing.
 	StreamWindow uint32
+	// WindowBudget is the node-wide credit GoYamux stream windows grow
+	// with beyond InitialStreamWindow, given back when a stream ends. nil
+	// (the default): windows stay at InitialStreamWindow. The node passes
+	// its MemoryBudget.
+	WindowBudget WindowBudget
 	// MaxHandshakes bounds inbound handshakes past act one, the part
 	// that costs curve arithmetic; more are closed at once (in silence,
 	// with a network key). When more than half are taken, a handshake
@@ -81,7 +89,8 @@ type Config struct {
 	// 128.
 	MaxHandshakes int
 	// NewMuxer starts each link's stream multiplexer over its encrypted
-	// conn. Default Yamux.
+	// conn. Default GoYamux; Yamux is hashicorp/yamux with windows of a
+	// fixed StreamWindow.
 	NewMuxer NewMuxerFunc
 	// MaxInboundHandshakes bounds inbound connections whose handshake has
 	// not ended, act one not yet arrived included. A connection takes a
@@ -136,7 +145,7 @@ func (c *Config) setDefaults() error {
 	def(&c.RedialMin, 250*time.Millisecond)
 	def(&c.RedialMax, 30*time.Second)
 	if c.StreamWindow == 0 {
-		c.StreamWindow = 1 << 20
+		c.StreamWindow = 16 << 20
 	}
 	if c.StreamWindow < 256<<10 {
 		return fmt.Errorf("peer: StreamWindow %d is below yamux's minimum 256 KiB", c.StreamWindow)
@@ -155,7 +164,7 @@ func (c *Config) setDefaults() error {
 	defInt(&c.MaxPendingStreams, 1024)
 	defInt(&c.MaxQueuedControl, 1<<20)
 	if c.NewMuxer == nil {
-		c.NewMuxer = Yamux
+		c.NewMuxer = GoYamux
 	}
 	return nil
 }

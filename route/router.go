@@ -190,17 +190,21 @@ type Config struct {
 
 	// Circuit budgets. A relayed circuit whose far end does not read
 	// holds up to a stream window of bytes in each of its two link
-	// streams plus two splice buffers: CircuitCost() reserves that much
-	// while it carries a stream. A circuit counts against both the peer
+	// streams plus two splice buffers: CircuitCost() reserves what of
+	// that the windows hold without credit from the node's memory budget
+	// (see StreamWindow) while it carries a stream. A circuit counts against both the peer
 	// its stream comes from and the one it goes to. An ack whose circuit
 	// would exceed a count, or finds a memory budget full, is dropped,
 	// and the dialler uses another of its paths; a stream whose circuit
 	// would exceed a memory budget is closed, and the dialler fails over.
 	// Both count in Stats.CircuitsRefused.
 	//
-	// StreamWindow is the per-stream window of the node's peer links
-	// (peer.Config.StreamWindow), what one direction of a circuit may
-	// hold. Default 1 MiB.
+	// StreamWindow is what one direction of a circuit may hold without
+	// credit from the node's memory budget: the peer links' initial
+	// stream window (peer.InitialStreamWindow) when their windows grow
+	// only with such credit (peer.GoYamux), the whole fixed window
+	// (peer.Config.StreamWindow) when they do not (peer.Yamux). Default
+	// 1 MiB.
 	StreamWindow int
 	// MaxCircuits bounds the circuits relayed at once, waiting for their
 	// stream (a backup path holds one for CircuitSetupTimeout) or
@@ -210,8 +214,8 @@ type Config struct {
 	// Default 1024.
 	MaxCircuitsPerPeer int
 	// CircuitMemory bounds the bytes reserved by all active circuits.
-	// Default 256 MiB (about 120 circuits nobody reads at the default
-	// window).
+	// Default 256 MiB (about 120 circuits nobody reads at 1 MiB windows,
+	// 400 at the node's 256 KiB initial windows).
 	CircuitMemory int64
 	// CircuitMemoryPerPeer bounds the bytes reserved by the active
 	// circuits through one peer. Default CircuitMemory/2.

@@ -60,3 +60,11 @@ func (b *Budget) give(n int64) {
 		b.used.Add(-n)
 	}
 }
+
+// Take grants up to n bytes of credit, as much as is left, and returns
+// how much: for the node's other windows (its peer links' streams, see
+// peer.WindowBudget), which share the budget with connections.
+func (b *Budget) Take(n int64) int64 { return b.take(n) }
+
+// Give returns n bytes of credit taken with Take.
+func (b *Budget) Give(n int64) { b.give(n) }

@@ -7,7 +7,9 @@
 // A session knows paths, not how they were found: a Path is a byte stream
 // through zero or more relays with its record keys and metadata, made by
 // whoever set the connection up (package route). When the dialling end
-// needs another path it asks the Finder it was given.
+// needs another path it asks the Finder it was given. A dialler may also
+// leave a working path for a better one (Move: a direct link that NAT
+// traversal opened), by the same resume.
 //
 // # Concurrency
 //

@@ -30,6 +30,7 @@ const (
 	evAdopt                      // the target moves onto p (resume, reply)
 	evRekey                      // p's reader rekeyed: send rekey, then switch (rekey.go)
 	evRekeyDone                  // the target: the dialler's rekey marker arrived
+	evMove                       // the dialler moves onto p (Move, reply)
 )
 
 type event struct {
@@ -275,6 +276,8 @@ func (s *Session) handleLocked(ev event) {
 		}
 	case evRekeyDone:
 		s.rk.done = true
+	case evMove:
+		ev.reply <- s.moveLocked(now, p)
 	case evFound:
 		s.findStop = nil
 		if ev.err != nil {

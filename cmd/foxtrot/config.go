@@ -35,10 +35,17 @@ type fileConfig struct {
 	EncryptDirect  bool     `toml:"encrypt_direct"`
 	HopLimit       uint8    `toml:"hop_limit"`
 	// Bootstrap are nodes to join the network through
-	// (foxtrot.Config.Bootstrap); DHT runs the node's DHT
-	// (foxtrot.Config.DHT.On; default off).
-	Bootstrap []string `toml:"bootstrap"`
-	DHT       bool     `toml:"dht"`
+	// (foxtrot.Config.Bootstrap); DHT true runs the node's DHT even
+	// without them, false keeps it off even with them (left out: it runs
+	// when Bootstrap is set); TargetPeers is
+	// foxtrot.Config.TargetPeers, LANDiscovery
+	// foxtrot.Config.LANDiscovery.
+	Bootstrap    []string `toml:"bootstrap"`
+	DHT          *bool    `toml:"dht"`
+	TargetPeers  int      `toml:"target_peers"`
+	LANDiscovery bool     `toml:"lan_discovery"`
+	// NATPunch is foxtrot.Config.NAT.Punch.
+	NATPunch bool `toml:"nat_punch"`
 	// Relaying and timing: zero means the library's default (foxtrot.Config).
 	RequestRate      float64   `toml:"request_rate"`
 	RequestBurst     int       `toml:"request_burst"`

@@ -116,7 +116,7 @@ func startDaemon(c *config, log *slog.Logger) (*daemon, error) {
 		Linger: c.Linger.Duration, EncryptDirect: c.EncryptDirect, HopLimit: c.HopLimit,
 		RequestRate: c.RequestRate, RequestBurst: c.RequestBurst, AcceptBacklog: c.AcceptBacklog,
 		HandshakeTimeout: c.HandshakeTimeout.Duration, PingInterval: c.PingInterval.Duration, DialTimeout: c.DialTimeout.Duration,
-		Billing: bill, Bootstrap: c.Bootstrap, DHT: foxtrot.DHTConfig{On: c.DHT},
+		Billing: bill, Bootstrap: c.Bootstrap, DHT: dhtConfig(c.DHT), TargetPeers: c.TargetPeers, LANDiscovery: c.LANDiscovery, NAT: foxtrot.NATConfig{Punch: c.NATPunch},
 	})
 	if err != nil {
 		if chain != nil {
@@ -312,4 +312,13 @@ func (f *forwarder) Close() error {
 	f.conns.closeAll()
 	f.wg.Wait()
 	return err
+}
+
+// dhtConfig is the node's DHT setting from the dht key: left out, the
+// library's default (on with bootstrap nodes); true on; false off.
+func dhtConfig(on *bool) foxtrot.DHTConfig {
+	if on == nil {
+		return foxtrot.DHTConfig{}
+	}
+	return foxtrot.DHTConfig{On: *on, Off: !*on}
 }

@@ -28,6 +28,10 @@
 //	server, _ := n.Host(netip.MustParseAddr("203.0.113.1")).ListenPacket(3478)
 //	nat := n.NAT(netip.MustParseAddr("198.51.100.1"), natsim.Symmetric)
 //	client, _ := nat.Host(netip.MustParseAddr("10.0.0.2")).ListenPacket(0)
+//
+// Host.Transport gives a host's sockets as a transport.PacketTransport, so
+// transport/quic (Config.Packets), and with it whole nodes, run over the
+// simulated network.
 package natsim
 
 import (

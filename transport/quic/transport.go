@@ -45,9 +45,12 @@
 // listening socket of the destination's family, bound to the unspecified
 // address or, for a loopback destination, to loopback), so that NAT
 // mappings made by dials are the ones peers reach the node through (hole
-// punching, later). Without such a listener a dial uses one unbound
-// socket per family, shared by all dials. A socket lives while a listener
-// or a conn uses it, and until Close.
+// punching: Punch sends a datagram of random bytes out of that socket to
+// open the node's NAT toward a peer about to dial in). Without such a
+// listener a dial uses one unbound socket per family, shared by all
+// dials. A socket lives while a listener or a conn uses it, and until
+// Close. The sockets come from Config.Packets: real UDP by default, a
+// simulated network (internal/natsim) in tests.
 //
 // # Packet size
 //
@@ -139,6 +142,11 @@ type Config struct {
 	// Obfs tunes the datagram wrapper (clock, bounds); its key fields
 	// are ignored in favour of the ones above. Default: obfs's defaults.
 	Obfs obfs.Config
+	// Packets is the datagram transport under the obfs wrapper: what
+	// listens on /ip4|ip6/<ip>/udp/<port> and sends to such addresses.
+	// Default: real UDP sockets (transport/udp). Tests put a simulated
+	// network here (internal/natsim's Host.Transport).
+	Packets transport.PacketTransport
 }
 
 func (c Config) withDefaults() (Config, error) {
@@ -169,7 +177,7 @@ type PeerDialer = transport.PeerDialer
 type Transport struct {
 	cfg       Config
 	packets   *obfs.Transport
-	udp       *udp.Transport
+	udp       transport.PacketTransport // Config.Packets
 	serverTLS *tls.Config
 	clientTLS *tls.Config
 	serverQ   *quicgo.Config
@@ -198,7 +206,10 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
-	u := udp.New()
+	u := cfg.Packets
+	if u == nil {
+		u = udp.New()
+	}
 	packets, err := obfs.NewTransport(u, cfg.Obfs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
