@@ -121,6 +121,11 @@ func transfer(t *testing.T, fn *foxtrottest.Net, size int, dialled, breakPath fu
 	l, err := fn.Nodes[bob].Listen(key)
 	require.NoError(t, err)
 	defer l.Close()
+	return transferTo(t, fn, l, size, dialled, breakPath)
+}
+
+// transferTo is transfer to a listener of bob's made by the caller.
+func transferTo(t *testing.T, fn *foxtrottest.Net, l net.Listener, size int, dialled, breakPath func(c *foxtrot.Conn)) (first, last []int) {
 	up, back := make([]byte, size), make([]byte, size/4)
 	rand.Read(up)
 	rand.Read(back)

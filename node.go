@@ -170,8 +170,16 @@ type Config struct {
 	// learned route or a stealth advert) waits for an answer before it
 	// floods; it waits 4 times the route's known setup latency if that is
 	// longer. Default 150ms; raise it where answers are slow (a loaded or
-	// distant network) to flood less.
+	// distant network) to flood less. A repeat dial with a resumption
+	// ticket falls back to a full handshake after the same bound.
 	MinDirectedWait time.Duration
+	// NoTickets turns resumption tickets off: the node neither issues
+	// them nor dials with them, so every dial is a full handshake
+	// (SPEC.md section 6). Default false: a repeat Dial of a key by this
+	// node resumes without public-key work. Nodes of an earlier revision
+	// end a connection at a ticket record, so a network mixing
+	// revisions sets it.
+	NoTickets bool
 	// MaxCircuits and MaxCircuitsPerPeer bound the circuits this node
 	// relays at once, in all and through one peer; CircuitMemory and
 	// CircuitMemoryPerPeer bound the buffer memory active ones may pin,
@@ -395,6 +403,7 @@ func NewNode(cfg Config) (*Node, error) {
 		AcceptBacklog:   cfg.AcceptBacklog,
 		GoneTimeout:     cfg.GoneTimeout,
 		MinDirectedWait: cfg.MinDirectedWait,
+		NoTickets:       cfg.NoTickets,
 
 		StreamWindow:         circuitWindow,
 		MaxCircuits:          cfg.MaxCircuits,
@@ -435,7 +444,7 @@ func NewNode(cfg Config) (*Node, error) {
 		return nil, err
 	}
 	n.nat = newNAT(n, cfg.NAT, cfg.Transports)
-	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol(), n.nat.protocol()} {
+	for _, p := range []peer.Protocol{n.router.GoneProtocol(), n.router.AdvertProtocol(), n.router.TicketProtocol(), n.nat.protocol()} {
 		if err := n.peers.Register(p); err != nil {
 			n.Close()
 			return nil, err

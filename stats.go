@@ -83,6 +83,17 @@ type Stats struct {
 	// link streams for windows grown past peer.InitialStreamWindow, in
 	// bytes.
 	WindowCredit int64
+	// Resumption tickets (SPEC.md section 6). As a dialler: dials that
+	// connected with a ticket, doing no public-key work (TicketDials),
+	// those whose ticket was refused or unanswered and that made a full
+	// handshake instead (TicketFallbacks), and tickets received
+	// (TicketsKept). As a target: tickets issued, and tickets refused
+	// (unknown, expired, another address's, or replayed).
+	TicketDials, TicketFallbacks, TicketsKept, TicketsIssued, TicketsRefused int64
+	// TicketRekeys counts resumed connections whose two ends completed
+	// the ephemeral ECDH that makes their data forward-secret after the
+	// first round trip (counted at each end).
+	TicketRekeys int64
 	// NAT counts NAT traversal: public addresses, punches (see NATConfig).
 	NAT NATStats
 }
@@ -122,6 +133,8 @@ func (n *Node) Stats() Stats {
 		DirectPaths:       r.DirectPaths,
 		RequestsOverShare: r.RequestsOverShare, SeenEvicted: r.SeenEvicted, RoutesOverShare: r.RoutesOverShare,
 		CircuitsRefused: r.CircuitsRefused, AcceptsRefused: r.AcceptsRefused,
+		TicketDials: r.TicketDials, TicketFallbacks: r.TicketFallbacks, TicketsKept: r.TicketsKept,
+		TicketsIssued: r.TicketsIssued, TicketsRefused: r.TicketsRefused, TicketRekeys: r.TicketRekeys,
 	}
 	pr := n.peers.Refusals()
 	s.SocketsRefused, s.HandshakesRefused, s.StreamsRefused = int64(pr.Sockets), int64(pr.Handshakes), int64(pr.Streams)

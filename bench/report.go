@@ -188,6 +188,9 @@ func targets(p func(string, ...any), res *results, mem []memResult, scale []scal
 	if d, st := p50(suFox2), p50(suLibp2pStream); !math.IsNaN(d) && !math.IsNaN(st) {
 		p("| Dial through 2 relays, p50 < go-libp2p new stream p50 + 1 ms | %s vs %s + 1 ms = %s | %s |", dur(d), dur(st), dur(st+1e-3), status(d < st+1e-3))
 	}
+	if d, rp := p50(suFox2), p50(suFox2Ticket); !math.IsNaN(d) && !math.IsNaN(rp) {
+		p("| Repeat Dial through 2 relays (ticket), p50 ≤ 1/3 of a first Dial's | %s vs %s (%.2f×) | %s |", dur(rp), dur(d), rp/d, status(rp <= d/3))
+	}
 	if d, rl := p50(suFox2), p50(suLibp2pRelay); !math.IsNaN(d) && !math.IsNaN(rl) {
 		p("| Dial through 2 relays, p50 < go-libp2p relayed connection p50 | %s vs %s (%.2f×) | %s |", dur(d), dur(rl), d/rl, status(d < rl))
 	}

@@ -44,8 +44,12 @@ func (r *Router) handleStream(l *peer.Link, s stream, h wire.StreamHeader) {
 	if in := r.inbound[h.ID]; in != nil && in.paths[h.Path] == l && !in.streamed[h.Path] {
 		in.streamed[h.Path] = true
 		lst, key, master, helloH := in.lst, in.key, in.master, in.helloH
+		var dialler *[33]byte
+		if in.ticket {
+			dialler = &in.dialler
+		}
 		r.mu.Unlock()
-		r.acceptPath(lst, key, l, s, h, master, helloH)
+		r.acceptPath(lst, key, l, s, h, master, helloH, dialler)
 		return
 	}
 	r.mu.Unlock()
@@ -165,8 +169,11 @@ func splice(a, b stream, moved func(n int64)) bool { return relay.Splice(a, b, m
 // hello opens a session for the listener (queued for Accept once the
 // dialler's identity is checked); a resume moves an existing session onto
 // the stream. Anything else is dropped and counted: Accept never sees a
-// failure.
-func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.ReadWriteCloser, h wire.StreamHeader, master, helloH [32]byte) {
+// failure. A connection dialled with a ticket (dialler not nil) has no
+// hello signature: its hello must name the identity the ticket named.
+// Once a connection to a key listener is up, the target issues the
+// dialler a ticket for its next dial.
+func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.ReadWriteCloser, h wire.StreamHeader, master, helloH [32]byte, dialler *[33]byte) {
 	p := r.newPath(st, l, nil, h.ID, h.Path, master, false, 0, false)
 	fail := func(err error) {
 		p.Close()
@@ -178,21 +185,40 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 		fail(err)
 		return
 	}
+	hello := func(b []byte, helloH [32]byte, dialler *[33]byte) (*btcec.PublicKey, []Hop, error) {
+		if dialler != nil {
+			return checkTicketHello(b, *dialler)
+		}
+		return checkHello(b, helloH)
+	}
 	if first.Hello != nil {
-		pub, hops, err := checkHello(first.Hello, helloH)
+		pub, hops, err := hello(first.Hello, helloH, dialler)
 		if err != nil {
 			fail(err)
 			return
 		}
 		p.SetHops(hops)
 		p.AllowDirect(!r.cfg.EncryptDirect && len(hops) == 0)
-		s := r.newTargetSession(h.ID, key.pub, pub, master)
+		var rekey func([32]byte) []byte
+		if dialler != nil {
+			rekey = r.targetRekey(lst.key, pub)
+		}
+		s := r.newTargetSession(h.ID, key.pub, pub, master, rekey)
 		if err := r.registerInbound(s); err != nil {
 			s.Abort(err)
 			fail(err)
 			return
 		}
 		s.Start(p)
+		if l != nil && (dialler == nil || len(hops) == 0) {
+			// A full handshake's master is forward-secret already; a
+			// ticket connection's next ticket comes from its rekey,
+			// but one without relays does not rekey when it switches
+			// to the peer link's encryption (forward-secret itself),
+			// so it gets one now too. Before Accept sees the session,
+			// so the ticket goes out ahead of any data.
+			r.issueTicket(s, master, lst.key, pub)
+		}
 		r.confirm(lst, s)
 		return
 	}
@@ -220,12 +246,20 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 			fail(fmt.Errorf("%w: resume of a connection never greeted", ErrProtocol))
 			return
 		}
-		pub, _, err := checkHello(res.Hello, in.helloH)
+		var tDialler *[33]byte
+		if in.ticket {
+			tDialler = &in.dialler
+		}
+		pub, _, err := hello(res.Hello, in.helloH, tDialler)
 		if err != nil {
 			fail(err)
 			return
 		}
-		s := r.newTargetSession(res.ID, in.key.pub, pub, in.master)
+		var rekey func([32]byte) []byte
+		if tDialler != nil {
+			rekey = r.targetRekey(in.lst.key, pub)
+		}
+		s := r.newTargetSession(res.ID, in.key.pub, pub, in.master, rekey)
 		if err := r.registerInbound(s); err != nil {
 			s.Abort(err)
 			fail(err)
@@ -236,6 +270,9 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 			fail(err)
 			return
 		}
+		if tDialler == nil {
+			r.issueTicket(s, in.master, in.lst.key, pub)
+		}
 		r.confirm(in.lst, s)
 	default:
 		fail(fmt.Errorf("%w: resume of an unknown connection", ErrProtocol))
@@ -243,8 +280,9 @@ func (r *Router) acceptPath(lst *Listener, key *keyPair, l *peer.Link, st io.Rea
 }
 
 // newTargetSession makes the target's session of a connection.
-func (r *Router) newTargetSession(id addr.ConnID, local, remote *btcec.PublicKey, master [32]byte) *Session {
+func (r *Router) newTargetSession(id addr.ConnID, local, remote *btcec.PublicKey, master [32]byte, onRekey func([32]byte) []byte) *Session {
 	cfg := r.sessionConfig(id, false, local, remote, master)
+	cfg.OnRekey = onRekey
 	cfg.OnEnd = r.removeSession
 	return session.New(cfg)
 }
@@ -281,10 +319,19 @@ func (r *Router) confirm(lst *Listener, s *Session) {
 	}
 }
 
+// checkHelloSize checks a hello body's length against its relay count (a
+// resume's hello reaches here with its length unchecked).
+func checkHelloSize(b []byte) error {
+	if len(b) < helloMin || len(b) != helloMin+20*int(b[helloMin-1]) || int(b[helloMin-1]) >= wire.MaxHops {
+		return fmt.Errorf("%w: hello of %d bytes", ErrProtocol, len(b))
+	}
+	return nil
+}
+
 // checkHello checks the dialler's proof of identity.
 func checkHello(b []byte, helloH [32]byte) (*btcec.PublicKey, []Hop, error) {
-	if len(b) < helloMin {
-		return nil, nil, fmt.Errorf("%w: short hello", ErrProtocol)
+	if err := checkHelloSize(b); err != nil {
+		return nil, nil, err
 	}
 	pub, err := btcec.ParsePubKey(b[:33])
 	if err != nil {

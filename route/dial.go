@@ -26,6 +26,12 @@ type dialEvent struct {
 	refuse     *wire.ConnectRefuse
 	price      uint64 // the path's price per MiB, as quoted
 	overPrice  bool   // more than the request allowed
+	// A ticket dial's answer (ticketdial.go): ack holds its ID, path and
+	// hops only; tNonce and confirm the rest. ticketRefused: the target
+	// will not take the ticket.
+	ticket, ticketRefused bool
+	tNonce                [16]byte
+	confirm               [32]byte
 }
 
 // dialState collects the answers to the requests made for one target.
@@ -43,6 +49,9 @@ type dialState struct {
 	// its connection's fresh paths) repeats: a stealth target is derived
 	// from the ephemeral key and nonce (see stealth.go).
 	fixed *fixedRequest
+	// ticketKey is the target's key for a ticket dial (its acks do not
+	// carry it).
+	ticketKey *btcec.PublicKey
 }
 
 func (d *dialState) eph(id addr.ConnID) *keyPair {
@@ -290,6 +299,21 @@ func (r *Router) dial(ctx context.Context, identityKey *btcec.PrivateKey, d *dia
 	if lst, key := r.localListener(d); lst != nil {
 		return r.dialLocal(identity, lst, key)
 	}
+	if r.ticketable(d, identity) {
+		if h, ok := r.tickets.take(d.target); ok {
+			// Its own dial state: a late answer to the ticket request
+			// must never reach the full handshake's.
+			s, err := r.dialTicket(ctx, identity, r.newDial(d.kind, d.target), h)
+			if err == nil {
+				return s, nil
+			}
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			r.stats.ticketFallbacks.Add(1)
+			r.log.Debug("ticket dial fell back to a full handshake", "target", addr.FromHash160(d.target).String(), "err", err)
+		}
+	}
 
 	var lastErr error
 	for {
@@ -326,6 +350,13 @@ func refuseReason(code uint8) string {
 func (r *Router) connect(ctx context.Context, identity *keyPair, d *dialState, ev dialEvent) (*Session, error) {
 	master := dialerSecret(ev.id, ev.eph, ev.tKey, ev.tEph)
 	helloH := helloHash(ev.id, ev.eph.ser, ev.ack.TargetKey, ev.ack.Ephemeral)
+	return r.connectWith(ctx, identity, d, ev, master, buildHello(identity, helloH, pathHops(ev.ack.Hops)), nil)
+}
+
+// connectWith is connect once the connection's master secret and the
+// hello are made (by a full handshake, or a ticket: ticketdial.go).
+// rk, for a ticket connection, is the key of its rekey.
+func (r *Router) connectWith(ctx context.Context, identity *keyPair, d *dialState, ev dialEvent, master [32]byte, hello []byte, rk *session.RekeyKey) (*Session, error) {
 	hops := pathHops(ev.ack.Hops)
 	stream, err := ev.link.OpenStream(ctx, wire.StreamHeader{Kind: wire.StreamCircuit, ID: ev.id, Path: ev.ack.Path})
 	if err != nil {
@@ -333,9 +364,11 @@ func (r *Router) connect(ctx context.Context, identity *keyPair, d *dialState, e
 	}
 	f := r.newFinder(d.kind, d.target, ev.tKey, ev.id, master)
 	f.fixed = d.fixed
+	f.ticket, f.confirm = ev.ticket, ev.confirm
 	cfg := r.sessionConfig(ev.id, true, identity.pub, ev.tKey, master)
-	cfg.Hello = buildHello(identity, helloH, hops)
+	cfg.Hello = hello
 	cfg.Finder = f
+	r.ticketSessionHook(&cfg, d, identity, ev.tKey, master, f, rk)
 	cfg.OnEnd = func(s *Session) {
 		r.forgetDial(d)
 		r.removeSession(s)
@@ -455,7 +488,7 @@ func (r *Router) dialLocal(identity *keyPair, lst *Listener, key *keyPair) (*Ses
 	r.wg.Add(1)
 	go func() {
 		defer r.wg.Done()
-		r.acceptPath(lst, key, nil, b, wire.StreamHeader{ID: id, Path: 1}, master, helloH)
+		r.acceptPath(lst, key, nil, b, wire.StreamHeader{ID: id, Path: 1}, master, helloH, nil)
 	}()
 	return ds, nil
 }

@@ -1,7 +1,6 @@
 package route
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -10,7 +9,6 @@ import (
 	"github.com/foxtrotnet/foxtrot/billing"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
-	"github.com/foxtrotnet/foxtrot/relay"
 )
 
 // handleRequest: throttle, deduplicate, check, record, then answer (we
@@ -247,7 +245,7 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		r.stats.acksUnknown.Add(1)
 		return
 	}
-	if len(ack.Hops) >= wire.MaxHops-1 {
+	if e.ticket || len(ack.Hops) >= wire.MaxHops-1 {
 		r.stats.acksInvalid.Add(1) // no room left to append ourselves
 		return
 	}
@@ -286,42 +284,12 @@ func (r *Router) handleAck(l *peer.Link, ack *wire.ConnectAck) {
 		r.log.Debug("dropping ack", "from", l.ID().String(), "err", err)
 		return
 	}
-	down := billing.PathPrice(ack.Hops)
-	price := r.price()
-	// An ack over the dialler's limit is passed on, so it can say why it
-	// found no path, but no circuit is kept for it: no stream will come.
-	over := down+price < down || down+price > e.maxPrice
-	key := relay.Key{ID: ack.ID, Path: ack.Path}
-	r.mu.Lock()
-	if e.relayed >= r.cfg.MaxAcks {
-		r.mu.Unlock()
+	up, hop, ok := r.relayAck(l, e, ack.ID, ack.Path, ack.Hops)
+	if !ok {
 		return
 	}
-	if over {
-		if r.relay.Has(key) {
-			r.mu.Unlock()
-			return
-		}
-		r.stats.acksOverPrice.Add(1)
-	} else if err := r.relay.Add(key, relay.Circuit{Up: relayLink{e.from}, Down: relayLink{l}, Target: target,
-		Expires: r.now().Add(r.cfg.CircuitSetupTimeout), UpRate: down + price, DownRate: down}); err != nil {
-		r.mu.Unlock()
-		if errors.Is(err, relay.ErrOverBudget) {
-			// No circuit, so no ack upstream: the dialler uses
-			// another of its paths.
-			r.log.Debug("dropping ack", "conn", ack.ID.String(), "path", ack.Path, "err", err)
-		}
-		return // over a budget, a duplicate, or the router is closing
-	}
-	e.relayed++
-	// The target is len(hops)+1 links away through l.
-	r.learnLocked(target, l, len(ack.Hops)+1, r.now().Sub(e.sentAt), down)
-	up := e.from
-	r.mu.Unlock()
-	r.observe(l).acksBack.Add(1)
-
 	fwd := *ack
-	fwd.Hops = append(append(make([]wire.Hop, 0, len(ack.Hops)+1), ack.Hops...), r.quote(ack.ID, ack.Path))
+	fwd.Hops = append(append(make([]wire.Hop, 0, len(ack.Hops)+1), ack.Hops...), hop)
 	if up.Send(&fwd) == nil {
 		r.stats.acksRelayed.Add(1)
 	}

@@ -45,6 +45,7 @@ func startNodes(t testing.TB, sn *simnet.Net, mod func(i int, c *Config), wrap f
 		}
 		set, err := peer.NewSet(peer.Config{Identity: sn.Keys[i], Transports: transport.Set(sn.Transports()), Handler: h})
 		require.NoError(t, err)
+		require.NoError(t, set.Register(r.TicketProtocol()))
 		_, err = set.Listen(ma.StringCast(sn.Listen(i)))
 		require.NoError(t, err)
 		for _, p := range sn.Peers(i) {

@@ -45,6 +45,17 @@
 // and a signature binding it to the exchange. From there package session
 // carries the connection: the router hands each session its paths.
 //
+// A repeat dial skips the public-key work (ticketdial.go, SPEC.md section
+// 6): over every connection to a key listener the target sends the
+// dialler a single-use resumption ticket; the dialler's next Dial of the
+// key sends it in a TicketRequest with a hash lock, the target answers
+// with the lock's preimage, which each relay checks with one hash, and
+// both ends key the connection from the ticket's secret and fresh nonces.
+// A ticket the target cannot take is refused and the dial makes a full
+// handshake at once; a replayed one is dropped silently. Once up, the two
+// ends rekey the connection with an ephemeral ECDH (session's rekey.go),
+// so its data is forward-secret after the first round trip.
+//
 // Tables are bounded and expire: seen requests after twice the skew
 // window, circuits that never got a stream after Config.CircuitSetupTimeout,
 // active circuits when their streams end. The tables peers fill are
@@ -235,6 +246,17 @@ type Config struct {
 	// with beyond RecvBuffer and SendBuffer (see session.Budget). nil:
 	// windows stay at RecvBuffer and SendBuffer.
 	Budget *session.Budget
+	// NoTickets turns resumption tickets off: the node neither issues
+	// tickets to its diallers nor dials with the tickets it was given
+	// (see ticketdial.go). Default false: tickets on.
+	NoTickets bool
+	// TicketLifetime is how long a ticket this node issues is valid; its
+	// ticket-sealing key rotates as often and is erased two lifetimes
+	// after it was made. Default 10m.
+	TicketLifetime time.Duration
+	// MaxTicketTargets bounds the targets this node keeps tickets for
+	// (two each, the oldest target dropped first). Default 1024.
+	MaxTicketTargets int
 }
 
 // CircuitCost is the buffer memory one relayed circuit reserves: a
@@ -301,6 +323,8 @@ func (c *Config) setDefaults() error {
 	dur(&c.Heartbeat, time.Second)
 	dur(&c.StallTimeout, 4*time.Second)
 	dur(&c.FailoverTimeout, 20*time.Second)
+	dur(&c.TicketLifetime, defaultTicketLifetime)
+	num(&c.MaxTicketTargets, 1024)
 	num(&c.StreamWindow, 1<<20)
 	num(&c.MaxCircuits, 8192)
 	num(&c.MaxCircuitsPerPeer, 1024)
@@ -368,6 +392,9 @@ type Router struct {
 
 	seenOwners map[seenKey]*seenOwner // the shares of seen (see seen.go)
 	adv        *adverts               // scan-key adverts (advert.go)
+
+	issuer  *ticketIssuer // tickets this node issues as a target
+	tickets *ticketStore  // tickets this node was given, by target
 }
 
 // neighbour is a peer as the router sees it. Two token buckets guard the
@@ -447,6 +474,10 @@ type seenEntry struct {
 	checking bool
 	early    []*peer.Link
 	owner    seenKey // whose share of the table it uses
+	// ticket marks a ticket request (ticketdial.go): its acks are
+	// checked against lock with one hash instead of a signature.
+	ticket bool
+	lock   [32]byte
 }
 
 type circuitKey struct {
@@ -469,6 +500,12 @@ type inboundState struct {
 	expires  time.Time
 	reserved bool       // holds a slot of lst's backlog (see Listener.reserve)
 	via      *peer.Link // the peer the request came from (nil: this node)
+	// A ticket connection (ticketdial.go): the identity the ticket names
+	// (its hello must name it, unsigned), and the ack's fields.
+	ticket         bool
+	dialler        [33]byte
+	tNonce         [16]byte
+	proof, confirm [32]byte
 }
 
 // dropInboundLocked forgets the setup of connection id, giving back its
@@ -513,6 +550,8 @@ func New(cfg Config) (*Router, error) {
 		adv:        newAdverts(),
 	}
 	r.routes = newTable(cfg.RouteTTL, cfg.MaxRoutes)
+	r.issuer = newTicketIssuer(cfg.Now, cfg.Rand, cfg.TicketLifetime, 0)
+	r.tickets = newTicketStore(cfg.Now, 2, cfg.MaxTicketTargets)
 	r.relay = r.newRelay()
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	if cfg.Billing != nil {
@@ -743,9 +782,10 @@ type counters struct {
 	streamsRejected,
 	acceptsFailed, directedTimeouts,
 	acksOverPrice, requestsRefusedCredit atomic.Int64
-	session                                                         session.Counters // failovers, their time, direct paths
-	dialRetries                                                     atomic.Int64
-	requestsOverShare, seenEvicted, routesOverShare, acceptsRefused atomic.Int64
+	session                                                                                session.Counters // failovers, their time, direct paths
+	dialRetries                                                                            atomic.Int64
+	requestsOverShare, seenEvicted, routesOverShare, acceptsRefused                        atomic.Int64
+	ticketDials, ticketFallbacks, ticketsKept, ticketsIssued, ticketsRefused, ticketRekeys atomic.Int64
 }
 
 // setupEWMA (in Router) is the smoothed time, in ns, from a dial's first
@@ -805,6 +845,15 @@ type Stats struct {
 	// AcceptsRefused counts requests refused because their listener's
 	// backlog (queued and reserved connections) was full.
 	AcceptsRefused int64
+	// Resumption tickets (ticketdial.go). As a dialler: TicketDials
+	// counts dials that connected with a ticket (no public-key work),
+	// TicketFallbacks those whose ticket was refused or unanswered and
+	// that went on with a full handshake, TicketsKept the tickets
+	// received. As a target: TicketsIssued, and TicketsRefused (unknown,
+	// expired, another address's, or replayed). TicketRekeys counts the
+	// resumed connections that completed their ephemeral ECDH (forward
+	// secrecy after the first round trip), at either end.
+	TicketDials, TicketFallbacks, TicketsKept, TicketsIssued, TicketsRefused, TicketRekeys int64
 }
 
 // ControlMessages is the number of connect requests, acks and refusals
@@ -840,5 +889,8 @@ func (r *Router) Stats() Stats {
 		RequestsOverShare:     c.requestsOverShare.Load(), SeenEvicted: c.seenEvicted.Load(),
 		RoutesOverShare: c.routesOverShare.Load(),
 		CircuitsRefused: rs.OverBudget, AcceptsRefused: c.acceptsRefused.Load(),
+		TicketDials: c.ticketDials.Load(), TicketFallbacks: c.ticketFallbacks.Load(),
+		TicketsKept: c.ticketsKept.Load(), TicketsIssued: c.ticketsIssued.Load(), TicketsRefused: c.ticketsRefused.Load(),
+		TicketRekeys: c.ticketRekeys.Load(),
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 
 	"github.com/btcsuite/btcd/btcec/v2"
@@ -66,7 +67,12 @@ type finder struct {
 	done   <-chan struct{} // the session's Done
 	fixed  *fixedRequest   // what fresh requests repeat (stealth targets)
 
-	mu      sync.Mutex
+	confirm [32]byte // a ticket connection's: its backups must carry it
+
+	mu sync.Mutex
+	// ticket is set for a connection dialled with a ticket until it
+	// rekeys: its backups are the ticket ack's other paths.
+	ticket  bool
 	backups []dialEvent
 	used    map[circuitKey]bool
 	links   map[*session.Path]*peer.Link // first hops of the paths handed out
@@ -79,14 +85,26 @@ func (r *Router) newFinder(kind uint8, target [20]byte, tKey *btcec.PublicKey, i
 
 // addBackup keeps an ack for later use.
 func (f *finder) addBackup(ev dialEvent) {
-	if ev.refuse != nil || ev.overPrice {
+	if ev.refuse != nil || ev.ticketRefused || ev.overPrice {
 		return
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if ev.ticket && (!f.ticket || ev.confirm != f.confirm) {
+		return
+	}
 	if !f.used[circuitKey{ev.id, ev.ack.Path}] {
 		f.backups = append(f.backups, ev)
 	}
+}
+
+// dropTicketBackups forgets the backup paths a ticket ack gave: they are
+// keyed from master', which a rekeyed connection no longer relies on.
+func (f *finder) dropTicketBackups() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.ticket = false // later ticket acks are dropped too (addBackup)
+	f.backups = slices.DeleteFunc(f.backups, func(ev dialEvent) bool { return ev.ticket })
 }
 
 // Backups returns how many unused backup paths the finder holds.

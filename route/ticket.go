@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/btcsuite/btcd/btcec/v2"
 	"golang.org/x/crypto/hkdf"
 
 	"github.com/foxtrotnet/foxtrot/addr"
@@ -259,6 +260,7 @@ type heldTicket struct {
 	ticket  []byte
 	rs      [32]byte
 	expires time.Time
+	key     *btcec.PublicKey // the target's key: a ticket ack does not carry it
 }
 
 // ticketSecret is the resumption secret of the ticket whose first
@@ -340,13 +342,13 @@ func newTicketStore(now func() time.Time, perTarget, maxTargets int) *ticketStor
 		byKey: make(map[[20]byte][]heldTicket)}
 }
 
-// add keeps a ticket the target issued over a connection with master
-// secret master, valid for lifetime.
-func (s *ticketStore) add(target [20]byte, master [32]byte, ticket []byte, lifetime time.Duration) {
+// add keeps a ticket the target, whose key is key, issued over a
+// connection with master secret master, valid for lifetime.
+func (s *ticketStore) add(target [20]byte, master [32]byte, ticket []byte, lifetime time.Duration, key *btcec.PublicKey) {
 	if len(ticket) != TicketSize {
 		return
 	}
-	h := heldTicket{ticket: append([]byte(nil), ticket...), rs: ticketSecret(master, ticket), expires: s.now().Add(lifetime)}
+	h := heldTicket{ticket: append([]byte(nil), ticket...), rs: ticketSecret(master, ticket), expires: s.now().Add(lifetime), key: key}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	held, known := s.byKey[target]

@@ -287,7 +287,7 @@ func TestTicketStoreHandsEachTicketOutOnce(t *testing.T) {
 		tk, err := iss.issue(master, target, dialler)
 		require.NoError(t, err)
 		tickets = append(tickets, tk)
-		s.add(target, master, tk, time.Minute)
+		s.add(target, master, tk, time.Minute, nil)
 	}
 	h, ok := s.take(target)
 	require.True(t, ok)
@@ -299,7 +299,7 @@ func TestTicketStoreHandsEachTicketOutOnce(t *testing.T) {
 	_, ok = s.take(target)
 	require.False(t, ok, "two per target: the oldest was dropped")
 
-	s.add(target, master, tickets[0], time.Minute)
+	s.add(target, master, tickets[0], time.Minute, nil)
 	clk.add(time.Minute)
 	_, ok = s.take(target)
 	require.False(t, ok, "expired")
@@ -307,13 +307,13 @@ func TestTicketStoreHandsEachTicketOutOnce(t *testing.T) {
 	var a, b, c [20]byte
 	a[0], b[0], c[0] = 1, 2, 3
 	for _, tg := range [][20]byte{a, b, c} {
-		s.add(tg, master, tickets[0], time.Minute)
+		s.add(tg, master, tickets[0], time.Minute, nil)
 	}
 	_, ok = s.take(a)
 	require.False(t, ok, "two targets: the oldest was dropped")
 	_, ok = s.take(c)
 	require.True(t, ok)
-	s.add(target, master, []byte("short"), time.Minute)
+	s.add(target, master, []byte("short"), time.Minute, nil)
 	_, ok = s.take(target)
 	require.False(t, ok, "a malformed ticket is not kept")
 }

@@ -118,6 +118,8 @@ func FuzzOpenPlainRecords(f *testing.F) {
 	f.Add(s.seal(s.sealAck(nil, 5, 5+initialWindow), recData, make([]byte, 8), []byte("hi")))
 	f.Add(s.seal(nil, recDirect, make([]byte, 40), nil))
 	f.Add([]byte{recPlain, 0, 0, 0, recPing, 0, 0, 1, 0})
+	f.Add(s.seal(nil, recTicket, []byte("a ticket"), nil))
+	f.Add(s.seal(nil, recRekey, make([]byte, 33), nil))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, o := recordPair()
 		o.plain()

@@ -28,6 +28,8 @@ const (
 	evWritten                    // p's writer finished a batch (err: how)
 	evFound                      // the Finder's answer (p or err)
 	evAdopt                      // the target moves onto p (resume, reply)
+	evRekey                      // p's reader rekeyed: send rekey, then switch (rekey.go)
+	evRekeyDone                  // the target: the dialler's rekey marker arrived
 	evMove                       // the dialler moves onto p (Move, reply)
 )
 
@@ -42,6 +44,9 @@ type event struct {
 
 	resume *Resume
 	reply  chan error
+
+	rekey  *rekeyOut
+	master [32]byte // master'' (evRekey)
 }
 
 // post hands the loop an event; false if the session is over.
@@ -117,8 +122,12 @@ func (s *Session) run() {
 // outbound is a batch the loop took under the lock, sealed outside it.
 type outbound struct {
 	batch
-	sw        byte // a direct or plain record, after the hello
-	confirmed bool // the dialler has heard from the target: no hello in a resume
+	sw        byte      // a direct or plain record, after the hello
+	ticket    []byte    // a ticket record (the target's)
+	offer     bool      // the dialler's rekey offer (rekey.go)
+	rekey     *rekeyOut // a rekey answer or marker, then the sealer switches
+	master    [32]byte  // what the dialler proves a resume with
+	confirmed bool      // the dialler has heard from the target: no hello in a resume
 }
 
 // takeLocked takes what the path in use should send now, if its writer
@@ -131,8 +140,17 @@ func (s *Session) takeLocked(now time.Time) (outbound, *Path) {
 	o := outbound{batch: s.m.next(now, sendBatch)}
 	if s.m.phase == phaseOK {
 		o.sw, p.switchDue = p.switchDue, 0
+		o.rekey, p.rekeyDue = p.rekeyDue, nil
+		o.ticket, s.ticket = s.ticket, nil
+		if s.cfg.Dialer && s.cfg.Rekey != nil && !s.rk.offered && !o.resume && !p.info.Direct && !p.info.Local && p.info.ID == s.cfg.ID {
+			o.offer, s.rk.offered = true, true
+		}
 	}
-	if o.empty() && o.sw == 0 {
+	o.master = s.cfg.Master
+	if s.rk.known && s.rk.master != ([32]byte{}) {
+		o.master = s.rk.master
+	}
+	if o.empty() && o.sw == 0 && o.ticket == nil && o.rekey == nil && !o.offer {
 		return outbound{}, nil
 	}
 	o.confirmed = s.m.confirmed
@@ -143,12 +161,12 @@ func (s *Session) takeLocked(now time.Time) (outbound, *Path) {
 // sealAndSend seals a batch onto p's writer. Only the loop runs it, so
 // the data slices stay valid: only the loop drops acknowledged bytes.
 func (s *Session) sealAndSend(p *Path, o outbound) {
-	size := len(o.data)*(recordHeaderSize+8+recordTagSize) + o.dataLen + 8*64 + len(s.cfg.Hello) + resumeMin + 20*len(p.info.Hops)
+	size := len(o.data)*(recordHeaderSize+8+recordTagSize) + o.dataLen + 8*64 + len(s.cfg.Hello) + resumeMin + 20*len(p.info.Hops) + len(o.ticket) + 2*(recordHeaderSize+33+recordTagSize)
 	out := bufpool.Get(size)
 	b := (*out)[:0]
 	if o.resume {
 		if s.cfg.Dialer {
-			r := &Resume{ID: s.cfg.ID, Proof: resumeProof(s.cfg.Master, s.cfg.ID, p.info.ID, p.info.Num),
+			r := &Resume{ID: s.cfg.ID, Proof: resumeProof(o.master, s.cfg.ID, p.info.ID, p.info.Num),
 				Offset: o.resumeOff, Hops: p.info.Hops}
 			if !o.confirmed {
 				r.Hello = s.cfg.Hello
@@ -160,6 +178,22 @@ func (s *Session) sealAndSend(p *Path, o outbound) {
 	}
 	if o.hello {
 		b = p.seal.seal(b, recHello, s.cfg.Hello, nil)
+	}
+	if o.offer {
+		// Right after the hello, before any data: the target handles it
+		// before the data reaches its application, so its answer and the
+		// ticket after it go out ahead of anything the application sends.
+		p.rk.Store(s.cfg.Rekey)
+		b = p.seal.seal(b, recRekey, s.cfg.Rekey.pub[:], nil)
+	}
+	if o.rekey != nil {
+		b = p.seal.seal(b, recRekey, o.rekey.body, nil)
+		p.seal = newSealer(o.rekey.key)
+	}
+	if o.ticket != nil {
+		// After a rekey (sealed under its keys), before a direct switch
+		// (so it is sealed on every path).
+		b = p.seal.seal(b, recTicket, o.ticket, nil)
 	}
 	switch o.sw {
 	case recDirect:
@@ -231,6 +265,17 @@ func (s *Session) handleLocked(ev event) {
 		}
 	case evAdopt:
 		ev.reply <- s.adoptLocked(now, p, ev.resume)
+	case evRekey:
+		if s.m.ended {
+			return
+		}
+		s.rk.known, s.rk.master = true, ev.master
+		p.rekeyDue = ev.rekey
+		if ev.body != nil {
+			s.ticket = ev.body
+		}
+	case evRekeyDone:
+		s.rk.done = true
 	case evMove:
 		ev.reply <- s.moveLocked(now, p)
 	case evFound:
@@ -274,6 +319,14 @@ func (s *Session) recordLocked(now time.Time, p *Path, typ byte, b []byte, buf *
 			"relays", len(p.info.Hops), "after", took.Round(time.Millisecond))
 		return nil
 	case recPing:
+		return nil
+	case recTicket:
+		if !s.cfg.Dialer {
+			return fmt.Errorf("%w: a ticket record from the dialler", ErrProtocol)
+		}
+		if s.cfg.OnTicket != nil {
+			s.cfg.OnTicket(append([]byte(nil), b...))
+		}
 		return nil
 	}
 	return fmt.Errorf("%w: unexpected record type %d", ErrProtocol, typ)
@@ -341,7 +394,13 @@ func (s *Session) Adopt(p *Path, r *Resume) error {
 	if r.ID != s.cfg.ID {
 		return fmt.Errorf("%w: resume of another connection", ErrProtocol)
 	}
-	if err := r.Check(s.cfg.Master, p); err != nil {
+	var err error
+	for _, m := range s.resumeMasters() {
+		if err = r.Check(m, p); err == nil {
+			break
+		}
+	}
+	if err != nil {
 		return err
 	}
 	// The loop does it: resending drops acknowledged bytes from the send

@@ -255,3 +255,83 @@ func TestAForgedResumeIsRefusedAndThePathStays(t *testing.T) {
 		d.Wait()
 	})
 }
+
+// A ticket the target sends reaches the dialler's OnTicket, between data
+// records; at the dialler SendTicket does nothing.
+func TestATicketRecordReachesTheDiallerOnly(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tg := newTarget(nil)
+		got := make(chan []byte, 1)
+		d, _ := dialPipe(t, tg, nil, func(c *Config) { c.OnTicket = func(b []byte) { got <- b } })
+		s := <-tg.got
+		go echoAll(s)
+		data := testData(256 << 10)
+		s.SendTicket([]byte("a ticket"))
+		require.Equal(t, data, exchange(t, d, data, nil))
+		require.Equal(t, []byte("a ticket"), <-got)
+		d.SendTicket([]byte("ignored: the dialler sends none"))
+		d.Close()
+		d.Wait()
+		s.Wait()
+		require.NoError(t, d.Err())
+	})
+}
+
+// A dialler with Rekey moves its first path onto keys from an ephemeral
+// ECDH right after its hello; both ends derive the same secret, data
+// crosses the switch intact, the target's ticket for the next dial goes
+// out under the new keys, and a failover afterwards is proved with the
+// new secret, which the target then requires.
+func TestARekeyedSessionCarriesDataAndResumesWithTheNewSecret(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		atTarget, atDialler := make(chan [32]byte, 1), make(chan [32]byte, 1)
+		tg := newTarget(func(c *Config) {
+			c.OnRekey = func(m [32]byte) []byte { atTarget <- m; return []byte("ticket from the new secret") }
+		})
+		f := &pipeFinder{t: t, tg: tg, num: 1}
+		tickets := make(chan []byte, 1)
+		d, first := dialPipe(t, tg, f, func(c *Config) {
+			c.Rekey = newRekeyKey(t)
+			c.OnRekey = func(m [32]byte) []byte { atDialler <- m; return nil }
+			c.OnTicket = func(b []byte) { tickets <- b }
+		})
+		go echoAll(<-tg.got)
+		data := testData(4 << 20)
+		got := exchange(t, d, data, func() {
+			m := <-atDialler
+			require.Equal(t, <-atTarget, m, "both ends derived the same secret")
+			require.NotEqual(t, testMaster, m)
+			require.Equal(t, []byte("ticket from the new secret"), <-tickets)
+			synctest.Wait() // the marker has reached the target
+			require.Equal(t, [][32]byte{m}, tg.s.resumeMasters(), "only the new secret resumes now")
+			first.Close()
+		})
+		require.True(t, bytes.Equal(data, got), "the echo came back whole and in order")
+		require.EqualValues(t, 1, d.cfg.Stats.Failovers.Load())
+		d.Close()
+		<-d.Done()
+		require.NoError(t, d.Err())
+		d.Wait()
+	})
+}
+
+// A session that was not told to accept a rekey ends at an offer: the
+// rekey records are only for connections set up to rekey.
+func TestARekeyOfferToATargetNotExpectingOneEndsTheSession(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tg := newTarget(nil)
+		d, _ := dialPipe(t, tg, nil, func(c *Config) { c.Rekey = newRekeyKey(t) })
+		s := <-tg.got
+		<-s.Done()
+		require.ErrorIs(t, s.Err(), ErrProtocol)
+		d.Abort(nil)
+		d.Wait()
+		s.Wait()
+	})
+}
+
+func newRekeyKey(t *testing.T) *RekeyKey {
+	k, err := NewRekeyKey()
+	require.NoError(t, err)
+	return k
+}

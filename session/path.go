@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/foxtrotnet/foxtrot/addr"
@@ -67,6 +68,10 @@ type Path struct {
 
 	open   *opener
 	direct bool // offered or accepted already
+
+	rekeyDue *rekeyOut                // loop: a rekey record to send, then switch the sealer
+	rk       atomic.Pointer[RekeyKey] // dialler: the ephemeral of its offer on this path
+	openNext *[32]byte                // reader (target): the opener's key after the marker
 
 	failOnce sync.Once
 	failed   chan struct{}
@@ -286,6 +291,12 @@ func (s *Session) readLoop(p *Path) {
 		typ, body, buf, err := p.readRecord()
 		if err == nil {
 			switch typ {
+			case recRekey:
+				err = s.onRekey(p, body)
+				bufpool.Put(buf)
+				if err == nil {
+					continue
+				}
 			case recDirect, recPlain:
 				var sw byte
 				if typ == recDirect {

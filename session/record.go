@@ -42,6 +42,11 @@ import (
 //	ping   (empty): a heartbeat when nothing else was sent for a while
 //	direct sender's node (20) | the node its path stream goes to first (20)
 //	plain  (empty): every later record from the sender is plaintext
+//	ticket (1 to maxTicketRecord bytes, opaque here): the target's
+//	       resumption ticket for the dialler (route's SPEC.md section 6);
+//	       only the dialler accepts one, and hands it to Config.OnTicket
+//	rekey  an ephemeral public key (33): the dialler's offer, the target's
+//	       answer; or empty: the dialler's marker. See rekey.go.
 //
 // Direct paths. When the dialler's path has no relays, its stream runs
 // inside one peer link between the two ends' nodes, which that link
@@ -77,6 +82,8 @@ const (
 	recPing    byte = 8
 	recDirect  byte = 9
 	recPlain   byte = 10
+	recTicket  byte = 11
+	recRekey   byte = 12
 )
 
 // Reset codes.
@@ -94,6 +101,8 @@ const (
 	helloMin  = 33 + 64 + 1
 	resumeMin = 20 + 32 + 8 + 1
 	ackSize   = 8 + 8
+	// maxTicketRecord bounds a ticket record's body.
+	maxTicketRecord = 1024
 	// initialWindow is the receive window every session starts with on
 	// both ends: a sender may send data up to this offset before the
 	// other end's first ack names a limit. It is a protocol constant
@@ -191,7 +200,7 @@ func (o *opener) header(hdr [recordHeaderSize]byte) (byte, int, error) {
 func parseRecordHeader(hdr [recordHeaderSize]byte, minLen int) (byte, int, error) {
 	typ := hdr[0]
 	n := int(hdr[1])<<16 | int(hdr[2])<<8 | int(hdr[3])
-	if typ < recHello || typ > recPlain {
+	if typ < recHello || typ > recRekey {
 		return 0, 0, fmt.Errorf("%w: record type %d", ErrProtocol, typ)
 	}
 	if n < minLen || n > maxSealed {
@@ -244,6 +253,10 @@ func checkBody(typ byte, b []byte) error {
 		ok = len(b) == 0
 	case recDirect:
 		ok = len(b) == 40
+	case recTicket:
+		ok = len(b) > 0 && len(b) <= maxTicketRecord
+	case recRekey:
+		ok = len(b) == 0 || len(b) == 33
 	}
 	if !ok {
 		return fmt.Errorf("%w: record type %d with a %d-byte body", ErrProtocol, typ, len(b))

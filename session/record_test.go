@@ -88,7 +88,7 @@ func TestReorderedOrReplayedRecordIsDetected(t *testing.T) {
 func TestRecordHeaderRejectsNonsense(t *testing.T) {
 	for _, hdr := range [][recordHeaderSize]byte{
 		{0, 0, 0, 32},     // unknown type
-		{11, 0, 0, 32},    // unknown type
+		{13, 0, 0, 32},    // unknown type
 		{recAck, 0, 0, 3}, // shorter than a tag
 		{recData, 0xff, 0xff, 0xff},
 	} {

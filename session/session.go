@@ -31,6 +31,23 @@ type Config struct {
 	Hello []byte
 	// Self is this node's identity HASH160 (for direct paths).
 	Self addr.NodeID
+	// OnTicket, if set at the dialler, receives the body of each ticket
+	// record the target sends (SendTicket). It runs on the session's
+	// loop, so it must be quick and must not block; the body is its to
+	// keep. nil: tickets are ignored.
+	OnTicket func(body []byte)
+	// Rekey, if set at the dialler, makes the session rekey its first
+	// path with an ephemeral ECDH (see rekey.go), offering Rekey's key
+	// right after the hello, before any data: for a connection whose
+	// Master came without one (a resumption ticket). The key is made
+	// beforehand (NewRekeyKey), off the connection's way.
+	Rekey *RekeyKey
+	// OnRekey, if set, is told the rekeyed secret once this end switched
+	// to it; at the target, setting it is what accepts a dialler's offer,
+	// and what it returns (if not nil) is sent as a ticket record right
+	// after the answer. It runs on a path's reader: quick, no blocking,
+	// and it must not call the session.
+	OnRekey func(master [32]byte) (ticket []byte)
 
 	// SendBuffer bounds the written bytes not yet acknowledged;
 	// RecvBuffer the received bytes not yet read (the receive window).
@@ -117,6 +134,8 @@ type Session struct {
 	readable signal.Signal      // Read may go on
 	writable signal.Signal      // Write may go on
 	findStop context.CancelFunc // ends a running Finder call
+	ticket   []byte             // a ticket record waiting to go (SendTicket)
+	rk       rekeyState         // see rekey.go
 	wmu      sync.Mutex         // serialises Write calls, so each Write is contiguous
 	rd, wd   deadline.Deadline
 	wake     chan struct{} // the loop has work (capacity 1)
@@ -200,6 +219,22 @@ func (s *Session) usePathLocked(p *Path) {
 	s.wg.Add(2)
 	go s.readLoop(p)
 	go s.writeLoop(p)
+}
+
+// SendTicket queues a ticket record for the dialler (the target's side):
+// it goes out sealed on the path in use once the session runs normally
+// (not while a resume is under way). A later call replaces a ticket not
+// yet sent. It does nothing at the dialler or after the session ended.
+func (s *Session) SendTicket(body []byte) {
+	if s.cfg.Dialer || len(body) == 0 || len(body) > maxTicketRecord {
+		return
+	}
+	s.mu.Lock()
+	if !s.m.ended {
+		s.ticket = append([]byte(nil), body...)
+	}
+	s.mu.Unlock()
+	s.kick()
 }
 
 // ID returns the connection ID.
