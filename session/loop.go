@@ -405,21 +405,7 @@ func (s *Session) Adopt(p *Path, r *Resume) error {
 	}
 	// The loop does it: resending drops acknowledged bytes from the send
 	// queue, which only the loop may touch.
-	reply := make(chan error, 1)
-	if !s.post(event{typ: evAdopt, p: p, resume: r, reply: reply}) {
-		return ErrClosed
-	}
-	select {
-	case err := <-reply:
-		return err
-	case <-s.done:
-		select {
-		case err := <-reply:
-			return err
-		default:
-			return ErrClosed
-		}
-	}
+	return s.ask(event{typ: evAdopt, p: p, resume: r}, nil)
 }
 
 func (s *Session) adoptLocked(now time.Time, p *Path, r *Resume) error {
@@ -459,5 +445,33 @@ func (s *Session) finishLocked() {
 	}
 	if s.cfg.OnEnd != nil {
 		s.cfg.OnEnd(s)
+	}
+}
+
+// ask posts ev to the loop with a reply channel and waits for its answer.
+// If the session ends first it returns ErrClosed, after calling unused
+// (if not nil) for what ev carried and the loop never took.
+func (s *Session) ask(ev event, unused func()) error {
+	reply := make(chan error, 1)
+	ev.reply = reply
+	closed := func() error {
+		if unused != nil {
+			unused()
+		}
+		return ErrClosed
+	}
+	if !s.post(ev) {
+		return closed()
+	}
+	select {
+	case err := <-reply:
+		return err
+	case <-s.done:
+		select {
+		case err := <-reply:
+			return err
+		default:
+			return closed()
+		}
 	}
 }

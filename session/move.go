@@ -42,23 +42,7 @@ func (s *Session) PathInfo() PathInfo {
 // not on a working path, or for a path it was on before; ErrClosed once
 // the session is over.
 func (s *Session) Move(p *Path) error {
-	reply := make(chan error, 1)
-	if !s.post(event{typ: evMove, p: p, reply: reply}) {
-		p.Close()
-		return ErrClosed
-	}
-	select {
-	case err := <-reply:
-		return err
-	case <-s.done:
-		select {
-		case err := <-reply:
-			return err
-		default:
-			p.Close()
-			return ErrClosed
-		}
-	}
+	return s.ask(event{typ: evMove, p: p}, func() { p.Close() })
 }
 
 func (s *Session) moveLocked(now time.Time, p *Path) error {
