@@ -40,16 +40,31 @@ type DHTConfig struct {
 	Maintain time.Duration
 	// RPCTimeout bounds one DHT request. Default 2s.
 	RPCTimeout time.Duration
+	// FloodRadius is the hop limit of a dial's requests when the DHT was
+	// asked where the target is (no route to it was known): a request
+	// directed to the node its record names is forwarded along learned
+	// routes anyway, and the flood that follows when no record was found,
+	// or the directed request got no answer, reaches nodes at most
+	// FloodRadius+1 links away instead of the whole network. So a
+	// listener that is not published (ListenOptions.Unpublished) is
+	// reached by a first contact only within that radius, or along
+	// learned routes. Default 3; Config.HopLimit or more: no limit beyond
+	// the node's.
+	FloodRadius uint8
 }
 
 // ListenOptions are options of ListenWith.
 type ListenOptions struct {
 	// Unpublished keeps the listener out of the DHT: no listener record
 	// names this node for its key, so diallers find it only by flooding
-	// (or routes they learned). Default false: published while the DHT
-	// runs (Config.DHT).
+	// (within their DHTConfig.FloodRadius when they run the DHT) or
+	// routes they learned. Default false: published while the DHT runs
+	// (Config.DHT).
 	Unpublished bool
 }
+
+// defaultFloodRadius is DHTConfig.FloodRadius' default.
+const defaultFloodRadius = 3
 
 // foundCacheSize bounds the listener records a node remembers from its
 // lookups.
@@ -216,12 +231,15 @@ func (p *dhtPart) publish(key *btcec.PrivateKey, log func(msg string, args ...an
 // known, or a record was found before and is still good), links to a node
 // it names and teaches the router that target is reached through that
 // link, so the dial's request goes there first. It spends at most
-// LookupTimeout of ctx; any failure leaves the dial to flood.
-func (n *Node) learnRoute(ctx context.Context, target Addr) {
+// LookupTimeout of ctx; any failure leaves the dial to flood. It returns
+// the hop limit for the dial's requests: 0 (the node's) without the DHT
+// or with a known route, else DHTConfig.FloodRadius.
+func (n *Node) learnRoute(ctx context.Context, target Addr) (hopLimit uint8) {
 	p := n.dht
 	if p == nil || n.router.HasRoute(target.Hash160()) {
-		return
+		return 0
 	}
+	hopLimit = cmp.Or(p.cfg.FloodRadius, defaultFloodRadius)
 	timeout := p.cfg.LookupTimeout
 	if timeout <= 0 {
 		timeout = n.dialTimeout / 4
@@ -235,14 +253,14 @@ func (n *Node) learnRoute(ctx context.Context, target Addr) {
 	if nodes == nil {
 		if !p.waitReady(ctx) {
 			p.dialsMissed.Add(1)
-			return
+			return hopLimit
 		}
 		d := p.node.DHT()
 		li, _, err := d.FindListener(ctx, target, dht.PeriodOf(d.Now(), dht.DefaultPeriod))
 		if err != nil {
 			n.log.Debug("dht: no listener record", "target", target.String(), "err", err)
 			p.dialsMissed.Add(1)
-			return
+			return hopLimit
 		}
 		nodes = li.Nodes
 		p.remember(target, nodes, d.Now().Add(dht.DefaultPeriod))
@@ -250,7 +268,7 @@ func (n *Node) learnRoute(ctx context.Context, target Addr) {
 	self := p.node.DHT().ID()
 	for _, c := range nodes {
 		if c.ID == self {
-			return // the listener is here: the router finds it locally
+			return hopLimit // the listener is here: the router finds it locally
 		}
 		l, err := p.node.DHT().Link(ctx, c)
 		if err != nil {
@@ -259,11 +277,12 @@ func (n *Node) learnRoute(ctx context.Context, target Addr) {
 		}
 		if n.router.Hint(target.Hash160(), l) {
 			p.dialsFound.Add(1)
-			return
+			return hopLimit
 		}
 	}
 	p.forget(target) // no named node was reachable: look up afresh next time
 	p.dialsMissed.Add(1)
+	return hopLimit
 }
 
 func (p *dhtPart) cached(target Addr) []dht.Contact {

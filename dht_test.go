@@ -43,7 +43,10 @@ func newDHTNet(t *testing.T, on bool, opts foxtrot.ListenOptions) *dhtNet {
 		// test is about what the lookup finds, not how fast.
 		DialTimeout: time.Minute,
 		TargetPeers: -1,
-		DHT:         foxtrot.DHTConfig{On: on, Off: !on, LookupTimeout: 30 * time.Second, RPCTimeout: 10 * time.Second},
+		// The listener is far from node 0: when its record is not found
+		// (Unpublished) the flood gets the node's whole hop limit.
+		DHT: foxtrot.DHTConfig{On: on, Off: !on, LookupTimeout: 30 * time.Second, RPCTimeout: 10 * time.Second,
+			FloodRadius: 8},
 	})
 	require.NoError(t, err)
 	t.Cleanup(func() { n.Close() })

@@ -83,8 +83,7 @@ func (n *Node) DialContext(ctx context.Context, network, address string) (net.Co
 		if sa.Scan != nil {
 			return n.dialStealth(ctx, sa)
 		}
-		n.learnRoute(ctx, a)
-		return n.router.Dial(ctx, nil, a.Hash160())
+		return n.router.DialWithin(ctx, nil, a.Hash160(), n.learnRoute(ctx, a))
 	})
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {

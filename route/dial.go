@@ -52,6 +52,17 @@ type dialState struct {
 	// ticketKey is the target's key for a ticket dial (its acks do not
 	// carry it).
 	ticketKey *btcec.PublicKey
+	// hopLimit, if not 0, is the hop limit of the dial's requests instead
+	// of Config.HopLimit (DialWithin).
+	hopLimit uint8
+}
+
+// hops returns the hop limit of d's requests.
+func (d *dialState) hops(r *Router) uint8 {
+	if d.hopLimit != 0 {
+		return d.hopLimit
+	}
+	return r.cfg.HopLimit
 }
 
 func (d *dialState) eph(id addr.ConnID) *keyPair {
@@ -271,6 +282,18 @@ func (r *Router) Dial(ctx context.Context, identityKey *btcec.PrivateKey, target
 // not supported yet.
 func (r *Router) DialKind(ctx context.Context, identityKey *btcec.PrivateKey, kind uint8, target [20]byte) (*Session, error) {
 	return r.dial(ctx, identityKey, r.newDial(kind, target))
+}
+
+// DialWithin is Dial whose requests have hop limit hopLimit instead of
+// Config.HopLimit (0, or more than Config.HopLimit, means Config.HopLimit): they are forwarded at most
+// hopLimit times, so nodes up to hopLimit+1 links away see them. For a
+// dial whose target a directory (the DHT) could not place, so that its
+// flood stays near this node. A target farther away is not reached, as if
+// nobody listened.
+func (r *Router) DialWithin(ctx context.Context, identityKey *btcec.PrivateKey, target [20]byte, hopLimit uint8) (*Session, error) {
+	d := r.newDial(wire.TargetAddr, target)
+	d.hopLimit = min(hopLimit, r.cfg.HopLimit)
+	return r.dial(ctx, identityKey, d)
 }
 
 // dial is DialKind for a dial made ready: d names the target, and may fix

@@ -44,10 +44,10 @@ type fixedRequest struct {
 // a new ID).
 func (d *dialState) newRequest(r *Router, flags uint8) (*wire.ConnectRequest, *keyPair, error) {
 	if d.fixed == nil {
-		return newRequestKind(d.kind, d.target, r.cfg.HopLimit, flags, r.maxPrice(), r.now(), r.cfg.Rand)
+		return newRequestKind(d.kind, d.target, d.hops(r), flags, r.maxPrice(), r.now(), r.cfg.Rand)
 	}
 	f := d.fixed
-	return newRequestWith(d.kind, d.target, r.cfg.HopLimit, flags, r.maxPrice(), r.now(), f.eph, f.nonce), f.eph, nil
+	return newRequestWith(d.kind, d.target, d.hops(r), flags, r.maxPrice(), r.now(), f.eph, f.nonce), f.eph, nil
 }
 
 // routeKey is what the route table knows d's target by.

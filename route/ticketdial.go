@@ -118,7 +118,7 @@ func (r *Router) dialTicket(ctx context.Context, identity *keyPair, d *dialState
 	}
 	proof := ticketProof(h.rs, nD)
 	now := r.now()
-	req := &TicketRequest{HopLimit: r.cfg.HopLimit, Target: d.target, Nonce: nD, Time: uint64(now.UnixMilli()),
+	req := &TicketRequest{HopLimit: d.hops(r), Target: d.target, Nonce: nD, Time: uint64(now.UnixMilli()),
 		MaxPrice: r.maxPrice(), Lock: ticketLock(proof)}
 	copy(req.Ticket[:], h.ticket)
 	id := req.ID()
