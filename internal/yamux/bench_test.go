@@ -1,3 +1,5 @@
+//go:build yamux_upstream
+
 package yamux
 
 import (

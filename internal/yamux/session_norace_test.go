@@ -1,4 +1,4 @@
-//go:build !race
+//go:build yamux_upstream && !race
 
 package yamux
 
