@@ -90,7 +90,8 @@ func TestARelaysStreamWindowsGrowOnlyWithItsBudget(t *testing.T) {
 	credit := fn.Nodes[1].Stats().WindowCredit
 	t.Logf("%d connections stopped after %d MiB: %d MiB written, heap grew by %.1f MiB; relay credit %.2f MiB of %.2f",
 		conns, fast>>20, written.Load()>>20, float64(held)/(1<<20), float64(credit)/(1<<20), float64(relayBudget)/(1<<20))
-	require.Positive(t, credit, "the relay's stream windows grew")
+	// With 1 MiB initial windows (peer.InitialStreamWindow) the relay's
+	// windows need not grow on loopback; when they do, it is on credit.
 	require.LessOrEqual(t, credit, int64(relayBudget), "the relay's windows grew within its budget")
 	// The senders' queues and the readers' windows, each at most its base
 	// buffer plus its node's budget (the listener's link streams draw on

@@ -19,9 +19,13 @@ import (
 )
 
 // InitialStreamWindow is the receive window every GoYamux stream starts
-// with, yamux's spec minimum: what a stream may hold before its window
-// grows, and all it holds without credit from Config.WindowBudget.
-const InitialStreamWindow = 256 << 10
+// with: what a stream may hold before its window grows, and all it holds
+// without credit from Config.WindowBudget. 1 MiB, hashicorp yamux's fixed
+// window before: at yamux's 256 KiB minimum a link's control stream to a
+// peer busy checking a flood of connect requests filled its window, its
+// writes timed out and the link went down (route's
+// TestCircuitsNobodyReadsStayWithinTheRelaysBudget, on every run).
+const InitialStreamWindow = 1 << 20
 
 // WindowBudget is node-wide memory credit that GoYamux streams' receive
 // windows grow into beyond InitialStreamWindow (Config.WindowBudget). A
