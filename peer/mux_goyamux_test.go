@@ -100,7 +100,10 @@ func TestGoYamuxAndHashicorpYamuxInteroperate(t *testing.T) {
 			echoBothWays(t, hub.Links()[0], 3<<20)
 			hub.Close()
 			dialer.Close()
-			require.Zero(t, budget.used.Load(), "credit held after the links closed")
+			// The muxer's own goroutines give a closed stream's credit back
+			// as they wind down, which may be just after Close returns.
+			require.Eventually(t, func() bool { return budget.used.Load() == 0 }, 10*time.Second, time.Millisecond,
+				"credit held after the links closed")
 		})
 	}
 }
