@@ -258,6 +258,7 @@ type streamCredit struct {
 	b    WindowBudget
 	mu   sync.Mutex
 	held int64
+	done bool // Done ran: a growth asked for later (a read racing the stream's end) is refused
 }
 
 // errNoCredit refuses a window growth; go-yamux keeps the window as it
@@ -272,13 +273,16 @@ func (c *streamCredit) ReserveMemory(size int, prio uint8) error {
 		return errNoCredit
 	}
 	n := int64(size)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.done {
+		return errNoCredit
+	}
 	if g := c.b.Take(n); g < n {
 		c.b.Give(g)
 		return errNoCredit
 	}
-	c.mu.Lock()
 	c.held += n
-	c.mu.Unlock()
 	return nil
 }
 
@@ -292,7 +296,12 @@ func (c *streamCredit) ReleaseMemory(size int) {
 	}
 }
 
-func (c *streamCredit) Done() { c.ReleaseMemory(math.MaxInt) }
+func (c *streamCredit) Done() {
+	c.mu.Lock()
+	c.done = true
+	c.mu.Unlock()
+	c.ReleaseMemory(math.MaxInt)
+}
 
 // goyamuxLog receives go-yamux's log lines (a log.Logger writes each in
 // one Write) and passes them to slog. go-yamux says nothing else when it
