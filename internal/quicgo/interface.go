@@ -195,6 +195,11 @@ type Config struct {
 	EnableStreamResetPartialDelivery bool
 
 	Tracer func(ctx context.Context, isClient bool, connID ConnectionID) qlogwriter.Trace
+
+	// Congestion makes each connection's congestion controller (again
+	// for each new path after a migration); nil uses the built-in one,
+	// NewReno as upstream's. See CongestionControl. (foxtrot patch)
+	Congestion func(CongestionParams) CongestionControl
 }
 
 // ClientInfo contains information about an incoming connection attempt.

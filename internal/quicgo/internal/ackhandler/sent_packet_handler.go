@@ -113,8 +113,10 @@ type sentPacketHandler struct {
 	bytesInFlight protocol.ByteCount
 
 	congestion congestion.SendAlgorithmWithDebugInfos
-	rttStats   *utils.RTTStats
-	connStats  *utils.ConnectionStats
+	// newCongestion makes congestion, on a new path too (foxtrot patch).
+	newCongestion func(initialMaxDatagramSize protocol.ByteCount) congestion.SendAlgorithmWithDebugInfos
+	rttStats      *utils.RTTStats
+	connStats     *utils.ConnectionStats
 
 	// The number of times a PTO has been sent without receiving an ack.
 	ptoCount uint32
@@ -151,15 +153,23 @@ func NewSentPacketHandler(
 	pers protocol.Perspective,
 	qlogger qlogwriter.Recorder,
 	logger utils.Logger,
+	newCongestion func(initialMaxDatagramSize protocol.ByteCount) congestion.SendAlgorithmWithDebugInfos, // foxtrot patch: nil = upstream's Reno
 ) SentPacketHandler {
-	congestion := congestion.NewCubicSender(
-		congestion.DefaultClock{},
-		rttStats,
-		connStats,
-		initialMaxDatagramSize,
-		true, // use Reno
-		qlogger,
-	)
+	// foxtrot patch: the congestion controller comes from newCongestion
+	// when set (Config.Congestion), else it is upstream's Reno.
+	if newCongestion == nil {
+		newCongestion = func(initialMaxDatagramSize protocol.ByteCount) congestion.SendAlgorithmWithDebugInfos {
+			return congestion.NewCubicSender(
+				congestion.DefaultClock{},
+				rttStats,
+				connStats,
+				initialMaxDatagramSize,
+				true, // use Reno
+				qlogger,
+			)
+		}
+	}
+	congestion := newCongestion(initialMaxDatagramSize)
 
 	h := &sentPacketHandler{
 		peerCompletedAddressValidation: pers == protocol.PerspectiveServer,
@@ -179,6 +189,7 @@ func NewSentPacketHandler(
 		rttStats:           rttStats,
 		connStats:          connStats,
 		congestion:         congestion,
+		newCongestion:      newCongestion,
 		ignorePacketsBelow: ignorePacketsBelow,
 		perspective:        pers,
 		qlogger:            qlogger,
@@ -1257,14 +1268,7 @@ func (h *sentPacketHandler) MigratedPath(now monotime.Time, initialMaxDatagramSi
 	for pn := range h.hist.PathProbes() {
 		h.hist.RemovePathProbe(pn)
 	}
-	h.congestion = congestion.NewCubicSender(
-		congestion.DefaultClock{},
-		h.rttStats,
-		h.connStats,
-		initialMaxDatagramSize,
-		true, // use Reno
-		h.qlogger,
-	)
+	h.congestion = h.newCongestion(initialMaxDatagramSize) // foxtrot patch
 	h.qlogRecoveryParametersSet(true)
 	h.setLossDetectionTimer(now)
 }
