@@ -304,7 +304,7 @@ func (f *framer) AppendControlFrames(
 // This is a hack.
 // It is easier to implement than propagating an error return value in QueueControlFrame.
 // The correct solution would be to queue frames with their respective structs.
-// See https://github.com/foxtrotnet/foxtrot/internal/quicgo/issues/4271 for the queueing of stream-related control frames.
+// See https://github.com/quic-go/quic-go/issues/4271 for the queueing of stream-related control frames.
 func (f *framer) QueuedTooManyControlFrames() bool {
 	return f.queuedTooManyControlFrames
 }

@@ -1,8 +1,9 @@
 // Package quic carries peer links over UDP: a transport.Transport
 // (/ip4/<ip>/udp/<port> and /ip6/<ip>/udp/<port>) whose net.Conn is one
-// QUIC stream (quic-go) over an obfuscated UDP socket (transport/obfs), so
-// that the Noise + yamux link stack of package peer runs over it unchanged
-// and nothing on the wire is recognisable as QUIC.
+// QUIC stream (quic-go, patched: internal/quicgo) over an obfuscated UDP
+// socket (transport/obfs), so that the Noise + yamux link stack of
+// package peer runs over it unchanged and nothing on the wire is
+// recognisable as QUIC.
 //
 // # Wire
 //
@@ -71,9 +72,16 @@
 //
 // # Congestion control
 //
-// quic-go's (NewReno/CUBIC, with pacing) is not pluggable through its
-// public API (v0.65): its congestion package is internal. Swapping it
-// "behind an interface" needs a fork of quic-go or another QUIC stack.
+// Each connection's congestion controller is Config.Congestion's: the
+// built-in CUBIC (Cubic, the default) or NewReno (Reno), both with
+// hybrid slow start and pacing, or a custom algorithm that
+// Config.NewCongestion makes, implementing CongestionControl (it may
+// wrap NewCubic or NewReno). quic-go's congestion package is internal
+// and upstream offers no hook, so this package runs on a copy of quic-go
+// v0.65.0 in internal/quicgo (its FORK.md), patched for this alone.
+// Upstream always runs NewReno; CUBIC is the default here because it
+// recovers from a loss faster on long, fat paths (BenchmarkWANThroughput,
+// see Config.Congestion).
 package quic
 
 import (
