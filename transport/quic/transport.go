@@ -236,6 +236,10 @@ func New(cfg Config) (*Transport, error) {
 	if err != nil {
 		return nil, err
 	}
+	congestion, err := cfg.congestion()
+	if err != nil {
+		return nil, err
+	}
 	u := cfg.Packets
 	if u == nil {
 		u = udp.New()
@@ -243,10 +247,6 @@ func New(cfg Config) (*Transport, error) {
 	packets, err := obfs.NewTransport(u, cfg.Obfs)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
-	}
-	congestion, err := cfg.congestion()
-	if err != nil {
-		return nil, err
 	}
 	cert, err := selfSigned()
 	if err != nil {
