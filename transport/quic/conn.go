@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	quicgo "github.com/quic-go/quic-go"
+	quicgo "github.com/foxtrotnet/foxtrot/internal/quicgo"
 )
 
 // Conn is one QUIC stream as a net.Conn. Close sends the FIN at once and

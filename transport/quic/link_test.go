@@ -94,6 +94,7 @@ func BenchmarkStreamThroughput(b *testing.B) {
 	}{
 		{"tcp", func() transport.Transport { return tcp.New() }, "/ip4/127.0.0.1/tcp/0"},
 		{"quic", func() transport.Transport { return newTransport(b, quic.Config{}) }, "/ip4/127.0.0.1/udp/0"},
+		{"quic-reno", func() transport.Transport { return newTransport(b, quic.Config{Congestion: quic.Reno}) }, "/ip4/127.0.0.1/udp/0"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			tr := c.tr()
@@ -144,6 +145,7 @@ func BenchmarkLinkThroughput(b *testing.B) {
 	}{
 		{"tcp", func() transport.Transport { return tcp.New() }, "/ip4/127.0.0.1/tcp/0"},
 		{"quic", func() transport.Transport { return newTransport(b, quic.Config{}) }, "/ip4/127.0.0.1/udp/0"},
+		{"quic-reno", func() transport.Transport { return newTransport(b, quic.Config{Congestion: quic.Reno}) }, "/ip4/127.0.0.1/udp/0"},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			sink := &sinker{}

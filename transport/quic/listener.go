@@ -10,8 +10,8 @@ import (
 	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
-	quicgo "github.com/quic-go/quic-go"
 
+	quicgo "github.com/foxtrotnet/foxtrot/internal/quicgo"
 	"github.com/foxtrotnet/foxtrot/transport"
 )
 
