@@ -221,23 +221,25 @@ type Conn struct {
 const rxBatch = 32
 
 // addrKey is how the key maps name an address: by IP and port when it
-// has them (a *net.UDPAddr, or any address whose String is an IP and a
-// port), else by its String. Comparing IP and port is what comparing
-// the strings did, without formatting a string per datagram.
+// is a *net.UDPAddr (without a zone) or its String is an IP and a port
+// in canonical form, else by its String. Two addresses have the same
+// key exactly when their Strings are equal (a *net.UDPAddr prints an
+// IPv4-mapped IPv6 address as IPv4, so it is unmapped), without
+// formatting a string per datagram.
 type addrKey struct {
 	ap netip.AddrPort
 	s  string
 }
 
 func keyOf(a net.Addr) addrKey {
-	if u, ok := a.(*net.UDPAddr); ok {
-		if ap := u.AddrPort(); ap.Addr().IsValid() {
-			return addrKey{ap: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}
+	if u, ok := a.(*net.UDPAddr); ok && u.Zone == "" && u.Port >= 0 && u.Port <= math.MaxUint16 {
+		if ip, ok := netip.AddrFromSlice(u.IP); ok {
+			return addrKey{ap: netip.AddrPortFrom(ip.Unmap(), uint16(u.Port))}
 		}
 	}
 	s := a.String()
-	if ap, err := netip.ParseAddrPort(s); err == nil {
-		return addrKey{ap: netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())}
+	if ap, err := netip.ParseAddrPort(s); err == nil && ap.String() == s {
+		return addrKey{ap: ap}
 	}
 	return addrKey{s: s}
 }
