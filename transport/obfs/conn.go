@@ -199,16 +199,17 @@ type Conn struct {
 	dialled map[addrKey]dialled   // responders we dialled by identity, by address
 	learned map[addrKey]key       // initiators that dialled us, by address
 	ells    map[[ellSize]byte]key // key agreements made as responder
-	windows map[uint64]*window    // replay windows, by sender
 
 	limit *rate.Limiter // key agreements
 
 	sent, received, unauth, replayed, stale, ecdhs, refused atomic.Uint64
 
-	// One reader at a time: the read buffers and the queue below.
-	rxMu   sync.Mutex
-	sbuf   []byte               // where a datagram is opened
-	rbatch []transport.Datagram // ReadBatch's scratch
+	// One reader at a time: the replay windows, the read buffers and
+	// the queue below (open is called with rxMu held).
+	rxMu    sync.Mutex
+	windows map[uint64]*window   // replay windows, by sender
+	sbuf    []byte               // where a datagram is opened
+	rbatch  []transport.Datagram // ReadBatch's scratch
 	// queue is the last batch ReadFrom read from the inner conn: its
 	// datagrams queue[head:queued] are still to be opened and handed
 	// out, one per ReadFrom (or several per ReadBatch), before the inner
@@ -395,7 +396,7 @@ func (c *Conn) seal(dst, p []byte, to net.Addr) ([]byte, error) {
 
 // open returns the payload of datagram d from addr, decrypted into
 // scratch (at least len(d) bytes), or false if d is to be dropped (and
-// is counted).
+// is counted). The caller holds rxMu (or is the only reader).
 func (c *Conn) open(scratch, d []byte, from net.Addr) ([]byte, bool) {
 	ak := keyOf(from)
 	c.mu.Lock()
@@ -455,8 +456,6 @@ func (c *Conn) open(scratch, d []byte, from net.Addr) ([]byte, bool) {
 		c.stale.Add(1)
 		return nil, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	w := c.windows[h.sender]
 	if w == nil {
 		bound(c.windows, c.cfg.MaxSenders)
@@ -470,10 +469,12 @@ func (c *Conn) open(scratch, d []byte, from net.Addr) ([]byte, bool) {
 	if initiator != nil {
 		// Only a datagram that is new may (re)point replies to its
 		// address: a replay from elsewhere must not.
+		c.mu.Lock()
 		if _, ok := c.learned[ak]; !ok {
 			bound(c.learned, c.cfg.MaxSenders)
 		}
 		c.learned[ak] = *initiator
+		c.mu.Unlock()
 	}
 	c.received.Add(1)
 	return p, true
