@@ -501,8 +501,9 @@ var smallPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &
 //
 // It reads the inner conn a batch at a time (one recvmmsg over a
 // udp.Conn, up to 32 datagrams), with room in each for a payload of
-// len(p) bytes (1452 bytes on the wire at least), and opens and hands
-// out the batch's datagrams one per call before reading again. A
+// len(p) bytes (1452 bytes on the wire at least, 64 KiB at most: the
+// queue holds 2 MiB at worst, 50 KiB for quic-go's reads), and opens and
+// hands out the batch's datagrams one per call before reading again. A
 // datagram with a payload longer than p is therefore dropped, as
 // ReadBatch drops one too long for its buffer (it cannot authenticate
 // once the inner conn has truncated it). Queued datagrams are handed out
