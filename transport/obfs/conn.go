@@ -62,7 +62,16 @@
 // SyscallConn: quic-go (v0.65) takes those as a UDP socket it may read
 // and write directly (recvmmsg batches, GSO, ECN), which would bypass
 // the obfuscation. Over a Conn quic-go therefore uses its basic path, one
-// datagram per ReadFrom and WriteTo, without GSO or ECN.
+// datagram per ReadFrom and WriteTo, without GSO or ECN. Underneath,
+// ReadFrom reads the inner conn in batches (recvmmsg over a udp.Conn) and
+// hands them out one per call; WriteTo is one sendto per datagram.
+//
+// # Speed
+//
+// Per datagram, besides the AEAD, a Conn allocates nothing of its own,
+// formats no string (its key maps are keyed by IP and port), makes no
+// system call for the nonce (SPEC.md, Nonces) and, receiving, shares one
+// system call with the rest of its batch.
 package obfs
 
 import (
@@ -72,7 +81,9 @@ import (
 	"fmt"
 	"io"
 	"math"
+	mrand "math/rand/v2"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -118,8 +129,11 @@ type Config struct {
 	MaxKeyAgreements int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// Rand is the source of nonces and ephemeral keys; it must be safe
-	// for concurrent use. Default crypto/rand.Reader.
+	// Rand is the source of nonces, ephemeral keys and sender ids; it
+	// must be safe for concurrent use. Default: crypto/rand.Reader for
+	// ephemeral keys and sender ids, and for nonces a ChaCha8 generator
+	// (math/rand/v2) per Conn seeded with 32 bytes from it, which costs
+	// no system call per datagram (SPEC.md, Nonces).
 	Rand io.Reader
 }
 
@@ -144,9 +158,6 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
-	}
-	if c.Rand == nil {
-		c.Rand = rand.Reader
 	}
 	return c, nil
 }
@@ -182,26 +193,65 @@ type Conn struct {
 	txMu    sync.Mutex
 	epoch   int64
 	counter uint32
+	nonces  *mrand.ChaCha8 // nonces when Config.Rand is nil
 
 	mu      sync.Mutex
-	dialled map[string]dialled    // responders we dialled by identity, by address
-	learned map[string]key        // initiators that dialled us, by address
+	dialled map[addrKey]dialled   // responders we dialled by identity, by address
+	learned map[addrKey]key       // initiators that dialled us, by address
 	ells    map[[ellSize]byte]key // key agreements made as responder
-	windows map[uint64]*window    // replay windows, by sender
 
 	limit *rate.Limiter // key agreements
 
 	sent, received, unauth, replayed, stale, ecdhs, refused atomic.Uint64
 
-	rxMu   sync.Mutex // one reader at a time: the read buffers below
-	rbuf   []byte
-	sbuf   []byte
-	rbatch []transport.Datagram
-	wbMu   sync.Mutex // the write batch scratch
-	wbatch []transport.Datagram
+	// One reader at a time: the replay windows, the read buffers and
+	// the queue below (open is called with rxMu held).
+	rxMu    sync.Mutex
+	windows map[uint64]*window   // replay windows, by sender
+	sbuf    []byte               // where a datagram is opened
+	rbatch  []transport.Datagram // ReadBatch's scratch
+	// queue is the last batch ReadFrom read from the inner conn: its
+	// datagrams queue[head:queued] are still to be opened and handed
+	// out, one per ReadFrom (or several per ReadBatch), before the inner
+	// conn is read again; qerr came with the batch, and is returned once
+	// the queue is empty.
+	queue        []transport.Datagram
+	head, queued int
+	qerr         error
+	closed       atomic.Bool
+	wbMu         sync.Mutex // the write batch scratch
+	wbatch       []transport.Datagram
 
 	closeOnce sync.Once
 	closeErr  error
+}
+
+// rxBatch is how many datagrams ReadFrom reads from the inner conn at a
+// time (one recvmmsg over a udp.Conn).
+const rxBatch = 32
+
+// addrKey is how the key maps name an address: by IP and port when it
+// is a *net.UDPAddr (without a zone) or its String is an IP and a port
+// in canonical form, else by its String. Two addresses have the same
+// key exactly when their Strings are equal (a *net.UDPAddr prints an
+// IPv4-mapped IPv6 address as IPv4, so it is unmapped), without
+// formatting a string per datagram.
+type addrKey struct {
+	ap netip.AddrPort
+	s  string
+}
+
+func keyOf(a net.Addr) addrKey {
+	if u, ok := a.(*net.UDPAddr); ok && u.Zone == "" && u.Port >= 0 && u.Port <= math.MaxUint16 {
+		if ip, ok := netip.AddrFromSlice(u.IP); ok {
+			return addrKey{ap: netip.AddrPortFrom(ip.Unmap(), uint16(u.Port))}
+		}
+	}
+	s := a.String()
+	if ap, err := netip.ParseAddrPort(s); err == nil && ap.String() == s {
+		return addrKey{ap: ap}
+	}
+	return addrKey{s: s}
 }
 
 type dialled struct {
@@ -223,8 +273,8 @@ func New(inner net.PacketConn, cfg Config) (*Conn, error) {
 	c := &Conn{
 		inner:   inner,
 		cfg:     cfg,
-		dialled: make(map[string]dialled),
-		learned: make(map[string]key),
+		dialled: make(map[addrKey]dialled),
+		learned: make(map[addrKey]key),
 		ells:    make(map[[ellSize]byte]key),
 		windows: make(map[uint64]*window),
 		limit:   rate.NewLimiter(rate.Limit(cfg.MaxKeyAgreements), cfg.MaxKeyAgreements),
@@ -234,10 +284,17 @@ func New(inner net.PacketConn, cfg Config) (*Conn, error) {
 		c.psk = &k
 	}
 	var b [8]byte
-	if _, err := io.ReadFull(cfg.Rand, b[:]); err != nil {
+	if _, err := io.ReadFull(c.rand(), b[:]); err != nil {
 		return nil, err
 	}
 	c.sender = binary.BigEndian.Uint64(b[:])
+	if cfg.Rand == nil {
+		var seed [32]byte
+		if _, err := io.ReadFull(rand.Reader, seed[:]); err != nil {
+			return nil, err
+		}
+		c.nonces = mrand.NewChaCha8(seed)
+	}
 	if m, ok := inner.(interface{ Multiaddr() ma.Multiaddr }); ok {
 		c.ma = m.Multiaddr()
 	} else if m, err := manet.FromNetAddr(inner.LocalAddr()); err == nil {
@@ -249,7 +306,7 @@ func New(inner net.PacketConn, cfg Config) (*Conn, error) {
 // AddPeer keys datagrams to addr by the responder's identity key pub,
 // with a fresh ephemeral key, replacing any key addr had.
 func (c *Conn) AddPeer(addr net.Addr, pub *btcec.PublicKey) error {
-	ell, x, err := initiate(pub, c.cfg.Rand)
+	ell, x, err := initiate(pub, c.rand())
 	if err != nil {
 		return err
 	}
@@ -258,7 +315,7 @@ func (c *Conn) AddPeer(addr net.Addr, pub *btcec.PublicKey) error {
 		salt = c.cfg.NetworkKey
 	}
 	c.mu.Lock()
-	c.dialled[addr.String()] = dialled{ell: ell, key: identityKey(x, ell, pub, salt)}
+	c.dialled[keyOf(addr)] = dialled{ell: ell, key: identityKey(x, ell, pub, salt)}
 	c.mu.Unlock()
 	return nil
 }
@@ -273,46 +330,78 @@ func (c *Conn) Stats() Stats {
 	}
 }
 
-// nextHeader numbers the next datagram sent.
-func (c *Conn) nextHeader() header {
+// rand is Config.Rand, or crypto/rand.
+func (c *Conn) rand() io.Reader {
+	if c.cfg.Rand != nil {
+		return c.cfg.Rand
+	}
+	return rand.Reader
+}
+
+// nextHeader numbers the next datagram sent and draws its nonce.
+func (c *Conn) nextHeader() (h header, nonce [nonceSize]byte, err error) {
+	if c.nonces == nil {
+		if nonce, err = readNonce(c.cfg.Rand); err != nil {
+			return h, nonce, err
+		}
+	}
 	now := c.cfg.Now().Unix()
 	c.txMu.Lock()
 	defer c.txMu.Unlock()
+	if c.nonces != nil {
+		c.nonces.Read(nonce[:]) // never fails
+	}
 	if c.epoch == 0 || now-c.epoch >= epochInterval || c.counter == math.MaxUint32 {
 		c.epoch = max(now, c.epoch+1)
 		c.counter = 0
 	}
-	h := header{sender: c.sender, seq: uint64(c.epoch)<<32 | uint64(c.counter)}
+	h = header{sender: c.sender, seq: uint64(c.epoch)<<32 | uint64(c.counter)}
 	c.counter++
-	return h
+	return h, nonce, nil
+}
+
+// readNonce reads a nonce from r (apart, so that the nonce of the usual
+// path, from Conn.nonces, stays on the stack).
+func readNonce(r io.Reader) (nonce [nonceSize]byte, err error) {
+	b := new([nonceSize]byte)
+	_, err = io.ReadFull(r, b[:])
+	return *b, err
 }
 
 // seal appends p, obfuscated for to, to dst.
 func (c *Conn) seal(dst, p []byte, to net.Addr) ([]byte, error) {
-	s := to.String()
+	ak := keyOf(to)
 	c.mu.Lock()
-	d, isDialled := c.dialled[s]
-	l, isLearned := c.learned[s]
+	d, isDialled := c.dialled[ak]
+	l, isLearned := c.learned[ak]
 	c.mu.Unlock()
+	var k key
+	var prefix []byte
 	switch {
 	case isDialled:
-		return d.key.seal(dst, d.ell[:], c.nextHeader(), p, c.cfg.PadPackets, c.cfg.Rand)
+		k, prefix = d.key, d.ell[:]
 	case isLearned:
-		return l.seal(dst, nil, c.nextHeader(), p, c.cfg.PadPackets, c.cfg.Rand)
+		k = l
 	case c.psk != nil:
-		return c.psk.seal(dst, nil, c.nextHeader(), p, c.cfg.PadPackets, c.cfg.Rand)
+		k = *c.psk
+	default:
+		return dst, fmt.Errorf("%w %s", ErrNoKey, to)
 	}
-	return dst, fmt.Errorf("%w %s", ErrNoKey, to)
+	h, nonce, err := c.nextHeader()
+	if err != nil {
+		return dst, err
+	}
+	return k.sealNonce(dst, prefix, &nonce, h, p, c.cfg.PadPackets)
 }
 
 // open returns the payload of datagram d from addr, decrypted into
 // scratch (at least len(d) bytes), or false if d is to be dropped (and
-// is counted).
+// is counted). The caller holds rxMu (or is the only reader).
 func (c *Conn) open(scratch, d []byte, from net.Addr) ([]byte, bool) {
-	s := from.String()
+	ak := keyOf(from)
 	c.mu.Lock()
-	dk, isDialled := c.dialled[s]
-	lk, isLearned := c.learned[s]
+	dk, isDialled := c.dialled[ak]
+	lk, isLearned := c.learned[ak]
 	c.mu.Unlock()
 
 	var h header
@@ -367,8 +456,6 @@ func (c *Conn) open(scratch, d []byte, from net.Addr) ([]byte, bool) {
 		c.stale.Add(1)
 		return nil, false
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	w := c.windows[h.sender]
 	if w == nil {
 		bound(c.windows, c.cfg.MaxSenders)
@@ -382,10 +469,12 @@ func (c *Conn) open(scratch, d []byte, from net.Addr) ([]byte, bool) {
 	if initiator != nil {
 		// Only a datagram that is new may (re)point replies to its
 		// address: a replay from elsewhere must not.
-		if _, ok := c.learned[s]; !ok {
+		c.mu.Lock()
+		if _, ok := c.learned[ak]; !ok {
 			bound(c.learned, c.cfg.MaxSenders)
 		}
-		c.learned[s] = *initiator
+		c.learned[ak] = *initiator
+		c.mu.Unlock()
 	}
 	c.received.Add(1)
 	return p, true
@@ -408,22 +497,63 @@ func bound[K comparable, V any](m map[K]V, max int) {
 var smallPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
 
 // ReadFrom reads the next datagram that authenticates and is new,
-// dropping any other without answer. A payload longer than p is
-// truncated, as UDP truncates. Concurrent reads take turns.
+// dropping any other without answer. Concurrent reads take turns.
+//
+// It reads the inner conn a batch at a time (one recvmmsg over a
+// udp.Conn, up to 32 datagrams), with room in each for a payload of
+// len(p) bytes (1452 bytes on the wire at least, 64 KiB at most: the
+// queue holds 2 MiB at worst, 50 KiB for quic-go's reads), and opens and
+// hands out the batch's datagrams one per call before reading again. A
+// datagram with a payload longer than p is therefore dropped, as
+// ReadBatch drops one too long for its buffer (it cannot authenticate
+// once the inner conn has truncated it). Queued datagrams are handed out
+// without waiting, whatever the read deadline (which bounds the wait for
+// the inner conn); after Close, ReadFrom fails with net.ErrClosed.
 func (c *Conn) ReadFrom(p []byte) (int, net.Addr, error) {
 	c.rxMu.Lock()
 	defer c.rxMu.Unlock()
-	if c.rbuf == nil {
-		c.rbuf, c.sbuf = make([]byte, maxDatagram+ellSize), make([]byte, maxDatagram+ellSize)
-	}
+	c.scratchLocked()
 	for {
-		n, from, err := c.inner.ReadFrom(c.rbuf)
+		d, from, err := c.nextLocked(len(p))
 		if err != nil {
 			return 0, nil, err
 		}
-		if payload, ok := c.open(c.sbuf, c.rbuf[:n], from); ok {
+		if payload, ok := c.open(c.sbuf, d, from); ok {
 			return copy(p, payload), from, nil
 		}
+	}
+}
+
+func (c *Conn) scratchLocked() {
+	if c.sbuf == nil {
+		c.sbuf = make([]byte, maxDatagram+ellSize)
+	}
+}
+
+// nextLocked returns the next datagram the inner conn received, still
+// sealed: the queue's first, or else the first of a batch read into the
+// queue, with room for payloads of size bytes.
+func (c *Conn) nextLocked(size int) ([]byte, net.Addr, error) {
+	for {
+		if c.head < c.queued {
+			if c.closed.Load() {
+				la := c.inner.LocalAddr()
+				return nil, nil, &net.OpError{Op: "read", Net: la.Network(), Source: la, Err: net.ErrClosed}
+			}
+			d := &c.queue[c.head]
+			c.head++
+			if d.Addr == nil { // not a datagram the inner conn could describe
+				continue
+			}
+			return d.Buf[:d.N], d.Addr, nil
+		}
+		if err := c.qerr; err != nil {
+			c.qerr = nil
+			return nil, nil, err
+		}
+		c.queue = scratchN(c.queue, rxBatch, size+InitiatorOverhead)
+		n, err := transport.ReadBatch(c.inner, c.queue)
+		c.head, c.queued, c.qerr = 0, min(max(n, 0), len(c.queue)), err
 	}
 }
 
@@ -455,10 +585,26 @@ func (c *Conn) ReadBatch(ds []transport.Datagram) (int, error) {
 	}
 	c.rxMu.Lock()
 	defer c.rxMu.Unlock()
-	c.rbatch = scratch(c.rbatch, ds, InitiatorOverhead)
-	if c.sbuf == nil {
-		c.rbuf, c.sbuf = make([]byte, maxDatagram+ellSize), make([]byte, maxDatagram+ellSize)
+	c.scratchLocked()
+	got := 0
+	for got < len(ds) && c.head < c.queued { // what ReadFrom left queued first
+		d, from, err := c.nextLocked(len(ds[got].Buf))
+		if err != nil {
+			return got, err
+		}
+		if payload, ok := c.open(c.sbuf, d, from); ok {
+			ds[got].N, ds[got].Addr = copy(ds[got].Buf, payload), from
+			got++
+		}
 	}
+	if got > 0 {
+		return got, nil
+	}
+	if err := c.qerr; err != nil {
+		c.qerr = nil
+		return 0, err
+	}
+	c.rbatch = scratch(c.rbatch, ds, InitiatorOverhead)
 	for {
 		n, err := transport.ReadBatch(c.inner, c.rbatch[:len(ds)])
 		got := 0
@@ -505,20 +651,40 @@ func scratch(s []transport.Datagram, ds []transport.Datagram, overhead int) []tr
 		s = append(s, transport.Datagram{})
 	}
 	for i := range ds {
-		need := min(max(len(ds[i].Buf)+overhead, padSizes[len(padSizes)-1]), maxDatagram+ellSize)
-		if cap(s[i].Buf) < need {
-			s[i].Buf = make([]byte, need)
-		}
-		s[i].Buf = s[i].Buf[:need]
-		s[i].N, s[i].Addr = 0, nil
+		s[i] = sized(s[i], len(ds[i].Buf)+overhead)
 	}
 	return s
+}
+
+// scratchN returns n buffers of size bytes, and at least the largest
+// padded size.
+func scratchN(s []transport.Datagram, n, size int) []transport.Datagram {
+	for len(s) < n {
+		s = append(s, transport.Datagram{})
+	}
+	for i := range s[:n] {
+		s[i] = sized(s[i], size)
+	}
+	return s[:n]
+}
+
+// sized is d emptied, with a buffer of size bytes (at least the largest
+// padded size, at most the largest datagram).
+func sized(d transport.Datagram, size int) transport.Datagram {
+	need := min(max(size, padSizes[len(padSizes)-1]), maxDatagram+ellSize)
+	if cap(d.Buf) < need {
+		d.Buf = make([]byte, need)
+	}
+	return transport.Datagram{Buf: d.Buf[:need]}
 }
 
 // Close closes the inner conn, unblocking readers and writers. Later
 // calls return the first call's result.
 func (c *Conn) Close() error {
-	c.closeOnce.Do(func() { c.closeErr = c.inner.Close() })
+	c.closeOnce.Do(func() {
+		c.closed.Store(true)
+		c.closeErr = c.inner.Close()
+	})
 	return c.closeErr
 }
 
@@ -531,7 +697,9 @@ func (c *Conn) Multiaddr() ma.Multiaddr { return c.ma }
 // SetDeadline sets the inner conn's deadlines.
 func (c *Conn) SetDeadline(t time.Time) error { return c.inner.SetDeadline(t) }
 
-// SetReadDeadline sets the inner conn's read deadline.
+// SetReadDeadline sets the inner conn's read deadline: it bounds the
+// wait for the inner conn; datagrams ReadFrom has queued are handed out
+// without waiting, whatever the deadline.
 func (c *Conn) SetReadDeadline(t time.Time) error { return c.inner.SetReadDeadline(t) }
 
 // SetWriteDeadline sets the inner conn's write deadline.

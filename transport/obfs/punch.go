@@ -15,7 +15,7 @@ const PunchSize = 40
 // other datagram on the wire; the receiver drops it unanswered.
 func (c *Conn) Punch(addr net.Addr) error {
 	var b [PunchSize]byte
-	if _, err := io.ReadFull(c.cfg.Rand, b[:]); err != nil {
+	if _, err := io.ReadFull(c.rand(), b[:]); err != nil {
 		return err
 	}
 	_, err := c.inner.WriteTo(b[:], addr)

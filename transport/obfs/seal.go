@@ -131,9 +131,19 @@ func padTo(n int) int {
 }
 
 // seal appends to dst the datagram prefix || nonce || AEAD(header ||
-// payload || zero padding), with prefix as associated data. With pad, the
-// result's length is rounded up to one of padSizes.
+// payload || zero padding), with prefix as associated data and a nonce
+// read from rnd. With pad, the result's length is rounded up to one of
+// padSizes.
 func (k key) seal(dst, prefix []byte, h header, payload []byte, pad bool, rnd io.Reader) ([]byte, error) {
+	var nonce [nonceSize]byte
+	if _, err := io.ReadFull(rnd, nonce[:]); err != nil {
+		return dst, err
+	}
+	return k.sealNonce(dst, prefix, &nonce, h, payload, pad)
+}
+
+// sealNonce is seal with the nonce given.
+func (k key) sealNonce(dst, prefix []byte, nonce *[nonceSize]byte, h header, payload []byte, pad bool) ([]byte, error) {
 	wire := len(prefix) + Overhead + len(payload)
 	if wire > maxDatagram {
 		return dst, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(payload))
@@ -144,18 +154,14 @@ func (k key) seal(dst, prefix []byte, h header, payload []byte, pad bool, rnd io
 	}
 	start := len(dst)
 	dst = append(dst, prefix...)
-	dst = append(dst, make([]byte, nonceSize)...)
-	nonce := dst[len(dst)-nonceSize:]
-	if _, err := io.ReadFull(rnd, nonce); err != nil {
-		return dst[:start], err
-	}
+	dst = append(dst, nonce[:]...)
 	body := len(dst)
 	dst = binary.BigEndian.AppendUint64(dst, h.sender)
 	dst = binary.BigEndian.AppendUint64(dst, h.seq)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(payload)))
 	dst = append(dst, payload...)
 	dst = append(dst, make([]byte, padding)...)
-	dst = k.aead.Seal(dst[:body], nonce, dst[body:], dst[start:start+len(prefix)])
+	dst = k.aead.Seal(dst[:body], dst[body-nonceSize:body], dst[body:], dst[start:start+len(prefix)])
 	return dst, nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
+	"io"
 	"net"
 	"testing"
 
@@ -80,7 +81,14 @@ func TestNoBytePositionIsFixed(t *testing.T) {
 	require.NoError(t, err)
 	ik := identityKey(x, ell, r.PubKey(), nil)
 	nk := networkKey([]byte("sixteen byte key"))
+	conn, err := New(nopConn{}, Config{NetworkKey: []byte("sixteen byte key"), PadPackets: true}) // nonces from its ChaCha8
+	require.NoError(t, err)
+	to := &net.UDPAddr{IP: net.IP{10, 0, 0, 1}, Port: 1}
 	for name, seal := range map[string]func() []byte{
+		"conn": func() []byte {
+			d, _ := conn.seal(nil, []byte("same payload"), to)
+			return d
+		},
 		"network": func() []byte {
 			d, _ := nk.seal(nil, nil, header{sender: 1, seq: 1 << 32}, []byte("same payload"), true, rand.Reader)
 			return d
@@ -112,6 +120,46 @@ func TestNoBytePositionIsFixed(t *testing.T) {
 			// 400 uniform draws of a byte take about 200 values; a
 			// fixed byte takes 1.
 			require.Greater(t, len(values[i]), 150, "%s: byte %d", name, i)
+		}
+	}
+}
+
+// counting is a Config.Rand whose stream is 0, 1, 2, ... (mod 256).
+type counting struct{ next byte }
+
+func (c *counting) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = c.next
+		c.next++
+	}
+	return len(p), nil
+}
+
+// With Config.Rand set, every nonce is read from it (the vectors and
+// tests rely on that); without, nonces come from the Conn's own
+// generator, and no two conns share a nonce.
+func TestNoncesComeFromConfigRandOrTheConnsOwnGenerator(t *testing.T) {
+	to := &net.UDPAddr{IP: net.IP{10, 0, 0, 1}, Port: 1}
+	c, err := New(nopConn{}, Config{NetworkKey: []byte("sixteen byte key"), Rand: &counting{}})
+	require.NoError(t, err) // the sender id took bytes 0-7
+	for i := range 3 {
+		d, err := c.seal(nil, []byte("x"), to)
+		require.NoError(t, err)
+		want := make([]byte, nonceSize)
+		(&counting{next: byte(8 + i*nonceSize)}).Read(want)
+		require.Equal(t, want, d[:nonceSize], "datagram %d", i)
+	}
+
+	seen := map[[nonceSize]byte]bool{}
+	for range 2 {
+		c, err := New(nopConn{}, Config{NetworkKey: []byte("sixteen byte key")})
+		require.NoError(t, err)
+		for range 1000 {
+			d, err := c.seal(nil, []byte("x"), to)
+			require.NoError(t, err)
+			n := [nonceSize]byte(d[:nonceSize])
+			require.False(t, seen[n], "a nonce repeated")
+			seen[n] = true
 		}
 	}
 }
@@ -175,7 +223,7 @@ func BenchmarkOpen(b *testing.B) {
 			require.NoError(b, err)
 			const distinct = 1 << 12
 			ds := make([][]byte, distinct)
-			from := fakeAddr("10.0.0.1:1")
+			from := &net.UDPAddr{IP: net.IP{10, 0, 0, 1}, Port: 1} // what udp and natsim give
 			scratch := make([]byte, 2048)
 			b.SetBytes(int64(size))
 			b.ReportAllocs()
@@ -194,6 +242,32 @@ func BenchmarkOpen(b *testing.B) {
 				i++
 			}
 		})
+	}
+}
+
+// BenchmarkSeal is the send side's cost per datagram: look up the key,
+// number the datagram, draw a nonce (Config.Rand nil: the Conn's ChaCha8;
+// crypto/rand: a read of it each) and encrypt.
+func BenchmarkSeal(b *testing.B) {
+	for _, size := range []int{64, 1200} {
+		for _, src := range []struct {
+			name string
+			rand io.Reader
+		}{{"chacha8 nonces", nil}, {"crypto-rand nonces", rand.Reader}} {
+			b.Run(fmt.Sprintf("%d bytes, %s", size, src.name), func(b *testing.B) {
+				c, err := New(nopConn{}, Config{NetworkKey: []byte("sixteen byte key"), Rand: src.rand})
+				require.NoError(b, err)
+				to := &net.UDPAddr{IP: net.IP{10, 0, 0, 1}, Port: 1}
+				payload, buf := make([]byte, size), make([]byte, 0, 2048)
+				b.SetBytes(int64(size))
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := c.seal(buf, payload, to); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
 

@@ -172,6 +172,7 @@ func (c *Conn) ReadBatch(ds []transport.Datagram) (int, error) {
 	m := msgPool.Get().(*msgs)
 	ms := m.fill(ds, false)
 	n, err := c.batch.ReadBatch(ms, 0)
+	n = max(n, 0) // x/net passes on recvmmsg's -1 with an error
 	for i := range n {
 		ds[i].N, ds[i].Addr = ms[i].N, ms[i].Addr
 	}
@@ -188,6 +189,7 @@ func (c *Conn) WriteBatch(ds []transport.Datagram) (int, error) {
 		ms := m.fill(ds[sent:], true)
 		used = max(used, len(ms))
 		n, err := c.batch.WriteBatch(ms, 0)
+		n = max(n, 0) // x/net passes on sendmmsg's -1 with an error
 		sent += n
 		if err != nil {
 			return sent, err

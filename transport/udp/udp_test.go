@@ -153,22 +153,33 @@ func TestBatchReadHonoursDeadlinesAndClose(t *testing.T) {
 	a, _, _, _ := pair(t, udp.New(), "/ip4/127.0.0.1/udp/0")
 	in := []transport.Datagram{{Buf: make([]byte, 8)}}
 	a.SetReadDeadline(time.Now().Add(-time.Second))
-	_, err := transport.ReadBatch(a, in)
+	n, err := transport.ReadBatch(a, in)
 	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.Zero(t, n, "a failed batch read read nothing")
+	// A deadline that passes while the read waits (after recvmmsg said
+	// EAGAIN, its -1 is what x/net passes on).
+	a.SetReadDeadline(time.Now().Add(20 * time.Millisecond))
+	n, err = transport.ReadBatch(a, in)
+	require.ErrorIs(t, err, os.ErrDeadlineExceeded)
+	require.Zero(t, n, "a failed batch read read nothing (not -1)")
 	var ne net.Error
 	require.ErrorAs(t, err, &ne)
 	require.True(t, ne.Timeout())
 
 	a.SetReadDeadline(time.Time{})
 	errc := make(chan error, 1)
+	nc := make(chan int, 1)
 	go func() {
-		_, err := transport.ReadBatch(a, in)
+		n, err := transport.ReadBatch(a, in)
+		nc <- n
 		errc <- err
 	}()
 	require.NoError(t, a.Close())
+	require.Zero(t, <-nc)
 	require.ErrorIs(t, <-errc, net.ErrClosed, "Close unblocks a batch read")
-	_, err = transport.WriteBatch(a, []transport.Datagram{{Buf: []byte("x"), Addr: a.LocalAddr()}})
+	n, err = transport.WriteBatch(a, []transport.Datagram{{Buf: []byte("x"), Addr: a.LocalAddr()}})
 	require.ErrorIs(t, err, net.ErrClosed)
+	require.Zero(t, n)
 }
 
 func TestMatchTakesPlainUDPOnly(t *testing.T) {
