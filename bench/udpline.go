@@ -144,6 +144,48 @@ func (u *udpLine) Close() {
 	u.wg.Wait()
 }
 
+// Held is the bytes the line holds in both directions: queued for the
+// bucket or in the delay. With one bulk transfer through it, nearly all of
+// it is the data direction's (the other carries acknowledgements).
+func (u *udpLine) Held() int {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	n := 0
+	for _, f := range u.flows {
+		for _, p := range []*udpPort{f.up, f.down} {
+			p.mu.Lock()
+			n += p.held
+			p.mu.Unlock()
+		}
+	}
+	return n
+}
+
+// watchFlight samples the sum of lines' Held every interval until
+// the returned stop, which gives the mean.
+func watchFlight(lines []*udpLine, interval time.Duration) (stop func() float64) {
+	done := make(chan struct{})
+	mean := make(chan float64, 1)
+	go func() {
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		var sum, n float64
+		for {
+			select {
+			case <-t.C:
+				for _, l := range lines {
+					sum += float64(l.Held())
+				}
+				n++
+			case <-done:
+				mean <- sum / max(n, 1)
+				return
+			}
+		}
+	}()
+	return func() float64 { close(done); return <-mean }
+}
+
 // udpFlow is one client address's traffic: up from the client to target,
 // down back.
 type udpFlow struct {

@@ -49,6 +49,8 @@ const (
 	sufLost     = " / quic lost"      // packets quic-go declared lost during the sample
 	sufSRTT     = " / srtt"           // quic-go's smoothed RTT at the end, seconds
 	sufMeanCwnd = " / mean cwnd"      // cwnd sampled every 10 ms over the sample, mean
+	sufFlight   = " / flight"         // bytes the lines held (queued or in their delay), sampled every 10 ms, mean
+	sufKernel   = " / kernel drops"   // datagrams the kernel dropped at this process's UDP sockets during the sample
 )
 
 // wanNet is every fixture of one RTT.
@@ -397,6 +399,12 @@ func wanRows(o options) ([]timedRow, func(), error) {
 				for _, l := range lines {
 					before = before.add(l.Stats())
 				}
+				var kernelBefore int64
+				var stopFlight func() float64
+				if lines != nil {
+					kernelBefore = processUDPDrops()
+					stopFlight = watchFlight(lines, 10*time.Millisecond)
+				}
 				cpu := cpuTime()
 				bps, n, err := sendBulk(c, closeWrite, options{tputTime: o.wanTime})
 				if err != nil {
@@ -410,6 +418,10 @@ func wanRows(o options) ([]timedRow, func(), error) {
 						now = now.add(l.Stats())
 					}
 					d := now.sub(before)
+					res.add(name+sufFlight, throughput, round, stopFlight())
+					if k := processUDPDrops(); k >= 0 && kernelBefore >= 0 {
+						res.add(name+sufKernel, throughput, round, float64(k-kernelBefore))
+					}
 					res.add(name+sufDrops, throughput, round, float64(d.Dropped))
 					res.add(name+sufLoss, throughput, round, float64(d.Dropped)/float64(max(1, d.Sent+d.Dropped)))
 					res.add(name+sufQueue, throughput, round, float64(d.MaxQueued))
@@ -540,11 +552,11 @@ func reportWAN(w io.Writer, o options, m *machine, res *results, took time.Durat
 			ratio(f0, tcp), ratio(f2, tcp), ratio(u0, tcp), ratio(u2, tcp), ratio(u0, f0), ratio(f0, lp))
 	}
 	p("")
-	p("UDP lines (per direction: %.0f MB/s token bucket, drop-tail queue of %s, then the delay): what they dropped per sample, medians of the per-round figures; quic-go's own view of its connection at the end of each sample (ConnectionStats).",
+	p("UDP lines (per direction: %.0f MB/s token bucket, drop-tail queue of %s, then the delay): what they dropped per sample, what the kernel dropped at this process's UDP sockets (full receive buffers), the mean of the bytes the lines held (waiting for the bucket or in the delay: the flight on the wire, nearly all of it data; a full pipe holds rate × RTT/2 of data in the delay, 2 MB at 100 ms and 40 MB/s), medians of the per-round figures; quic-go's own view of its connection at the end of each sample (ConnectionStats).",
 		o.wanRate/1e6, queueDesc(o))
 	p("")
-	p("| round-trip time | row | MB/s | drops per sample | loss | deepest queue | quic-go: cwnd at end | mean cwnd | packets lost per sample | smoothed RTT |")
-	p("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|")
+	p("| round-trip time | row | MB/s | line drops per sample | line loss | kernel drops per sample | deepest queue | mean bytes held by the lines | quic-go: cwnd at end | mean cwnd | packets lost per sample | smoothed RTT |")
+	p("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, rtt := range o.wanRTTs {
 		for _, kind := range []string{wanUDP0, wanUDP2, wanQUIC} {
 			name := wanRowName(kind, rtt)
@@ -561,9 +573,9 @@ func reportWAN(w io.Writer, o options, m *machine, res *results, took time.Durat
 			}
 			count := func(v float64) string { return fmt.Sprintf("%.0f", v) }
 			kib := func(v float64) string { return fmt.Sprintf("%.0f KiB", v/1024) }
-			p("| %v | %s | %s | %s | %s | %s | %s | %s | %s | %s |", rtt, kind, mbps(s),
+			p("| %v | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", rtt, kind, mbps(s),
 				fig(sufDrops, count), fig(sufLoss, func(v float64) string { return fmt.Sprintf("%.3f%%", v*100) }),
-				fig(sufQueue, kib), fig(sufCwnd, kib), fig(sufMeanCwnd, kib), fig(sufLost, count),
+				fig(sufKernel, count), fig(sufQueue, kib), fig(sufFlight, kib), fig(sufCwnd, kib), fig(sufMeanCwnd, kib), fig(sufLost, count),
 				fig(sufSRTT, func(v float64) string { return fmt.Sprintf("%.0f ms", v*1000) }))
 		}
 	}
