@@ -28,6 +28,10 @@ type quicPair struct {
 	wg     sync.WaitGroup
 }
 
+// quicTrace is -wan-quic-trace: the quic-go row logs its congestion
+// window every 50 ms to stderr.
+var quicTrace bool
+
 func quicConfig() *quicgo.Config {
 	return &quicgo.Config{
 		MaxIdleTimeout:                 30 * time.Second,
@@ -108,8 +112,13 @@ func (q *quicPair) watchCwnd(interval time.Duration) (stop func() float64) {
 		for {
 			select {
 			case <-t.C:
-				sum += float64(q.client.ConnectionStats().CongestionWindow)
+				st := q.client.ConnectionStats()
+				sum += float64(st.CongestionWindow)
 				n++
+				if quicTrace && int(n)%5 == 0 {
+					progress("quic-go trace: cwnd %d KiB, lost %d packets, latest RTT %v, min RTT %v",
+						st.CongestionWindow>>10, st.PacketsLost, st.LatestRTT.Round(100*time.Microsecond), st.MinRTT.Round(100*time.Microsecond))
+				}
 			case <-done:
 				mean <- sum / max(n, 1)
 				return

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strings"
 	"time"
@@ -503,6 +504,19 @@ func runWAN(o options) error {
 		return err
 	}
 	res := newResults()
+	if o.cpuProfile != "" {
+		f, err := os.Create(o.cpuProfile)
+		if err != nil {
+			closeAll()
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			closeAll()
+			return err
+		}
+		defer pprof.StopCPUProfile()
+	}
 	for r := 0; r < o.rounds; r++ {
 		progress("WAN round %d of %d", r+1, o.rounds)
 		for i := range rows {
@@ -552,13 +566,14 @@ func reportWAN(w io.Writer, o options, m *machine, res *results, took time.Durat
 			ratio(f0, tcp), ratio(f2, tcp), ratio(u0, tcp), ratio(u2, tcp), ratio(u0, f0), ratio(f0, lp))
 	}
 	p("")
+	p("Where the time goes: CPU per GB is this process's CPU time (every node, relay and line of the row) per 10^9 bytes, and cores busy that times the rate (2 would be all of this machine).")
 	p("UDP lines (per direction: %.0f MB/s token bucket, drop-tail queue of %s, then the delay): what they dropped per sample, what the kernel dropped at this process's UDP sockets (full receive buffers), the mean of the bytes the lines held (waiting for the bucket or in the delay: the flight on the wire, nearly all of it data; a full pipe holds rate × RTT/2 of data in the delay, 2 MB at 100 ms and 40 MB/s), medians of the per-round figures; quic-go's own view of its connection at the end of each sample (ConnectionStats).",
 		o.wanRate/1e6, queueDesc(o))
 	p("")
-	p("| round-trip time | row | MB/s | line drops per sample | line loss | kernel drops per sample | deepest queue | mean bytes held by the lines | quic-go: cwnd at end | mean cwnd | packets lost per sample | smoothed RTT |")
-	p("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
+	p("| round-trip time | row | MB/s | CPU per GB | cores busy | line drops per sample | line loss | kernel drops per sample | deepest queue | mean bytes held by the lines | quic-go: cwnd at end | mean cwnd | packets lost per sample | smoothed RTT |")
+	p("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, rtt := range o.wanRTTs {
-		for _, kind := range []string{wanUDP0, wanUDP2, wanQUIC} {
+		for _, kind := range []string{wanFox0, wanUDP0, wanFox2, wanUDP2, wanQUIC} {
 			name := wanRowName(kind, rtt)
 			s := res.get(name)
 			if s == nil {
@@ -573,7 +588,13 @@ func reportWAN(w io.Writer, o options, m *machine, res *results, took time.Durat
 			}
 			count := func(v float64) string { return fmt.Sprintf("%.0f", v) }
 			kib := func(v float64) string { return fmt.Sprintf("%.0f KiB", v/1024) }
-			p("| %v | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", rtt, kind, mbps(s),
+			cpu, cores := "–", "–"
+			if len(s.cpu) > 0 {
+				perByte := median(s.cpu)
+				cpu = fmt.Sprintf("%.2f s", perByte*1e9)
+				cores = fmt.Sprintf("%.2f", perByte*median(s.perRound()))
+			}
+			p("| %v | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |", rtt, kind, mbps(s), cpu, cores,
 				fig(sufDrops, count), fig(sufLoss, func(v float64) string { return fmt.Sprintf("%.3f%%", v*100) }),
 				fig(sufKernel, count), fig(sufQueue, kib), fig(sufFlight, kib), fig(sufCwnd, kib), fig(sufMeanCwnd, kib), fig(sufLost, count),
 				fig(sufSRTT, func(v float64) string { return fmt.Sprintf("%.0f ms", v*1000) }))
