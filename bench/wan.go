@@ -566,6 +566,7 @@ func reportWAN(w io.Writer, o options, m *machine, res *results, took time.Durat
 			ratio(f0, tcp), ratio(f2, tcp), ratio(u0, tcp), ratio(u2, tcp), ratio(u0, f0), ratio(f0, lp))
 	}
 	p("")
+	wanTargets(p, o, res)
 	p("Where the time goes: CPU per GB is this process's CPU time (every node, relay and line of the row) per 10^9 bytes, and cores busy that times the rate (2 would be all of this machine).")
 	p("UDP lines (per direction: %.0f MB/s token bucket, drop-tail queue of %s, then the delay): what they dropped per sample, what the kernel dropped at this process's UDP sockets (full receive buffers), the mean of the bytes the lines held (waiting for the bucket or in the delay: the flight on the wire, nearly all of it data; a full pipe holds rate × RTT/2 of data in the delay, 2 MB at 100 ms and 40 MB/s), medians of the per-round figures; quic-go's own view of its connection at the end of each sample (ConnectionStats).",
 		o.wanRate/1e6, queueDesc(o))
@@ -608,4 +609,41 @@ func queueDesc(o options) string {
 		return fmt.Sprintf("%d bytes", o.wanUDPQueueBytes)
 	}
 	return fmt.Sprintf("one BDP (rate × RTT, at least %d KiB)", minUDPQueue>>10)
+}
+
+// wanTargets is the issues' targets at the largest RTT of the run (100 ms
+// by default): issue 11's for the TCP links, issue 14's for the UDP ones.
+// A target is met only if the ratio of the medians and the median of the
+// per-round ratios agree, as in the loopback run's table.
+func wanTargets(p func(string, ...any), o options, res *results) {
+	if len(o.wanRTTs) == 0 {
+		return
+	}
+	rtt := slices.Max(o.wanRTTs)
+	p("The issues' targets at RTT %v, from this run:", rtt)
+	p("")
+	p("| target | measured | status |")
+	p("|---|---|---|")
+	target := func(what, a, b string) {
+		sa, sb := res.get(wanRowName(a, rtt)), res.get(wanRowName(b, rtt))
+		if sa == nil || sb == nil {
+			return
+		}
+		r := median(sa.perRound()) / median(sb.perRound())
+		pr := perRoundRatio(sa, sb)
+		st := "**a tie within the noise**"
+		switch x, y := r >= 0.8, median(pr) >= 0.8; {
+		case x && y:
+			st = "**met**"
+		case !x && !y:
+			st = "**not met**"
+		}
+		p("| %s | %.2f (ratio of medians; per round %.2f – %.2f, median %.2f) | %s |", what, r, slices.Min(pr), slices.Max(pr), median(pr), st)
+	}
+	target("issue 11: foxtrot direct ≥ 0.8 of TCP", wanFox0, wanTCP)
+	target("issue 11: foxtrot via 2 relays ≥ 0.8 of TCP", wanFox2, wanTCP)
+	target("issue 14: foxtrot direct over a UDP link ≥ 0.8 of the same over a TCP link", wanUDP0, wanFox0)
+	target("(beside issue 14) foxtrot direct over a UDP link ≥ 0.8 of TCP", wanUDP0, wanTCP)
+	target("(beside issue 14) foxtrot via 2 relays over UDP links ≥ 0.8 of the same over TCP links", wanUDP2, wanFox2)
+	p("")
 }
