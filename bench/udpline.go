@@ -85,7 +85,7 @@ func (c udpLineConfig) withDefaults() udpLineConfig {
 type udpLineStats struct {
 	sent, sentBytes       atomic.Int64 // delivered
 	dropped, droppedBytes atomic.Int64 // dropped by a full queue (or too many flows)
-	maxQueued             atomic.Int64 // the deepest any queue got, in bytes
+	maxQueued             atomic.Int64 // the deepest any queue got since the line started, in bytes (not per sample)
 }
 
 // udpLineCounts is a snapshot of udpLineStats.

@@ -571,7 +571,7 @@ func reportWAN(w io.Writer, o options, m *machine, res *results, took time.Durat
 	p("UDP lines (per direction: %.0f MB/s token bucket, drop-tail queue of %s, then the delay): what they dropped per sample, what the kernel dropped at this process's UDP sockets (full receive buffers), the mean of the bytes the lines held (waiting for the bucket or in the delay: the flight on the wire, nearly all of it data; a full pipe holds rate × RTT/2 of data in the delay, 2 MB at 100 ms and 40 MB/s), medians of the per-round figures; quic-go's own view of its connection at the end of each sample (ConnectionStats).",
 		o.wanRate/1e6, queueDesc(o))
 	p("")
-	p("| round-trip time | row | MB/s | CPU per GB | cores busy | line drops per sample | line loss | kernel drops per sample | deepest queue | mean bytes held by the lines | quic-go: cwnd at end | mean cwnd | packets lost per sample | smoothed RTT |")
+	p("| round-trip time | row | MB/s | CPU per GB | cores busy | line drops per sample | line loss | kernel drops per sample | deepest queue (run so far) | mean bytes held by the lines | quic-go: cwnd at end | mean cwnd | packets lost per sample | smoothed RTT |")
 	p("|--:|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, rtt := range o.wanRTTs {
 		for _, kind := range []string{wanFox0, wanUDP0, wanFox2, wanUDP2, wanQUIC} {
