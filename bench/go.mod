@@ -8,7 +8,6 @@ require (
 	github.com/hashicorp/yamux v0.1.2
 	github.com/libp2p/go-libp2p v0.51.0
 	github.com/multiformats/go-multiaddr v0.16.1
-	github.com/quic-go/quic-go v0.65.0
 	go.uber.org/goleak v1.3.0
 )
 
@@ -81,6 +80,7 @@ require (
 	github.com/prometheus/common v0.72.0 // indirect
 	github.com/prometheus/procfs v0.22.0 // indirect
 	github.com/quic-go/qpack v0.6.0 // indirect
+	github.com/quic-go/quic-go v0.65.0 // indirect
 	github.com/quic-go/webtransport-go v0.13.0 // indirect
 	github.com/spaolacci/murmur3 v1.1.0 // indirect
 	github.com/wlynxg/anet v0.0.5 // indirect
@@ -106,5 +106,7 @@ require (
 replace github.com/foxtrotnet/foxtrot => ../
 
 // go-libp2p v0.51.0 needs webtransport-go v0.13.0, which does not build with
-// the quic-go v0.65.0 the library requires; the bench uses TCP only.
+// quic-go v0.65.0, the version the module graph selects. go-libp2p runs on
+// TCP only here, and foxtrot's UDP links (and the WAN run's quic-go row) run
+// on the library's own fork, internal/quicgo, which this does not touch.
 replace github.com/quic-go/quic-go => github.com/quic-go/quic-go v0.64.1

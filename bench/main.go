@@ -68,6 +68,8 @@ func main() {
 	flag.Float64Var(&o.wanRate, "wan-rate", 40e6, "the WAN run's rate cap per link and direction, bytes per second")
 	flag.DurationVar(&o.wanTime, "wan-time", 3*time.Second, "the WAN run's time per throughput sample")
 	flag.BoolVar(&quicTrace, "wan-quic-trace", false, "the WAN run's quic-go row logs its congestion window, losses and RTTs every 50 ms to stderr")
+	var quicCC string
+	flag.StringVar(&quicCC, "wan-quic-cc", "cubic", "the WAN run's quic-go row: congestion control, cubic (transport/quic's default) or reno (upstream quic-go's)")
 	flag.IntVar(&o.wanUDPQueueBytes, "wan-udp-queue", 0, "the WAN run's UDP lines: drop-tail queue per direction in bytes (0: one bandwidth-delay product, rate × RTT, at least 128 KiB)")
 	flag.BoolVar(&quick, "quick", false, "smoke run: 2 rounds, 32 MiB / 100 ms samples, 10 setup samples, 100 links, 100 nodes")
 	flag.Parse()
@@ -83,6 +85,13 @@ func main() {
 			}
 			o.scaleSizes = append(o.scaleSizes, n)
 		}
+	}
+	switch quicCC {
+	case "cubic":
+	case "reno":
+		quicReno = true
+	default:
+		fatalf("bad -wan-quic-cc %q (cubic or reno)", quicCC)
 	}
 	for _, f := range strings.Split(rtts, ",") {
 		if f = strings.TrimSpace(f); f != "" {

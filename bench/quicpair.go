@@ -11,14 +11,15 @@ import (
 	"sync"
 	"time"
 
-	quicgo "github.com/quic-go/quic-go"
+	quicgo "github.com/foxtrotnet/foxtrot/internal/quicgo"
 )
 
-// quicPair is quic-go alone: a client connection to a listener, configured
+// quicPair is quic-go alone (the repository's fork, internal/quicgo, that
+// transport/quic runs on): a client connection to a listener, configured
 // as transport/quic configures its connections (1280-byte packets, no path
 // MTU discovery, stream and connection windows from 1 MiB growing to
-// 16 MiB, quic-go's default congestion control), without the obfs layer
-// and without foxtrot's link stack on top. Each sample is a new stream on
+// 16 MiB, CUBIC unless -wan-quic-cc says reno), without the obfs layer and
+// without foxtrot's link stack on top. Each sample is a new stream on
 // the one connection, as each foxtrot sample is a new connection over one
 // peer link; so the congestion state carries over between samples in
 // both. Its ConnectionStats show what the congestion controller did.
@@ -32,6 +33,10 @@ type quicPair struct {
 // window every 50 ms to stderr.
 var quicTrace bool
 
+// quicReno is -wan-quic-cc reno: the quic-go row on NewReno (upstream
+// quic-go's controller) instead of CUBIC (transport/quic's default).
+var quicReno bool
+
 func quicConfig() *quicgo.Config {
 	return &quicgo.Config{
 		MaxIdleTimeout:                 30 * time.Second,
@@ -43,7 +48,15 @@ func quicConfig() *quicgo.Config {
 		MaxStreamReceiveWindow:         16 << 20,
 		MaxConnectionReceiveWindow:     16 << 20,
 		MaxIncomingStreams:             1000,
+		Congestion:                     congestion(),
 	}
+}
+
+func congestion() func(quicgo.CongestionParams) quicgo.CongestionControl {
+	if quicReno {
+		return quicgo.NewReno
+	}
+	return quicgo.NewCubic
 }
 
 // startQUICPair listens on loopback UDP, asks via for the address to dial

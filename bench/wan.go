@@ -12,10 +12,10 @@ import (
 	"strings"
 	"time"
 
+	quicgo "github.com/foxtrotnet/foxtrot/internal/quicgo"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"
-	quicgo "github.com/quic-go/quic-go"
 
 	"github.com/foxtrotnet/foxtrot"
 )
@@ -37,7 +37,7 @@ const (
 	// The UDP rows: the same through udpLine (udpline.go).
 	wanUDP0 = "foxtrot direct (UDP link)"
 	wanUDP2 = "foxtrot via 2 relays (UDP links)"
-	wanQUIC = "quic-go direct (UDP)"
+	wanQUIC = "quic-go alone (UDP)"
 )
 
 // Per-sample figures the UDP rows keep beside their throughput, as series
@@ -283,8 +283,9 @@ func startWAN(ctx context.Context, rtt time.Duration, o options) (*wanNet, error
 		fc.Close()
 	}
 
-	// quic-go alone, as transport/quic configures it, through a line of
-	// RTT/2: what QUIC's own congestion control makes of the line.
+	// quic-go alone (the fork transport/quic runs on), configured as
+	// transport/quic configures it, through a line of RTT/2: what QUIC's
+	// own congestion control makes of the line.
 	if w.quic, err = startQUICPair(ctx, func(target string) (string, error) {
 		d, err := w.udpLine(target, rtt/2, o)
 		if err != nil {
@@ -555,7 +556,7 @@ func reportWAN(w io.Writer, o options, m *machine, res *results, took time.Durat
 	p("Run: %d interleaved rounds of %v samples; rate cap %.0f MB/s per link and direction; the whole run took %v.",
 		o.rounds, o.wanTime, o.wanRate/1e6, took.Round(time.Second))
 	p("")
-	p("| round-trip time | TCP (MB/s) | go-libp2p direct | foxtrot direct | foxtrot via 2 relays | foxtrot direct (UDP link) | foxtrot via 2 relays (UDP links) | quic-go direct (UDP) | direct ÷ TCP | 2 relays ÷ TCP | UDP direct ÷ TCP | UDP 2 relays ÷ TCP | UDP direct ÷ TCP-link direct | direct ÷ go-libp2p |")
+	p("| round-trip time | TCP (MB/s) | go-libp2p direct | foxtrot direct | foxtrot via 2 relays | foxtrot direct (UDP link) | foxtrot via 2 relays (UDP links) | quic-go alone (UDP) | direct ÷ TCP | 2 relays ÷ TCP | UDP direct ÷ TCP | UDP 2 relays ÷ TCP | UDP direct ÷ TCP-link direct | direct ÷ go-libp2p |")
 	p("|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|")
 	for _, rtt := range o.wanRTTs {
 		get := func(kind string) *series { return res.get(wanRowName(kind, rtt)) }
