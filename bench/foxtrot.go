@@ -168,3 +168,13 @@ func (f *foxNet) Close() {
 		}
 	}
 }
+
+// foxUDPConfig is a node whose peer links run over UDP (the default
+// transports: transport/quic over transport/obfs, keyed by the responder's
+// identity), listening on loopback UDP only.
+func foxUDPConfig() foxtrot.Config {
+	c := foxConfig(false)
+	c.Transports = nil
+	c.ListenAddrs = []string{"/ip4/127.0.0.1/udp/0"}
+	return c
+}

@@ -8,6 +8,7 @@ require (
 	github.com/hashicorp/yamux v0.1.2
 	github.com/libp2p/go-libp2p v0.51.0
 	github.com/multiformats/go-multiaddr v0.16.1
+	go.uber.org/goleak v1.3.0
 )
 
 require (
@@ -105,5 +106,7 @@ require (
 replace github.com/foxtrotnet/foxtrot => ../
 
 // go-libp2p v0.51.0 needs webtransport-go v0.13.0, which does not build with
-// the quic-go v0.65.0 the library requires; the bench uses TCP only.
+// quic-go v0.65.0, the version the module graph selects. go-libp2p runs on
+// TCP only here, and foxtrot's UDP links (and the WAN run's quic-go row) run
+// on the library's own fork, internal/quicgo, which this does not touch.
 replace github.com/quic-go/quic-go => github.com/quic-go/quic-go v0.64.1

@@ -40,6 +40,9 @@ type options struct {
 	wanRTTs []time.Duration
 	wanRate float64       // bytes per second per link and direction
 	wanTime time.Duration // per throughput sample
+	// wanUDPQueueBytes bounds each UDP line's queue per direction; 0: one
+	// bandwidth-delay product of the row's RTT (see wanUDPQueue).
+	wanUDPQueueBytes int
 }
 
 func main() {
@@ -64,6 +67,10 @@ func main() {
 	flag.StringVar(&rtts, "wan-rtt", "0ms,20ms,50ms,100ms", "round-trip times of the WAN run, comma-separated")
 	flag.Float64Var(&o.wanRate, "wan-rate", 40e6, "the WAN run's rate cap per link and direction, bytes per second")
 	flag.DurationVar(&o.wanTime, "wan-time", 3*time.Second, "the WAN run's time per throughput sample")
+	flag.BoolVar(&quicTrace, "wan-quic-trace", false, "the WAN run's quic-go row logs its congestion window, losses and RTTs every 50 ms to stderr")
+	var quicCC string
+	flag.StringVar(&quicCC, "wan-quic-cc", "cubic", "the WAN run's quic-go row: congestion control, cubic (transport/quic's default) or reno (upstream quic-go's)")
+	flag.IntVar(&o.wanUDPQueueBytes, "wan-udp-queue", 0, "the WAN run's UDP lines: drop-tail queue per direction in bytes (0: one bandwidth-delay product, rate × RTT, at least 128 KiB)")
 	flag.BoolVar(&quick, "quick", false, "smoke run: 2 rounds, 32 MiB / 100 ms samples, 10 setup samples, 100 links, 100 nodes")
 	flag.Parse()
 	if quick {
@@ -78,6 +85,13 @@ func main() {
 			}
 			o.scaleSizes = append(o.scaleSizes, n)
 		}
+	}
+	switch quicCC {
+	case "cubic":
+	case "reno":
+		quicReno = true
+	default:
+		fatalf("bad -wan-quic-cc %q (cubic or reno)", quicCC)
 	}
 	for _, f := range strings.Split(rtts, ",") {
 		if f = strings.TrimSpace(f); f != "" {
