@@ -61,6 +61,15 @@ type Config struct {
 	// datagram sizes say less about what they carry; it costs bandwidth.
 	// It has no effect with Config.Transports set. Default false.
 	PadPackets bool
+	// UDPCongestion names the congestion controller of the default UDP
+	// transport's connections: "cubic" (quic.Cubic, the default) or
+	// "reno" (quic.Reno); any other name fails NewNode with
+	// ErrBadConfig. NewUDPCongestion, when set, makes a custom controller
+	// for each connection instead (a nil return falls back to the named
+	// one): see transport/quic's CongestionControl. Neither has an effect
+	// with Config.Transports set (configure a quic.Transport there).
+	UDPCongestion    string
+	NewUDPCongestion func(quic.CongestionParams) quic.CongestionControl
 	// Logger receives the node's events. Default: discard.
 	Logger *slog.Logger
 	// Transports carry peer links. Default: TCP, UDP (transport/quic,
@@ -359,11 +368,16 @@ func NewNode(cfg Config) (*Node, error) {
 	}
 	if len(cfg.Transports) == 0 {
 		n.udp, err = quic.New(quic.Config{
-			NetworkKey: cfg.NetworkKey,
-			Identity:   cfg.Identity,
-			PadPackets: cfg.PadPackets,
-			Logger:     cfg.Logger,
+			NetworkKey:    cfg.NetworkKey,
+			Identity:      cfg.Identity,
+			PadPackets:    cfg.PadPackets,
+			Logger:        cfg.Logger,
+			Congestion:    cfg.UDPCongestion,
+			NewCongestion: cfg.NewUDPCongestion,
 		})
+		if errors.Is(err, quic.ErrConfig) {
+			return nil, fmt.Errorf("%w: %w", ErrBadConfig, err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("foxtrot: UDP transport: %w", err)
 		}

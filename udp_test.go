@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -208,4 +209,35 @@ func TestClosingANodeReleasesItsUDPSocket(t *testing.T) {
 	require.Equal(t, udpAddr(t, a), udpAddr(t, a2), "the same address")
 	require.Eventually(t, func() bool { return len(a2.Peers()) == 1 && len(b.Peers()) == 1 },
 		20*time.Second, time.Millisecond, "b's kept link redials the restarted node")
+}
+
+// sentCounter is a custom congestion controller: CUBIC, counting the
+// packets it is told about.
+type sentCounter struct {
+	quic.CongestionControl
+	sent *atomic.Int64
+}
+
+func (s sentCounter) OnPacketSent(t quic.MonoTime, inFlight quic.ByteCount, pn quic.PacketNumber, n quic.ByteCount, retransmittable bool) {
+	s.sent.Add(1)
+	s.CongestionControl.OnPacketSent(t, inFlight, pn, n, retransmittable)
+}
+
+// The congestion control of a node's UDP links is the node's choice: a
+// built-in by name, or an algorithm of the caller's own.
+func TestANodeChoosesTheCongestionControlOfItsUDPLinks(t *testing.T) {
+	verifyNoLeaks(t)
+	_, err := NewNode(Config{UDPCongestion: "vegas"})
+	require.ErrorIs(t, err, ErrBadConfig)
+	require.ErrorIs(t, err, quic.ErrConfig)
+	require.Contains(t, err.Error(), `"vegas"`)
+
+	a := newTestNode(t, Config{ListenAddrs: []string{"/ip4/127.0.0.1/udp/0"}, UDPCongestion: quic.Reno})
+	var sent atomic.Int64
+	b := newTestNode(t, Config{NewUDPCongestion: func(p quic.CongestionParams) quic.CongestionControl {
+		return sentCounter{quic.NewCubic(p), &sent}
+	}})
+	require.NoError(t, b.Connect(connectCtx(t), udpAddr(t, a)))
+	echoOver(t, b, a)
+	require.Positive(t, sent.Load(), "b's UDP link ran on b's controller")
 }

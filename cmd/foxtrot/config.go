@@ -46,6 +46,8 @@ type fileConfig struct {
 	LANDiscovery bool     `toml:"lan_discovery"`
 	// NATPunch is foxtrot.Config.NAT.Punch.
 	NATPunch bool `toml:"nat_punch"`
+	// UDPCongestion is foxtrot.Config.UDPCongestion.
+	UDPCongestion string `toml:"udp_congestion"`
 	// Relaying and timing: zero means the library's default (foxtrot.Config).
 	RequestRate      float64   `toml:"request_rate"`
 	RequestBurst     int       `toml:"request_burst"`

@@ -116,7 +116,7 @@ func startDaemon(c *config, log *slog.Logger) (*daemon, error) {
 		Linger: c.Linger.Duration, EncryptDirect: c.EncryptDirect, HopLimit: c.HopLimit,
 		RequestRate: c.RequestRate, RequestBurst: c.RequestBurst, AcceptBacklog: c.AcceptBacklog,
 		HandshakeTimeout: c.HandshakeTimeout.Duration, PingInterval: c.PingInterval.Duration, DialTimeout: c.DialTimeout.Duration,
-		Billing: bill, Bootstrap: c.Bootstrap, DHT: dhtConfig(c.DHT), TargetPeers: c.TargetPeers, LANDiscovery: c.LANDiscovery, NAT: foxtrot.NATConfig{Punch: c.NATPunch},
+		Billing: bill, Bootstrap: c.Bootstrap, DHT: dhtConfig(c.DHT), TargetPeers: c.TargetPeers, LANDiscovery: c.LANDiscovery, NAT: foxtrot.NATConfig{Punch: c.NATPunch}, UDPCongestion: c.UDPCongestion,
 	})
 	if err != nil {
 		if chain != nil {
