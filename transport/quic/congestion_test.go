@@ -5,10 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	ma "github.com/multiformats/go-multiaddr"
 	"github.com/stretchr/testify/require"
 
-	"github.com/foxtrotnet/foxtrot/peer"
 	"github.com/foxtrotnet/foxtrot/transport/quic"
 )
 
@@ -134,23 +132,7 @@ func TestNilCongestionControlGetsTheBuiltin(t *testing.T) {
 func TestBuiltinCongestionControlsCarryALink(t *testing.T) {
 	for _, name := range []string{quic.Cubic, quic.Reno} {
 		t.Run(name, func(t *testing.T) {
-			cfg := quic.Config{Congestion: name}
-			ha, hb := &echoer{ups: make(chan *peer.Link, 4)}, &echoer{ups: make(chan *peer.Link, 4)}
-			a, b := newSet(t, newTransport(t, cfg), ha), newSet(t, newTransport(t, cfg), hb)
-			defer a.Close()
-			defer b.Close()
-			full, err := a.Listen(ma.StringCast("/ip4/127.0.0.1/udp/0"))
-			require.NoError(t, err)
-			ctx := ctxT(t)
-			lb, err := b.Connect(ctx, full)
-			require.NoError(t, err)
-			la := <-ha.ups
-			data := make([]byte, 2<<20)
-			for i := range data {
-				data[i] = byte(i * 7)
-			}
-			echoOver(t, ctx, lb, data)
-			echoOver(t, ctx, la, data)
+			linkAndEcho(t, quic.Config{Congestion: name})
 		})
 	}
 }

@@ -58,12 +58,17 @@ func echoOver(t *testing.T, ctx context.Context, l *peer.Link, data []byte) {
 // A peer link (Noise + yamux) runs over a QUIC conn unchanged: one side
 // Connects, and streams are echoed both ways.
 func TestPeerLinkOverQUIC(t *testing.T) {
-	ta := newTransport(t, quic.Config{})
-	tb := newTransport(t, quic.Config{})
+	a, b := linkAndEcho(t, quic.Config{})
+	require.NoError(t, a.Close())
+	require.NoError(t, b.Close())
+}
+
+// linkAndEcho links two peer Sets over transports of cfg, checks who is
+// at each end, and echoes 2 MiB over a stream each way.
+func linkAndEcho(t *testing.T, cfg quic.Config) (a, b *peer.Set) {
 	ha, hb := &echoer{ups: make(chan *peer.Link, 4)}, &echoer{ups: make(chan *peer.Link, 4)}
-	a, b := newSet(t, ta, ha), newSet(t, tb, hb)
-	defer a.Close()
-	defer b.Close()
+	a, b = newSet(t, newTransport(t, cfg), ha), newSet(t, newTransport(t, cfg), hb)
+	t.Cleanup(func() { a.Close(); b.Close() })
 	full, err := a.Listen(ma.StringCast("/ip4/127.0.0.1/udp/0"))
 	require.NoError(t, err)
 
@@ -80,8 +85,7 @@ func TestPeerLinkOverQUIC(t *testing.T) {
 	}
 	echoOver(t, ctx, lb, data) // b to a
 	echoOver(t, ctx, la, data) // a to b
-	require.NoError(t, a.Close())
-	require.NoError(t, b.Close())
+	return a, b
 }
 
 // BenchmarkStreamThroughput moves bytes one way over one conn of each
@@ -113,25 +117,31 @@ func BenchmarkStreamThroughput(b *testing.B) {
 			require.NoError(b, err)
 			acc := <-accepted
 			require.NotNil(b, acc)
-			done := make(chan int64)
-			go func() {
-				n, _ := io.Copy(io.Discard, acc)
-				done <- n
-			}()
-			buf := make([]byte, 64<<10)
-			b.SetBytes(int64(len(buf)))
-			b.ResetTimer()
-			for b.Loop() {
-				if _, err := d.Write(buf); err != nil {
-					b.Fatal(err)
-				}
-			}
-			d.Close()
-			<-done
-			b.StopTimer()
+			pump(b, d, acc)
 			acc.Close()
 		})
 	}
+}
+
+// pump times b.N writes of 64 KiB from d, read to the end from acc; the
+// timer stops once acc has read everything d wrote before its Close.
+func pump(b *testing.B, d, acc net.Conn) {
+	done := make(chan int64, 1)
+	go func() {
+		n, _ := io.Copy(io.Discard, acc)
+		done <- n
+	}()
+	buf := make([]byte, 64<<10)
+	b.SetBytes(int64(len(buf)))
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := d.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	require.NoError(b, d.Close())
+	<-done
+	b.StopTimer()
 }
 
 // BenchmarkLinkThroughput moves bytes one way over one stream of a peer

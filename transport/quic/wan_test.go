@@ -2,7 +2,6 @@ package quic_test
 
 import (
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net"
 	"sync"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	ma "github.com/multiformats/go-multiaddr"
-	"github.com/stretchr/testify/require"
 
 	"github.com/foxtrotnet/foxtrot/transport"
 	"github.com/foxtrotnet/foxtrot/transport/quic"
@@ -153,22 +151,7 @@ func BenchmarkWANThroughput(b *testing.B) {
 				d, acc, l := pipe(b, newTransport(b, cfg), newTransport(b, cfg), "/ip4/127.0.0.1/udp/0")
 				defer l.Close()
 				defer acc.Close()
-				done := make(chan int64, 1)
-				go func() {
-					n, _ := io.Copy(io.Discard, acc)
-					done <- n
-				}()
-				buf := make([]byte, 64<<10)
-				b.SetBytes(int64(len(buf)))
-				b.ResetTimer()
-				for b.Loop() {
-					if _, err := d.Write(buf); err != nil {
-						b.Fatal(err)
-					}
-				}
-				require.NoError(b, d.Close())
-				<-done
-				b.StopTimer()
+				pump(b, d, acc)
 			})
 		}
 	}
