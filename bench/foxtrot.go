@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/foxtrotnet/foxtrot"
@@ -14,13 +15,16 @@ import (
 
 // foxNet is the foxtrot side of the timed rows: a line of five nodes on
 // loopback TCP (0 - 1 - 2 - 3 - 4), dialled from node 0, with listeners
-// one, two, three and four links away; and two unlinked nodes for the
-// new-link row.
+// one, two, three and four links away; two unlinked nodes for the
+// new-link row; and two nodes linked over loopback UDP (udp[0] dials
+// udp[1]) for the UDP-link row.
 type foxNet struct {
 	line         []*foxtrot.Node
 	sink         [5]net.Listener // sink[i] on line[i]: reads to the end, answers one byte
 	echo         [5]net.Listener // echo[i] on line[i]
 	linkA, linkB *foxtrot.Node   // linkA links to linkB anew for each sample
+	udp          [2]*foxtrot.Node
+	udpSink      net.Listener // on udp[1]
 	lns          []net.Listener
 }
 
@@ -74,23 +78,39 @@ func startFoxtrot() (*foxNet, error) {
 		f.Close()
 		return nil, err
 	}
+	if f.udp[1], err = newUDPNode(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if f.udp[0], err = newUDPNode(udpOfFox(f.udp[1].ListenAddrs())); err != nil {
+		f.Close()
+		return nil, err
+	}
 	deadline := time.Now().Add(20 * time.Second)
 	for !f.linkedUp() {
 		if time.Now().After(deadline) {
 			f.Close()
-			return nil, fmt.Errorf("foxtrot line did not link up")
+			return nil, fmt.Errorf("foxtrot nodes did not link up")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
+	if err := checkUDPLinks(f.udp[0]); err != nil {
+		f.Close()
+		return nil, err
+	}
 	for i := 1; i < 5; i++ {
-		if f.sink[i], err = f.listen(i, sinkServe); err != nil {
+		if f.sink[i], err = f.listen(f.line[i], sinkServe); err != nil {
 			f.Close()
 			return nil, err
 		}
-		if f.echo[i], err = f.listen(i, echoServe); err != nil {
+		if f.echo[i], err = f.listen(f.line[i], echoServe); err != nil {
 			f.Close()
 			return nil, err
 		}
+	}
+	if f.udpSink, err = f.listen(f.udp[1], sinkServe); err != nil {
+		f.Close()
+		return nil, err
 	}
 	// One dial to every listener: the line learns its routes before the
 	// rounds, as a network in use has.
@@ -104,6 +124,12 @@ func startFoxtrot() (*foxNet, error) {
 			c.Close()
 		}
 	}
+	c, err := dialFox(context.Background(), f.udp[0], f.udpSink, 0)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("over the UDP link: %w", err)
+	}
+	c.Close()
 	return f, nil
 }
 
@@ -117,15 +143,20 @@ func (f *foxNet) linkedUp() bool {
 			return false
 		}
 	}
+	for _, n := range f.udp {
+		if len(n.Peers()) != 1 {
+			return false
+		}
+	}
 	return true
 }
 
-func (f *foxNet) listen(i int, serve func(c io.ReadWriteCloser)) (net.Listener, error) {
+func (f *foxNet) listen(n *foxtrot.Node, serve func(c io.ReadWriteCloser)) (net.Listener, error) {
 	key, err := foxtrot.GenerateKey()
 	if err != nil {
 		return nil, err
 	}
-	l, err := f.line[i].Listen(key)
+	l, err := n.Listen(key)
 	if err != nil {
 		return nil, err
 	}
@@ -162,7 +193,7 @@ func (f *foxNet) Close() {
 	for _, l := range f.lns {
 		l.Close()
 	}
-	for _, n := range append(f.line, f.linkA, f.linkB) {
+	for _, n := range append(f.line, f.linkA, f.linkB, f.udp[0], f.udp[1]) {
 		if n != nil {
 			n.Close()
 		}
@@ -177,4 +208,36 @@ func foxUDPConfig() foxtrot.Config {
 	c.Transports = nil
 	c.ListenAddrs = []string{"/ip4/127.0.0.1/udp/0"}
 	return c
+}
+
+// newUDPNode starts a node of foxUDPConfig that links to peers: UDP
+// multiaddrs keyed by the peer's identity (the 66-hex suffix), as
+// udpOfFox takes them from the peer's ListenAddrs, or with the port of a
+// UDP line in between (the WAN run).
+func newUDPNode(peers ...string) (*foxtrot.Node, error) {
+	cfg := foxUDPConfig()
+	cfg.Peers = peers
+	return foxtrot.NewNode(cfg)
+}
+
+// udpOfFox returns the first UDP address of a node's ListenAddrs.
+func udpOfFox(addrs []string) string {
+	for _, a := range addrs {
+		if strings.Contains(a, "/udp/") {
+			return a
+		}
+	}
+	return ""
+}
+
+// checkUDPLinks checks that every link n dialled went to a UDP address:
+// a UDP node's default transports include TCP, so the rows over UDP links
+// say so only once this holds.
+func checkUDPLinks(n *foxtrot.Node) error {
+	for _, p := range n.Stats().Peers {
+		if p.Outbound && !strings.Contains(p.Multiaddr, "/udp/") {
+			return fmt.Errorf("link to %s dialled over %q, not UDP", p.Addr, p.Multiaddr)
+		}
+	}
+	return nil
 }

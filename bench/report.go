@@ -155,6 +155,7 @@ func targets(p func(string, ...any), res *results, mem []memResult, scale []scal
 	p("")
 	p("| target | measured | status |")
 	p("|---|---|---|")
+	// tpTarget compares rows a and b against goal, and stretch unless 0.
 	tpTarget := func(what string, a, b string, goal, stretch float64) {
 		sa, sb := res.get(a), res.get(b)
 		if sa == nil || sb == nil {
@@ -173,11 +174,15 @@ func targets(p func(string, ...any), res *results, mem []memResult, scale []scal
 			}
 			return "**a tie within the noise**"
 		}
-		st := verdict(goal) + fmt.Sprintf("; stretch (%.1f×): ", stretch) + strings.Trim(verdict(stretch), "*")
+		st := verdict(goal)
+		if stretch > 0 {
+			st += fmt.Sprintf("; stretch (%.1f×): ", stretch) + strings.Trim(verdict(stretch), "*")
+		}
 		p("| %s | %.2f× (ratio of medians; per round %.2f – %.2f, median %.2f) | %s |", what, r, slices.Min(pr), slices.Max(pr), median(pr), st)
 	}
 	tpTarget("foxtrot direct ≥ go-libp2p one stream (stretch 1.5×)", tpFox0, tpLibp2p, 1, 1.5)
 	tpTarget("foxtrot through 3 relays ≥ go-libp2p through 1 relay (stretch 2×)", tpFox3, tpLibp2pRly, 1, 2)
+	tpTarget("foxtrot direct over a UDP link ≥ 0.8 of foxtrot direct over a TCP link (issue 14)", tpFoxUDP, tpFox0, 0.8, 0)
 
 	p50 := func(name string) float64 {
 		if s := res.get(name); s != nil {

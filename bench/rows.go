@@ -21,6 +21,7 @@ const (
 	tpYamux     = "TCP + yamux (hashicorp, 1 MiB window)"
 	tpLibp2p    = "go-libp2p (TCP + Noise + yamux)"
 	tpFox0      = "foxtrot direct (one peer link)"
+	tpFoxUDP    = "foxtrot direct (UDP link)"
 	tpFox1      = "foxtrot through 1 relay"
 	tpFox3      = "foxtrot through 3 relays"
 	tpLibp2pRly = "go-libp2p through 1 circuit relay v2"
@@ -336,6 +337,13 @@ func timedRows(o options) ([]timedRow, func(), error) {
 			return s, s.CloseWrite, nil
 		}),
 		foxTput(tpFox0, 0),
+		tput(tpFoxUDP, func() (io.ReadWriteCloser, func() error, error) {
+			c, err := dialFox(ctx, fx.udp[0], fx.udpSink, 0)
+			if err != nil {
+				return nil, nil, err
+			}
+			return c, c.CloseWrite, nil
+		}),
 		foxTput(tpFox1, 1),
 		foxTput(tpFox3, 3),
 		tput(tpLibp2pRly, func() (io.ReadWriteCloser, func() error, error) {

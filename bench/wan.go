@@ -198,7 +198,7 @@ func startWAN(ctx context.Context, rtt time.Duration, o options) (*wanNet, error
 	// address with the port of a UDP line (keyed by its identity, the
 	// 66-hex suffix its ListenAddrs gives).
 	for i := range peerOf {
-		cfg := foxUDPConfig()
+		var peers []string
 		if j := peerOf[i]; j >= 0 {
 			addr := udpOfFox(w.udpNodes[j].ListenAddrs())
 			target, err := udpHostPort(addr)
@@ -214,9 +214,9 @@ func startWAN(ctx context.Context, rtt time.Duration, o options) (*wanNet, error
 			} else {
 				w.udp2 = append(w.udp2, d)
 			}
-			cfg.Peers = []string{strings.Replace(addr, "/udp/"+portOf(target)+"/", fmt.Sprintf("/udp/%d/", d.Addr().Port), 1)}
+			peers = []string{strings.Replace(addr, "/udp/"+portOf(target)+"/", fmt.Sprintf("/udp/%d/", d.Addr().Port), 1)}
 		}
-		n, err := foxtrot.NewNode(cfg)
+		n, err := newUDPNode(peers...)
 		if err != nil {
 			return fail(err)
 		}
@@ -236,6 +236,11 @@ func startWAN(ctx context.Context, rtt time.Duration, o options) (*wanNet, error
 			return fail(fmt.Errorf("foxtrot nodes did not link up"))
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+	for _, n := range w.udpNodes {
+		if err := checkUDPLinks(n); err != nil {
+			return fail(err)
+		}
 	}
 	listen := func(n *foxtrot.Node) (net.Listener, error) {
 		key, err := foxtrot.GenerateKey()
@@ -321,16 +326,6 @@ func tcpOf(addrs []ma.Multiaddr) string {
 		port, err2 := a.ValueForProtocol(ma.P_TCP)
 		if err1 == nil && err2 == nil {
 			return net.JoinHostPort(ip, port)
-		}
-	}
-	return ""
-}
-
-// udpOfFox returns the first UDP address of a node's ListenAddrs.
-func udpOfFox(addrs []string) string {
-	for _, a := range addrs {
-		if strings.Contains(a, "/udp/") {
-			return a
 		}
 	}
 	return ""
