@@ -116,29 +116,15 @@ func (q *quicPair) stats() quicgo.ConnectionStats { return q.client.ConnectionSt
 // watchCwnd samples the client's congestion window every interval until
 // the returned stop, which gives the mean.
 func (q *quicPair) watchCwnd(interval time.Duration) (stop func() float64) {
-	done := make(chan struct{})
-	mean := make(chan float64, 1)
-	go func() {
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		var sum, n float64
-		for {
-			select {
-			case <-t.C:
-				st := q.client.ConnectionStats()
-				sum += float64(st.CongestionWindow)
-				n++
-				if quicTrace && int(n)%5 == 0 {
-					progress("quic-go trace: cwnd %d KiB, lost %d packets, latest RTT %v, min RTT %v",
-						st.CongestionWindow>>10, st.PacketsLost, st.LatestRTT.Round(100*time.Microsecond), st.MinRTT.Round(100*time.Microsecond))
-				}
-			case <-done:
-				mean <- sum / max(n, 1)
-				return
-			}
+	n := 0
+	return sampleMean(interval, func() float64 {
+		st := q.client.ConnectionStats()
+		if n++; quicTrace && n%5 == 0 {
+			progress("quic-go trace: cwnd %d KiB, lost %d packets, latest RTT %v, min RTT %v",
+				st.CongestionWindow>>10, st.PacketsLost, st.LatestRTT.Round(100*time.Microsecond), st.MinRTT.Round(100*time.Microsecond))
 		}
-	}()
-	return func() float64 { close(done); return <-mean }
+		return float64(st.CongestionWindow)
+	})
 }
 
 func (q *quicPair) Close() {

@@ -439,14 +439,20 @@ func timedRows(o options) ([]timedRow, func(), error) {
 			return nil
 		}),
 	}
-	if o.only != "" {
-		var keep []timedRow
-		for _, r := range rows {
-			if slices.ContainsFunc(strings.Split(o.only, "|"), func(w string) bool { return strings.Contains(r.name, w) }) {
-				keep = append(keep, r)
-			}
-		}
-		rows = keep
+	return onlyRows(rows, o.only), closeAll, nil
+}
+
+// onlyRows keeps the rows whose name contains one of only's
+// alternatives (separated by |); an empty only keeps them all.
+func onlyRows(rows []timedRow, only string) []timedRow {
+	if only == "" {
+		return rows
 	}
-	return rows, closeAll, nil
+	var keep []timedRow
+	for _, r := range rows {
+		if slices.ContainsFunc(strings.Split(only, "|"), func(w string) bool { return strings.Contains(r.name, w) }) {
+			keep = append(keep, r)
+		}
+	}
+	return keep
 }

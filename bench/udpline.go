@@ -164,6 +164,19 @@ func (u *udpLine) Held() int {
 // watchFlight samples the sum of lines' Held every interval until
 // the returned stop, which gives the mean.
 func watchFlight(lines []*udpLine, interval time.Duration) (stop func() float64) {
+	return sampleMean(interval, func() float64 {
+		var held float64
+		for _, l := range lines {
+			held += float64(l.Held())
+		}
+		return held
+	})
+}
+
+// sampleMean calls sample every interval, on a goroutine of its own,
+// until the returned stop, which ends it and gives the mean of the
+// samples (0 if there were none).
+func sampleMean(interval time.Duration, sample func() float64) (stop func() float64) {
 	done := make(chan struct{})
 	mean := make(chan float64, 1)
 	go func() {
@@ -173,9 +186,7 @@ func watchFlight(lines []*udpLine, interval time.Duration) (stop func() float64)
 		for {
 			select {
 			case <-t.C:
-				for _, l := range lines {
-					sum += float64(l.Held())
-				}
+				sum += sample()
 				n++
 			case <-done:
 				mean <- sum / max(n, 1)

@@ -477,16 +477,7 @@ func wanRows(o options) ([]timedRow, func(), error) {
 			}),
 		)
 	}
-	if o.only != "" {
-		var keep []timedRow
-		for _, r := range rows {
-			if slices.ContainsFunc(strings.Split(o.only, "|"), func(w string) bool { return strings.Contains(r.name, w) }) {
-				keep = append(keep, r)
-			}
-		}
-		rows = keep
-	}
-	return rows, closeAll, nil
+	return onlyRows(rows, o.only), closeAll, nil
 }
 
 // runWAN is the -wan run: interleaved rounds of the WAN rows, then their
