@@ -21,8 +21,8 @@ var layers = []struct {
 	rank     int
 	prefixes []string
 }{
-	{0, []string{"internal/deadline", "internal/signal", "internal/bufpool", "internal/ecdh", "internal/codec", "internal/budget", "internal/yamux"}}, // yamux: go-yamux v5.1.0, patched (internal/yamux/FORK.md)
-	{0, []string{"internal/quicgo"}}, // quic-go v0.65.0, patched (internal/quicgo/FORK.md): upstream's own package graph inside, not checked
+	{0, []string{"internal/deadline", "internal/signal", "internal/bufpool", "internal/ecdh", "internal/codec", "internal/budget", "internal/third_party/yamux"}}, // yamux: go-yamux v5.1.0, patched (internal/third_party/yamux/FORK.md)
+	{0, []string{"internal/third_party/quicgo"}}, // quic-go v0.65.0, patched (internal/third_party/quicgo/FORK.md): upstream's own package graph inside, not checked
 	{1, []string{"addr"}},
 	{2, []string{"internal/wire"}}, // on internal/codec and addr
 	{1, []string{"internal/pipe"}}, // on deadline and signal
@@ -44,9 +44,9 @@ var layers = []struct {
 }
 
 // inFork reports whether pkg is part of a forked module kept verbatim
-// (internal/quicgo): its packages import each other as upstream's do.
+// (internal/third_party/quicgo): its packages import each other as upstream's do.
 func inFork(pkg string) bool {
-	return strings.HasPrefix(pkg, module+"/internal/quicgo/") || pkg == module+"/internal/quicgo"
+	return strings.HasPrefix(pkg, module+"/internal/third_party/quicgo/") || pkg == module+"/internal/third_party/quicgo"
 }
 
 func rankOf(t *testing.T, pkg string) int {

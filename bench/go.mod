@@ -108,5 +108,5 @@ replace github.com/foxtrotnet/foxtrot => ../
 // go-libp2p v0.51.0 needs webtransport-go v0.13.0, which does not build with
 // quic-go v0.65.0, the version the module graph selects. go-libp2p runs on
 // TCP only here, and foxtrot's UDP links (and the WAN run's quic-go row) run
-// on the library's own fork, internal/quicgo, which this does not touch.
+// on the library's own fork, internal/third_party/quicgo, which this does not touch.
 replace github.com/quic-go/quic-go => github.com/quic-go/quic-go v0.64.1

@@ -11,10 +11,10 @@ import (
 	"sync"
 	"time"
 
-	quicgo "github.com/foxtrotnet/foxtrot/internal/quicgo"
+	quicgo "github.com/foxtrotnet/foxtrot/internal/third_party/quicgo"
 )
 
-// quicPair is quic-go alone (the repository's fork, internal/quicgo, that
+// quicPair is quic-go alone (the repository's fork, internal/third_party/quicgo, that
 // transport/quic runs on): a client connection to a listener, configured
 // as transport/quic configures its connections (1280-byte packets, no path
 // MTU discovery, stream and connection windows from 1 MiB growing to

@@ -12,7 +12,7 @@ import (
 	"strings"
 	"time"
 
-	quicgo "github.com/foxtrotnet/foxtrot/internal/quicgo"
+	quicgo "github.com/foxtrotnet/foxtrot/internal/third_party/quicgo"
 	"github.com/libp2p/go-libp2p/core/host"
 	"github.com/libp2p/go-libp2p/core/peer"
 	ma "github.com/multiformats/go-multiaddr"

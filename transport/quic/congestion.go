@@ -3,7 +3,7 @@ package quic
 import (
 	"fmt"
 
-	quicgo "github.com/foxtrotnet/foxtrot/internal/quicgo"
+	quicgo "github.com/foxtrotnet/foxtrot/internal/third_party/quicgo"
 )
 
 // The names of the built-in congestion controllers (Config.Congestion).
@@ -20,7 +20,7 @@ const (
 // (Config.NewCongestion): how many bytes a connection may have in flight
 // and when it may send. Its methods are called from the connection's
 // run loop only, never concurrently. It is quic-go's internal sender
-// interface, exported by this repository's fork (internal/quicgo,
+// interface, exported by this repository's fork (internal/third_party/quicgo,
 // FORK.md); the method docs are there.
 type CongestionControl = quicgo.CongestionControl
 

@@ -9,7 +9,7 @@ import (
 	"sync"
 	"time"
 
-	quicgo "github.com/foxtrotnet/foxtrot/internal/quicgo"
+	quicgo "github.com/foxtrotnet/foxtrot/internal/third_party/quicgo"
 )
 
 // Conn is one QUIC stream as a net.Conn. Close sends the FIN at once and

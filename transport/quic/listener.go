@@ -11,7 +11,7 @@ import (
 
 	ma "github.com/multiformats/go-multiaddr"
 
-	quicgo "github.com/foxtrotnet/foxtrot/internal/quicgo"
+	quicgo "github.com/foxtrotnet/foxtrot/internal/third_party/quicgo"
 	"github.com/foxtrotnet/foxtrot/transport"
 )
 

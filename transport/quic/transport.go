@@ -1,6 +1,6 @@
 // Package quic carries peer links over UDP: a transport.Transport
 // (/ip4/<ip>/udp/<port> and /ip6/<ip>/udp/<port>) whose net.Conn is one
-// QUIC stream (quic-go, patched: internal/quicgo) over an obfuscated UDP
+// QUIC stream (quic-go, patched: internal/third_party/quicgo) over an obfuscated UDP
 // socket (transport/obfs), so that the Noise + yamux link stack of
 // package peer runs over it unchanged and nothing on the wire is
 // recognisable as QUIC.
@@ -78,7 +78,7 @@
 // Config.NewCongestion makes, implementing CongestionControl (it may
 // wrap NewCubic or NewReno). quic-go's congestion package is internal
 // and upstream offers no hook, so this package runs on a copy of quic-go
-// v0.65.0 in internal/quicgo (its FORK.md), patched for this alone.
+// v0.65.0 in internal/third_party/quicgo (its FORK.md), patched for this alone.
 // Upstream always runs NewReno; CUBIC is the default here because it
 // recovers from a loss faster on long, fat paths (BenchmarkWANThroughput,
 // see Config.Congestion).
@@ -102,7 +102,7 @@ import (
 	"github.com/btcsuite/btcd/btcec/v2"
 	ma "github.com/multiformats/go-multiaddr"
 
-	quicgo "github.com/foxtrotnet/foxtrot/internal/quicgo"
+	quicgo "github.com/foxtrotnet/foxtrot/internal/third_party/quicgo"
 	"github.com/foxtrotnet/foxtrot/transport"
 	"github.com/foxtrotnet/foxtrot/transport/obfs"
 	"github.com/foxtrotnet/foxtrot/transport/udp"
