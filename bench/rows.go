@@ -306,7 +306,9 @@ func timedRows(o options) ([]timedRow, func(), error) {
 				return fmt.Errorf("path through %d relays, want %d", got, relays)
 			}
 			if used := fx.line[0].Stats().TicketDials > tickets; used != repeat {
-				return fmt.Errorf("%s: dialled with a ticket: %v", name, used)
+				st := fx.line[0].Stats()
+				return fmt.Errorf("%s: dialled with a ticket: %v (dialler: %d ticket dials, %d fell back, %d tickets kept; target: %d issued, %d refused)",
+					name, used, st.TicketDials, st.TicketFallbacks, st.TicketsKept, fx.line[relays+1].Stats().TicketsIssued, fx.line[relays+1].Stats().TicketsRefused)
 			}
 			rec(name, dialled)
 			rec(nameRT, echoed)

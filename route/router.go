@@ -255,7 +255,8 @@ type Config struct {
 	// after it was made. Default 10m.
 	TicketLifetime time.Duration
 	// MaxTicketTargets bounds the targets this node keeps tickets for
-	// (two each, the oldest target dropped first). Default 1024.
+	// (two each; the target given a ticket longest ago is dropped
+	// first). Default 1024.
 	MaxTicketTargets int
 }
 

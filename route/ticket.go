@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -324,8 +325,9 @@ func ticketConfirm(master [32]byte, id addr.ConnID) [32]byte {
 }
 
 // ticketStore is a dialler's tickets, by target address: at most perTarget
-// for each of at most maxTargets targets (the oldest target is dropped
-// first), each used once. It holds secrets (rs): take erases a ticket as
+// for each of at most maxTargets targets (the target given a ticket
+// longest ago is dropped first, so a target dialled again and again
+// keeps its tickets however many others come and go), each used once. It holds secrets (rs): take erases a ticket as
 // it hands it out, and expired ones are dropped as they are found.
 type ticketStore struct {
 	now        func() time.Time
@@ -334,7 +336,7 @@ type ticketStore struct {
 
 	mu    sync.Mutex
 	byKey map[[20]byte][]heldTicket
-	order [][20]byte // targets, oldest first
+	order [][20]byte // targets, the one given a ticket longest ago first
 }
 
 func newTicketStore(now func() time.Time, perTarget, maxTargets int) *ticketStore {
@@ -361,13 +363,22 @@ func (s *ticketStore) add(target [20]byte, master [32]byte, ticket []byte, lifet
 			}
 			delete(s.byKey, old)
 		}
-		s.order = append(s.order, target)
+	} else {
+		s.forget(target)
 	}
+	s.order = append(s.order, target)
 	if len(held) >= s.perTarget {
 		clear(held[0].rs[:])
 		held = held[1:]
 	}
 	s.byKey[target] = append(held, h)
+}
+
+// forget removes target from s.order (s.mu held).
+func (s *ticketStore) forget(target [20]byte) {
+	if i := slices.Index(s.order, target); i >= 0 {
+		s.order = slices.Delete(s.order, i, i+1)
+	}
 }
 
 // take removes and returns the newest unexpired ticket for target. The
@@ -391,11 +402,6 @@ func (s *ticketStore) take(target [20]byte) (heldTicket, bool) {
 		clear(held[i].rs[:])
 	}
 	delete(s.byKey, target)
-	for i, t := range s.order {
-		if t == target {
-			s.order = append(s.order[:i], s.order[i+1:]...)
-			break
-		}
-	}
+	s.forget(target)
 	return heldTicket{}, false
 }
