@@ -8,11 +8,11 @@ import (
 
 // The names of the built-in congestion controllers (Config.Congestion).
 const (
-	// Cubic is CUBIC (RFC 9438's window growth) with hybrid slow start
+	// Cubic is CUBIC (RFC 9438's window growth) with HyStart++ slow start
 	// and pacing: the default.
 	Cubic = "cubic"
-	// Reno is NewReno with hybrid slow start and pacing: upstream
-	// quic-go's only choice.
+	// Reno is NewReno with HyStart++ slow start and pacing: upstream
+	// quic-go's only choice (with upstream's hybrid slow start).
 	Reno = "reno"
 )
 

@@ -74,7 +74,9 @@
 //
 // Each connection's congestion controller is Config.Congestion's: the
 // built-in CUBIC (Cubic, the default) or NewReno (Reno), both with
-// hybrid slow start and pacing, or a custom algorithm that
+// HyStart++ slow start (RFC 9406, patched into the copy: upstream ends
+// slow start at the first delay increase) and pacing, or a custom
+// algorithm that
 // Config.NewCongestion makes, implementing CongestionControl (it may
 // wrap NewCubic or NewReno). quic-go's congestion package is internal
 // and upstream offers no hook, so this package runs on a copy of quic-go

@@ -314,7 +314,12 @@ func (c *cubicSender) maybeIncreaseCwnd(
 	}
 	if c.InSlowStart() {
 		// TCP slow start, exponential growth, increase by one for each ACK.
-		c.congestionWindow += c.maxDatagramSize
+		// foxtrot patch: by a quarter of that in HyStart++'s CSS.
+		if c.hybridSlowStart.InCSS() {
+			c.congestionWindow += c.maxDatagramSize / cssGrowthDivisor
+		} else {
+			c.congestionWindow += c.maxDatagramSize
+		}
 		c.maybeQlogStateChange(qlog.CongestionStateSlowStart)
 		return
 	}

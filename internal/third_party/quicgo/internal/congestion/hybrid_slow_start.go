@@ -22,6 +22,20 @@ const (
 	hybridStartDelayMaxThresholdUs = int64(16000)
 )
 
+// foxtrot patch: HyStart++ (RFC 9406). A delay increase no longer ends
+// slow start at once: it starts Conservative Slow Start (CSS), in which
+// the window grows at a quarter of slow start's rate for cssRounds
+// rounds; a round whose minimum RTT falls back below the one that
+// started CSS returns to slow start (the increase was not congestion);
+// after cssRounds rounds slow start ends. Upstream ended slow start at
+// the first delay increase, which on a path with a queue ahead of its
+// bottleneck left CUBIC at about half the bandwidth-delay product, with
+// no loss to grow from (FORK.md).
+const (
+	cssGrowthDivisor = 4 // RFC 9406's CSS_GROWTH_DIVISOR
+	cssRounds        = 5 // RFC 9406's CSS_ROUNDS
+)
+
 // HybridSlowStart implements the TCP hybrid slow start algorithm
 type HybridSlowStart struct {
 	endPacketNumber      protocol.PacketNumber
@@ -29,8 +43,17 @@ type HybridSlowStart struct {
 	started              bool
 	currentMinRTT        time.Duration
 	rttSampleCount       uint32
-	hystartFound         bool
+	hystartFound         bool // foxtrot patch: set when CSS has run its rounds
+
+	// foxtrot patch: Conservative Slow Start (HyStart++).
+	css         bool
+	cssBaseline time.Duration // the round minimum RTT that started CSS
+	cssRound    int           // rounds begun since CSS started
 }
+
+// InCSS reports whether slow start is in its conservative phase, where
+// the window grows by a quarter of what slow start adds (foxtrot patch).
+func (s *HybridSlowStart) InCSS() bool { return s.css }
 
 // StartReceiveRound is called for the start of each receive round (burst) in the slow start phase.
 func (s *HybridSlowStart) StartReceiveRound(lastSent protocol.PacketNumber) {
@@ -54,6 +77,12 @@ func (s *HybridSlowStart) ShouldExitSlowStart(latestRTT time.Duration, minRTT ti
 	if !s.started {
 		// Time to start the hybrid slow start.
 		s.StartReceiveRound(s.lastSentPacketNumber)
+		if s.css { // foxtrot patch: a new round of CSS
+			s.cssRound++
+			if s.cssRound >= cssRounds {
+				s.css, s.hystartFound = false, true
+			}
+		}
 	}
 	if s.hystartFound {
 		return true
@@ -78,13 +107,17 @@ func (s *HybridSlowStart) ShouldExitSlowStart(latestRTT time.Duration, minRTT ti
 		minRTTincreaseThresholdUs = min(minRTTincreaseThresholdUs, hybridStartDelayMaxThresholdUs)
 		minRTTincreaseThreshold := time.Duration(max(minRTTincreaseThresholdUs, hybridStartDelayMinThresholdUs)) * time.Microsecond
 
-		if s.currentMinRTT > (minRTT + minRTTincreaseThreshold) {
-			s.hystartFound = true
+		// foxtrot patch: the delay increase starts CSS (once the window
+		// is 16 packets or more), and a round of CSS whose minimum RTT is
+		// back below the one that started it returns to slow start.
+		switch {
+		case s.css && s.currentMinRTT < s.cssBaseline:
+			s.css = false
+		case !s.css && congestionWindow >= hybridStartLowWindow && s.currentMinRTT > (minRTT+minRTTincreaseThreshold):
+			s.css, s.cssBaseline, s.cssRound = true, s.currentMinRTT, 0
 		}
 	}
-	// Exit from slow start if the cwnd is greater than 16 and
-	// increasing delay is found.
-	return congestionWindow >= hybridStartLowWindow && s.hystartFound
+	return false
 }
 
 // OnPacketSent is called when a packet was sent
@@ -110,4 +143,5 @@ func (s *HybridSlowStart) Started() bool {
 func (s *HybridSlowStart) Restart() {
 	s.started = false
 	s.hystartFound = false
+	s.css = false // foxtrot patch
 }
