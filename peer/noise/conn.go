@@ -344,10 +344,7 @@ func (c *Conn) WriteVec(a, b []byte) (int, error) {
 		}
 		for done := 0; done < chunk; {
 			m := min(chunk-done, MaxFrameBody)
-			at := len(out) + FrameHeaderSize
-			body := out[at : at+m]
-			copyVec(body, a, b, written+done)
-			out = c.send.SealFrame(out, body)
+			out = c.send.SealFrame(out, frameBody(out, a, b, written+done, m))
 			done += m
 		}
 		written += chunk
@@ -361,6 +358,24 @@ func (c *Conn) WriteVec(a, b []byte) (int, error) {
 	return written, nil
 }
 
+// frameBody returns the m plaintext bytes of a||b from off, for the next
+// frame sealed onto out: the caller's own bytes when they lie in a or in b
+// alone (the AEAD then reads them once, encrypting into out, with no copy
+// first), else a copy put where SealFrame encrypts in place. out is a
+// pooled buffer of the conn's, so it never overlaps a or b.
+func frameBody(out, a, b []byte, off, m int) []byte {
+	switch {
+	case off+m <= len(a):
+		return a[off : off+m]
+	case off >= len(a):
+		return b[off-len(a) : off-len(a)+m]
+	}
+	at := len(out) + FrameHeaderSize
+	body := out[at : at+m]
+	copyVec(body, a, b, off)
+	return body
+}
+
 // copyVec copies len(dst) bytes of the concatenation a||b, from offset off.
 func copyVec(dst, a, b []byte, off int) {
 	if off < len(a) {
@@ -369,6 +384,50 @@ func copyVec(dst, a, b []byte, off int) {
 		return
 	}
 	copy(dst, b[off-len(a):])
+}
+
+// WriteBuffers encrypts and writes each of bufs as a run of frames of its
+// own (no frame spans two of them) in one transport write, as a muxer's
+// send loop hands over the frames it has queued. Each frame is sealed
+// straight from the caller's bytes. It returns how many bytes of bufs were
+// written: all of them, or those before an error. The caller keeps a
+// batch to a few hundred KiB: its ciphertext is buffered whole.
+func (c *Conn) WriteBuffers(bufs [][]byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return 0, c.werr
+	}
+	if err := c.flushLocked(); err != nil {
+		return 0, err
+	}
+	if c.wd.Exceeded() {
+		return 0, c.opErr("write", os.ErrDeadlineExceeded)
+	}
+	size := 0
+	for _, p := range bufs {
+		size += len(p) + ((len(p)+MaxFrameBody-1)/MaxFrameBody)*FrameOverhead
+	}
+	buf := bufpool.Get(size + 2*FrameOverhead)
+	out, err := c.negotiateLocked((*buf)[:0])
+	if err != nil {
+		bufpool.Put(buf)
+		c.werr = err
+		return 0, err
+	}
+	total := 0
+	for _, p := range bufs {
+		for len(p) > 0 {
+			m := min(len(p), MaxFrameBody)
+			out = c.send.SealFrame(out, p[:m])
+			p = p[m:]
+			total += m
+		}
+	}
+	c.pending, c.pendB = out, buf
+	// The batch is sealed and committed: whatever a timeout leaves unsent
+	// goes first with the next write.
+	return total, c.flushLocked()
 }
 
 // flushLocked writes pending ciphertext. A timeout keeps the unsent rest;

@@ -306,7 +306,9 @@ func TestLargeTransferBothWaysIntact(t *testing.T) {
 }
 
 // WriteVec sends a||b as one run of frames: the reader sees the
-// concatenation, across frame boundaries, whatever the split.
+// concatenation, across frame boundaries, whatever the split, and the
+// caller's buffers are left as they were (frames lying in a or b alone
+// are sealed straight from them).
 func TestWriteVecSendsTheConcatenation(t *testing.T) {
 	ck, sk := newKey(t), newKey(t)
 	a, b := pipe.New(pipe.Options{})
@@ -321,9 +323,12 @@ func TestWriteVecSendsTheConcatenation(t *testing.T) {
 		{[]byte("head only"), nil},
 		{nil, []byte("body only")},
 		{body[:MaxFrameBody], body[MaxFrameBody:]},
+		{body[:MaxFrameBody+3], body[MaxFrameBody+3:]},
+		{body, nil},
 	}
 	for _, tc := range cases {
 		want := append(bytes.Clone(tc.a), tc.b...)
+		wantA, wantB := bytes.Clone(tc.a), bytes.Clone(tc.b)
 		done := make(chan error, 1)
 		go func() {
 			n, err := c.WriteVec(tc.a, tc.b)
@@ -337,5 +342,7 @@ func TestWriteVecSendsTheConcatenation(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, got)
 		require.NoError(t, <-done)
+		require.Equal(t, wantA, tc.a, "WriteVec changed a")
+		require.Equal(t, wantB, tc.b, "WriteVec changed b")
 	}
 }

@@ -616,6 +616,7 @@ func (s *Session) sendLoop() (err error) {
 	}
 
 	writer := s.conn
+	batchBuf := make([][]byte, 0, maxSendBatchFrames) // foxtrot patch
 
 	// FIXME: https://github.com/libp2p/go-libp2p/issues/644
 	// Write coalescing is disabled for now.
@@ -700,8 +701,31 @@ func (s *Session) sendLoop() (err error) {
 			return err
 		}
 
-		_, err := writer.Write(buf)
-		pool.Put(buf)
+		// foxtrot patch: frames already queued behind this one go out
+		// with it in one write when the conn can take a batch.
+		var err error
+		if bw, ok := writer.(buffersWriter); ok && len(s.sendCh) > 0 {
+			batch := append(batchBuf[:0], buf)
+			size := len(buf)
+		more:
+			for len(batch) < cap(batchBuf) && size < maxSendBatch {
+				select {
+				case b := <-s.sendCh:
+					batch = append(batch, b)
+					size += len(b)
+				default:
+					break more
+				}
+			}
+			_, err = bw.WriteBuffers(batch)
+			for i, b := range batch {
+				pool.Put(b)
+				batch[i] = nil
+			}
+		} else {
+			_, err = writer.Write(buf)
+			pool.Put(buf)
+		}
 
 		if err != nil {
 			if os.IsTimeout(err) {
@@ -711,6 +735,19 @@ func (s *Session) sendLoop() (err error) {
 		}
 	}
 }
+
+// foxtrot patch: buffersWriter is a conn that writes several frames in one
+// write (peer/noise's Conn seals them into one transport write); the send
+// loop hands it at most maxSendBatchFrames frames and about maxSendBatch
+// bytes at a time.
+type buffersWriter interface {
+	WriteBuffers(bufs [][]byte) (int, error)
+}
+
+const (
+	maxSendBatchFrames = 16
+	maxSendBatch       = 256 << 10
+)
 
 // recv is a long running goroutine that accepts new data
 func (s *Session) recv() {
