@@ -89,7 +89,8 @@ func goyamuxConfig(cfg MuxConfig) *yamux.Config {
 	c.InitialStreamWindowSize = InitialStreamWindow
 	c.MaxStreamWindowSize = max(cfg.StreamWindow, InitialStreamWindow)
 	// One yamux frame, header included, fills one Noise frame at most,
-	// so a frame costs one seal and one transport write.
+	// so a frame costs one seal; frames queued together share one
+	// transport write (the copy's send loop batches them).
 	c.MaxMessageSize = noise.MaxFrameBody
 	// The send loop gives up on a conn that takes this long to take one
 	// frame (the peer reads nothing at all); our pings find a dead peer
