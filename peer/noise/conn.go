@@ -234,6 +234,23 @@ func (c *Conn) Read(p []byte) (int, error) {
 	}
 }
 
+// TakeBuffered hands over the next n plaintext bytes without copying them,
+// when they are exactly the rest of a frame already decrypted (a muxer
+// that read a frame's header, asking for its body) and fill at least half
+// the buffer holding them, so a taker never pins a large buffer for a few
+// bytes. The caller then owns buf (data lies in it) and returns it with
+// bufpool.Put. Otherwise it returns nil and the caller reads as usual.
+func (c *Conn) TakeBuffered(n int) (data []byte, buf *[]byte) {
+	c.rmu.Lock()
+	defer c.rmu.Unlock()
+	if n == 0 || len(c.plain) != n || 2*n < cap(*c.plainB) {
+		return nil, nil
+	}
+	data, buf = c.plain, c.plainB
+	c.plain, c.plainB = nil, nil
+	return data, buf
+}
+
 // readFrameLocked reads one frame. When the whole body fits in p it is
 // decrypted straight into p; otherwise into c.plain. Timeouts return with
 // progress kept; other errors are sticky.

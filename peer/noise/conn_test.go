@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"golang.org/x/net/nettest"
 
+	"github.com/foxtrotnet/foxtrot/internal/bufpool"
 	"github.com/foxtrotnet/foxtrot/internal/pipe"
 )
 
@@ -345,4 +346,52 @@ func TestWriteVecSendsTheConcatenation(t *testing.T) {
 		require.Equal(t, wantA, tc.a, "WriteVec changed a")
 		require.Equal(t, wantB, tc.b, "WriteVec changed b")
 	}
+}
+
+// TakeBuffered hands a muxer the rest of a decrypted frame without a copy
+// when it asks for exactly that and the bytes fill at least half their
+// buffer; anything else is refused and Read goes on as before.
+func TestTakeBufferedHandsOverTheRestOfAFrame(t *testing.T) {
+	ck, sk := newKey(t), newKey(t)
+	a, b := pipe.New(pipe.Options{})
+	c, s, cerr, serr := securePair(t, a, b, Config{Static: ck}, Config{Static: sk}, nil)
+	require.NoError(t, errors.Join(cerr, serr))
+	defer c.Close()
+	defer s.Close()
+
+	big := make([]byte, 40<<10)
+	rand.Read(big)
+	small := []byte("twelve bytes and a short body")
+	go func() {
+		c.Write(big)   // one frame: taken
+		c.Write(big)   // one frame: asked for the wrong length
+		c.Write(small) // one frame: too small to take
+	}()
+
+	hdr := make([]byte, 12)
+	_, err := io.ReadFull(s, hdr)
+	require.NoError(t, err)
+	data, buf := s.TakeBuffered(len(big) - 12)
+	require.NotNil(t, buf)
+	require.Equal(t, big[12:], data)
+	bufpool.Put(buf)
+
+	_, err = io.ReadFull(s, hdr)
+	require.NoError(t, err)
+	data, buf = s.TakeBuffered(len(big) - 13)
+	require.Nil(t, buf)
+	require.Nil(t, data)
+	rest := make([]byte, len(big)-12)
+	_, err = io.ReadFull(s, rest)
+	require.NoError(t, err)
+	require.Equal(t, big[12:], rest)
+
+	_, err = io.ReadFull(s, hdr)
+	require.NoError(t, err)
+	_, buf = s.TakeBuffered(len(small) - 12)
+	require.Nil(t, buf, "a small body must not pin a frame buffer")
+	rest = make([]byte, len(small)-12)
+	_, err = io.ReadFull(s, rest)
+	require.NoError(t, err)
+	require.Equal(t, small[12:], rest)
 }

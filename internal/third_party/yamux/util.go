@@ -6,6 +6,8 @@ import (
 	"sync"
 
 	pool "github.com/libp2p/go-buffer-pool"
+
+	"github.com/foxtrotnet/foxtrot/internal/bufpool"
 )
 
 // asyncSendErr is used to try an async send of an error
@@ -75,12 +77,35 @@ type segmentedBuffer struct {
 	// If there is no space available at the end of the buffer (len(b) == cap(b)), but it has space
 	// at the beginning (bPos > 0 and at least 1/4 of the buffer is empty), data inside b is shifted to the beginning.
 	// Each Read reads from b[bPos] and increments bPos if b[bPos] was fully read.
-	b [][]byte
+	b []segment // foxtrot patch: was [][]byte
+}
+
+// foxtrot patch: segment is one Append's bytes: a go-buffer-pool buffer, or
+// (own != nil) a buffer the conn handed over (frameTaker), which goes back
+// to foxtrot's bufpool.
+type segment struct {
+	data []byte
+	own  *[]byte
+}
+
+func (g segment) release() {
+	if g.own != nil {
+		bufpool.Put(g.own)
+		return
+	}
+	pool.Put(g.data)
+}
+
+// foxtrot patch: frameTaker is a conn (peer/noise's Conn) that can hand
+// over the next n bytes it has decrypted, with the buffer holding them,
+// instead of copying them out: TakeBuffered returns nil when it cannot.
+type frameTaker interface {
+	TakeBuffered(n int) (data []byte, buf *[]byte)
 }
 
 // NewSegmentedBuffer allocates a ring buffer.
 func newSegmentedBuffer(initialCapacity uint32) segmentedBuffer {
-	return segmentedBuffer{cap: initialCapacity, b: make([][]byte, 0, 16)}
+	return segmentedBuffer{cap: initialCapacity, b: make([]segment, 0, 16)}
 }
 
 // Len is the amount of data in the receive buffer.
@@ -116,11 +141,11 @@ func (s *segmentedBuffer) Read(b []byte) (int, error) {
 	if s.bPos == len(s.b) {
 		return 0, io.EOF
 	}
-	data := s.b[s.bPos][s.readPos:]
+	data := s.b[s.bPos].data[s.readPos:]
 	n := copy(b, data)
 	if n == len(data) {
-		pool.Put(s.b[s.bPos])
-		s.b[s.bPos] = nil
+		s.b[s.bPos].release()
+		s.b[s.bPos] = segment{}
 		s.bPos++
 		s.readPos = 0
 	} else {
@@ -146,10 +171,23 @@ func (s *segmentedBuffer) Append(input io.Reader, length uint32) error {
 		return err
 	}
 
-	dst := pool.Get(int(length))
-	n, err := io.ReadFull(input, dst)
-	if err == io.EOF {
-		err = io.ErrUnexpectedEOF
+	var (
+		seg segment
+		n   int
+		err error
+	)
+	if t, ok := input.(frameTaker); ok {
+		if data, own := t.TakeBuffered(int(length)); own != nil {
+			seg, n = segment{data: data, own: own}, len(data)
+		}
+	}
+	if seg.own == nil {
+		dst := pool.Get(int(length))
+		n, err = io.ReadFull(input, dst)
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		seg.data = dst[0:n]
 	}
 	s.bm.Lock()
 	defer s.bm.Unlock()
@@ -167,13 +205,13 @@ func (s *segmentedBuffer) Append(input io.Reader, length uint32) error {
 				copied := copy(s.b, s.b[s.bPos:])
 				// clear references to copied data
 				for i := copied; i < len(s.b); i++ {
-					s.b[i] = nil
+					s.b[i] = segment{}
 				}
 				s.b = s.b[:copied]
 				s.bPos = 0
 			}
 		}
-		s.b = append(s.b, dst[0:n])
+		s.b = append(s.b, seg)
 	}
 	return err
 }
