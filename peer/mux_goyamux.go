@@ -326,3 +326,15 @@ func (g *goyamuxLog) Write(p []byte) (int, error) {
 	}
 	return len(p), nil
 }
+
+// forwardTo moves one received frame's worth from y to d (see
+// yamux.Stream.ForwardTo): y's read side and d's write side are taken, as
+// Read and Write take them.
+func (y *goyamuxStream) forwardTo(d *goyamuxStream) (int, error) {
+	y.rx.Lock()
+	defer y.rx.Unlock()
+	d.tx.Lock()
+	defer d.tx.Unlock()
+	n, err := y.s.ForwardTo(d.s)
+	return n, goyamuxErr(err)
+}

@@ -221,3 +221,73 @@ func FuzzGoYamuxSession(f *testing.F) {
 		require.True(t, errors.Is(err, ErrLinkClosed), "Accept after Close: %v", err)
 	})
 }
+
+// Stream.ForwardTo moves a stream's bytes into another stream (here the
+// same one, an echo) intact past many windows and ends with io.EOF, over
+// GoYamux links on TCP and in memory; a Yamux link refuses it with
+// errors.ErrUnsupported before moving anything, and reading and writing
+// then carries the stream, as a relay's splice does.
+func TestStreamForwardToCarriesAStream(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	for _, c := range setCarriers() {
+		for _, m := range []struct {
+			name        string
+			mux         NewMuxerFunc
+			unsupported bool
+		}{{"GoYamux", GoYamux, false}, {"Yamux", Yamux, true}} {
+			t.Run(c.name+"/"+m.name, func(t *testing.T) {
+				tr := c.tr()
+				rh := newRecorder()
+				rh.forward = true
+				budget := newTestBudget(64 << 20)
+				hub := newTestSet(t, tr, rh, func(cfg *Config) { cfg.NewMuxer = m.mux; cfg.WindowBudget = budget })
+				dialer := newTestSet(t, tr, newRecorder(), func(cfg *Config) { cfg.NewMuxer = m.mux; cfg.WindowBudget = budget })
+				l, err := dialer.Connect(ctxT(t), listen(t, hub, c.listen))
+				require.NoError(t, err)
+				echoBothWays(t, l, 3<<20)
+				echoBothWays(t, l, 100)
+				if m.unsupported {
+					require.Equal(t, int64(2), rh.unsupported.Load())
+					require.Zero(t, rh.forwards.Load())
+				} else {
+					require.Zero(t, rh.unsupported.Load())
+					require.Greater(t, rh.forwards.Load(), int64(3<<20/(64<<10)), "fewer forwards than frames")
+				}
+				hub.Close()
+				dialer.Close()
+			})
+		}
+	}
+}
+
+// ForwardTo to anything but a Stream is refused at once, and a
+// ForwardTo waiting for data returns when its stream closes.
+func TestStreamForwardToRefusesAndUnblocks(t *testing.T) {
+	defer goleak.VerifyNone(t)
+	tr := mem.NewNetwork(mem.Options{}).Transport()
+	rh := newRecorder()
+	hub := newTestSet(t, tr, rh, nil)
+	dialer := newTestSet(t, tr, newRecorder(), nil)
+	l, err := dialer.Connect(ctxT(t), listen(t, hub, "/mem/0"))
+	require.NoError(t, err)
+	s, err := l.OpenStream(ctxT(t), wire.StreamHeader{Kind: wire.StreamCircuit, ID: [20]byte{3}, Path: 1})
+	require.NoError(t, err)
+	defer s.Close()
+	var in *Stream
+	select {
+	case in = <-rh.streams:
+	case <-ctxT(t).Done():
+		t.Fatal("no stream arrived")
+	}
+
+	n, err := in.ForwardTo(io.Discard)
+	require.ErrorIs(t, err, errors.ErrUnsupported)
+	require.Zero(t, n)
+
+	done := make(chan error, 1)
+	go func() { _, err := in.ForwardTo(in); done <- err }()
+	require.NoError(t, in.Close())
+	require.ErrorIs(t, <-done, net.ErrClosed)
+	hub.Close()
+	dialer.Close()
+}

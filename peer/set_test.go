@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -32,6 +33,10 @@ type recorder struct {
 	msgs    chan wire.Message
 	streams chan *Stream
 	echo    bool // echo streams back instead of queueing them
+	forward bool // echo them by Stream.ForwardTo into themselves
+	// forwards and unsupported count ForwardTo calls that moved bytes
+	// and those refused with errors.ErrUnsupported.
+	forwards, unsupported atomic.Int64
 }
 
 func newKey(t testing.TB) *btcec.PrivateKey {
@@ -52,6 +57,25 @@ func (r *recorder) LinkDown(l *Link, err error) {
 }
 func (r *recorder) HandleMessage(l *Link, m wire.Message) { r.msgs <- m }
 func (r *recorder) HandleStream(l *Link, s *Stream, h wire.StreamHeader) {
+	if r.forward {
+		defer s.Close()
+		for {
+			n, err := s.ForwardTo(s)
+			if n > 0 {
+				r.forwards.Add(1)
+			}
+			switch {
+			case err == nil:
+				continue
+			case errors.Is(err, errors.ErrUnsupported):
+				r.unsupported.Add(1)
+				io.Copy(s, s)
+			case err == io.EOF:
+				s.CloseWrite()
+			}
+			return
+		}
+	}
 	if r.echo {
 		defer s.Close()
 		io.Copy(s, s)

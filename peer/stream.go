@@ -2,6 +2,7 @@ package peer
 
 import (
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -78,6 +79,47 @@ func (s *Stream) Read(p []byte) (int, error) {
 			continue // the deadline moved on while the muxer was timing out
 		}
 		return 0, s.mapErr("read", err)
+	}
+}
+
+// ForwardTo moves what s has received to dst, a frame's worth per call
+// (waiting for one as Read does), as Read and then dst's Write would, and
+// returns how many bytes it moved; io.EOF once s's peer closed its side
+// and all was moved. Where the muxer can, the bytes are not copied: a
+// frame that arrived in a buffer of its own goes out on dst in that
+// buffer (GoYamux over peer/noise, a relay's splice). When dst is not a
+// Stream or the two streams' muxers cannot forward, it moves nothing and
+// returns an error wrapping errors.ErrUnsupported: read and write instead.
+// An error after some bytes moved comes with their count.
+func (s *Stream) ForwardTo(dst io.Writer) (int, error) {
+	d, ok := dst.(*Stream)
+	var src, to *goyamuxStream
+	if ok {
+		src, _ = s.s.(*goyamuxStream)
+		to, _ = d.s.(*goyamuxStream)
+	}
+	if src == nil || to == nil {
+		return 0, fmt.Errorf("peer: forward between these streams: %w", errors.ErrUnsupported)
+	}
+	for {
+		switch {
+		case s.isClosed():
+			return 0, s.opErr("read", net.ErrClosed)
+		case d.isClosed():
+			return 0, d.opErr("write", net.ErrClosed)
+		case s.rd.Exceeded():
+			return 0, s.opErr("read", os.ErrDeadlineExceeded)
+		case d.wd.Exceeded():
+			return 0, d.opErr("write", os.ErrDeadlineExceeded)
+		}
+		n, err := src.forwardTo(to)
+		if err == nil {
+			return n, nil
+		}
+		if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) && !s.isClosed() && !d.isClosed() && !s.rd.Exceeded() && !d.wd.Exceeded() {
+			continue // a deadline moved on while the muxer was timing out
+		}
+		return n, s.mapErr("forward", err)
 	}
 }
 

@@ -1,7 +1,10 @@
 // Package relay carries the circuits a node relays: it keeps the circuit
 // table (connection ID and path number to upstream and downstream link),
 // takes the stream of a known circuit from its upstream, opens the
-// matching stream downstream and splices the two with pooled buffers.
+// matching stream downstream and splices the two: by the streams' own
+// ForwardTo where they have it (peer.Stream over GoYamux: a received frame
+// goes out in the buffer it arrived in, with no copy), else through pooled
+// buffers.
 //
 //	 upstream link                relay                 downstream link
 //	───────────────►  Handle(up, s, hdr)  ── OpenStream(hdr) ──►
@@ -32,6 +35,7 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -541,9 +545,46 @@ func splice(a, b Stream, ab, ba func(n int64)) bool {
 	return okAB && okBA
 }
 
-// pump copies src to dst with a pooled buffer, reporting each chunk to
-// moved; it reports whether src ended with EOF (rather than an error).
+// forwarder is a Stream that can move what it received into another
+// without copying it through a buffer of ours (peer.Stream): one frame's
+// worth per call, io.EOF at the end, an error wrapping
+// errors.ErrUnsupported (nothing moved) when it cannot for this dst.
+type forwarder interface {
+	ForwardTo(dst io.Writer) (int, error)
+}
+
+// forward is pump by src's ForwardTo; done is false when src cannot
+// forward to dst (nothing was moved).
+func forward(dst, src Stream, f forwarder, moved func(n int64)) (eof, done bool) {
+	for {
+		n, err := f.ForwardTo(dst)
+		if n > 0 {
+			moved(int64(n))
+		}
+		switch {
+		case err == nil:
+			continue
+		case n == 0 && errors.Is(err, errors.ErrUnsupported):
+			return false, false
+		case err == io.EOF:
+			dst.CloseWrite()
+			return true, true
+		}
+		src.Close()
+		dst.Close()
+		return false, true
+	}
+}
+
+// pump copies src to dst, reporting each chunk to moved; it reports
+// whether src ended with EOF (rather than an error). Where src can
+// forward to dst it does, else it copies through a pooled buffer.
 func pump(dst, src Stream, moved func(n int64)) bool {
+	if f, ok := src.(forwarder); ok {
+		if eof, done := forward(dst, src, f, moved); done {
+			return eof
+		}
+	}
 	buf := bufpool.Get(spliceBuffer)
 	defer bufpool.Put(buf)
 	for {

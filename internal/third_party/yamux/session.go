@@ -99,7 +99,7 @@ type Session struct {
 	acceptCh chan *Stream
 
 	// sendCh is used to send messages
-	sendCh chan []byte
+	sendCh chan segment // foxtrot patch: was chan []byte
 
 	// pingCh and pingCh are used to send pings and pongs
 	pongCh, pingCh chan uint32
@@ -150,7 +150,7 @@ func newSession(config *Config, conn net.Conn, client bool, readBuf int, newMemo
 		inflight:         make(map[uint32]struct{}),
 		synCh:            make(chan struct{}, config.AcceptBacklog),
 		acceptCh:         make(chan *Stream, config.AcceptBacklog),
-		sendCh:           make(chan []byte, 64),
+		sendCh:           make(chan segment, 64),
 		pongCh:           make(chan uint32, config.PingBacklog),
 		pingCh:           make(chan uint32),
 		recvDoneCh:       make(chan struct{}),
@@ -546,22 +546,29 @@ func (s *Session) sendMsg(hdr header, body []byte, deadline <-chan struct{}, wai
 	buf := pool.Get(headerSize + len(body))
 	copy(buf[:headerSize], hdr[:])
 	copy(buf[headerSize:], body)
+	return s.enqueue(segment{data: buf}, deadline, waitForShutDown)
+}
 
+// enqueue hands a frame to the send loop, which releases it once written;
+// on failure enqueue releases it. foxtrot patch: split out of sendMsg so
+// a forwarded frame (Stream.ForwardTo) can be queued in the buffer it
+// arrived in.
+func (s *Session) enqueue(frame segment, deadline <-chan struct{}, waitForShutDown bool) error {
 	select {
 	case <-s.shutdownCh:
-		pool.Put(buf)
+		frame.release()
 		return s.shutdownErr
 	case <-s.sendDoneCh:
-		pool.Put(buf)
+		frame.release()
 		if waitForShutDown {
 			<-s.shutdownCh
 			return s.shutdownErr
 		}
 		return errSendLoopDone
-	case s.sendCh <- buf:
+	case s.sendCh <- frame:
 		return nil
 	case <-deadline:
-		pool.Put(buf)
+		frame.release()
 		return ErrTimeout
 	}
 }
@@ -617,6 +624,7 @@ func (s *Session) sendLoop() (err error) {
 
 	writer := s.conn
 	batchBuf := make([][]byte, 0, maxSendBatchFrames) // foxtrot patch
+	ownerBuf := make([]*[]byte, 0, maxSendBatchFrames)
 
 	// FIXME: https://github.com/libp2p/go-libp2p/issues/644
 	// Write coalescing is disabled for now.
@@ -646,6 +654,7 @@ func (s *Session) sendLoop() (err error) {
 		}
 
 		var buf []byte
+		var own *[]byte // foxtrot patch: buf lies in a bufpool buffer
 		// Make sure to send any pings & pongs first so they don't get stuck behind writes.
 		select {
 		case pingID := <-s.pingCh:
@@ -659,7 +668,8 @@ func (s *Session) sendLoop() (err error) {
 		default:
 			// Then send normal data.
 			select {
-			case buf = <-s.sendCh:
+			case frame := <-s.sendCh:
+				buf, own = frame.data, frame.own
 			case pingID := <-s.pingCh:
 				buf = pool.Get(headerSize)
 				hdr := encode(typePing, flagSYN, 0, pingID)
@@ -697,7 +707,7 @@ func (s *Session) sendLoop() (err error) {
 		}
 
 		if err := extendWriteDeadline(); err != nil {
-			pool.Put(buf)
+			segment{data: buf, own: own}.release()
 			return err
 		}
 
@@ -706,25 +716,27 @@ func (s *Session) sendLoop() (err error) {
 		var err error
 		if bw, ok := writer.(buffersWriter); ok && len(s.sendCh) > 0 {
 			batch := append(batchBuf[:0], buf)
+			owners := append(ownerBuf[:0], own)
 			size := len(buf)
 		more:
 			for len(batch) < cap(batchBuf) && size < maxSendBatch {
 				select {
-				case b := <-s.sendCh:
-					batch = append(batch, b)
-					size += len(b)
+				case frame := <-s.sendCh:
+					batch = append(batch, frame.data)
+					owners = append(owners, frame.own)
+					size += len(frame.data)
 				default:
 					break more
 				}
 			}
 			_, err = bw.WriteBuffers(batch)
-			for i, b := range batch {
-				pool.Put(b)
-				batch[i] = nil
+			for i := range batch {
+				segment{data: batch[i], own: owners[i]}.release()
+				batch[i], owners[i] = nil, nil
 			}
 		} else {
 			_, err = writer.Write(buf)
-			pool.Put(buf)
+			segment{data: buf, own: own}.release()
 		}
 
 		if err != nil {
