@@ -150,7 +150,7 @@ func newSession(config *Config, conn net.Conn, client bool, readBuf int, newMemo
 		inflight:         make(map[uint32]struct{}),
 		synCh:            make(chan struct{}, config.AcceptBacklog),
 		acceptCh:         make(chan *Stream, config.AcceptBacklog),
-		sendCh:           make(chan segment, 64),
+		sendCh:           make(chan segment, sendQueue),
 		pongCh:           make(chan uint32, config.PingBacklog),
 		pingCh:           make(chan uint32),
 		recvDoneCh:       make(chan struct{}),
@@ -623,8 +623,8 @@ func (s *Session) sendLoop() (err error) {
 	}
 
 	writer := s.conn
-	batchBuf := make([][]byte, 0, maxSendBatchFrames) // foxtrot patch
-	ownerBuf := make([]*[]byte, 0, maxSendBatchFrames)
+	var batchBuf [][]byte // foxtrot patch: made on the first batch
+	var ownerBuf []*[]byte
 
 	// FIXME: https://github.com/libp2p/go-libp2p/issues/644
 	// Write coalescing is disabled for now.
@@ -715,6 +715,10 @@ func (s *Session) sendLoop() (err error) {
 		// with it in one write when the conn can take a batch.
 		var err error
 		if bw, ok := writer.(buffersWriter); ok && len(s.sendCh) > 0 {
+			if batchBuf == nil {
+				batchBuf = make([][]byte, 0, maxSendBatchFrames)
+				ownerBuf = make([]*[]byte, 0, maxSendBatchFrames)
+			}
 			batch := append(batchBuf[:0], buf)
 			owners := append(ownerBuf[:0], own)
 			size := len(buf)
@@ -759,6 +763,10 @@ type buffersWriter interface {
 const (
 	maxSendBatchFrames = 16
 	maxSendBatch       = 256 << 10
+	// sendQueue is the send queue's length: upstream's 64 buffers took
+	// 1.5 KiB per session, 48 segments (a buffer and its owner) take the
+	// same, so an idle link costs what it did.
+	sendQueue = 48
 )
 
 // recv is a long running goroutine that accepts new data

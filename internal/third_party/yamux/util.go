@@ -105,7 +105,9 @@ type frameTaker interface {
 
 // NewSegmentedBuffer allocates a ring buffer.
 func newSegmentedBuffer(initialCapacity uint32) segmentedBuffer {
-	return segmentedBuffer{cap: initialCapacity, b: make([]segment, 0, 16)}
+	// foxtrot patch: b grows on the first Append (upstream made room for
+	// 16 at once), so an idle stream holds no segment slice.
+	return segmentedBuffer{cap: initialCapacity}
 }
 
 // Len is the amount of data in the receive buffer.
