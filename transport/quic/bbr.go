@@ -46,19 +46,29 @@ import (
 // flight only: removed when acked or declared lost, and swept of any
 // the connection dropped without a word (keys discarded) once it holds
 // more than the packets in flight plus 64. The interface does not say
-// when the application has nothing to send, so a round counts as
-// application-limited when neither CanSend nor HasPacingBudget said no
-// during the round before; samples of such packets only raise the
-// bandwidth estimate, never lower it. Pacing is a token bucket of its
-// own allowing bursts of ten packets (or 2 ms at the pacing rate, if
-// more), like quic-go's pacer.
+// when the application has nothing to send, so a packet sent with a full
+// pacing bucket and room in the window, when neither CanSend nor
+// HasPacingBudget said no since the last send, marks the connection
+// application-limited until the bytes then in flight are delivered (the
+// draft's marking); samples of such packets only raise the bandwidth
+// estimate, do not end STARTUP, and the filter's rounds do not expire
+// without new samples. Until the pipe is full the pacing rate only rises
+// (from 2.885 initial windows per round trip), so a connection that
+// mostly receives is not paced at the trickle it sends. Pacing is a token
+// bucket of its own allowing bursts of ten packets (or 2 ms at the
+// pacing rate, if more), like quic-go's pacer.
 func NewBBR(p CongestionParams) CongestionControl {
 	mss := p.MaxDatagramSize
 	if mss == 0 {
 		mss = 1280
 	}
+	rtt := time.Millisecond // before any sample, as the draft
+	if p.RTT != nil && p.RTT.SmoothedRTT() > 0 {
+		rtt = p.RTT.SmoothedRTT()
+	}
 	b := &bbr{
 		rtt:         p.RTT,
+		rate:        bbrHighGain * float64(bbrInitialWindow*mss) / rtt.Seconds(),
 		mss:         mss,
 		sent:        make(map[PacketNumber]bbrPacket),
 		cwnd:        bbrInitialWindow * mss,
@@ -123,7 +133,9 @@ type bbr struct {
 	// Rounds.
 	round              uint64
 	nextRoundDelivered ByteCount
-	lastBlockedRound   uint64 // when CanSend or HasPacingBudget last said no
+	blocked            bool      // CanSend or HasPacingBudget said no since the last send
+	appLimitedUntil    ByteCount // packets sent are app-limited until delivered passes this; 0 not
+	sampleAppLimited   bool      // the last rate sample was
 	roundLost          ByteCount
 	roundLostPackets   int
 	roundDelivered     ByteCount
@@ -133,6 +145,7 @@ type bbr struct {
 	// The model.
 	bwRound    [bbrBandwidthRounds]float64 // bytes a second, max of round i (by round % len)
 	bwRoundOf  [bbrBandwidthRounds]uint64
+	bwLast     uint64 // the round of the filter's last update
 	minRTT     time.Duration
 	minRTTTime MonoTime
 
@@ -156,6 +169,8 @@ type bbr struct {
 	rto        bool
 
 	// Pacer.
+	rate     float64 // bytes a second
+	seenRTT  bool    // rate was set from the first RTT sample
 	budget   ByteCount
 	lastSent MonoTime
 }
@@ -163,7 +178,7 @@ type bbr struct {
 func (b *bbr) bandwidth() float64 {
 	var m float64
 	for i, bw := range b.bwRound {
-		if b.bwRoundOf[i]+bbrBandwidthRounds > b.round && bw > m {
+		if b.bwRoundOf[i]+bbrBandwidthRounds > b.bwLast && bw > m {
 			m = bw
 		}
 	}
@@ -179,19 +194,22 @@ func (b *bbr) bdp() ByteCount {
 	return ByteCount(bw * b.minRTT.Seconds())
 }
 
-// pacingRate returns bytes a second.
-func (b *bbr) pacingRate() float64 {
-	if bw := b.bandwidth(); bw > 0 {
-		return b.pacingGain * bw
+// setPacingRate sets the pacing rate to the gain times the bandwidth,
+// but before the pipe is full only ever up: a connection that has sent
+// little (application-limited) keeps its initial rate, 2.885 initial
+// windows per round trip.
+func (b *bbr) setPacingRate() {
+	if !b.seenRTT && b.minRTT > 0 {
+		b.seenRTT = true
+		b.rate = bbrHighGain * float64(b.cwnd) / b.minRTT.Seconds()
 	}
-	rtt := b.minRTT
-	if rtt == 0 && b.rtt != nil {
-		rtt = b.rtt.SmoothedRTT()
+	bw := b.bandwidth()
+	if bw == 0 {
+		return
 	}
-	if rtt <= 0 {
-		rtt = time.Millisecond
+	if r := b.pacingGain * bw; b.filled || r > b.rate {
+		b.rate = r
 	}
-	return bbrHighGain * float64(b.cwnd) / rtt.Seconds()
 }
 
 func (b *bbr) maxBurst(rate float64) ByteCount {
@@ -200,7 +218,7 @@ func (b *bbr) maxBurst(rate float64) ByteCount {
 
 // pacerBudget returns the bytes the pacer lets out at now.
 func (b *bbr) pacerBudget(now MonoTime) ByteCount {
-	rate := b.pacingRate()
+	rate := b.rate
 	if b.lastSent == 0 {
 		return b.maxBurst(rate)
 	}
@@ -215,7 +233,7 @@ func (b *bbr) HasPacingBudget(now MonoTime) bool {
 	if b.pacerBudget(now) >= b.mss {
 		return true
 	}
-	b.lastBlockedRound = b.round
+	b.blocked = true
 	return false
 }
 
@@ -223,7 +241,7 @@ func (b *bbr) TimeUntilSend(ByteCount) MonoTime {
 	if b.lastSent == 0 || b.budget >= b.mss {
 		return 0
 	}
-	d := time.Duration(math.Ceil(float64(b.mss-b.budget) / b.pacingRate() * 1e9))
+	d := time.Duration(math.Ceil(float64(b.mss-b.budget) / b.rate * 1e9))
 	return b.lastSent.Add(max(time.Millisecond, d))
 }
 
@@ -231,7 +249,7 @@ func (b *bbr) CanSend(inFlight ByteCount) bool {
 	if inFlight < b.GetCongestionWindow() {
 		return true
 	}
-	b.lastBlockedRound = b.round
+	b.blocked = true
 	return false
 }
 
@@ -247,10 +265,19 @@ func (b *bbr) GetCongestionWindow() ByteCount {
 }
 
 func (b *bbr) OnPacketSent(t MonoTime, inFlight ByteCount, pn PacketNumber, n ByteCount, retransmittable bool) {
-	b.budget = max(b.pacerBudget(t), n) - n
+	budget := b.pacerBudget(t)
+	// A sender we did not hold back, with a full pacing bucket (idle)
+	// and room in the window, has run out of data: what it sends until
+	// the bytes in flight now are delivered is application-limited.
+	idle := !b.blocked && budget >= b.maxBurst(b.rate) && inFlight+n < b.GetCongestionWindow()
+	b.blocked = false
+	b.budget = max(budget, n) - n
 	b.lastSent = t
 	if !retransmittable {
 		return
+	}
+	if idle {
+		b.appLimitedUntil = max(b.delivered+inFlight, 1)
 	}
 	if inFlight == 0 {
 		b.firstSentTime, b.deliveredTime = t, t
@@ -263,7 +290,7 @@ func (b *bbr) OnPacketSent(t MonoTime, inFlight ByteCount, pn PacketNumber, n By
 		delivered:     b.delivered,
 		deliveredTime: b.deliveredTime,
 		firstSentTime: b.firstSentTime,
-		appLimited:    b.round > b.lastBlockedRound+1,
+		appLimited:    b.appLimitedUntil > 0,
 	}
 	if len(b.sent) > int(b.inflight/b.mss)+bbrSweepSlack {
 		b.sweep(t)
@@ -310,6 +337,9 @@ func (b *bbr) OnPacketAcked(pn PacketNumber, n, prior ByteCount, t MonoTime) {
 	b.inflight -= min(b.inflight, p.size)
 	b.delivered += p.size
 	b.deliveredTime = t
+	if b.appLimitedUntil > 0 && b.delivered > b.appLimitedUntil {
+		b.appLimitedUntil = 0
+	}
 	b.roundDelivered += p.size
 
 	// Round trips: a packet sent after the round began ends it.
@@ -333,23 +363,28 @@ func (b *bbr) OnPacketAcked(pn PacketNumber, n, prior ByteCount, t MonoTime) {
 	interval := max(p.sentTime.Sub(p.firstSentTime), t.Sub(p.deliveredTime))
 	if interval > 0 && interval >= b.minRTT {
 		bw := float64(b.delivered-p.delivered) / interval.Seconds()
+		b.sampleAppLimited = p.appLimited
 		if !p.appLimited || bw >= b.bandwidth() {
+			// Filter slots expire by the rounds of later updates only,
+			// so an application-limited spell keeps the estimate.
 			i := b.round % bbrBandwidthRounds
 			if b.bwRoundOf[i] != b.round {
 				b.bwRound[i], b.bwRoundOf[i] = 0, b.round
 			}
 			b.bwRound[i] = max(b.bwRound[i], bw)
+			b.bwLast = b.round
 		}
 	}
 
 	b.updateState(t)
+	b.setPacingRate()
 	b.updateWindow(n)
 }
 
 // endRound closes the round trip that just ended: the full-pipe check
 // and the loss bound.
 func (b *bbr) endRound(t MonoTime) {
-	appLimited := b.round > b.lastBlockedRound
+	appLimited := b.sampleAppLimited
 	heavy := b.roundLostPackets >= bbrHeavyLossMin &&
 		float64(b.roundLost) > bbrHeavyLoss*float64(b.roundLost+b.roundDelivered)
 	if heavy {

@@ -500,3 +500,27 @@ func FuzzBBR(f *testing.F) {
 		}
 	})
 }
+
+// A connection that sends a packet now and then (the receiving side of
+// a transfer: its window updates) is application-limited: its trickle
+// neither ends STARTUP nor lowers its pacing rate below the initial one,
+// so what it does send is not held back for a round trip.
+func TestBBRTrickleIsNotPacedDown(t *testing.T) {
+	b := NewBBR(CongestionParams{MaxDatagramSize: simMSS}).(*bbr)
+	now := MonoTime(time.Second)
+	for pn := PacketNumber(0); pn < 100; pn++ {
+		require.True(t, b.CanSend(0))
+		require.True(t, b.HasPacingBudget(now))
+		b.OnPacketSent(now, 0, pn, simMSS, true)
+		b.OnPacketAcked(pn, simMSS, simMSS, now.Add(100*time.Millisecond))
+		now = now.Add(200 * time.Millisecond)
+	}
+	initial := bbrHighGain * float64(bbrInitialWindow*simMSS) / (100 * time.Millisecond).Seconds()
+	require.Equal(t, bbrStartup, b.state)
+	require.GreaterOrEqual(t, b.rate, initial)
+	require.Less(t, b.bandwidth(), initial/50, "the trickle's own rate")
+	for range bbrMaxBurst {
+		require.True(t, b.HasPacingBudget(now))
+		b.OnPacketSent(now, 0, 1000, simMSS, true)
+	}
+}
