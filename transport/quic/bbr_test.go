@@ -2,6 +2,7 @@ package quic
 
 import (
 	"container/heap"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"testing"
@@ -19,14 +20,19 @@ const simMSS = ByteCount(1280)
 // simPath is one bottleneck: rate bytes a second, a drop-tail queue of
 // queue bytes in front of it, delay each way, and random loss at the
 // rate loss (from a PCG seeded with seed) on top. The receiver acks
-// every packet at once.
+// every packet at once, or with ackEvery > 1 every ackEvery packets or
+// 25 ms after the first it has not acked (one ack frame: the sender
+// hears of the packets together), as QUIC receivers do.
 type simPath struct {
-	rate  float64
-	delay time.Duration
-	queue ByteCount
-	loss  float64
-	seed  uint64
+	rate     float64
+	delay    time.Duration
+	queue    ByteCount
+	loss     float64
+	seed     uint64
+	ackEvery int
 }
+
+const simMaxAckDelay = 25 * time.Millisecond
 
 // bdp returns the path's bandwidth-delay product.
 func (p simPath) bdp() ByteCount { return ByteCount(p.rate * (2 * p.delay).Seconds()) }
@@ -38,18 +44,22 @@ type simResult struct {
 	queueP50  time.Duration // queueing delay of the packets admitted, median
 	maxExtra  int           // most per-packet records beyond the packets in flight (bbr only)
 	rtos      int           // tail losses only a timeout found
+	ackFrames int
 	sentTotal int
 }
 
 type simEvent struct {
 	at   MonoTime
 	seq  uint64
-	kind uint8 // simSend, simAck
+	kind uint8 // simSend, simArrive, simAckTimer, simAck
 	pn   PacketNumber
+	acks []PacketNumber // simAck: the packets an ack frame acks
 }
 
 const (
 	simSend = iota
+	simArrive
+	simAckTimer
 	simAck
 )
 
@@ -86,6 +96,8 @@ func simulate(cc CongestionControl, path simPath, dur, from, to time.Duration) s
 		queue   []PacketNumber
 		qHead   int
 		dropped = map[PacketNumber]bool{}
+		unacked []PacketNumber // at the receiver
+		ackGen  PacketNumber   // the ack timer's generation
 		inFl    ByteCount
 		res     simResult
 
@@ -138,7 +150,7 @@ func simulate(cc CongestionControl, path simPath, dur, from, to time.Duration) s
 					delayN++
 				}
 				free = begin.Add(time.Duration(float64(simMSS) / path.rate * 1e9))
-				push(simEvent{at: free.Add(2 * path.delay), kind: simAck, pn: pn})
+				push(simEvent{at: free.Add(path.delay), kind: simArrive, pn: pn})
 			}
 			pn++
 			check()
@@ -180,15 +192,36 @@ func simulate(cc CongestionControl, path simPath, dur, from, to time.Duration) s
 				continue // superseded
 			}
 			sendAt = 0
-		case simAck:
-			loseBefore(e.pn)
-			qHead++
-			cc.OnPacketAcked(e.pn, simMSS, inFl, now)
-			inFl -= simMSS
-			cc.MaybeExitSlowStart()
-			if in(now) {
-				acked++
+		case simArrive:
+			unacked = append(unacked, e.pn)
+			if len(unacked) >= max(path.ackEvery, 1) {
+				push(simEvent{at: now.Add(path.delay), kind: simAck, acks: unacked})
+				unacked = nil
+				ackGen++
+			} else if len(unacked) == 1 {
+				push(simEvent{at: now.Add(simMaxAckDelay), kind: simAckTimer, pn: ackGen})
 			}
+			continue
+		case simAckTimer:
+			if e.pn == ackGen && len(unacked) > 0 {
+				push(simEvent{at: now.Add(path.delay), kind: simAck, acks: unacked})
+				unacked = nil
+				ackGen++
+			}
+			continue
+		case simAck:
+			res.ackFrames++
+			prior := inFl
+			for _, n := range e.acks {
+				loseBefore(n)
+				qHead++
+				cc.OnPacketAcked(n, simMSS, prior, now)
+				inFl -= simMSS
+				if in(now) {
+					acked++
+				}
+			}
+			cc.MaybeExitSlowStart()
 			check()
 		}
 		trySend()
@@ -322,18 +355,31 @@ func skipLongSim(t *testing.T) {
 	}
 }
 
+// forEachAcking runs f as a subtest for a receiver that acks every
+// packet and for one that acks every second packet (or after 25 ms).
+func forEachAcking(t *testing.T, path simPath, f func(t *testing.T, path simPath)) {
+	for _, every := range []int{1, 2} {
+		t.Run(fmt.Sprintf("ack-every=%d", every), func(t *testing.T) {
+			path.ackEvery = every
+			f(t, path)
+		})
+	}
+}
+
 // Through the path of issue 14, BBR delivers at least 0.9 of the
 // bottleneck's rate from second 5 to 20, with a median queueing delay
 // under half the round trip, and its per-packet records never outgrow
 // the packets in flight by more than the sweep's slack.
 func TestBBRFillsALongFatPipe(t *testing.T) {
 	skipLongSim(t)
-	r := simulate(newSimBBR(), issue14, simDur, simFrom, simDur)
-	t.Logf("bbr: %.2f MB/s of %.0f, loss %.3f%%, queueing delay p50 %v, records beyond in flight %d, timeouts %d",
-		r.rate/1e6, issue14.rate/1e6, 100*r.lossRate, r.queueP50, r.maxExtra, r.rtos)
-	require.GreaterOrEqual(t, r.rate, 0.9*issue14.rate)
-	require.Less(t, r.queueP50, 50*time.Millisecond)
-	require.LessOrEqual(t, r.maxExtra, bbrSweepSlack)
+	forEachAcking(t, issue14, func(t *testing.T, path simPath) {
+		r := simulate(newSimBBR(), path, simDur, simFrom, simDur)
+		t.Logf("bbr: %.2f MB/s of %.0f, loss %.3f%%, queueing delay p50 %v, records beyond in flight %d, timeouts %d, %d packets in %d ack frames",
+			r.rate/1e6, path.rate/1e6, 100*r.lossRate, r.queueP50, r.maxExtra, r.rtos, r.sentTotal, r.ackFrames)
+		require.GreaterOrEqual(t, r.rate, 0.9*path.rate)
+		require.Less(t, r.queueP50, 50*time.Millisecond)
+		require.LessOrEqual(t, r.maxExtra, bbrSweepSlack)
+	})
 }
 
 // With 1% random loss on top, BBR still delivers at least 0.8 of the
@@ -343,12 +389,14 @@ func TestBBRShrugsOffSparseLoss(t *testing.T) {
 	skipLongSim(t)
 	path := issue14
 	path.loss = 0.01
-	r := simulate(newSimBBR(), path, simDur, simFrom, simDur)
-	c := simulate(newRefCubic(), path, simDur, simFrom, simDur)
-	t.Logf("1%% loss: bbr %.2f MB/s, textbook cubic %.2f MB/s, of %.0f", r.rate/1e6, c.rate/1e6, path.rate/1e6)
-	require.GreaterOrEqual(t, r.rate, 0.8*path.rate)
-	require.Greater(t, r.rate, c.rate)
-	require.LessOrEqual(t, r.maxExtra, bbrSweepSlack)
+	forEachAcking(t, path, func(t *testing.T, path simPath) {
+		r := simulate(newSimBBR(), path, simDur, simFrom, simDur)
+		c := simulate(newRefCubic(), path, simDur, simFrom, simDur)
+		t.Logf("1%% loss: bbr %.2f MB/s, textbook cubic %.2f MB/s, of %.0f", r.rate/1e6, c.rate/1e6, path.rate/1e6)
+		require.GreaterOrEqual(t, r.rate, 0.8*path.rate)
+		require.Greater(t, r.rate, c.rate)
+		require.LessOrEqual(t, r.maxExtra, bbrSweepSlack)
+	})
 }
 
 // Through a queue of a tenth of the bandwidth-delay product, BBR's
@@ -358,12 +406,14 @@ func TestBBRDoesNotHammerAShallowBuffer(t *testing.T) {
 	skipLongSim(t)
 	path := issue14
 	path.queue = path.bdp() / 10
-	r := simulate(newSimBBR(), path, simDur, simFrom, simDur)
-	c := simulate(newRefCubic(), path, simDur, simFrom, simDur)
-	t.Logf("queue 0.1 bdp: bbr %.2f MB/s loss %.3f%%, textbook cubic %.2f MB/s loss %.3f%%",
-		r.rate/1e6, 100*r.lossRate, c.rate/1e6, 100*c.lossRate)
-	require.Less(t, r.lossRate, 0.05)
-	require.Greater(t, r.rate, 0.5*path.rate)
+	forEachAcking(t, path, func(t *testing.T, path simPath) {
+		r := simulate(newSimBBR(), path, simDur, simFrom, simDur)
+		c := simulate(newRefCubic(), path, simDur, simFrom, simDur)
+		t.Logf("queue 0.1 bdp: bbr %.2f MB/s loss %.3f%%, textbook cubic %.2f MB/s loss %.3f%%",
+			r.rate/1e6, 100*r.lossRate, c.rate/1e6, 100*c.lossRate)
+		require.Less(t, r.lossRate, 0.05)
+		require.Greater(t, r.rate, 0.5*path.rate)
+	})
 }
 
 // A minimum round-trip time not refreshed for ten seconds sends BBR to
