@@ -1,7 +1,9 @@
 package quic
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -48,9 +50,10 @@ import (
 //
 // Delivery-rate samples come from a per-packet record (the delivered
 // bytes and times when it was sent) kept for ack-eliciting packets in
-// flight only: removed when acked or declared lost, and swept of any
-// the connection dropped without a word (keys discarded) once it holds
-// more than the packets in flight plus 64. The interface does not say
+// flight only: removed when acked or declared lost, and swept of the
+// oldest once their bytes exceed the bytes in flight by 64 full-size
+// packets (the connection dropped some without a call: a packet number
+// space whose keys it discarded). The interface does not say
 // when the application has nothing to send, so a packet sent with a full
 // pacing bucket and room in the window, when neither CanSend nor
 // HasPacingBudget said no since the last send, marks the connection
@@ -127,8 +130,9 @@ type bbr struct {
 	rtt RTTStats // may be nil
 	mss ByteCount
 
-	sent     map[PacketNumber]bbrPacket
-	inflight ByteCount // ack-eliciting bytes in flight, as last told plus since
+	sent      map[PacketNumber]bbrPacket
+	sentBytes ByteCount // the records' sizes, summed
+	inflight  ByteCount // ack-eliciting bytes in flight, as last told plus since
 
 	// Delivery-rate state.
 	delivered     ByteCount
@@ -289,6 +293,9 @@ func (b *bbr) OnPacketSent(t MonoTime, inFlight ByteCount, pn PacketNumber, n By
 	}
 	b.inflight = inFlight + n
 	b.roundMaxInflight = max(b.roundMaxInflight, b.inflight)
+	if old, ok := b.sent[pn]; ok {
+		b.sentBytes -= old.size // a number reused by another space
+	}
 	b.sent[pn] = bbrPacket{
 		sentTime:      t,
 		size:          n,
@@ -297,48 +304,48 @@ func (b *bbr) OnPacketSent(t MonoTime, inFlight ByteCount, pn PacketNumber, n By
 		firstSentTime: b.firstSentTime,
 		appLimited:    b.appLimitedUntil > 0,
 	}
-	if len(b.sent) > int(b.inflight/b.mss)+bbrSweepSlack {
-		b.sweep(t)
+	b.sentBytes += n
+	if b.sentBytes > b.inflight+bbrSweepSlack*b.mss {
+		b.sweep()
 	}
 }
 
-// sweep drops the records of packets sent longer ago than any ack or
-// loss could still be reported, and if that is not enough, the oldest,
-// down to the packets in flight.
-func (b *bbr) sweep(now MonoTime) {
-	limit := int(b.inflight / b.mss)
-	horizon := 4*max(b.minRTT, b.smoothedRTT()) + time.Second
-	for pn, p := range b.sent {
-		if now.Sub(p.sentTime) > horizon {
-			delete(b.sent, pn)
-		}
+// sweep drops records the connection no longer counts in flight (their
+// packet number space dropped, without a call): the records' bytes
+// exceed the bytes in flight, so the oldest go, down to the bytes in
+// flight plus half the slack.
+func (b *bbr) sweep() {
+	pns := make([]PacketNumber, 0, len(b.sent))
+	for pn := range b.sent {
+		pns = append(pns, pn)
 	}
-	for len(b.sent) > limit+bbrSweepSlack/2 {
-		var oldest PacketNumber
-		first := true
-		for pn := range b.sent {
-			if first || pn < oldest {
-				oldest, first = pn, false
-			}
+	slices.SortFunc(pns, func(x, y PacketNumber) int {
+		return cmp.Or(cmp.Compare(b.sent[x].sentTime, b.sent[y].sentTime), cmp.Compare(x, y))
+	})
+	for _, pn := range pns {
+		if b.sentBytes <= b.inflight+bbrSweepSlack/2*b.mss {
+			break
 		}
-		delete(b.sent, oldest)
+		b.forget(pn)
 	}
 }
 
-func (b *bbr) smoothedRTT() time.Duration {
-	if b.rtt == nil {
-		return 0
+// forget drops pn's record, returning it.
+func (b *bbr) forget(pn PacketNumber) (bbrPacket, bool) {
+	p, ok := b.sent[pn]
+	if ok {
+		delete(b.sent, pn)
+		b.sentBytes -= p.size
 	}
-	return b.rtt.SmoothedRTT()
+	return p, ok
 }
 
 func (b *bbr) OnPacketAcked(pn PacketNumber, n, prior ByteCount, t MonoTime) {
 	b.rto = false
-	p, ok := b.sent[pn]
+	p, ok := b.forget(pn)
 	if !ok {
 		return // unknown, or acked twice
 	}
-	delete(b.sent, pn)
 	b.inflight -= min(b.inflight, p.size)
 	b.delivered += p.size
 	b.deliveredTime = t
@@ -350,7 +357,7 @@ func (b *bbr) OnPacketAcked(pn PacketNumber, n, prior ByteCount, t MonoTime) {
 	// Round trips: a packet sent after the round began ends it.
 	if p.delivered >= b.nextRoundDelivered {
 		b.nextRoundDelivered = b.delivered
-		b.endRound(t)
+		b.endRound()
 	}
 
 	// Minimum RTT, of the last ten seconds: an expired one takes the
@@ -388,7 +395,7 @@ func (b *bbr) OnPacketAcked(pn PacketNumber, n, prior ByteCount, t MonoTime) {
 
 // endRound closes the round trip that just ended: the full-pipe check
 // and the loss bound.
-func (b *bbr) endRound(t MonoTime) {
+func (b *bbr) endRound() {
 	appLimited := b.sampleAppLimited
 	heavy := b.roundLostPackets >= bbrHeavyLossMin &&
 		float64(b.roundLost) > bbrHeavyLoss*float64(b.roundLost+b.roundDelivered)
@@ -513,11 +520,10 @@ func (b *bbr) updateWindow(acked ByteCount) {
 }
 
 func (b *bbr) OnCongestionEvent(pn PacketNumber, lost, prior ByteCount) {
-	p, ok := b.sent[pn]
+	p, ok := b.forget(pn)
 	if !ok {
 		return // an ECN mark (lost 0), or unknown
 	}
-	delete(b.sent, pn)
 	b.inflight -= min(b.inflight, p.size)
 	b.roundLost += p.size
 	b.roundLostPackets++

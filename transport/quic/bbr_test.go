@@ -502,6 +502,25 @@ func TestBBRBookkeepingIsBounded(t *testing.T) {
 	}
 }
 
+// Records of small packets in flight (a receiver's window updates) are
+// kept, a thousand where a full-size count would allow 103: the sweep
+// goes by bytes; each ack finds its record.
+func TestBBRKeepsSmallPacketsRecords(t *testing.T) {
+	b := NewBBR(CongestionParams{MaxDatagramSize: simMSS}).(*bbr)
+	now := MonoTime(time.Second)
+	for pn := PacketNumber(0); pn < 1000; pn++ {
+		b.OnPacketSent(now, ByteCount(pn)*50, pn, 50, true)
+	}
+	require.Len(t, b.sent, 1000)
+	now = now.Add(100 * time.Millisecond)
+	for pn := PacketNumber(0); pn < 1000; pn++ {
+		b.OnPacketAcked(pn, 50, 50*1000, now)
+	}
+	require.Empty(t, b.sent)
+	require.Zero(t, b.sentBytes)
+	require.Equal(t, ByteCount(50*1000), b.delivered)
+}
+
 // FuzzBBR drives a controller with arbitrary calls: it never panics,
 // its window stays at four packets or more, and its per-packet records
 // stay bounded by the packets in flight plus the sweep's slack.
