@@ -56,7 +56,9 @@ import (
 // space whose keys it discarded). The interface does not say
 // when the application has nothing to send, so a packet sent with a full
 // pacing bucket and room in the window, when neither CanSend nor
-// HasPacingBudget said no since the last send, marks the connection
+// HasPacingBudget said no since the last ack-eliciting send (a
+// connection held back acks the acks that free it before it sends data
+// again: ack-only packets do not count), marks the connection
 // application-limited until the bytes then in flight are delivered (the
 // draft's marking); samples of such packets only raise the bandwidth
 // estimate, do not end STARTUP, and the filter's rounds do not expire
@@ -278,13 +280,16 @@ func (b *bbr) OnPacketSent(t MonoTime, inFlight ByteCount, pn PacketNumber, n By
 	// A sender we did not hold back, with a full pacing bucket (idle)
 	// and room in the window, has run out of data: what it sends until
 	// the bytes in flight now are delivered is application-limited.
+	// (An ack-only packet says nothing of that, nor clears the mark of
+	// a hold-back: a sender held back by the window acks the acks that
+	// open it before it sends data again.)
 	idle := !b.blocked && budget >= b.maxBurst(b.rate) && inFlight+n < b.GetCongestionWindow()
-	b.blocked = false
 	b.budget = max(budget, n) - n
 	b.lastSent = t
 	if !retransmittable {
 		return
 	}
+	b.blocked = false
 	if idle {
 		b.appLimitedUntil = max(b.delivered+inFlight, 1)
 	}

@@ -502,6 +502,51 @@ func TestBBRBookkeepingIsBounded(t *testing.T) {
 	}
 }
 
+// A sender held back by the window is not application-limited when it
+// sends again, even if it sent an ack-only packet meanwhile and its
+// pacing bucket is full; one that stopped on its own is.
+func TestBBRWindowLimitedIsNotAppLimited(t *testing.T) {
+	b := NewBBR(CongestionParams{MaxDatagramSize: simMSS}).(*bbr)
+	now := MonoTime(time.Second)
+	var pn PacketNumber
+	var inFlight ByteCount
+	fill := func() {
+		for b.CanSend(inFlight) {
+			for !b.HasPacingBudget(now) {
+				now = max(now, b.TimeUntilSend(inFlight))
+			}
+			b.OnPacketSent(now, inFlight, pn, simMSS, true)
+			pn++
+			inFlight += simMSS
+		}
+	}
+	fill()
+	// Held back, it acks a packet of the peer's; its bucket refills.
+	now = now.Add(50 * time.Millisecond)
+	b.OnPacketSent(now, inFlight, 1000, 40, false)
+	now = now.Add(50 * time.Millisecond)
+	b.OnPacketAcked(0, simMSS, inFlight, now)
+	inFlight -= simMSS
+	fill()
+	require.Zero(t, b.appLimitedUntil, "held back by the window")
+
+	now = now.Add(100 * time.Millisecond)
+	for n := PacketNumber(1); n < 10; n++ {
+		b.OnPacketAcked(n, simMSS, inFlight, now)
+		inFlight -= simMSS
+	}
+	require.True(t, b.CanSend(inFlight))
+	require.True(t, b.HasPacingBudget(now))
+	b.OnPacketSent(now, inFlight, pn, simMSS, true) // its last packet
+	pn++
+	inFlight += simMSS
+	now = now.Add(50 * time.Millisecond) // the application had nothing to send
+	require.True(t, b.CanSend(inFlight))
+	require.True(t, b.HasPacingBudget(now))
+	b.OnPacketSent(now, inFlight, pn, simMSS, true)
+	require.NotZero(t, b.appLimitedUntil, "stopped on its own")
+}
+
 // Records of small packets in flight (a receiver's window updates) are
 // kept, a thousand where a full-size count would allow 103: the sweep
 // goes by bytes; each ack finds its record.
