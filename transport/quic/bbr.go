@@ -39,7 +39,10 @@ import (
 // delivered plus lost) and at least eight packets (BBRv2's count; with
 // three, 1% random loss made small startup rounds heavy) is heavy, and heavy
 // loss sets an in-flight bound (BBRv2's inflight_hi) of 0.85 times the
-// most bytes in flight during that round, never below four packets; the
+// most bytes that were in flight when the round's lost packets were sent
+// (as BBRv2, the level that caused the loss: losses a round detects of
+// an earlier overshoot do not bound it at the round's lower level),
+// never below four packets; the
 // window is the smaller of the model's and the bound. Each PROBE_BW
 // cycle (eight phases) without a heavy round raises the bound by a
 // quarter as its 1.25 phase starts, and lifts it once it exceeds the
@@ -126,6 +129,7 @@ type bbrPacket struct {
 	deliveredTime MonoTime  // and when those were last raised
 	firstSentTime MonoTime  // the send time of the packet last acked when it was sent
 	appLimited    bool
+	inflight      ByteCount // the bytes in flight once it was sent
 }
 
 type bbr struct {
@@ -150,8 +154,8 @@ type bbr struct {
 	roundLost          ByteCount
 	roundLostPackets   int
 	roundDelivered     ByteCount
-	roundMaxInflight   ByteCount
-	heavyRound         uint64 // the last round with heavy loss, 0 none
+	roundLostInflight  ByteCount // the most in flight when a packet lost this round was sent
+	heavyRound         uint64    // the last round with heavy loss, 0 none
 
 	// The model.
 	bwRound    [bbrBandwidthRounds]float64 // bytes a second, max of round i (by round % len)
@@ -297,7 +301,6 @@ func (b *bbr) OnPacketSent(t MonoTime, inFlight ByteCount, pn PacketNumber, n By
 		b.firstSentTime, b.deliveredTime = t, t
 	}
 	b.inflight = inFlight + n
-	b.roundMaxInflight = max(b.roundMaxInflight, b.inflight)
 	if old, ok := b.sent[pn]; ok {
 		b.sentBytes -= old.size // a number reused by another space
 	}
@@ -308,6 +311,7 @@ func (b *bbr) OnPacketSent(t MonoTime, inFlight ByteCount, pn PacketNumber, n By
 		deliveredTime: b.deliveredTime,
 		firstSentTime: b.firstSentTime,
 		appLimited:    b.appLimitedUntil > 0,
+		inflight:      b.inflight,
 	}
 	b.sentBytes += n
 	if b.sentBytes > b.inflight+bbrSweepSlack*b.mss {
@@ -406,10 +410,10 @@ func (b *bbr) endRound() {
 		float64(b.roundLost) > bbrHeavyLoss*float64(b.roundLost+b.roundDelivered)
 	if heavy {
 		b.heavyRound = b.round
-		b.inflightHi = max(ByteCount(bbrInflightBeta*float64(b.roundMaxInflight)), bbrMinWindow*b.mss)
+		b.inflightHi = max(ByteCount(bbrInflightBeta*float64(b.roundLostInflight)), bbrMinWindow*b.mss)
 	}
 	b.round++
-	b.roundLost, b.roundLostPackets, b.roundDelivered, b.roundMaxInflight = 0, 0, 0, b.inflight
+	b.roundLost, b.roundLostPackets, b.roundDelivered, b.roundLostInflight = 0, 0, 0, 0
 
 	if !b.filled {
 		if heavy {
@@ -532,6 +536,7 @@ func (b *bbr) OnCongestionEvent(pn PacketNumber, lost, prior ByteCount) {
 	b.inflight -= min(b.inflight, p.size)
 	b.roundLost += p.size
 	b.roundLostPackets++
+	b.roundLostInflight = max(b.roundLostInflight, p.inflight)
 	b.phaseLoss = true
 }
 
