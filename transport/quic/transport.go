@@ -167,8 +167,8 @@ type Config struct {
 	// a loss NewReno regrows its window by one packet per round trip,
 	// CUBIC by a cubic function of the time since the loss; CUBIC was
 	// never the slower. BBR, through the same benchmark (20 MB a run,
-	// medians of three, 100 ms and 20 ms): 0.96 and 0.99 of CUBIC with
-	// a full queue and no loss, 2.2 and 2.4 times CUBIC at 0.1% loss
+	// medians of three, 100 ms and 20 ms): 0.96 and 1.00 of CUBIC with
+	// a full queue and no loss, 2.7 and 2.3 times CUBIC at 0.1% loss
 	// (DESIGN.md has the rows).
 	// Any other name is an error (ErrConfig).
 	Congestion string
