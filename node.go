@@ -62,8 +62,8 @@ type Config struct {
 	// It has no effect with Config.Transports set. Default false.
 	PadPackets bool
 	// UDPCongestion names the congestion controller of the default UDP
-	// transport's connections: "cubic" (quic.Cubic, the default) or
-	// "reno" (quic.Reno); any other name fails NewNode with
+	// transport's connections: "cubic" (quic.Cubic, the default), "reno"
+	// (quic.Reno) or "bbr" (quic.BBR); any other name fails NewNode with
 	// ErrBadConfig. NewUDPCongestion, when set, makes a custom controller
 	// for each connection instead (a nil return falls back to the named
 	// one): see transport/quic's CongestionControl. Neither has an effect

@@ -30,10 +30,12 @@ type foxNet struct {
 
 // foxStreamWindow and foxMaxWindow are the -fox-stream-window and
 // -fox-max-window flags, foxFixedWindows -fox-fixed-windows: window
-// experiments without editing the code.
+// experiments without editing the code. foxUDPCC is -fox-udp-cc, the
+// UDP nodes' congestion controller ("": the default).
 var (
 	foxStreamWindow, foxMaxWindow int
 	foxFixedWindows               bool
+	foxUDPCC                      string
 )
 
 // foxConfig is a node on loopback TCP only. The request rate is raised
@@ -207,6 +209,7 @@ func foxUDPConfig() foxtrot.Config {
 	c := foxConfig(false)
 	c.Transports = nil
 	c.ListenAddrs = []string{"/ip4/127.0.0.1/udp/0"}
+	c.UDPCongestion = foxUDPCC
 	return c
 }
 

@@ -63,6 +63,7 @@ func main() {
 	flag.IntVar(&foxStreamWindow, "fox-stream-window", 0, "foxtrot nodes' Config.StreamWindow in bytes (0: the default)")
 	flag.IntVar(&foxMaxWindow, "fox-max-window", 0, "foxtrot nodes' Config.MaxWindow in bytes (0: the default)")
 	flag.BoolVar(&foxFixedWindows, "fox-fixed-windows", false, "foxtrot nodes' Config.FixedStreamWindows: hashicorp/yamux with fixed stream windows")
+	flag.StringVar(&foxUDPCC, "fox-udp-cc", "", "foxtrot UDP nodes' Config.UDPCongestion: cubic, reno or bbr (empty: the default)")
 	flag.BoolVar(&o.wan, "wan", false, "the WAN run: one stream through a delay line at each -wan-rtt (see README.md), instead of the loopback run")
 	flag.StringVar(&rtts, "wan-rtt", "0ms,20ms,50ms,100ms", "round-trip times of the WAN run, comma-separated")
 	flag.Float64Var(&o.wanRate, "wan-rate", 40e6, "the WAN run's rate cap per link and direction, bytes per second")

@@ -14,6 +14,11 @@ const (
 	// Reno is NewReno with HyStart++ slow start and pacing: upstream
 	// quic-go's only choice (with upstream's hybrid slow start).
 	Reno = "reno"
+	// BBR is a model-based controller (BBRv1 with BBRv2's in-flight
+	// bound on heavy loss; NewBBR): it sizes its window from the
+	// measured delivery rate and minimum round-trip time, so sparse loss
+	// does not cut it.
+	BBR = "bbr"
 )
 
 // CongestionControl is what a custom congestion controller implements
@@ -61,8 +66,10 @@ func (c Config) congestion() (func(CongestionParams) CongestionControl, error) {
 		builtin = NewCubic
 	case Reno:
 		builtin = NewReno
+	case BBR:
+		builtin = NewBBR
 	default:
-		return nil, fmt.Errorf("%w: unknown Congestion %q (want %q or %q)", ErrConfig, c.Congestion, Cubic, Reno)
+		return nil, fmt.Errorf("%w: unknown Congestion %q (want %q, %q or %q)", ErrConfig, c.Congestion, Cubic, Reno, BBR)
 	}
 	f := c.NewCongestion
 	if f == nil {

@@ -130,7 +130,7 @@ func TestNilCongestionControlGetsTheBuiltin(t *testing.T) {
 // Each built-in controller carries a peer link (Noise + yamux) both
 // ways.
 func TestBuiltinCongestionControlsCarryALink(t *testing.T) {
-	for _, name := range []string{quic.Cubic, quic.Reno} {
+	for _, name := range []string{quic.Cubic, quic.Reno, quic.BBR} {
 		t.Run(name, func(t *testing.T) {
 			linkAndEcho(t, quic.Config{Congestion: name})
 		})
@@ -139,9 +139,9 @@ func TestBuiltinCongestionControlsCarryALink(t *testing.T) {
 
 // An unknown congestion controller name is refused by New.
 func TestUnknownCongestionIsAConfigError(t *testing.T) {
-	_, err := quic.New(quic.Config{NetworkKey: netKey, Congestion: "bbr"})
+	_, err := quic.New(quic.Config{NetworkKey: netKey, Congestion: "vegas"})
 	require.ErrorIs(t, err, quic.ErrConfig)
-	for _, name := range []string{"", quic.Cubic, quic.Reno} {
+	for _, name := range []string{"", quic.Cubic, quic.Reno, quic.BBR} {
 		tr, err := quic.New(quic.Config{NetworkKey: netKey, Congestion: name})
 		require.NoError(t, err, name)
 		tr.Close()

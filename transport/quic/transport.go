@@ -75,8 +75,10 @@
 // Each connection's congestion controller is Config.Congestion's: the
 // built-in CUBIC (Cubic, the default) or NewReno (Reno), both with
 // HyStart++ slow start (RFC 9406, patched into the copy: upstream ends
-// slow start at the first delay increase) and pacing, or a custom
-// algorithm that
+// slow start at the first delay increase) and pacing, the model-based
+// BBR (NewBBR: paced at a gain times the measured bottleneck bandwidth,
+// windowed at twice the bandwidth-delay product), or a custom algorithm
+// that
 // Config.NewCongestion makes, implementing CongestionControl (it may
 // wrap NewCubic or NewReno). quic-go's congestion package is internal
 // and upstream offers no hook, so this package runs on a copy of quic-go
@@ -153,7 +155,8 @@ type Config struct {
 	// are ignored in favour of the ones above. Default: obfs's defaults.
 	Obfs obfs.Config
 	// Congestion names the built-in congestion controller of every
-	// connection: Cubic ("cubic") or Reno ("reno"), both paced.
+	// connection: Cubic ("cubic"), Reno ("reno") or BBR ("bbr"), all
+	// paced.
 	// Default Cubic, by measurement (BenchmarkWANThroughput: 39 MB one
 	// way through a 100 ms round trip and a 6.25 MB/s bottleneck with a
 	// drop-tail queue, three runs each): with 0.01% random loss CUBIC
@@ -163,7 +166,10 @@ type Config struct {
 	// at 0.1% loss both are held by the loss rate alike (0.7-0.9). After
 	// a loss NewReno regrows its window by one packet per round trip,
 	// CUBIC by a cubic function of the time since the loss; CUBIC was
-	// never the slower.
+	// never the slower. BBR, through the same benchmark (20 MB a run,
+	// medians of three, 100 ms and 20 ms): 0.96 and 1.00 of CUBIC with
+	// a full queue and no loss, 2.7 and 2.3 times CUBIC at 0.1% loss
+	// (DESIGN.md has the rows).
 	// Any other name is an error (ErrConfig).
 	Congestion string
 	// NewCongestion, when set, makes each connection's congestion

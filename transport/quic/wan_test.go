@@ -120,39 +120,40 @@ func (c *wanConn) Close() error {
 }
 
 // BenchmarkWANThroughput moves bytes one way over one conn through an
-// emulated WAN path (a 100 ms round trip, a 50 Mbit/s bottleneck each
-// way with a drop-tail queue of one or a quarter bandwidth-delay product,
-// with and without 0.01% or 0.1% random loss), with each built-in congestion
-// controller: how Config.Congestion's default was picked. Run it for a
-// fixed amount of data, well past slow start, and several times
-// (-benchtime=600x -count=3: 39 MB a row, 7 s at the bottleneck's rate;
-// a timed -benchtime overshoots badly on the lossy rows, whose rate
-// falls once slow start ends).
+// emulated WAN path (a 100 or 20 ms round trip, a 50 Mbit/s bottleneck
+// each way with a drop-tail queue of one or a quarter bandwidth-delay
+// product, with and without 0.01% or 0.1% random loss), with each
+// built-in congestion controller: how Config.Congestion's default was
+// picked. Run it for a fixed amount of data, well past slow start, and
+// several times (-benchtime=600x -count=3: 39 MB a row, 7 s at the
+// bottleneck's rate; a timed -benchtime overshoots badly on the lossy
+// rows, whose rate falls once slow start ends). Rows are named
+// rtt=<rtt>/<path>/<controller>; pick some with -bench, e.g.
+// 'WANThroughput/rtt=100ms/queue=bdp/(cubic|bbr)$'.
 func BenchmarkWANThroughput(b *testing.B) {
-	const (
-		rtt  = 100 * time.Millisecond
-		rate = 50e6 / 8
-		bdp  = time.Duration(rtt) // the queue in time: one BDP holds rtt of sending
-	)
-	for _, path := range []struct {
-		name  string
-		queue time.Duration
-		loss  float64
-	}{
-		{"queue=bdp", bdp, 0},
-		{"queue=bdp*0.25", bdp / 4, 0},
-		{"queue=bdp*0.25,loss=0.01%", bdp / 4, 0.0001},
-		{"queue=bdp*0.25,loss=0.1%", bdp / 4, 0.001},
-	} {
-		for _, cc := range []string{quic.Cubic, quic.Reno} {
-			b.Run(fmt.Sprintf("%s/%s", path.name, cc), func(b *testing.B) {
-				w := &wan{udp: udp.New(), rate: rate, queue: path.queue, delay: rtt / 2, loss: path.loss}
-				cfg := quic.Config{Congestion: cc, Packets: w}
-				d, acc, l := pipe(b, newTransport(b, cfg), newTransport(b, cfg), "/ip4/127.0.0.1/udp/0")
-				defer l.Close()
-				defer acc.Close()
-				pump(b, d, acc)
-			})
+	const rate = 50e6 / 8
+	for _, rtt := range []time.Duration{100 * time.Millisecond, 20 * time.Millisecond} {
+		bdp := rtt // the queue in time: one BDP holds rtt of sending
+		for _, path := range []struct {
+			name  string
+			queue time.Duration
+			loss  float64
+		}{
+			{"queue=bdp", bdp, 0},
+			{"queue=bdp*0.25", bdp / 4, 0},
+			{"queue=bdp*0.25,loss=0.01%", bdp / 4, 0.0001},
+			{"queue=bdp*0.25,loss=0.1%", bdp / 4, 0.001},
+		} {
+			for _, cc := range []string{quic.Cubic, quic.Reno, quic.BBR} {
+				b.Run(fmt.Sprintf("rtt=%v/%s/%s", rtt, path.name, cc), func(b *testing.B) {
+					w := &wan{udp: udp.New(), rate: rate, queue: path.queue, delay: rtt / 2, loss: path.loss}
+					cfg := quic.Config{Congestion: cc, Packets: w}
+					d, acc, l := pipe(b, newTransport(b, cfg), newTransport(b, cfg), "/ip4/127.0.0.1/udp/0")
+					defer l.Close()
+					defer acc.Close()
+					pump(b, d, acc)
+				})
+			}
 		}
 	}
 }
