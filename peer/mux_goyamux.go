@@ -40,7 +40,7 @@ type WindowBudget interface {
 }
 
 // GoYamux is the default NewMuxerFunc: a libp2p/go-yamux session
-// (internal/third_party/yamux, v5.1.0 with two patches, see its FORK.md), the
+// (internal/third_party/yamux, v5.1.0 with five patches, see its FORK.md), the
 // dialler being the yamux client. It speaks the same yamux (spec v0) as
 // Yamux, so links between nodes using either interoperate. Each stream's
 // receive window starts at InitialStreamWindow and grows fourfold
