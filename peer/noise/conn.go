@@ -338,10 +338,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 func (c *Conn) WriteVec(a, b []byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.werr != nil {
-		return 0, c.werr
-	}
-	if err := c.flushLocked(); err != nil {
+	if err := c.writableLocked(); err != nil {
 		return 0, err
 	}
 	total := len(a) + len(b)
@@ -412,10 +409,7 @@ func copyVec(dst, a, b []byte, off int) {
 func (c *Conn) WriteBuffers(bufs [][]byte) (int, error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	if c.werr != nil {
-		return 0, c.werr
-	}
-	if err := c.flushLocked(); err != nil {
+	if err := c.writableLocked(); err != nil {
 		return 0, err
 	}
 	if c.wd.Exceeded() {
@@ -445,6 +439,15 @@ func (c *Conn) WriteBuffers(bufs [][]byte) (int, error) {
 	// The batch is sealed and committed: whatever a timeout leaves unsent
 	// goes first with the next write.
 	return total, c.flushLocked()
+}
+
+// writableLocked returns the sticky write error, if any, or else flushes
+// what an earlier write left unsent.
+func (c *Conn) writableLocked() error {
+	if c.werr != nil {
+		return c.werr
+	}
+	return c.flushLocked()
 }
 
 // flushLocked writes pending ciphertext. A timeout keeps the unsent rest;

@@ -306,17 +306,23 @@ func TestLargeTransferBothWaysIntact(t *testing.T) {
 	}
 }
 
+// pipePair returns two ends of a handshaken Conn over an in-memory pipe,
+// closed at cleanup.
+func pipePair(t *testing.T) (*Conn, *Conn) {
+	t.Helper()
+	a, b := pipe.New(pipe.Options{})
+	c, s, cerr, serr := securePair(t, a, b, Config{Static: newKey(t)}, Config{Static: newKey(t)}, nil)
+	require.NoError(t, errors.Join(cerr, serr))
+	t.Cleanup(func() { c.Close(); s.Close() })
+	return c, s
+}
+
 // WriteVec sends a||b as one run of frames: the reader sees the
 // concatenation, across frame boundaries, whatever the split, and the
 // caller's buffers are left as they were (frames lying in a or b alone
 // are sealed straight from them).
 func TestWriteVecSendsTheConcatenation(t *testing.T) {
-	ck, sk := newKey(t), newKey(t)
-	a, b := pipe.New(pipe.Options{})
-	c, s, cerr, serr := securePair(t, a, b, Config{Static: ck}, Config{Static: sk}, nil)
-	require.NoError(t, errors.Join(cerr, serr))
-	defer c.Close()
-	defer s.Close()
+	c, s := pipePair(t)
 	body := make([]byte, 2*MaxFrameBody+5)
 	rand.Read(body)
 	cases := []struct{ a, b []byte }{
@@ -352,12 +358,7 @@ func TestWriteVecSendsTheConcatenation(t *testing.T) {
 // when it asks for exactly that and the bytes fill at least half their
 // buffer; anything else is refused and Read goes on as before.
 func TestTakeBufferedHandsOverTheRestOfAFrame(t *testing.T) {
-	ck, sk := newKey(t), newKey(t)
-	a, b := pipe.New(pipe.Options{})
-	c, s, cerr, serr := securePair(t, a, b, Config{Static: ck}, Config{Static: sk}, nil)
-	require.NoError(t, errors.Join(cerr, serr))
-	defer c.Close()
-	defer s.Close()
+	c, s := pipePair(t)
 
 	big := make([]byte, 40<<10)
 	rand.Read(big)
