@@ -203,10 +203,14 @@ func TestBeaconersOnASegmentHearEachOtherNotThemselves(t *testing.T) {
 	netKey := []byte("a network key of 32 bytes long!!")
 	var seg bus
 	a, b := beacon(t, "/ip4/0.0.0.0/tcp/7000"), beacon(t, "/ip4/10.0.0.2/udp/7001")
-	strangerConn := seg.join(3)
+	// All three join before any starts: a Beaconer sends its first
+	// beacon as it starts, and the bus delivers only to those already on
+	// it (a beacon sent before b joined would never reach b: the next is
+	// an hour away).
+	strangerConn, connA, connB := seg.join(3), seg.join(1), seg.join(2)
 	_, fs := start(t, strangerConn, beacon(t), []byte("another network key, 32 bytes.."))
-	_, fa := start(t, seg.join(1), a, netKey)
-	_, fb := start(t, seg.join(2), b, netKey)
+	_, fa := start(t, connA, a, netKey)
+	_, fb := start(t, connB, b, netKey)
 	got := waitFound(t, fa)
 	require.True(t, got.b.Key.IsEqual(b.Key), "a hears b")
 	require.Equal(t, "10.0.0.2:2", got.from.String())
