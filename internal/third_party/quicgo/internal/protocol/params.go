@@ -40,7 +40,8 @@ const DefaultMaxIncomingUniStreams = 100
 const MaxServerUnprocessedPackets = 1024
 
 // MaxConnUnprocessedPackets is the max number of packets stored in each connection that are not yet processed.
-const MaxConnUnprocessedPackets = 256
+// foxtrot patch: 2048, upstream 256 (FORK.md, the third patch).
+const MaxConnUnprocessedPackets = 2048
 
 // MaxAcceptQueueSize is the maximum number of connections that the server queues for accepting.
 // If the queue is full, new connection attempts will be rejected.
