@@ -349,12 +349,6 @@ const (
 	simFrom = 5 * time.Second
 )
 
-func skipLongSim(t *testing.T) {
-	if testing.Short() {
-		t.Skip("20 s of a 40 MB/s path: about 600,000 packets")
-	}
-}
-
 // forEachAcking runs f as a subtest for a receiver that acks every
 // packet and for one that acks every second packet (or after 25 ms).
 func forEachAcking(t *testing.T, path simPath, f func(t *testing.T, path simPath)) {
@@ -371,7 +365,6 @@ func forEachAcking(t *testing.T, path simPath, f func(t *testing.T, path simPath
 // under half the round trip, and its per-packet records never outgrow
 // the packets in flight by more than the sweep's slack.
 func TestBBRFillsALongFatPipe(t *testing.T) {
-	skipLongSim(t)
 	forEachAcking(t, issue14, func(t *testing.T, path simPath) {
 		r := simulate(newSimBBR(), path, simDur, simFrom, simDur)
 		t.Logf("bbr: %.2f MB/s of %.0f, loss %.3f%%, queueing delay p50 %v, records beyond in flight %d, timeouts %d, %d packets in %d ack frames",
@@ -386,7 +379,6 @@ func TestBBRFillsALongFatPipe(t *testing.T) {
 // rate, and more than a textbook CUBIC through the same path (which
 // cuts its window at every loss).
 func TestBBRShrugsOffSparseLoss(t *testing.T) {
-	skipLongSim(t)
 	path := issue14
 	path.loss = 0.01
 	forEachAcking(t, path, func(t *testing.T, path simPath) {
@@ -403,7 +395,6 @@ func TestBBRShrugsOffSparseLoss(t *testing.T) {
 // in-flight bound keeps the loss rate from second 5 to 20 under 5%
 // while it still moves most of the rate.
 func TestBBRDoesNotHammerAShallowBuffer(t *testing.T) {
-	skipLongSim(t)
 	path := issue14
 	path.queue = path.bdp() / 10
 	forEachAcking(t, path, func(t *testing.T, path simPath) {
