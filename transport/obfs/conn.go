@@ -399,15 +399,37 @@ func (c *Conn) seal(dst, p []byte, to net.Addr) ([]byte, error) {
 // is counted). The caller holds rxMu (or is the only reader).
 func (c *Conn) open(scratch, d []byte, from net.Addr) ([]byte, bool) {
 	ak := keyOf(from)
+	// A datagram that starts with an ell this responder has already
+	// agreed a key for is tried with that key first, so that an
+	// initiator's stream of datagrams costs one AEAD open each, not one
+	// per key that cannot open it (learned, network). Any other datagram
+	// matches a cached ell with odds of 2^-512 per entry, and then only
+	// costs one failed open more.
+	var ell [ellSize]byte
+	var cached key
+	mayBeInitiator := c.cfg.Identity != nil && len(d) >= InitiatorOverhead
+	if mayBeInitiator {
+		ell = [ellSize]byte(d[:ellSize])
+	}
 	c.mu.Lock()
 	dk, isDialled := c.dialled[ak]
 	lk, isLearned := c.learned[ak]
+	isCached := false
+	if mayBeInitiator {
+		cached, isCached = c.ells[ell]
+	}
 	c.mu.Unlock()
 
 	var h header
 	var p []byte
 	err := errOpen
-	if isDialled {
+	var initiator *key
+	if isCached {
+		if h, p, err = cached.open(scratch, d[ellSize:], d[:ellSize]); err == nil {
+			initiator = &cached
+		}
+	}
+	if err != nil && isDialled {
 		h, p, err = dk.key.open(scratch, d, nil)
 	}
 	if err != nil && isLearned {
@@ -416,15 +438,10 @@ func (c *Conn) open(scratch, d []byte, from net.Addr) ([]byte, bool) {
 	if err != nil && c.psk != nil {
 		h, p, err = c.psk.open(scratch, d, nil)
 	}
-	var initiator *key
-	if err != nil && c.cfg.Identity != nil && len(d) >= InitiatorOverhead {
-		ell := [ellSize]byte(d[:ellSize])
-		c.mu.Lock()
-		k, ok := c.ells[ell]
-		c.mu.Unlock()
-		if !ok && !c.limit.AllowN(c.cfg.Now(), 1) {
+	if err != nil && mayBeInitiator && !isCached {
+		if !c.limit.AllowN(c.cfg.Now(), 1) {
 			c.refused.Add(1)
-		} else if !ok {
+		} else {
 			c.ecdhs.Add(1)
 			x, xerr := respond(ell, c.cfg.Identity)
 			if xerr == nil {
@@ -432,17 +449,14 @@ func (c *Conn) open(scratch, d []byte, from net.Addr) ([]byte, bool) {
 				if c.cfg.NetworkKey != nil {
 					salt = c.cfg.NetworkKey
 				}
-				k, ok = identityKey(x, ell, c.cfg.Identity.PubKey(), salt), true
-			}
-		}
-		if ok {
-			h, p, err = k.open(scratch, d[ellSize:], d[:ellSize])
-			if err == nil {
-				initiator = &k
-				c.mu.Lock()
-				bound(c.ells, c.cfg.MaxSenders)
-				c.ells[ell] = k
-				c.mu.Unlock()
+				k := identityKey(x, ell, c.cfg.Identity.PubKey(), salt)
+				if h, p, err = k.open(scratch, d[ellSize:], d[:ellSize]); err == nil {
+					initiator = &k
+					c.mu.Lock()
+					bound(c.ells, c.cfg.MaxSenders)
+					c.ells[ell] = k
+					c.mu.Unlock()
+				}
 			}
 		}
 	}

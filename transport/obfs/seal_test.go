@@ -2,6 +2,7 @@ package obfs
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/rand"
 	"fmt"
 	"io"
@@ -197,6 +198,64 @@ func FuzzOpen(f *testing.F) {
 		_, again := recv.open(scratch, d, fakeAddr("10.0.0.2:2"))
 		require.False(t, again, "a datagram is accepted once, from any address")
 	})
+}
+
+// countingAEAD counts the Open calls of the AEAD it wraps.
+type countingAEAD struct {
+	cipher.AEAD
+	opens *int
+}
+
+func (a countingAEAD) Open(dst, nonce, ct, ad []byte) ([]byte, error) {
+	*a.opens++
+	return a.AEAD.Open(dst, nonce, ct, ad)
+}
+
+// An initiator's datagrams, once its key is agreed, cost the responder
+// one AEAD open each: the key its ell selects is tried first, before the
+// network key and the key learned for its address (which cannot open
+// them). Before, each took three.
+func TestAnInitiatorsDatagramsAreOpenedOnce(t *testing.T) {
+	id, _ := btcec.PrivKeyFromBytes(bytes.Repeat([]byte{7}, 32))
+	psk := []byte("sixteen byte key")
+	recv, err := New(nopConn{}, Config{NetworkKey: psk, Identity: id})
+	require.NoError(t, err)
+	send, err := New(nopConn{}, Config{NetworkKey: psk})
+	require.NoError(t, err)
+	to, from := fakeAddr("10.0.0.8:1"), fakeAddr("10.0.0.9:1")
+	require.NoError(t, send.AddPeer(to, id.PubKey()))
+
+	d, err := send.seal(nil, []byte("hello"), to)
+	require.NoError(t, err)
+	p, ok := recv.open(make([]byte, len(d)), d, from)
+	require.True(t, ok)
+	require.Equal(t, "hello", string(p))
+	require.Equal(t, uint64(1), recv.ecdhs.Load())
+
+	opens := 0
+	count := func(k key) key { return key{countingAEAD{k.aead, &opens}} }
+	recv.mu.Lock()
+	require.Len(t, recv.ells, 1)
+	for e, k := range recv.ells {
+		recv.ells[e] = count(k)
+	}
+	ak := keyOf(from)
+	require.Contains(t, recv.learned, ak)
+	recv.learned[ak] = count(recv.learned[ak])
+	recv.mu.Unlock()
+	c := count(*recv.psk)
+	recv.psk = &c
+
+	const n = 10
+	for i := range n {
+		d, err := send.seal(nil, fmt.Appendf(nil, "datagram %d", i), to)
+		require.NoError(t, err)
+		p, ok := recv.open(make([]byte, len(d)), d, from)
+		require.True(t, ok)
+		require.Equal(t, fmt.Sprintf("datagram %d", i), string(p))
+	}
+	require.Equal(t, n, opens, "AEAD opens for %d datagrams", n)
+	require.Equal(t, uint64(1), recv.ecdhs.Load(), "no new key agreement")
 }
 
 const fuzzDialled = fakeAddr("10.0.0.8:1")
