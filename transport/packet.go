@@ -15,9 +15,10 @@ import (
 //
 // A PacketConn may have more abilities than net.PacketConn, each an
 // interface of its own found by type assertion, as wireguard-go's
-// conn.Bind does: BatchConn (several datagrams per system call). Use
-// ReadBatch and WriteBatch to take an ability where it exists and fall
-// back where it does not.
+// conn.Bind does: BatchConn (several datagrams per system call) and
+// SegmentConn (a run of datagrams to one address as one buffer). Use
+// ReadBatch, WriteBatch and WriteSegments to take an ability where it
+// exists and fall back where it does not.
 type PacketTransport interface {
 	// Match reports whether this transport can listen on addr and send
 	// to it (addr carries no /foxtrot suffix).
@@ -89,6 +90,51 @@ func WriteBatch(c net.PacketConn, ds []Datagram) (int, error) {
 		}
 	}
 	return len(ds), nil
+}
+
+// SegmentConn is the ability to send a run of datagrams to one address
+// from one buffer, cut into segments of equal size (UDP generic
+// segmentation offload on Linux: one system call, and one trip through
+// the kernel's stack, for the whole run).
+type SegmentConn interface {
+	// WriteSegments sends b to addr as datagrams of segment bytes, the
+	// last one shorter if len(b) is not a multiple of segment. It
+	// returns an error if not all were sent.
+	WriteSegments(b []byte, segment int, addr net.Addr) error
+}
+
+// WriteSegments sends b to addr as datagrams of segment bytes (the last
+// may be shorter): through c's SegmentConn ability, or else as a batch
+// (WriteSegmentsAsBatch).
+func WriteSegments(c net.PacketConn, b []byte, segment int, addr net.Addr) error {
+	if s, ok := c.(SegmentConn); ok {
+		return s.WriteSegments(b, segment, addr)
+	}
+	return WriteSegmentsAsBatch(c, b, segment, addr)
+}
+
+// WriteSegmentsAsBatch sends b to addr as datagrams of segment bytes
+// through WriteBatch, 64 at a time: what WriteSegments does for a conn
+// without the SegmentConn ability, and what one whose offload fails can
+// fall back to.
+func WriteSegmentsAsBatch(c net.PacketConn, b []byte, segment int, addr net.Addr) error {
+	if segment <= 0 {
+		return fmt.Errorf("transport: segment size %d", segment)
+	}
+	var ds [64]Datagram
+	for len(b) > 0 {
+		n := 0
+		for n < len(ds) && len(b) > 0 {
+			k := min(segment, len(b))
+			ds[n] = Datagram{Buf: b[:k], Addr: addr}
+			b = b[k:]
+			n++
+		}
+		if _, err := WriteBatch(c, ds[:n]); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PacketSet is a list of packet transports; the first that matches an

@@ -260,8 +260,9 @@ type dialled struct {
 }
 
 var (
-	_ transport.PacketConn = (*Conn)(nil)
-	_ transport.BatchConn  = (*Conn)(nil)
+	_ transport.PacketConn  = (*Conn)(nil)
+	_ transport.BatchConn   = (*Conn)(nil)
+	_ transport.SegmentConn = (*Conn)(nil)
 )
 
 // New wraps inner. The Conn owns inner: closing it closes inner.
@@ -656,6 +657,51 @@ func (c *Conn) WriteBatch(ds []transport.Datagram) (int, error) {
 	n, err := transport.WriteBatch(c.inner, c.wbatch[:len(ds)])
 	c.sent.Add(uint64(n))
 	return n, err
+}
+
+// runPool holds the buffers WriteSegments seals a run into; a run
+// longer than maxRun is sealed into a buffer of its own.
+var runPool = sync.Pool{New: func() any { b := make([]byte, 0, 32<<10); return &b }}
+
+const maxRun = 256 << 10
+
+// WriteSegments sends b to addr as datagrams of segment bytes (the last
+// shorter if len(b) is not a multiple), each obfuscated on its own with
+// addr's key, exactly as WriteTo would send it. The sealed datagrams,
+// all the same size but the last, go to the inner conn as one run
+// (transport.WriteSegments): over a udp.Conn on Linux, one sendmsg for
+// up to 64 of them. quic-go, which finds this method (the quic-go
+// copy's SegmentWriter), then packs packets as it would for a socket
+// with generic segmentation offload.
+func (c *Conn) WriteSegments(b []byte, segment int, addr net.Addr) error {
+	if segment <= 0 {
+		return &net.OpError{Op: "write", Net: "obfs", Addr: addr, Err: fmt.Errorf("segment size %d", segment)}
+	}
+	bp := runPool.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxRun {
+			runPool.Put(bp)
+		}
+	}()
+	run, sealed, n := (*bp)[:0], 0, 0
+	for len(b) > 0 {
+		k := min(segment, len(b))
+		start := len(run)
+		var err error
+		if run, err = c.seal(run, b[:k], addr); err != nil {
+			return &net.OpError{Op: "write", Net: "obfs", Addr: addr, Err: err}
+		}
+		if n == 0 {
+			sealed = len(run) - start // every full segment seals to this size
+		}
+		b, n = b[k:], n+1
+	}
+	*bp = run[:0]
+	if err := transport.WriteSegments(c.inner, run, sealed, addr); err != nil {
+		return err
+	}
+	c.sent.Add(uint64(n))
+	return nil
 }
 
 // scratch returns buffers for a batch like ds: each as long as its

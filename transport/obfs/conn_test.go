@@ -235,6 +235,57 @@ func TestBatchesAreObfuscatedToo(t *testing.T) {
 	require.Equal(t, "two", s)
 }
 
+// A run of segments (what quic-go hands over when it packs for
+// segmentation offload) leaves as datagrams sealed one by one, each as
+// WriteTo would seal it: over a recorder, which lacks the ability, they
+// fall back to single writes; over a UDP conn they go out as one run.
+func TestSegmentRunsAreObfuscatedToo(t *testing.T) {
+	rec := &recorder{PacketConn: listen(t)}
+	a := wrap(t, rec, obfs.Config{NetworkKey: psk})
+	inner := listen(t)
+	require.Implements(t, (*transport.SegmentConn)(nil), inner)
+	b := wrap(t, inner, obfs.Config{NetworkKey: psk})
+
+	const count, size = 20, 100
+	segments := func(tag string) []byte {
+		var r []byte
+		for i := range count {
+			r = append(r, fmt.Sprintf("%s %-*d", tag, size-len(tag)-1, i)...)
+		}
+		return append(r, tag+" end"...)
+	}
+	readAll := func(c net.PacketConn, from net.Addr, tag string) {
+		t.Helper()
+		for i := range count {
+			got, addr := read(t, c)
+			require.Equal(t, fmt.Sprintf("%s %-*d", tag, size-len(tag)-1, i), got)
+			require.Equal(t, from.String(), addr.String())
+		}
+		got, _ := read(t, c)
+		require.Equal(t, tag+" end", got)
+	}
+
+	require.NoError(t, a.WriteSegments(segments("out"), size, b.LocalAddr()))
+	readAll(b, a.LocalAddr(), "out")
+	rec.mu.Lock()
+	require.Len(t, rec.sent, count+1)
+	for i, d := range rec.sent {
+		require.NotContains(t, string(d), "out", "datagram %d left in the clear", i)
+		if i < count {
+			require.Len(t, d, size+obfs.Overhead, "every full segment seals to one size")
+		}
+	}
+	rec.mu.Unlock()
+
+	require.NoError(t, b.WriteSegments(segments("back"), size, a.LocalAddr()))
+	readAll(a, b.LocalAddr(), "back")
+	require.Equal(t, uint64(2*(count+1)), a.Stats().Sent+b.Stats().Sent)
+
+	unkeyed := wrap(t, listen(t), obfs.Config{Identity: key(t)}) // no key for b
+	require.ErrorIs(t, unkeyed.WriteSegments(segments("x"), size, b.LocalAddr()), obfs.ErrNoKey)
+	require.Error(t, a.WriteSegments(segments("x"), 0, b.LocalAddr()))
+}
+
 func TestCloseUnblocksReadAndIsIdempotent(t *testing.T) {
 	a := wrap(t, listen(t), obfs.Config{NetworkKey: psk})
 	done := make(chan error)

@@ -4,6 +4,9 @@
 // Its conns have the transport.BatchConn ability, through
 // golang.org/x/net's ipv4 and ipv6 packages: on Linux a batch is one
 // recvmmsg or sendmmsg; elsewhere a batch read takes one datagram. They
+// have the transport.SegmentConn ability too: on Linux a run of segments
+// is one sendmsg with UDP_SEGMENT (generic segmentation offload), and
+// where the kernel or device refuses that, or elsewhere, a batch. They
 // also keep *net.UDPConn's methods (SetReadBuffer, SetWriteBuffer,
 // SyscallConn, ...), reachable by type assertion.
 //
@@ -16,6 +19,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 
 	ma "github.com/multiformats/go-multiaddr"
 	manet "github.com/multiformats/go-multiaddr/net"
@@ -69,6 +73,7 @@ func (t *Transport) ListenPacket(addr ma.Multiaddr) (transport.PacketConn, error
 		return nil, err
 	}
 	pc := &Conn{UDPConn: c, addr: resolved}
+	pc.segment.Store(canSegment(c))
 	if network == "udp4" {
 		pc.batch = ipv4.NewPacketConn(c)
 	} else {
@@ -101,14 +106,52 @@ func (t *Transport) resolve(addr ma.Multiaddr) (*net.UDPAddr, error) {
 // reads and writes datagrams in batches.
 type Conn struct {
 	*net.UDPConn
-	addr  ma.Multiaddr
-	batch batcher
+	addr    ma.Multiaddr
+	batch   batcher
+	segment atomic.Bool // the kernel takes UDP_SEGMENT (until it fails once)
 }
 
 var (
-	_ transport.PacketConn = (*Conn)(nil)
-	_ transport.BatchConn  = (*Conn)(nil)
+	_ transport.PacketConn  = (*Conn)(nil)
+	_ transport.BatchConn   = (*Conn)(nil)
+	_ transport.SegmentConn = (*Conn)(nil)
 )
+
+// maxSegments is the most datagrams one UDP_SEGMENT send may carry
+// (UDP_MAX_SEGMENTS in linux/udp.h), and maxSegmentedBytes the most
+// bytes (a UDP datagram's limit, which the whole run must fit).
+const (
+	maxSegments       = 64
+	maxSegmentedBytes = 65507
+)
+
+// WriteSegments sends b to addr (a *net.UDPAddr) as datagrams of segment
+// bytes, the last shorter if len(b) is not a multiple: with the kernel's
+// segmentation offload, up to 64 datagrams per system call, or, once
+// the kernel or device has refused it, as batches.
+func (c *Conn) WriteSegments(b []byte, segment int, addr net.Addr) error {
+	ua, ok := addr.(*net.UDPAddr)
+	if segment <= 0 || segment > maxSegmentedBytes || !ok {
+		return transport.WriteSegmentsAsBatch(c, b, segment, addr)
+	}
+	per := min(maxSegments, maxSegmentedBytes/segment) * segment
+	for len(b) > segment && c.segment.Load() {
+		n := min(len(b), per)
+		err := writeSegmented(c.UDPConn, b[:n], segment, ua)
+		if err != nil && segmentationFailed(err) {
+			c.segment.Store(false)
+			break
+		}
+		if err != nil {
+			return err
+		}
+		b = b[n:]
+	}
+	if len(b) == 0 {
+		return nil
+	}
+	return transport.WriteSegmentsAsBatch(c, b, segment, addr)
+}
 
 // batcher is what ipv4.PacketConn and ipv6.PacketConn share.
 type batcher interface {

@@ -1,6 +1,7 @@
 package udp_test
 
 import (
+	"bytes"
 	"fmt"
 	"net"
 	"os"
@@ -207,4 +208,64 @@ func TestPacketSetPicksByAddress(t *testing.T) {
 	require.IsType(t, &udp.Transport{}, tr)
 	_, err = set.For(ma.StringCast("/ip4/127.0.0.1/tcp/9"))
 	require.ErrorIs(t, err, transport.ErrNoTransport)
+}
+
+// run is n datagrams of size bytes and one of last bytes, each filled
+// with its index, as one buffer.
+func run(n, size, last int) []byte {
+	var b []byte
+	for i := range n + 1 {
+		k := size
+		if i == n {
+			k = last
+		}
+		b = append(b, bytes.Repeat([]byte{byte(i)}, k)...)
+	}
+	return b
+}
+
+// readRun reads the datagrams of run(n, size, last) from c, in order.
+func readRun(t *testing.T, c net.PacketConn, from net.Addr, n, size, last int) {
+	t.Helper()
+	require.NoError(t, c.SetReadDeadline(time.Now().Add(10*time.Second)))
+	buf := make([]byte, 2*size)
+	for i := range n + 1 {
+		k, addr, err := c.ReadFrom(buf)
+		require.NoError(t, err)
+		require.Equal(t, from.String(), addr.String())
+		want := size
+		if i == n {
+			want = last
+		}
+		require.Equal(t, bytes.Repeat([]byte{byte(i)}, want), buf[:k], "datagram %d", i)
+	}
+}
+
+// A run of equal datagrams leaves as the datagrams it holds: with the
+// kernel's segmentation offload (150 of them take three system calls of
+// at most 64), without it, and through a conn that lacks the ability.
+func TestSegmentRunsArriveAsDatagrams(t *testing.T) {
+	for _, f := range families(t) {
+		t.Run(f.name, func(t *testing.T) {
+			a, b, aAddr, bAddr := pair(t, udp.New(), f.listen)
+			ua := a.(*udp.Conn)
+			require.NoError(t, ua.SetWriteBuffer(1<<20))
+			require.NoError(t, b.(*udp.Conn).SetReadBuffer(1<<20))
+			offload := udp.Segmenting(ua)
+			t.Logf("segmentation offload: %v", offload)
+
+			require.NoError(t, ua.WriteSegments(run(150, 1000, 123), 1000, bAddr))
+			readRun(t, b, aAddr, 150, 1000, 123)
+			require.Equal(t, offload, udp.Segmenting(ua), "the offload, where there, keeps working")
+
+			udp.SetSegmenting(ua, false)
+			require.NoError(t, ua.WriteSegments(run(70, 500, 500), 500, bAddr))
+			readRun(t, b, aAddr, 70, 500, 500)
+
+			require.NoError(t, transport.WriteSegments(plain{a}, run(3, 200, 1), 200, bAddr))
+			readRun(t, b, aAddr, 3, 200, 1)
+
+			require.Error(t, transport.WriteSegments(plain{a}, run(3, 200, 1), 0, bAddr))
+		})
+	}
 }

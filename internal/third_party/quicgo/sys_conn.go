@@ -97,7 +97,8 @@ func wrapConn(pc net.PacketConn) (rawConn, error) {
 	c, ok := pc.(OOBCapablePacketConn)
 	if !ok {
 		utils.DefaultLogger.Infof("PacketConn is not a net.UDPConn. Disabling optimizations possible on UDP connections.")
-		return &basicConn{PacketConn: pc, supportsDF: supportsDF}, nil
+		sw, _ := pc.(SegmentWriter) // foxtrot patch
+		return &basicConn{PacketConn: pc, supportsDF: supportsDF, segments: sw}, nil // foxtrot patch
 	}
 	return newConn(c, supportsDF)
 }
@@ -110,6 +111,17 @@ func wrapConn(pc net.PacketConn) (rawConn, error) {
 type basicConn struct {
 	net.PacketConn
 	supportsDF bool
+	segments   SegmentWriter // foxtrot patch: nil, or GSO through a wrapper
+}
+
+// SegmentWriter is a net.PacketConn (not a net.UDPConn) that sends a
+// run of equal-size packets to one address in one call (foxtrot patch).
+// When the PacketConn given to a Transport has this method, the
+// Transport's connections pack packets as they would for a socket with
+// generic segmentation offload, and hand each run to WriteSegments:
+// b holds packets of segment bytes, the last possibly shorter.
+type SegmentWriter interface {
+	WriteSegments(b []byte, segment int, addr net.Addr) error
 }
 
 var _ rawConn = &basicConn{}
@@ -133,7 +145,13 @@ func (c *basicConn) ReadPacket() (receivedPacket, error) {
 
 func (c *basicConn) WritePacket(b []byte, addr net.Addr, _ []byte, gsoSize uint16, ecn protocol.ECN) (n int, err error) {
 	if gsoSize != 0 {
-		panic("cannot use GSO with a basicConn")
+		if c.segments == nil { // foxtrot patch
+			panic("cannot use GSO with a basicConn")
+		}
+		if err := c.segments.WriteSegments(b, int(gsoSize), addr); err != nil { // foxtrot patch
+			return 0, err // foxtrot patch
+		} // foxtrot patch
+		return len(b), nil // foxtrot patch
 	}
 	if ecn != protocol.ECNUnsupported {
 		panic("cannot use ECN with a basicConn")
@@ -141,4 +159,6 @@ func (c *basicConn) WritePacket(b []byte, addr net.Addr, _ []byte, gsoSize uint1
 	return c.WriteTo(b, addr)
 }
 
-func (c *basicConn) capabilities() connCapabilities { return connCapabilities{DF: c.supportsDF} }
+func (c *basicConn) capabilities() connCapabilities {
+	return connCapabilities{DF: c.supportsDF, GSO: c.segments != nil} // foxtrot patch
+}
