@@ -183,6 +183,8 @@ func targets(p func(string, ...any), res *results, mem []memResult, scale []scal
 	tpTarget("foxtrot direct ≥ 1.3× go-libp2p one stream (issue 11; stretch 1.5×)", tpFox0, tpLibp2p, 1.3, 1.5)
 	tpTarget("foxtrot through 3 relays ≥ 1.3× go-libp2p through 1 relay (issue 11; stretch 2×)", tpFox3, tpLibp2pRly, 1.3, 2)
 	tpTarget("foxtrot direct over a UDP link ≥ 0.8 of foxtrot direct over a TCP link (issue 14)", tpFoxUDP, tpFox0, 0.8, 0)
+	tpTarget("(beside issue 14: the ceiling) quic-go alone at 1280-byte packets ≥ 0.8 of foxtrot direct over a TCP link", tpQUIC, tpFox0, 0.8, 0)
+	tpTarget("(beside issue 14) foxtrot direct over a UDP link ≥ 0.8 of quic-go alone", tpFoxUDP, tpQUIC, 0.8, 0)
 
 	p50 := func(name string) float64 {
 		if s := res.get(name); s != nil {

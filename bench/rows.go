@@ -22,6 +22,7 @@ const (
 	tpLibp2p    = "go-libp2p (TCP + Noise + yamux)"
 	tpFox0      = "foxtrot direct (one peer link)"
 	tpFoxUDP    = "foxtrot direct (UDP link)"
+	tpQUIC      = "quic-go alone (UDP, 1280-byte packets, GSO; no obfs, no link stack)"
 	tpFox1      = "foxtrot through 1 relay"
 	tpFox3      = "foxtrot through 3 relays"
 	tpLibp2pRly = "go-libp2p through 1 circuit relay v2"
@@ -199,6 +200,15 @@ func timedRows(o options) ([]timedRow, func(), error) {
 	}
 	closers = append(closers, lp.Close)
 
+	// quic-go alone, configured as transport/quic configures its
+	// connections, on a plain UDP socket (so with GSO and batched reads):
+	// the ceiling of any link over it at these packet sizes.
+	qp, err := startQUICPair(ctx, func(target string) (string, error) { return target, nil })
+	if err != nil {
+		return fail(fmt.Errorf("quic-go: %w", err))
+	}
+	closers = append(closers, qp.Close)
+
 	progress("starting foxtrot nodes")
 	fx, err := startFoxtrot()
 	if err != nil {
@@ -345,6 +355,13 @@ func timedRows(o options) ([]timedRow, func(), error) {
 				return nil, nil, err
 			}
 			return c, c.CloseWrite, nil
+		}),
+		tput(tpQUIC, func() (io.ReadWriteCloser, func() error, error) {
+			st, err := qp.stream(ctx)
+			if err != nil {
+				return nil, nil, err
+			}
+			return st, st.Close, nil // a QUIC stream's Close ends its sending side
 		}),
 		foxTput(tpFox1, 1),
 		foxTput(tpFox3, 3),
