@@ -184,12 +184,20 @@ func TestDatagramsFromAnotherTimeAreStale(t *testing.T) {
 	}
 }
 
-func TestBatchesAreObfuscatedToo(t *testing.T) {
-	rec := &recorder{PacketConn: listen(t)}
-	a := wrap(t, rec, obfs.Config{NetworkKey: psk})
+// recordedPair is a, whose inner conn is a recorder (which hides the UDP
+// conn's abilities), and b, on a UDP conn that has ability (a pointer
+// to an interface).
+func recordedPair(t *testing.T, ability any) (rec *recorder, a, b *obfs.Conn) {
+	t.Helper()
+	rec = &recorder{PacketConn: listen(t)}
+	a = wrap(t, rec, obfs.Config{NetworkKey: psk})
 	inner := listen(t)
-	require.Implements(t, (*transport.BatchConn)(nil), inner)
-	b := wrap(t, inner, obfs.Config{NetworkKey: psk})
+	require.Implements(t, ability, inner)
+	return rec, a, wrap(t, inner, obfs.Config{NetworkKey: psk})
+}
+
+func TestBatchesAreObfuscatedToo(t *testing.T) {
+	rec, a, b := recordedPair(t, (*transport.BatchConn)(nil))
 	// rec hides the UDP conn's batches, so a's batch falls back to WriteTo
 	// each, through the recorder.
 	const count = 40
@@ -240,11 +248,7 @@ func TestBatchesAreObfuscatedToo(t *testing.T) {
 // WriteTo would seal it: over a recorder, which lacks the ability, they
 // fall back to single writes; over a UDP conn they go out as one run.
 func TestSegmentRunsAreObfuscatedToo(t *testing.T) {
-	rec := &recorder{PacketConn: listen(t)}
-	a := wrap(t, rec, obfs.Config{NetworkKey: psk})
-	inner := listen(t)
-	require.Implements(t, (*transport.SegmentConn)(nil), inner)
-	b := wrap(t, inner, obfs.Config{NetworkKey: psk})
+	rec, a, b := recordedPair(t, (*transport.SegmentConn)(nil))
 
 	const count, size = 20, 100
 	segments := func(tag string) []byte {
