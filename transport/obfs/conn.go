@@ -57,14 +57,18 @@
 //
 // A Conn has ReadFrom and WriteTo, the transport.BatchConn methods (which
 // obfuscate every datagram of a batch, over the inner conn's batches
-// where it has them), and SetReadBuffer and SetWriteBuffer passed to the
-// inner conn. It deliberately lacks ReadMsgUDP, WriteMsgUDP and
-// SyscallConn: quic-go (v0.65) takes those as a UDP socket it may read
-// and write directly (recvmmsg batches, GSO, ECN), which would bypass
-// the obfuscation. Over a Conn quic-go therefore uses its basic path, one
-// datagram per ReadFrom and WriteTo, without GSO or ECN. Underneath,
-// ReadFrom reads the inner conn in batches (recvmmsg over a udp.Conn) and
-// hands them out one per call; WriteTo is one sendto per datagram.
+// where it has them), transport.SegmentConn's WriteSegments (which
+// obfuscates every datagram of a run and hands the sealed run to the
+// inner conn's, one sendmsg with UDP_SEGMENT over a udp.Conn on Linux),
+// and SetReadBuffer and SetWriteBuffer passed to the inner conn. It
+// deliberately lacks ReadMsgUDP, WriteMsgUDP and SyscallConn: quic-go
+// (v0.65) takes those as a UDP socket it may read and write directly
+// (recvmmsg batches, GSO, ECN), which would bypass the obfuscation. Over
+// a Conn quic-go reads one datagram per ReadFrom, without ECN, and (the
+// fork's SegmentWriter patch) sends the runs it packs for segmentation
+// offload through WriteSegments. Underneath, ReadFrom reads the inner
+// conn in batches (recvmmsg over a udp.Conn) and hands them out one per
+// call.
 //
 // # Speed
 //
