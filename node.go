@@ -296,7 +296,7 @@ func (c *Config) validate() error {
 	if c.NetworkKey != nil && len(c.NetworkKey) < 16 {
 		return fmt.Errorf("%w: Config.NetworkKey of %d bytes (16 at least)", ErrBadConfig, len(c.NetworkKey))
 	}
-	if c.StreamWindow > math.MaxUint32 {
+	if uint64(c.StreamWindow) > math.MaxUint32 { // (negatives were refused above)
 		return fmt.Errorf("%w: Config.StreamWindow %d is over 4 GiB", ErrBadConfig, c.StreamWindow)
 	}
 	return nil

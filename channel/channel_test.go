@@ -184,7 +184,7 @@ func TestManyUpdatesBothWaysAreValidAndEachWinsOverOlderOnes(t *testing.T) {
 	// measures them on the signed transactions.
 	for v, s := range states {
 		require.Equal(t, p.LockTime(uint32(v)), s.LockTime)
-		require.Equal(t, uint32(1<<31|v), s.TxIn[0].Sequence)
+		require.Equal(t, 1<<31|uint32(v), s.TxIn[0].Sequence)
 		require.Equal(t, int32(2), s.Version)
 		if v == 0 {
 			continue
