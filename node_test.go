@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"math"
 	"testing"
 	"time"
 
@@ -102,6 +103,12 @@ func TestNewNodeRefusesNegativeSettings(t *testing.T) {
 	require.ErrorIs(t, err, ErrBadConfig)
 	require.ErrorContains(t, err, "Config.Linger")
 	require.ErrorContains(t, err, "Config.SendBuffer")
+
+	if math.MaxInt > math.MaxUint32 { // a window over 4 GiB is an int only where int has 64 bits
+		_, err = NewNode(Config{StreamWindow: math.MaxInt})
+		require.ErrorIs(t, err, ErrBadConfig)
+		require.ErrorContains(t, err, "Config.StreamWindow")
+	}
 }
 
 func TestSettingsReachTheConnection(t *testing.T) {
