@@ -2,9 +2,9 @@ package foxtrot
 
 import (
 	"context"
+	"math"
 	"net"
 	"strings"
-	"math"
 	"testing"
 	"time"
 
