@@ -97,7 +97,7 @@ func wrapConn(pc net.PacketConn) (rawConn, error) {
 	c, ok := pc.(OOBCapablePacketConn)
 	if !ok {
 		utils.DefaultLogger.Infof("PacketConn is not a net.UDPConn. Disabling optimizations possible on UDP connections.")
-		sw, _ := pc.(SegmentWriter) // foxtrot patch
+		sw, _ := pc.(SegmentWriter)                                                  // foxtrot patch
 		return &basicConn{PacketConn: pc, supportsDF: supportsDF, segments: sw}, nil // foxtrot patch
 	}
 	return newConn(c, supportsDF)
