@@ -8,12 +8,12 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hashicorp/yamux"
 
+	"github.com/foxtrotnet/foxtrot/internal/cputime"
 	"github.com/foxtrotnet/foxtrot/internal/simnet"
 	"github.com/foxtrotnet/foxtrot/route"
 	"github.com/stretchr/testify/require"
@@ -92,7 +92,7 @@ func writeAll(b *testing.B, c io.ReadWriter, closeWrite func() error) {
 	b.SetBytes(benchChunk)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := processCPU()
+	cpu, _ := cputime.Process()
 	for i := 0; i < b.N; i++ {
 		if _, err := c.Write(buf); err != nil {
 			b.Fatal(err)
@@ -107,7 +107,7 @@ func writeAll(b *testing.B, c io.ReadWriter, closeWrite func() error) {
 	b.StopTimer()
 	// CPU per chunk, both ends together: steadier than time on a shared
 	// machine.
-	b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+	b.ReportMetric(float64(cputime.Since(cpu))/float64(b.N), "cpu-ns/op")
 }
 
 // BenchmarkThroughput: one connection, 64 KiB writes, until the reader
@@ -414,21 +414,14 @@ func BenchmarkBilling(b *testing.B) {
 			c, err := nodes[0].Dial(l.Addr().String())
 			require.NoError(b, err)
 			defer c.Close()
-			cpu := processCPU()
+			cpu, _ := cputime.Process()
 			writeAll(b, c, c.(*Conn).CloseWrite)
 			// CPU time is what billing adds; on a shared machine it is far
 			// steadier than wall time.
-			b.ReportMetric(float64(processCPU()-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Since(cpu))/float64(b.N), "cpu-ns/op")
 			if billed {
 				b.ReportMetric(float64(account(nodes[1], nodes[0].Identity()).PaidToUs), "sat-paid")
 			}
 		})
 	}
-}
-
-// processCPU returns the user and system CPU time this process has used.
-func processCPU() time.Duration {
-	var ru syscall.Rusage
-	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }

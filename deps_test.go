@@ -21,7 +21,7 @@ var layers = []struct {
 	rank     int
 	prefixes []string
 }{
-	{0, []string{"internal/deadline", "internal/signal", "internal/bufpool", "internal/ecdh", "internal/codec", "internal/budget"}},
+	{0, []string{"internal/deadline", "internal/signal", "internal/bufpool", "internal/ecdh", "internal/codec", "internal/budget", "internal/cputime"}},
 	{1, []string{"internal/third_party/yamux"}},  // go-yamux v5.1.0, patched (internal/third_party/yamux/FORK.md): on internal/bufpool
 	{0, []string{"internal/third_party/quicgo"}}, // quic-go v0.65.0, patched (internal/third_party/quicgo/FORK.md): upstream's own package graph inside, not checked
 	{1, []string{"addr"}},

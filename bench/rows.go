@@ -13,6 +13,7 @@ import (
 	"github.com/hashicorp/yamux"
 
 	"github.com/foxtrotnet/foxtrot"
+	"github.com/foxtrotnet/foxtrot/internal/cputime"
 )
 
 // Row names, as the table prints them.
@@ -223,13 +224,13 @@ func timedRows(o options) ([]timedRow, func(), error) {
 				return err
 			}
 			defer c.Close()
-			cpu := cpuTime()
+			cpu, _ := cputime.Process()
 			bps, n, err := sendBulk(c, closeWrite, o)
 			if err != nil {
 				return err
 			}
 			res.add(name, throughput, round, bps)
-			res.addCPU(name, (cpuTime()-cpu).Seconds()/float64(n))
+			res.addCPU(name, cputime.Since(cpu).Seconds()/float64(n))
 			return nil
 		}}
 	}
@@ -248,13 +249,13 @@ func timedRows(o options) ([]timedRow, func(), error) {
 	setup := func(name, cpuName string, sample func(rec func(metric string, d time.Duration)) error) timedRow {
 		return timedRow{name, func(round int, res *results) error {
 			rec := func(metric string, d time.Duration) { res.add(metric, latency, round, d.Seconds()) }
-			cpu := cpuTime()
+			cpu, _ := cputime.Process()
 			for i := 0; i < o.setupSamples; i++ {
 				if err := sample(rec); err != nil {
 					return err
 				}
 			}
-			res.addCPU(cpuName, (cpuTime()-cpu).Seconds()/float64(o.setupSamples))
+			res.addCPU(cpuName, cputime.Since(cpu).Seconds()/float64(o.setupSamples))
 			return nil
 		}}
 	}

@@ -18,6 +18,7 @@ import (
 	ma "github.com/multiformats/go-multiaddr"
 
 	"github.com/foxtrotnet/foxtrot"
+	"github.com/foxtrotnet/foxtrot/internal/cputime"
 )
 
 // WAN rows: one stream through the delay line (delayline.go) at each
@@ -402,13 +403,13 @@ func wanRows(o options) ([]timedRow, func(), error) {
 					kernelBefore = processUDPDrops()
 					stopFlight = watchFlight(lines, 10*time.Millisecond)
 				}
-				cpu := cpuTime()
+				cpu, _ := cputime.Process()
 				bps, n, err := sendBulk(c, closeWrite, options{tputTime: o.wanTime})
 				if err != nil {
 					return err
 				}
 				res.add(name, throughput, round, bps)
-				res.addCPU(name, (cpuTime()-cpu).Seconds()/float64(n))
+				res.addCPU(name, cputime.Since(cpu).Seconds()/float64(n))
 				if lines != nil {
 					var now udpLineCounts
 					for _, l := range lines {

@@ -1,11 +1,10 @@
 package channel_test
 
 import (
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/foxtrotnet/foxtrot/channel"
+	"github.com/foxtrotnet/foxtrot/internal/cputime"
 )
 
 // BenchmarkStateUpdate measures one off-chain state update: the proposer
@@ -20,7 +19,7 @@ func BenchmarkStateUpdate(b *testing.B) {
 	}
 	x, y := open()
 	b.ReportAllocs()
-	cpu0 := cpuTime()
+	cpu0, _ := cputime.Process()
 	b.ResetTimer()
 	for i := range b.N {
 		if x.StatesLeft() == 0 {
@@ -47,13 +46,5 @@ func BenchmarkStateUpdate(b *testing.B) {
 	b.StopTimer()
 	// CPU time is what the issue measured (about 0.5 ms); wall time
 	// suffers on a shared machine.
-	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64(cputime.Since(cpu0))/float64(b.N), "cpu-ns/op")
 }

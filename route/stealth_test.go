@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/foxtrotnet/foxtrot/addr"
+	"github.com/foxtrotnet/foxtrot/internal/cputime"
 	"github.com/foxtrotnet/foxtrot/internal/simnet"
 	"github.com/foxtrotnet/foxtrot/internal/wire"
 	"github.com/foxtrotnet/foxtrot/peer"
@@ -337,14 +338,14 @@ func BenchmarkStealthMatch(b *testing.B) {
 	req := newRequestWith(TargetStealth, stealth.Target(p), 8, 0, 0, time.Now(), eph, nonce)
 	b.ReportAllocs()
 	n := 0
-	cpu0, cpuOK := cpuTime()
+	cpu0, cpuOK := cputime.Process()
 	for b.Loop() {
 		if m.Match(req) != nil {
 			b.Fatal("matched another address's request")
 		}
 		n++
 	}
-	cpu1, _ := cpuTime()
+	cpu1, _ := cputime.Process()
 	b.ReportMetric(float64(n)/b.Elapsed().Seconds(), "checks/s")
 	if cpuOK && cpu1 > cpu0 {
 		b.ReportMetric(float64(n)/(cpu1-cpu0).Seconds(), "checks/cpu-s")

@@ -5,6 +5,8 @@ import (
 
 	"github.com/btcsuite/btcd/btcec/v2"
 	"github.com/stretchr/testify/require"
+
+	"github.com/foxtrotnet/foxtrot/internal/cputime"
 )
 
 // benchRequests returns n requests, one in eight for keys and the rest
@@ -43,7 +45,7 @@ func BenchmarkScan(b *testing.B) {
 	matched := 0
 	b.ReportAllocs()
 	i := 0
-	cpu0, cpuOK := cpuTime()
+	cpu0, cpuOK := cputime.Process()
 	for b.Loop() {
 		r := &reqs[i%len(reqs)]
 		if _, ok := scanner.Match(r.Ephemeral, r.Nonce[:], r.Target); ok {
@@ -51,7 +53,7 @@ func BenchmarkScan(b *testing.B) {
 		}
 		i++
 	}
-	cpu1, _ := cpuTime()
+	cpu1, _ := cputime.Process()
 	b.ReportMetric(float64(i)/b.Elapsed().Seconds(), "checks/s")
 	if cpuOK && cpu1 > cpu0 {
 		b.ReportMetric(float64(i)/(cpu1-cpu0).Seconds(), "checks/cpu-s")
